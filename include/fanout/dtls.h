@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* DTLS 1.2 with use_srtp over mbedtls 2.28: the certificate (self-signed ECDSA P-256 made at
+ * start-up, or loaded), its SHA-256 fingerprint for SDP, and per-peer handshakes as server or
+ * client over caller-supplied I/O and timers; exports the SRTP keys (RFC 5705/5764).
+ * The only user of mbedtls's SSL API. A context and its sessions belong to one thread. */
+#ifndef FO_DTLS_H
+#define FO_DTLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/srtp.h"
+
+typedef struct fo_dtls_ctx fo_dtls_ctx_t;
+typedef struct fo_dtls fo_dtls_t;
+
+/* Creates the shared context: RNG, certificate and key (PEM files, or NULL/NULL to generate a
+ * self-signed ECDSA P-256 one), server and client configurations with the SRTP profile.
+ * Returns NULL on failure (logged). */
+fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_path);
+void fo_dtls_ctx_free(fo_dtls_ctx_t *ctx);
+
+/* "sha-256" fingerprint of our certificate's DER as "AB:CD:...:EF" (95 chars). Owned by ctx. */
+const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx);
+
+typedef enum { FO_DTLS_SERVER = 0, FO_DTLS_CLIENT = 1 } fo_dtls_role_t;
+
+/* How a session reaches the network and the clock; all called synchronously from fo_dtls_*.
+ * send_cb: send one datagram to the peer (never retained).
+ * timer_cb: (re)arm the owner's timer to call fo_dtls_timeout() after `ms` milliseconds;
+ *           ms < 0 cancels it. */
+typedef struct {
+    void (*send_cb)(void *user, const uint8_t *buf, size_t len);
+    void (*timer_cb)(void *user, int ms);
+    void *user;
+} fo_dtls_io_t;
+
+/* A new session. `io` is copied. The remote fingerprint (from the peer's SDP, e.g. "sha-256"
+ * and "AB:CD:...") is checked against the peer's certificate when the handshake completes.
+ * Returns NULL on failure. */
+fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io_t *io,
+                       const char *remote_fp_alg, const char *remote_fp);
+void fo_dtls_free(fo_dtls_t *d);
+
+/* Client: sends the ClientHello. Server: no-op. Returns 0 or a negative code. */
+int fo_dtls_start(fo_dtls_t *d);
+
+/* Feeds one received DTLS datagram. Returns:
+ *   FO_EAGAIN  handshake still in progress (fine),
+ *   0          handshake has completed (returned once, on the datagram that completed it;
+ *              afterwards application data is ignored and 0 is returned),
+ *   FO_ECLOSED the peer sent close_notify,
+ *   FO_EAUTH   the peer's certificate does not match the fingerprint,
+ *   other      fatal handshake failure. */
+int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len);
+
+/* Called by the owner when the timer armed through timer_cb fires: retransmits or fails.
+ * Returns FO_EAGAIN, or a negative code when the handshake timed out for good. */
+int fo_dtls_timeout(fo_dtls_t *d);
+
+bool fo_dtls_is_done(const fo_dtls_t *d);
+
+/* After completion: the SRTP master keys, split by our role (server uses the server write key
+ * for outbound). Returns 0 or FO_EAGAIN if not done. */
+int fo_dtls_srtp_keys(const fo_dtls_t *d, fo_srtp_keys_t *out);
+
+/* Sends close_notify (best effort). */
+void fo_dtls_close(fo_dtls_t *d);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* RTP (RFC 3550) header parsing, header-extension access (RFC 8285), the per-player rewrite
+ * (SSRC, payload type, sequence number, timestamp, extension ids) and keyframe detection.
+ * Pure: libc only, never allocates, never modifies its input. Any thread. */
+#ifndef FO_RTP_H
+#define FO_RTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/media.h"
+
+#define FO_RTP_MIN_HEADER 12
+
+/* A parsed view into a caller-owned buffer; valid while that buffer is. */
+typedef struct {
+    uint8_t marker;
+    uint8_t pt;
+    uint8_t csrc_count;
+    uint16_t seq;
+    uint32_t ts;
+    uint32_t ssrc;
+    uint16_t ext_profile;     /* 0xBEDE one-byte, 0x1000-0x100F two-byte; 0 when no extension */
+    const uint8_t *ext;       /* extension elements (after the 4-byte extension header) */
+    size_t ext_len;           /* bytes of extension elements */
+    const uint8_t *payload;   /* after header, CSRCs and extension */
+    size_t payload_len;       /* excluding padding */
+    uint8_t padding_len;      /* trailing padding bytes (0 if P bit clear) */
+    const uint8_t *buf;       /* the whole packet */
+    size_t len;
+} fo_rtp_view_t;
+
+/* Parses an RTP packet. Returns 0, or FO_EINVAL when the version is not 2, the lengths do not
+ * add up, or the padding is larger than the payload. */
+int fo_rtp_parse(const uint8_t *buf, size_t len, fo_rtp_view_t *out);
+
+/* Finds header extension `id` (1..14 one-byte, 1..255 two-byte). Returns 0 and sets *data/*len,
+ * or FO_ENOTFOUND. */
+int fo_rtp_ext_find(const fo_rtp_view_t *v, uint8_t id, const uint8_t **data, size_t *len);
+
+/* How to rewrite a packet for one receiver. ext_map[in_id] is the receiver's id for the
+ * sender's extension in_id (0 = drop it); ext_map NULL drops every extension. */
+typedef struct {
+    uint32_t ssrc;
+    uint8_t pt;
+    uint16_t seq;
+    uint32_t ts;
+    const uint8_t *ext_map; /* 256 entries or NULL */
+} fo_rtp_rewrite_t;
+
+/* Writes `in` rewritten by `rw` into out[0..cap): new fixed header, CSRCs copied, extensions
+ * kept/remapped per ext_map (written in one-byte form when all ids and lengths fit, else
+ * two-byte), payload and padding copied. Returns the length written, or FO_ETOOBIG. */
+int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t *out, size_t cap);
+
+/* Sets sequence number / SSRC in place in an already built packet (used by RTX and tests). */
+void fo_rtp_set_seq(uint8_t *pkt, uint16_t seq);
+void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc);
+
+/* True when the payload starts a decodable keyframe for `codec` (VP8 key frame start, H.264
+ * IDR/SPS in a single NAL, STAP-A or FU-A start, VP9 non-inter-predicted start of frame, AV1
+ * new coded video sequence). False for anything else, including truncated payloads. */
+bool fo_rtp_is_keyframe(fo_codec_t codec, const uint8_t *payload, size_t len);
+
+/* Serial-number arithmetic (RFC 1982) on 16-bit sequence numbers: a - b as a signed distance. */
+static inline int16_t fo_seq_diff(uint16_t a, uint16_t b) { return (int16_t)(uint16_t)(a - b); }
+
+/* True when the first byte/second byte classify the datagram as RTCP (RFC 5761: PT 192-223). */
+static inline bool fo_rtp_is_rtcp(const uint8_t *buf, size_t len)
+{
+    return len >= 2 && buf[1] >= 192 && buf[1] <= 223;
+}
+
+#endif

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/* SDP (RFC 8866) offer parsing, codec/extension negotiation for the two roles (we receive from
+ * a publisher, we send to a player) and answer building (JSEP, RFC 8829) for an ICE-lite,
+ * BUNDLE, rtcp-mux, DTLS-passive server. Pure: libc only; never allocates (the caller owns every
+ * struct, which are large: allocate them, do not put them on a small stack). Any thread. */
+#ifndef FO_SDP_H
+#define FO_SDP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/media.h"
+
+#define FO_SDP_MAX_MEDIA 8
+#define FO_SDP_MAX_CODECS 32
+#define FO_SDP_MAX_EXT 16
+#define FO_SDP_MAX_SSRCS 8
+#define FO_SDP_MAX_CANDIDATES 8
+#define FO_SDP_MAX_LEN 65536 /* offers longer than this are refused */
+
+typedef enum { FO_DIR_SENDRECV = 0, FO_DIR_SENDONLY, FO_DIR_RECVONLY, FO_DIR_INACTIVE } fo_dir_t;
+typedef enum { FO_SETUP_NONE = 0, FO_SETUP_ACTPASS, FO_SETUP_ACTIVE, FO_SETUP_PASSIVE } fo_setup_t;
+
+/* rtcp-fb bits */
+enum { FO_FB_NACK = 1, FO_FB_PLI = 2, FO_FB_FIR = 4, FO_FB_REMB = 8, FO_FB_TWCC = 16 };
+
+typedef struct {
+    uint8_t pt;
+    fo_codec_t codec;
+    uint32_t clock;
+    uint8_t channels;             /* 0 when not given */
+    char name[24];                /* encoding name as written in the offer */
+    char fmtp[256];               /* the a=fmtp parameters, verbatim ("" if none) */
+    uint8_t fb;                   /* FO_FB_* offered for this payload type */
+    uint8_t apt;                  /* RTX: associated payload type (0 if none) */
+    uint32_t h264_profile_level;  /* H.264 profile-level-id (0x42e01f ...), 0 if absent */
+    uint8_t h264_pmode;           /* H.264 packetization-mode */
+} fo_sdp_codec_t;
+
+typedef struct {
+    uint8_t id;
+    char uri[128];
+} fo_sdp_ext_t;
+
+typedef struct {
+    uint32_t ssrc;
+    char cname[64];
+} fo_sdp_ssrc_t;
+
+typedef struct {
+    fo_kind_t kind;
+    char media[16];       /* "audio", "video", "application", ... */
+    uint16_t port;        /* 0 = the offerer disabled it */
+    char proto[40];
+    char mid[64];
+    fo_dir_t dir;
+    bool rtcp_mux;
+    bool rtcp_rsize;
+    bool bundled;         /* its mid is in the offer's BUNDLE group */
+    char ice_ufrag[64];   /* media-level, else the session's */
+    char ice_pwd[128];
+    char fp_alg[16];      /* media-level, else the session's */
+    char fp[160];
+    fo_setup_t setup;
+    char msid[128];       /* "stream track" from a=msid, or from a=ssrc msid */
+    fo_sdp_codec_t codecs[FO_SDP_MAX_CODECS];
+    size_t n_codecs;
+    fo_sdp_ext_t ext[FO_SDP_MAX_EXT];
+    size_t n_ext;
+    fo_sdp_ssrc_t ssrcs[FO_SDP_MAX_SSRCS];
+    size_t n_ssrcs;
+    uint32_t fid[FO_SDP_MAX_SSRCS][2]; /* a=ssrc-group:FID media rtx */
+    size_t n_fid;
+    char fmt_app[64];     /* m=application format list, verbatim */
+} fo_sdp_media_t;
+
+typedef struct {
+    fo_sdp_media_t media[FO_SDP_MAX_MEDIA];
+    size_t n_media;
+    bool ice_lite;
+} fo_sdp_t;
+
+/* Parses an offer. Accepts CRLF or LF line ends. Returns 0, or FO_EINVAL / FO_ETOOBIG with a
+ * static reason in *why (e.g. "no ice-ufrag", "line 12: bad rtpmap"). Every media must end up
+ * with ice credentials and a fingerprint (session- or media-level) or parsing fails. */
+int fo_sdp_parse(const char *text, size_t len, fo_sdp_t *out, const char **why);
+
+/* Finds a payload type in a media; NULL if absent. */
+const fo_sdp_codec_t *fo_sdp_codec_by_pt(const fo_sdp_media_t *m, uint8_t pt);
+/* The RTX payload type bound to `pt` (apt=pt), 0 if none. */
+uint8_t fo_sdp_rtx_for(const fo_sdp_media_t *m, uint8_t pt);
+/* Whether two entries describe the same stream format: same codec and clock, and for H.264 the
+ * same packetization-mode and a compatible profile (profile_idc and constraint flags; the
+ * level does not matter as the sender decides it); for VP9 the same profile-id. */
+bool fo_sdp_codec_compatible(const fo_sdp_codec_t *a, const fo_sdp_codec_t *b);
+
+typedef enum { FO_SDP_ROLE_PUBLISH = 0, FO_SDP_ROLE_PLAY = 1 } fo_sdp_role_t;
+
+/* What we answer for one offered m-line. */
+typedef struct {
+    bool accept;                       /* false: port 0, rejected */
+    fo_dir_t dir;                      /* our direction */
+    uint8_t pts[FO_SDP_MAX_CODECS];    /* accepted payload types (from the offer), in order;
+                                          RTX entries follow the codec they repair */
+    size_t n_pts;
+    uint8_t fb_mask;                   /* FO_FB_* we keep (intersected with each offer's) */
+    uint8_t ext_ids[FO_SDP_MAX_EXT];   /* offered extension ids we keep */
+    size_t n_ext;
+    /* When we send (play): the SSRCs we will use and the msid we signal. */
+    uint32_t ssrc;
+    uint32_t rtx_ssrc;                 /* 0: no RTX */
+    char cname[32];
+    char msid_stream[64];
+    char msid_track[64];
+} fo_sdp_answer_media_t;
+
+/* Chooses codecs and extensions for media `m` in `role`.
+ * prefs: the video codecs we allow, in our order of preference (audio is always Opus).
+ * ext_uris: the header-extension URIs we implement for this role (NULL-terminated list).
+ * Publish: audio takes Opus; video takes the first codec of `prefs` the offer has (for H.264
+ * packetization-mode=1, preferring profile 42e01f), with its RTX; dir recvonly.
+ * Play: every offered codec in `prefs` (all H.264 pm=1 variants), each with its RTX; dir
+ * sendonly. Media the offer disabled, m=application and media with nothing usable are rejected
+ * (accept = false). Returns 0, or FO_ECODEC when the media is rejected for lack of a codec. */
+int fo_sdp_negotiate(const fo_sdp_media_t *m, fo_sdp_role_t role, const fo_codec_t *prefs,
+                     size_t n_prefs, const char *const *ext_uris, fo_sdp_answer_media_t *out);
+
+/* Our side of the answer. */
+typedef struct {
+    const char *ice_ufrag;
+    const char *ice_pwd;
+    const char *fingerprint;                 /* sha-256 "AB:CD:..." */
+    const char *candidates[FO_SDP_MAX_CANDIDATES]; /* addresses (IPv4/IPv6 literals) */
+    size_t n_candidates;
+    uint16_t port;                           /* the shared UDP port */
+    uint64_t session_id;                     /* o= line */
+    fo_sdp_answer_media_t media[FO_SDP_MAX_MEDIA]; /* one per offered media, same order */
+} fo_sdp_answer_t;
+
+/* Writes the answer (CRLF lines) into out[0..cap), NUL-terminated: a=ice-lite, BUNDLE of the
+ * accepted mids, per media: mid, direction, rtcp-mux, rtcp-rsize (when offered), ice
+ * credentials, fingerprint, setup:passive, host candidates on every accepted media, rtpmap/
+ * fmtp/rtcp-fb of the accepted payload types, extmaps kept, and for sending media a=msid,
+ * a=ssrc (cname, msid) and ssrc-group:FID when RTX is used.
+ * Returns the length, or FO_ETOOBIG. */
+int fo_sdp_build_answer(const fo_sdp_t *offer, const fo_sdp_answer_t *ans, char *out, size_t cap);
+
+#endif
