@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* The HTTP API: routes, JSON in and out (jansson), validation and error codes. Request parsing
+ * is separate from routing so it can be unit-tested and fuzzed without HTTP or a router.
+ * Loop thread only (it calls the router). */
+#ifndef FO_API_H
+#define FO_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fanout/http.h"
+#include "fanout/router.h"
+#include "fanout/url.h"
+
+/* Error codes in the JSON "code" field (0 = success). SRS uses its own numbers; tools only
+ * test for non-zero, and these name the failure. */
+enum {
+    FO_API_OK = 0,
+    FO_API_BAD_JSON = 1001,     /* 400 */
+    FO_API_BAD_URL = 1002,      /* 400 */
+    FO_API_BAD_SDP = 1003,      /* 400 */
+    FO_API_BAD_CODEC = 1004,    /* 400 */
+    FO_API_NOT_FOUND = 1005,    /* 404 */
+    FO_API_BUSY = 1006,         /* 409 */
+    FO_API_TOO_LARGE = 1007,    /* 413 */
+    FO_API_FULL = 1008,         /* 503 */
+    FO_API_INTERNAL = 1009,     /* 500 */
+    FO_API_METHOD = 1010,       /* 405 */
+    FO_API_MEDIA_TYPE = 1011,   /* 415 */
+};
+
+/* A parsed SRS-style publish/play request body. */
+typedef struct {
+    fo_url_t url;               /* from "streamurl" */
+    const char *sdp;            /* points into the parsed JSON: valid until fo_api_rtc_req_free */
+    size_t sdp_len;
+    char clientip[64];
+    char tid[64];
+    void *json;                 /* owned */
+} fo_api_rtc_req_t;
+
+/* Parses {"api","tid","streamurl","clientip","sdp"}. Returns 0, or an FO_API_* code with a
+ * message in msg. Call fo_api_rtc_req_free in every case. */
+int fo_api_parse_rtc(const char *body, size_t len, fo_api_rtc_req_t *out, char *msg, size_t cap);
+void fo_api_rtc_req_free(fo_api_rtc_req_t *r);
+
+typedef struct fo_api fo_api_t;
+
+fo_api_t *fo_api_new(fo_router_t *router);
+void fo_api_free(fo_api_t *api);
+
+/* The fo_http_handler_cb: handles /rtc/ and /api/ paths (and OPTIONS anywhere); returns false
+ * for everything else (static files). */
+bool fo_api_handle(void *api, const fo_http_req_t *req, fo_http_resp_t *resp);
+
+#endif

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration: defaults, then the INI file (inih), then environment variables, then command
+ * line flags, into one struct that is read-only once the server starts. Owns no resources.
+ * Start-up thread only. */
+#ifndef FO_CONFIG_H
+#define FO_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/media.h"
+
+#define FO_CONFIG_MAX_CANDIDATES 8
+
+typedef struct {
+    /* [http] */
+    char http_listen[64];       /* address to bind */
+    int http_port;
+    char www_root[512];
+    int max_body;               /* bytes */
+    /* [rtc] */
+    char rtc_listen[64];
+    int rtc_port;
+    char candidate[512];        /* space/comma separated addresses, "*" = this machine's */
+    int consent_timeout;        /* seconds without a STUN check before a session ends */
+    int pending_timeout;        /* seconds a session may stay unconnected */
+    int publisher_grace;        /* seconds players wait for a departed publisher to return */
+    int max_sessions;
+    char video_codecs[128];     /* preference order, e.g. "VP8 H264 VP9 AV1" */
+    char dtls_cert[512];        /* PEM; empty: generate at start-up */
+    char dtls_key[512];
+    /* [log] */
+    char log_level[16];
+    char log_file[512];
+} fo_config_t;
+
+/* Fills `cfg` with the built-in defaults. */
+void fo_config_defaults(fo_config_t *cfg);
+
+/* Reads an INI file over `cfg`. Unknown sections/keys and bad values are errors.
+ * Returns 0, or a negative code with "file:line: reason" in err. */
+int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t errcap);
+
+/* Sets one setting by section and key from text (used by the file, env and flags).
+ * Returns 0 or FO_EINVAL/FO_ENOTFOUND with a reason in err. */
+int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const char *value,
+                  char *err, size_t errcap);
+
+/* Applies environment overrides: FANOUT_<SECTION>_<KEY> for every setting (e.g.
+ * FANOUT_RTC_PORT), plus CANDIDATE for rtc.candidate. Returns 0 or an error as above. */
+int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap);
+
+/* Parses the video_codecs list into `out` (at most max). Returns the count (>= 1) or FO_EINVAL. */
+int fo_config_video_codecs(const fo_config_t *cfg, fo_codec_t *out, size_t max);
+
+/* Writes every setting with its comment as an INI document (for --help / docs). */
+void fo_config_print_settings(void *stdio_file);
+
+#endif

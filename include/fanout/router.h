@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* The registry and the front door of the media path: streams by key, sessions by id, by ICE
+ * ufrag and by peer address; the shared UDP port and its demultiplexing (RFC 7983: STUN is
+ * answered here through the stun adapter, everything else goes to the transport that owns the
+ * source address); turning an SDP offer into a session and an answer. Loop thread only. */
+#ifndef FO_ROUTER_H
+#define FO_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/config.h"
+#include "fanout/dtls.h"
+#include "fanout/loop.h"
+#include "fanout/stream.h"
+
+typedef struct fo_router fo_router_t;
+
+/* Binds the UDP port from cfg and resolves the candidates. `cfg` and `dtls` must outlive the
+ * router. NULL on failure (logged). */
+fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_t *dtls);
+/* Frees every session (no goodbyes; call fo_router_shutdown first for those). */
+void fo_router_free(fo_router_t *r);
+/* Ends every session with DTLS close_notify and flushes. */
+void fo_router_shutdown(fo_router_t *r);
+
+/* The outcome of an offer: on success http_status 200, a session id and the answer
+ * (heap-allocated, the caller frees); on failure an HTTP status, an error kind and a message. */
+typedef struct {
+    int http_status;
+    int err;               /* FO_E* */
+    char msg[256];
+    char session_id[40];
+    char *answer;
+} fo_offer_result_t;
+
+/* Handles a publish or play offer for stream `key` ("app/stream"). `candidate` overrides the
+ * advertised address(es) when not NULL/empty ("ip" or "ip:port"). Returns 0 or negative
+ * with *res filled either way. */
+int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
+                    size_t len, const char *candidate, fo_offer_result_t *res);
+
+/* Ends a session by id. Returns 0 or FO_ENOTFOUND. */
+int fo_router_end_session(fo_router_t *r, const char *id);
+
+int fo_router_udp_port(const fo_router_t *r);
+/* The advertised candidate addresses. */
+size_t fo_router_candidates(const fo_router_t *r, const char *const **out);
+
+typedef struct {
+    uint64_t sessions, streams, publishers, players;
+    uint64_t rx_unknown;   /* datagrams from addresses no session owns */
+    uint64_t stun_bad;     /* STUN that failed validation */
+    uint64_t stun_ok;
+} fo_router_stats_t;
+void fo_router_stats(const fo_router_t *r, fo_router_stats_t *out);
+
+#endif

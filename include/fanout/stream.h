@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* Streams and sessions: a stream has at most one publisher session and any number of player
+ * sessions. A publisher's RTP is decrypted once and fanned out: each player gets its own copy
+ * rewritten onto its SSRC, payload type and continuous seq/timestamps, starting at a keyframe.
+ * Keyframe requests (PLI) are coalesced and rate-limited per stream; publisher SRs are mapped
+ * onto each player's timeline. Owns sessions' media state and their transports; the router
+ * owns the registry and the indexes. Loop thread only. */
+#ifndef FO_STREAM_H
+#define FO_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/sdp.h"
+#include "fanout/transport.h"
+
+typedef struct fo_stream fo_stream_t;
+typedef struct fo_session fo_session_t;
+
+typedef enum { FO_ROLE_PUBLISH = 0, FO_ROLE_PLAY = 1 } fo_role_t;
+
+/* Shared by every stream and session; owned by the router and outliving them all. */
+typedef struct {
+    fo_transport_env_t transport;
+    int publisher_grace_ms;
+    /* The session ended (transport closed or publisher gone for good): the router unindexes it
+     * and frees it at a safe point. Called once per session. */
+    void (*session_ended)(void *user, fo_session_t *s);
+    /* A session's peer passed an ICE check from a new address: index it. */
+    void (*session_address)(void *user, fo_session_t *s, const fo_addr_t *addr);
+    /* The stream has neither a publisher nor players any more: unregister and free it. */
+    void (*stream_idle)(void *user, fo_stream_t *st);
+    void *user;
+} fo_stream_env_t;
+
+fo_stream_t *fo_stream_new(const fo_stream_env_t *env, const char *key);
+/* Frees a stream that has no sessions left (the router calls it from stream_idle's deferral). */
+void fo_stream_free(fo_stream_t *st);
+const char *fo_stream_key(const fo_stream_t *st);
+/* The publisher session, or NULL. */
+fo_session_t *fo_stream_publisher(const fo_stream_t *st);
+size_t fo_stream_players(const fo_stream_t *st);
+/* The codec the publisher negotiated for `kind`, NULL if none. */
+const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind);
+
+/* Whether a player offer's media can receive what the stream's publisher sends: NULL if yes,
+ * else a static reason ("player cannot receive VP8"). Without a publisher always yes. */
+const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
+                                   const fo_sdp_answer_t *ans);
+
+/* Creates a session bound to `st` from a parsed offer and the answer we give it (with our
+ * ufrag/pwd and, for a player, our SSRCs). A publisher when st has none (else FO_EBUSY through
+ * *err). Returns NULL with *err set on failure. */
+fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
+                             const fo_sdp_t *offer, const fo_sdp_answer_t *ans, int *err);
+/* Detaches from the stream, closes the transport (close_notify when connected) and frees. */
+void fo_session_free(fo_session_t *s);
+
+const char *fo_session_id(const fo_session_t *s);
+/* Our ICE username fragment and password (the STUN USERNAME starts with the ufrag). */
+const char *fo_session_ufrag(const fo_session_t *s);
+const char *fo_session_pwd(const fo_session_t *s);
+fo_role_t fo_session_role(const fo_session_t *s);
+fo_stream_t *fo_session_stream(const fo_session_t *s);
+fo_transport_t *fo_session_transport(const fo_session_t *s);
+/* Ends a session from outside (API kick, shutdown): close_notify, then session_ended. */
+void fo_session_end(fo_session_t *s, const char *reason);
+
+#endif

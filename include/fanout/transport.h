@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* One peer's path over the shared UDP port: the addresses that passed ICE checks and the one we
+ * send to (the newest nominated), consent freshness, the DTLS handshake (we are the server)
+ * and the SRTP contexts it keys. Gets datagrams already demultiplexed to it by the router;
+ * hands decrypted RTP/RTCP to its owner through callbacks. Owner: the loop thread. */
+#ifndef FO_TRANSPORT_H
+#define FO_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fanout/dtls.h"
+#include "fanout/loop.h"
+#include "fanout/udp.h"
+
+#define FO_TRANSPORT_MAX_ADDRS 4
+
+typedef struct fo_transport fo_transport_t;
+
+typedef enum {
+    FO_TS_NEW = 0,     /* waiting for the first valid ICE check */
+    FO_TS_CHECKED,     /* ICE ok, DTLS handshake running */
+    FO_TS_CONNECTED,   /* SRTP ready */
+    FO_TS_CLOSED,
+} fo_transport_state_t;
+
+/* Callbacks to the owner; buffers are valid only during the call. on_closed is called at most
+ * once; the owner frees the transport later, at a safe point (not inside the callback). */
+typedef struct {
+    void (*on_connected)(void *user);
+    void (*on_rtp)(void *user, uint8_t *buf, size_t len);
+    void (*on_rtcp)(void *user, uint8_t *buf, size_t len);
+    void (*on_closed)(void *user, const char *reason);
+    /* A new peer address passed an ICE check (the router indexes it). */
+    void (*on_address)(void *user, const fo_addr_t *addr);
+} fo_transport_cbs_t;
+
+typedef struct {
+    fo_loop_t *loop;
+    fo_udp_t *udp;
+    fo_dtls_ctx_t *dtls;
+    int consent_timeout_ms;
+    int pending_timeout_ms;
+} fo_transport_env_t;
+
+/* fp_alg/fp: the remote DTLS fingerprint from its offer. `env` must outlive the transport;
+ * strings are copied. log_ctx prefixes log lines (session id). NULL on failure. */
+fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
+                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
+                                 const char *log_ctx);
+void fo_transport_free(fo_transport_t *t);
+
+/* The router validated an ICE check for us from `from`. */
+void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nominated);
+/* A non-STUN datagram from one of our addresses (DTLS, SRTP or SRTCP); decrypted in place. */
+void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from);
+
+fo_transport_state_t fo_transport_state(const fo_transport_t *t);
+static inline bool fo_transport_ready(const fo_transport_t *t)
+{
+    return fo_transport_state(t) == FO_TS_CONNECTED;
+}
+/* The address we send to; NULL before any ICE check. */
+const fo_addr_t *fo_transport_addr(const fo_transport_t *t);
+/* All addresses that passed a check (to unindex them when freeing). */
+size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out);
+
+/* Zero-copy send: write a plaintext RTP/RTCP packet into the slot from fo_transport_slot, then
+ * commit it: it is protected in place and queued to the peer. Returns 0, FO_EAGAIN (not
+ * connected: dropped) or FO_ECRYPTO. */
+uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap);
+int fo_transport_commit_rtp(fo_transport_t *t, uint8_t *slot, size_t len);
+int fo_transport_commit_rtcp(fo_transport_t *t, uint8_t *slot, size_t len);
+/* Copying variant for RTCP built elsewhere. */
+int fo_transport_send_rtcp(fo_transport_t *t, const uint8_t *buf, size_t len);
+
+/* Sends DTLS close_notify if connected and marks the transport closed (no callback). */
+void fo_transport_close(fo_transport_t *t);
+
+typedef struct {
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
+    uint64_t rx_dropped;  /* failed SRTP auth, replay, unexpected */
+    uint64_t created_ms, connected_ms, last_check_ms;
+} fo_transport_stats_t;
+const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t);
+
+#endif

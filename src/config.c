@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/* Settings table + inih. One table row per setting: where it lives, its type, its default and
+ * its help text, so the file parser, the environment and --help agree by construction. */
+#include "fanout/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fanout/common.h"
+
+typedef enum { T_STR, T_INT } type_t;
+
+typedef struct {
+    const char *section, *key;
+    type_t type;
+    size_t off, size;
+    const char *def;
+    long min, max;
+    const char *help;
+} setting_t;
+
+#define S(sec, k, field, d, h) {sec, k, T_STR, offsetof(fo_config_t, field), sizeof(((fo_config_t *)0)->field), d, 0, 0, h}
+#define I(sec, k, field, d, lo, hi, h) {sec, k, T_INT, offsetof(fo_config_t, field), sizeof(int), d, lo, hi, h}
+
+static const setting_t settings[] = {
+    S("http", "listen", http_listen, "0.0.0.0", "address the HTTP API and pages listen on"),
+    I("http", "port", http_port, "1985", 1, 65535, "HTTP port (SRS's API port, so its tools work)"),
+    S("http", "www", www_root, "www", "directory of the web pages served at /"),
+    I("http", "max_body", max_body, "65536", 1024, 1048576, "largest request body in bytes"),
+    S("rtc", "listen", rtc_listen, "0.0.0.0", "address the shared media UDP port binds"),
+    I("rtc", "port", rtc_port, "8000", 1, 65535, "the one UDP port every WebRTC session shares"),
+    S("rtc", "candidate", candidate, "*",
+      "addresses advertised as ICE candidates; * = this machine's addresses"),
+    I("rtc", "consent_timeout", consent_timeout, "30", 2, 3600,
+      "seconds without an ICE check before a session ends"),
+    I("rtc", "pending_timeout", pending_timeout, "20", 2, 3600,
+      "seconds a session may take to connect (ICE+DTLS)"),
+    I("rtc", "publisher_grace", publisher_grace, "30", 0, 86400,
+      "seconds players wait for a publisher that left to come back"),
+    I("rtc", "max_sessions", max_sessions, "2000", 1, 1000000, "sessions in total"),
+    S("rtc", "video_codecs", video_codecs, "VP8 H264 VP9 AV1",
+      "video codecs allowed, in order of preference"),
+    S("rtc", "dtls_cert", dtls_cert, "", "PEM certificate for DTLS; empty = generate at start"),
+    S("rtc", "dtls_key", dtls_key, "", "PEM private key for dtls_cert"),
+    S("log", "level", log_level, "info", "error, warn, info, debug or trace"),
+    S("log", "file", log_file, "", "log file (reopened on SIGHUP); empty = stderr"),
+};
+
+static void put_err(char *err, size_t cap, const char *fmt, const char *a, const char *b)
+{
+    if (err && cap) snprintf(err, cap, fmt, a, b);
+}
+
+int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const char *value,
+                  char *err, size_t errcap)
+{
+    for (size_t i = 0; i < FO_ARRAY_LEN(settings); i++) {
+        const setting_t *s = &settings[i];
+        if (strcasecmp(s->section, section) != 0 || strcasecmp(s->key, key) != 0) continue;
+        char *field = (char *)cfg + s->off;
+        if (s->type == T_STR) {
+            if (strlen(value) >= s->size) {
+                put_err(err, errcap, "%s.%s: value too long", section, key);
+                return FO_EINVAL;
+            }
+            memcpy(field, value, strlen(value) + 1);
+            return 0;
+        }
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        while (*end && isspace((unsigned char)*end)) end++;
+        if (errno || end == value || *end || v < s->min || v > s->max) {
+            if (err && errcap)
+                snprintf(err, errcap, "%s.%s: '%s' is not an integer in %ld..%ld", section, key,
+                         value, s->min, s->max);
+            return FO_EINVAL;
+        }
+        *(int *)field = (int)v;
+        return 0;
+    }
+    put_err(err, errcap, "unknown setting %s.%s", section, key);
+    return FO_ENOTFOUND;
+}
+
+void fo_config_defaults(fo_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < FO_ARRAY_LEN(settings); i++)
+        fo_config_set(cfg, settings[i].section, settings[i].key, settings[i].def, NULL, 0);
+}
+
+typedef struct {
+    fo_config_t *cfg;
+    char *err;
+    size_t errcap;
+    int failed;
+} load_ctx_t;
+
+static int ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx_t *lc = user;
+    if (lc->failed) return 0;
+    char why[256];
+    if (!name) return 1; /* a section header alone */
+    if (fo_config_set(lc->cfg, section, name, value, why, sizeof why) != 0) {
+        if (lc->err && lc->errcap) snprintf(lc->err, lc->errcap, "%s", why);
+        lc->failed = 1;
+        return 0;
+    }
+    return 1;
+}
+
+int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        if (err && errcap) snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return FO_ESYS;
+    }
+    char why[300] = "";
+    load_ctx_t lc = {cfg, why, sizeof why, 0};
+    int rc = ini_parse_file(f, ini_cb, &lc);
+    fclose(f);
+    if (rc == 0 && !lc.failed) return 0;
+    /* inih reports the first failing line, whether the syntax or our handler refused it */
+    if (!lc.failed) snprintf(why, sizeof why, "syntax error");
+    if (err && errcap) snprintf(err, errcap, "%s:%d: %s", path, rc, why);
+    return FO_EINVAL;
+}
+
+int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
+{
+    const char *cand = getenv("CANDIDATE");
+    if (cand && *cand && fo_config_set(cfg, "rtc", "candidate", cand, err, errcap) != 0)
+        return FO_EINVAL;
+    for (size_t i = 0; i < FO_ARRAY_LEN(settings); i++) {
+        char name[96];
+        snprintf(name, sizeof name, "FANOUT_%s_%s", settings[i].section, settings[i].key);
+        for (char *p = name; *p; p++) *p = (char)toupper((unsigned char)*p);
+        const char *v = getenv(name);
+        if (!v) continue;
+        char why[256];
+        if (fo_config_set(cfg, settings[i].section, settings[i].key, v, why, sizeof why) != 0) {
+            if (err && errcap) snprintf(err, errcap, "environment %s: %s", name, why);
+            return FO_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int fo_config_video_codecs(const fo_config_t *cfg, fo_codec_t *out, size_t max)
+{
+    static const fo_codec_t known[] = {FO_CODEC_VP8, FO_CODEC_H264, FO_CODEC_VP9, FO_CODEC_AV1};
+    char buf[sizeof cfg->video_codecs];
+    memcpy(buf, cfg->video_codecs, sizeof buf);
+    size_t n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok;
+         tok = strtok_r(NULL, " ,\t", &save)) {
+        fo_codec_t c = FO_CODEC_NONE;
+        for (size_t i = 0; i < FO_ARRAY_LEN(known); i++)
+            if (strcasecmp(tok, fo_codec_name(known[i])) == 0) c = known[i];
+        if (c == FO_CODEC_NONE) return FO_EINVAL;
+        if (n < max) out[n++] = c;
+    }
+    return n ? (int)n : FO_EINVAL;
+}
+
+void fo_config_print_settings(void *stdio_file)
+{
+    FILE *f = stdio_file;
+    const char *sec = "";
+    for (size_t i = 0; i < FO_ARRAY_LEN(settings); i++) {
+        const setting_t *s = &settings[i];
+        if (strcmp(sec, s->section) != 0) {
+            fprintf(f, "%s[%s]\n", *sec ? "\n" : "", s->section);
+            sec = s->section;
+        }
+        fprintf(f, "; %s (env FANOUT_", s->help);
+        for (const char *p = s->section; *p; p++) fputc(toupper((unsigned char)*p), f);
+        fputc('_', f);
+        for (const char *p = s->key; *p; p++) fputc(toupper((unsigned char)*p), f);
+        fprintf(f, ")\n%s = %s\n", s->key, s->def);
+    }
+}

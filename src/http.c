@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/* libmicrohttpd glue. MHD runs in "external epoll" mode inside our loop: no extra thread, so
+ * the API handler runs on the media thread and needs no locks or cross-thread hand-off.
+ * Request handling is short (SDP parse + answer build, ~tens of µs), so it does not disturb
+ * the packet path measurably. */
+#include "fanout/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fanout/common.h"
+#include "fanout/log.h"
+
+struct fo_http {
+    fo_loop_t *loop;
+    struct MHD_Daemon *d;
+    fo_io_t io;
+    fo_timer_t timer;
+    char www[512];
+    size_t max_body;
+    fo_http_handler_cb cb;
+    void *user;
+    int port;
+};
+
+typedef struct {
+    char *buf;
+    size_t len;
+    bool too_large;
+} conn_ctx_t;
+
+static void schedule(fo_http_t *h)
+{
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (MHD_get_timeout(h->d, &ms) == MHD_YES) fo_timer_start(h->loop, &h->timer, ms);
+    else fo_timer_stop(h->loop, &h->timer);
+}
+
+static void run_mhd(fo_http_t *h)
+{
+    MHD_run(h->d);
+    schedule(h);
+}
+
+static void io_cb(fo_io_t *io, uint32_t events)
+{
+    (void)events;
+    run_mhd(io->user);
+}
+
+static void timer_cb(fo_timer_t *t) { run_mhd(t->user); }
+
+static void add_common_headers(struct MHD_Response *r)
+{
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, PATCH, OPTIONS");
+    MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                            "Content-Type, Authorization, If-Match");
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location, Link");
+    MHD_add_response_header(r, "Server", "fanout/" FO_VERSION);
+}
+
+static enum MHD_Result queue_buffer(struct MHD_Connection *c, int status, const char *ctype,
+                                    const char *body, size_t len)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    if (ctype && *ctype) MHD_add_response_header(r, "Content-Type", ctype);
+    add_common_headers(r);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static const char *mime_for(const char *path)
+{
+    static const struct {
+        const char *ext, *type;
+    } types[] = {{".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+                 {".css", "text/css; charset=utf-8"},   {".json", "application/json"},
+                 {".png", "image/png"},                 {".svg", "image/svg+xml"},
+                 {".ico", "image/x-icon"},              {".txt", "text/plain; charset=utf-8"}};
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < FO_ARRAY_LEN(types); i++)
+        if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+    return "application/octet-stream";
+}
+
+static enum MHD_Result serve_static(fo_http_t *h, struct MHD_Connection *c, const char *method,
+                                    const char *url)
+{
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+        static const char msg[] = "{\"code\":405,\"msg\":\"method not allowed\"}";
+        return queue_buffer(c, 405, "application/json", msg, sizeof msg - 1);
+    }
+    char path[1024];
+    const char *rel = strcmp(url, "/") == 0 ? "/index.html" : url;
+    /* No way out of the www root: refuse "..", backslashes and control characters. */
+    bool bad = strstr(rel, "..") || strchr(rel, '\\') || rel[0] != '/';
+    for (const char *p = rel; *p && !bad; p++) bad = (unsigned char)*p < 0x20;
+    int fd = -1;
+    struct stat st;
+    if (!bad && (size_t)snprintf(path, sizeof path, "%s%s", h->www, rel) < sizeof path)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        static const char msg[] = "{\"code\":404,\"msg\":\"not found\"}";
+        return queue_buffer(c, 404, "application/json", msg, sizeof msg - 1);
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd((size_t)st.st_size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", mime_for(rel));
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    add_common_headers(r);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} qbuf_t;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    qbuf_t *q = cls;
+    static const char hex[] = "0123456789ABCDEF";
+    const char *parts[2] = {key, value};
+    if (q->len && q->len + 1 < q->cap) q->buf[q->len++] = '&';
+    for (int i = 0; i < 2; i++) {
+        if (i == 1) {
+            if (!value) break;
+            if (q->len + 1 < q->cap) q->buf[q->len++] = '=';
+        }
+        for (const char *p = parts[i]; p && *p; p++) {
+            unsigned char ch = (unsigned char)*p;
+            bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                         ch == '-' || ch == '_' || ch == '.' || ch == '~';
+            if (q->len + 4 >= q->cap) return MHD_NO;
+            if (plain) {
+                q->buf[q->len++] = (char)ch;
+            } else {
+                q->buf[q->len++] = '%';
+                q->buf[q->len++] = hex[ch >> 4];
+                q->buf[q->len++] = hex[ch & 15];
+            }
+        }
+    }
+    q->buf[q->len] = '\0';
+    return MHD_YES;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    return v ? v : "";
+}
+
+static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const char *url,
+                                const char *method, conn_ctx_t *cc)
+{
+    char query[2048] = "";
+    qbuf_t q = {query, 0, sizeof query};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    fo_http_req_t req = {
+        .method = method,
+        .path = url,
+        .query = query,
+        .body = cc->buf ? cc->buf : "",
+        .body_len = cc->len,
+        .body_too_large = cc->too_large,
+        .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+        .host = header(c, MHD_HTTP_HEADER_HOST),
+    };
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req.remote_ip, sizeof req.remote_ip);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req.remote_ip, sizeof req.remote_ip);
+    }
+    fo_http_resp_t resp = {0};
+    if (!h->cb(h->user, &req, &resp)) {
+        free(resp.body);
+        return serve_static(h, c, method, url);
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp.body_len, resp.body ? resp.body : (void *)"", resp.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(resp.body);
+        return MHD_NO;
+    }
+    if (resp.content_type[0]) MHD_add_response_header(r, "Content-Type", resp.content_type);
+    if (resp.location[0]) MHD_add_response_header(r, "Location", resp.location);
+    if (resp.allow[0]) MHD_add_response_header(r, "Allow", resp.allow);
+    add_common_headers(r);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp.status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    fo_http_t *h = cls;
+    conn_ctx_t *cc = *con_cls;
+    if (!cc) {
+        cc = calloc(1, sizeof *cc);
+        if (!cc) return MHD_NO;
+        *con_cls = cc;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!cc->too_large && cc->len + *upload_size <= h->max_body) {
+            char *b = realloc(cc->buf, cc->len + *upload_size + 1);
+            if (!b) return MHD_NO;
+            cc->buf = b;
+            memcpy(cc->buf + cc->len, upload, *upload_size);
+            cc->len += *upload_size;
+            cc->buf[cc->len] = '\0';
+        } else {
+            cc->too_large = true; /* keep reading and discarding, answer 413 at the end */
+            free(cc->buf);
+            cc->buf = NULL;
+            cc->len = 0;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return dispatch(h, c, url, method, cc);
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls, (void)c, (void)toe;
+    conn_ctx_t *cc = *con_cls;
+    if (cc) {
+        free(cc->buf);
+        free(cc);
+    }
+    *con_cls = NULL;
+}
+
+fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
+                       size_t max_body, fo_http_handler_cb cb, void *user)
+{
+    fo_http_t *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->loop = loop;
+    h->cb = cb;
+    h->user = user;
+    h->max_body = max_body;
+    snprintf(h->www, sizeof h->www, "%s", www_root);
+    struct sockaddr_storage ss = {0};
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        flags |= MHD_USE_IPv6 | MHD_USE_DUAL_STACK;
+    } else {
+        FO_LOG(FO_LOG_ERROR, NULL, "http listen address '%s' is not an IP address", addr);
+        free(h);
+        return NULL;
+    }
+    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR,
+                            (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+    if (!h->d) {
+        FO_LOG(FO_LOG_ERROR, NULL, "HTTP server cannot listen on %s:%d: %s", addr, port, strerror(errno));
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *pi = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = pi ? pi->port : port;
+    h->io = (fo_io_t){.fd = di ? di->epoll_fd : -1, .cb = io_cb, .user = h};
+    fo_timer_init(&h->timer, timer_cb, h);
+    if (h->io.fd < 0 || fo_loop_io_add(loop, &h->io, EPOLLIN) != 0) {
+        MHD_stop_daemon(h->d);
+        free(h);
+        return NULL;
+    }
+    schedule(h);
+    return h;
+}
+
+void fo_http_free(fo_http_t *h)
+{
+    if (!h) return;
+    fo_timer_stop(h->loop, &h->timer);
+    fo_loop_io_del(h->loop, &h->io);
+    MHD_stop_daemon(h->d);
+    free(h);
+}
+
+int fo_http_port(const fo_http_t *h) { return h->port; }

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: MIT */
+/* Registry, UDP demultiplexing and offer handling. Sessions are indexed three ways (id, ICE
+ * ufrag, peer addresses) and unindexed in one place, session_ended, then freed at the loop's
+ * safe point. */
+#include "fanout/router.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "fanout/common.h"
+#include "fanout/log.h"
+#include "fanout/map.h"
+#include "fanout/stun.h"
+#include "fanout/udp.h"
+
+struct fo_router {
+    fo_loop_t *loop;
+    const fo_config_t *cfg;
+    fo_udp_t *udp;
+    fo_stun_t *stun;
+    fo_stream_env_t env;
+    fo_map_t *streams;     /* key -> fo_stream_t (keys may exceed FO_MAP_KEY_MAX: hashed) */
+    fo_map_t *by_id;       /* session id -> session */
+    fo_map_t *by_ufrag;    /* our ufrag -> session */
+    fo_map_t *by_addr;     /* peer address -> session */
+    fo_codec_t video_prefs[8];
+    size_t n_video_prefs;
+    char cand_buf[FO_SDP_MAX_CANDIDATES][64];
+    const char *cands[FO_SDP_MAX_CANDIDATES];
+    size_t n_cands;
+    fo_session_t *stun_match; /* set by the STUN password callback */
+    fo_router_stats_t stats;
+};
+
+static const char *const publish_exts[] = {"urn:ietf:params:rtp-hdrext:sdes:mid", NULL};
+static const char *const play_exts[] = {NULL};
+
+static void random_token(char *out, size_t len)
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    uint8_t rnd[64];
+    if (len > sizeof rnd) len = sizeof rnd;
+    if (getrandom(rnd, len, 0) != (ssize_t)len)
+        for (size_t i = 0; i < len; i++) rnd[i] = (uint8_t)rand();
+    for (size_t i = 0; i < len; i++) out[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+    out[len] = '\0';
+}
+
+static uint32_t rand32(void)
+{
+    uint32_t v;
+    if (getrandom(&v, sizeof v, 0) != sizeof v) v = (uint32_t)rand();
+    return v;
+}
+
+/* Stream keys can be up to ~190 bytes; the map takes 40, so index by a 64-bit digest of the
+ * key and check the full key on lookup. */
+typedef struct {
+    uint64_t h1, h2;
+} keydigest_t;
+
+static keydigest_t digest(const char *key)
+{
+    keydigest_t d = {1469598103934665603ull, 1099511628211ull ^ 0x9e3779b97f4a7c15ull};
+    for (const char *p = key; *p; p++) {
+        d.h1 = (d.h1 ^ (uint8_t)*p) * 1099511628211ull;
+        d.h2 = (d.h2 ^ (uint8_t)*p) * 0x100000001b3ull + 0x9e37ull;
+    }
+    return d;
+}
+
+static size_t addr_key(const fo_addr_t *a, uint8_t key[20])
+{
+    if (a->u.sa.sa_family == AF_INET6) {
+        key[0] = 6;
+        memcpy(key + 1, &a->u.in6.sin6_port, 2);
+        memcpy(key + 3, &a->u.in6.sin6_addr, 16);
+        return 19;
+    }
+    key[0] = 4;
+    memcpy(key + 1, &a->u.in.sin_port, 2);
+    memcpy(key + 3, &a->u.in.sin_addr, 4);
+    return 7;
+}
+
+/* --- callbacks from streams --- */
+
+static void defer_free_session(void *arg) { fo_session_free(arg); }
+static void defer_free_stream(void *arg) { fo_stream_free(arg); }
+
+static void session_ended(void *user, fo_session_t *s)
+{
+    fo_router_t *r = user;
+    const char *id = fo_session_id(s), *ufrag = fo_session_ufrag(s);
+    fo_map_del(r->by_id, id, strlen(id));
+    fo_map_del(r->by_ufrag, ufrag, strlen(ufrag));
+    const fo_addr_t *addrs;
+    size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k[20];
+        size_t kl = addr_key(&addrs[i], k);
+        if (fo_map_get(r->by_addr, k, kl) == s) fo_map_del(r->by_addr, k, kl);
+    }
+    if (fo_session_role(s) == FO_ROLE_PUBLISH) r->stats.publishers--;
+    else r->stats.players--;
+    r->stats.sessions--;
+    fo_udp_flush(r->udp); /* the close_notify */
+    fo_loop_defer(r->loop, defer_free_session, s);
+}
+
+static void session_address(void *user, fo_session_t *s, const fo_addr_t *addr)
+{
+    fo_router_t *r = user;
+    uint8_t k[20];
+    size_t kl = addr_key(addr, k);
+    fo_session_t *old = fo_map_get(r->by_addr, k, kl);
+    if (old && old != s) {
+        /* The same 5-tuple now belongs to a newer session (a page reload reusing a port). */
+        FO_LOG(FO_LOG_INFO, fo_session_id(s), "address taken over from session %s", fo_session_id(old));
+    }
+    fo_map_put(r->by_addr, k, kl, s);
+}
+
+static void stream_idle(void *user, fo_stream_t *st)
+{
+    fo_router_t *r = user;
+    keydigest_t d = digest(fo_stream_key(st));
+    if (fo_map_get(r->streams, &d, sizeof d) == st) fo_map_del(r->streams, &d, sizeof d);
+    r->stats.streams--;
+    FO_LOG(FO_LOG_INFO, fo_stream_key(st), "stream idle, removed");
+    fo_loop_defer(r->loop, defer_free_stream, st);
+}
+
+/* --- UDP demux --- */
+
+static const char *stun_pwd_cb(void *user, const char *username, size_t len)
+{
+    fo_router_t *r = user;
+    const char *colon = memchr(username, ':', len);
+    size_t ulen = colon ? (size_t)(colon - username) : len;
+    fo_session_t *s = fo_map_get(r->by_ufrag, username, ulen);
+    r->stun_match = s;
+    return s ? fo_session_pwd(s) : NULL;
+}
+
+static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    uint8_t reply[512];
+    size_t rlen = sizeof reply;
+    fo_stun_check_t check = {0};
+    r->stun_match = NULL;
+    int rc = fo_stun_answer(r->stun, buf, len, &from->u.sa, from->len, stun_pwd_cb, r, reply,
+                            &rlen, &check);
+    fo_session_t *s = r->stun_match;
+    if (rc != 0 || !s) {
+        r->stats.stun_bad++;
+        /* Nothing goes to an address that has not passed a check (no amplification). */
+        return;
+    }
+    r->stats.stun_ok++;
+    fo_transport_on_check(fo_session_transport(s), from, check.use_candidate);
+    fo_udp_send(r->udp, reply, rlen, from);
+}
+
+static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const fo_addr_t *from)
+{
+    fo_router_t *r = user;
+    (void)cap;
+    if (len == 0) return;
+    if (buf[0] <= 3) {
+        on_stun(r, buf, len, from);
+        return;
+    }
+    uint8_t k[20];
+    size_t kl = addr_key(from, k);
+    fo_session_t *s = fo_map_get(r->by_addr, k, kl);
+    if (!s) {
+        r->stats.rx_unknown++;
+        return;
+    }
+    fo_transport_on_datagram(fo_session_transport(s), buf, len, from);
+}
+
+/* --- candidates --- */
+
+static void add_candidate(fo_router_t *r, const char *ip)
+{
+    if (r->n_cands >= FO_SDP_MAX_CANDIDATES) return;
+    for (size_t i = 0; i < r->n_cands; i++)
+        if (strcmp(r->cand_buf[i], ip) == 0) return;
+    snprintf(r->cand_buf[r->n_cands], sizeof r->cand_buf[0], "%s", ip);
+    r->cands[r->n_cands] = r->cand_buf[r->n_cands];
+    r->n_cands++;
+}
+
+/* "*" means this machine's IPv4 addresses, the non-loopback ones first. */
+static void resolve_candidates(fo_router_t *r, const char *spec)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+        if (strcmp(tok, "*") != 0) {
+            add_candidate(r, tok);
+            continue;
+        }
+        struct ifaddrs *ifs = NULL;
+        if (getifaddrs(&ifs) != 0) continue;
+        for (int loopback = 0; loopback < 2; loopback++) {
+            for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP)) continue;
+                if (!!(i->ifa_flags & IFF_LOOPBACK) != loopback) continue;
+                char ip[INET_ADDRSTRLEN];
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof ip);
+                add_candidate(r, ip);
+            }
+        }
+        freeifaddrs(ifs);
+    }
+    if (r->n_cands == 0) add_candidate(r, "127.0.0.1");
+}
+
+/* --- lifecycle --- */
+
+fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_t *dtls)
+{
+    fo_router_t *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->loop = loop;
+    r->cfg = cfg;
+    int n = fo_config_video_codecs(cfg, r->video_prefs, FO_ARRAY_LEN(r->video_prefs));
+    if (n < 0) {
+        FO_LOG(FO_LOG_ERROR, NULL, "rtc.video_codecs: '%s' names an unknown codec", cfg->video_codecs);
+        goto fail;
+    }
+    r->n_video_prefs = (size_t)n;
+    r->streams = fo_map_new();
+    r->by_id = fo_map_new();
+    r->by_ufrag = fo_map_new();
+    r->by_addr = fo_map_new();
+    r->stun = fo_stun_new();
+    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun) goto fail;
+    r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
+    if (!r->udp) goto fail;
+    resolve_candidates(r, cfg->candidate);
+    r->env = (fo_stream_env_t){
+        .transport = {.loop = loop,
+                      .udp = r->udp,
+                      .dtls = dtls,
+                      .consent_timeout_ms = cfg->consent_timeout * 1000,
+                      .pending_timeout_ms = cfg->pending_timeout * 1000},
+        .publisher_grace_ms = cfg->publisher_grace * 1000,
+        .session_ended = session_ended,
+        .session_address = session_address,
+        .stream_idle = stream_idle,
+        .user = r,
+    };
+    return r;
+fail:
+    fo_router_free(r);
+    return NULL;
+}
+
+static void free_session_cb(void *val, void *user)
+{
+    (void)user;
+    fo_session_free(val);
+}
+
+static void free_stream_cb(void *val, void *user)
+{
+    (void)user;
+    fo_stream_free(val);
+}
+
+void fo_router_free(fo_router_t *r)
+{
+    if (!r) return;
+    if (r->by_id) fo_map_foreach(r->by_id, free_session_cb, NULL);
+    if (r->streams) fo_map_foreach(r->streams, free_stream_cb, NULL);
+    fo_map_free(r->by_id);
+    fo_map_free(r->by_ufrag);
+    fo_map_free(r->by_addr);
+    fo_map_free(r->streams);
+    fo_udp_free(r->udp);
+    fo_stun_free(r->stun);
+    free(r);
+}
+
+void fo_router_shutdown(fo_router_t *r)
+{
+    size_t n = fo_map_size(r->by_id);
+    if (!n) return;
+    void **all = malloc(n * sizeof *all);
+    if (!all) return;
+    n = fo_map_values(r->by_id, all, n);
+    for (size_t i = 0; i < n; i++) fo_session_end(all[i], "server shutting down");
+    free(all);
+    fo_udp_flush(r->udp);
+}
+
+int fo_router_end_session(fo_router_t *r, const char *id)
+{
+    fo_session_t *s = fo_map_get(r->by_id, id, strlen(id));
+    if (!s) return FO_ENOTFOUND;
+    fo_session_end(s, "ended by request");
+    return 0;
+}
+
+int fo_router_udp_port(const fo_router_t *r) { return fo_udp_port(r->udp); }
+
+size_t fo_router_candidates(const fo_router_t *r, const char *const **out)
+{
+    *out = r->cands;
+    return r->n_cands;
+}
+
+void fo_router_stats(const fo_router_t *r, fo_router_stats_t *out) { *out = r->stats; }
+
+/* --- offers --- */
+
+static int fail_with(fo_offer_result_t *res, int http, int err, const char *fmt, const char *arg)
+{
+    res->http_status = http;
+    res->err = err;
+    snprintf(res->msg, sizeof res->msg, fmt, arg ? arg : "");
+    return err;
+}
+
+int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
+                    size_t len, const char *candidate, fo_offer_result_t *res)
+{
+    memset(res, 0, sizeof *res);
+    if (fo_map_size(r->by_id) >= (size_t)r->cfg->max_sessions)
+        return fail_with(res, 503, FO_EFULL, "server full: %s", "too many sessions");
+    if (len > FO_SDP_MAX_LEN) return fail_with(res, 413, FO_ETOOBIG, "SDP offer too large%s", NULL);
+
+    fo_sdp_t *sdp = malloc(sizeof *sdp);
+    fo_sdp_answer_t *ans = calloc(1, sizeof *ans);
+    char *answer = malloc(FO_SDP_MAX_LEN);
+    int rc = 0;
+    if (!sdp || !ans || !answer) {
+        rc = fail_with(res, 500, FO_ENOMEM, "out of memory%s", NULL);
+        goto out;
+    }
+    const char *why = "malformed";
+    if (fo_sdp_parse(offer, len, sdp, &why) != 0) {
+        rc = fail_with(res, 400, FO_EINVAL, "bad SDP offer: %s", why);
+        goto out;
+    }
+    fo_sdp_role_t srole = role == FO_ROLE_PUBLISH ? FO_SDP_ROLE_PUBLISH : FO_SDP_ROLE_PLAY;
+    size_t accepted = 0;
+    bool seen[2] = {false, false};
+    for (size_t m = 0; m < sdp->n_media; m++) {
+        fo_sdp_answer_media_t *am = &ans->media[m];
+        const fo_sdp_media_t *om = &sdp->media[m];
+        fo_sdp_negotiate(om, srole, r->video_prefs, r->n_video_prefs,
+                         role == FO_ROLE_PUBLISH ? publish_exts : play_exts, am);
+        /* One track per kind: later m-lines of a kind already taken are rejected. */
+        if (am->accept && om->kind <= FO_KIND_VIDEO) {
+            if (seen[om->kind]) am->accept = false;
+            seen[om->kind] = true;
+        }
+        if (!am->accept) continue;
+        accepted++;
+        if (role == FO_ROLE_PLAY) {
+            am->ssrc = rand32();
+            snprintf(am->cname, sizeof am->cname, "fanout");
+            snprintf(am->msid_stream, sizeof am->msid_stream, "fanout");
+            snprintf(am->msid_track, sizeof am->msid_track, "%s-%08x",
+                     om->kind == FO_KIND_AUDIO ? "audio" : "video", am->ssrc);
+        }
+    }
+    if (!accepted) {
+        rc = fail_with(res, 400, FO_ECODEC, "no usable audio/video in the offer (Opus, %s)",
+                       "VP8/H.264/VP9/AV1");
+        goto out;
+    }
+
+    keydigest_t d = digest(key);
+    fo_stream_t *st = fo_map_get(r->streams, &d, sizeof d);
+    if (st && strcmp(fo_stream_key(st), key) != 0) {
+        rc = fail_with(res, 500, FO_ERR, "stream key collision%s", NULL);
+        goto out;
+    }
+    if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st)) {
+        rc = fail_with(res, 409, FO_EBUSY, "stream busy: %s already has a publisher", key);
+        goto out;
+    }
+    if (role == FO_ROLE_PLAY && st) {
+        const char *bad = fo_stream_check_player(st, sdp, ans);
+        if (bad) {
+            rc = fail_with(res, 400, FO_ECODEC, "%s", bad);
+            goto out;
+        }
+    }
+
+    char ufrag[9], pwd[25], id[17];
+    random_token(ufrag, 8);
+    random_token(pwd, 24);
+    random_token(id, 16);
+    ans->ice_ufrag = ufrag;
+    ans->ice_pwd = pwd;
+    ans->fingerprint = fo_dtls_ctx_fingerprint(r->env.transport.dtls);
+    ans->port = (uint16_t)fo_udp_port(r->udp);
+    ans->session_id = ((uint64_t)rand32() << 31) | rand32();
+    /* candidate override: "ip" or "ip:port" (IPv6 as [ip]:port) */
+    char cand[80] = "";
+    if (candidate && *candidate) {
+        snprintf(cand, sizeof cand, "%s", candidate);
+        char *colon = strrchr(cand, ':');
+        if (cand[0] == '[') {
+            char *end = strchr(cand, ']');
+            if (end && end[1] == ':') ans->port = (uint16_t)atoi(end + 2);
+            if (end) *end = '\0';
+            memmove(cand, cand + 1, strlen(cand));
+        } else if (colon && strchr(cand, ':') == colon) {
+            *colon = '\0';
+            int p = atoi(colon + 1);
+            if (p > 0 && p < 65536) ans->port = (uint16_t)p;
+        }
+        ans->candidates[0] = cand;
+        ans->n_candidates = 1;
+    } else {
+        for (size_t i = 0; i < r->n_cands; i++) ans->candidates[i] = r->cands[i];
+        ans->n_candidates = r->n_cands;
+    }
+    int alen = fo_sdp_build_answer(sdp, ans, answer, FO_SDP_MAX_LEN);
+    if (alen < 0) {
+        rc = fail_with(res, 500, FO_ERR, "could not build the answer%s", NULL);
+        goto out;
+    }
+
+    bool new_stream = false;
+    if (!st) {
+        st = fo_stream_new(&r->env, key);
+        if (!st || fo_map_put(r->streams, &d, sizeof d, st) != 0) {
+            fo_stream_free(st);
+            rc = fail_with(res, 500, FO_ENOMEM, "out of memory%s", NULL);
+            goto out;
+        }
+        new_stream = true;
+        r->stats.streams++;
+    }
+    int err = 0;
+    fo_session_t *s = fo_session_new(st, role, id, sdp, ans, &err);
+    if (!s || fo_map_put(r->by_id, id, strlen(id), s) != 0 ||
+        fo_map_put(r->by_ufrag, ufrag, strlen(ufrag), s) != 0) {
+        if (s) {
+            fo_map_del(r->by_id, id, strlen(id));
+            fo_session_free(s);
+        }
+        if (new_stream) {
+            fo_map_del(r->streams, &d, sizeof d);
+            fo_stream_free(st);
+            r->stats.streams--;
+        }
+        rc = fail_with(res, err == FO_EBUSY ? 409 : 500, err ? err : FO_ENOMEM,
+                       "could not create the session: %s", fo_strerror(err ? err : FO_ENOMEM));
+        goto out;
+    }
+    r->stats.sessions++;
+    if (role == FO_ROLE_PUBLISH) r->stats.publishers++;
+    else r->stats.players++;
+    res->http_status = 200;
+    snprintf(res->session_id, sizeof res->session_id, "%s", id);
+    res->answer = answer;
+    answer = NULL;
+out:
+    free(sdp);
+    free(ans);
+    free(answer);
+    return rc;
+}

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* A peer's ICE/DTLS/SRTP path. State machine: NEW -(valid check)-> CHECKED -(DTLS done, keys
+ * exported)-> CONNECTED -> CLOSED (close_notify, DTLS failure, consent or pending timeout).
+ * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. */
+#include "fanout/transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fanout/common.h"
+#include "fanout/log.h"
+#include "fanout/rtp.h"
+#include "fanout/srtp.h"
+
+struct fo_transport {
+    const fo_transport_env_t *env;
+    fo_transport_cbs_t cbs;
+    void *user;
+    char ctx[256];
+    fo_transport_state_t state;
+    fo_addr_t addrs[FO_TRANSPORT_MAX_ADDRS];
+    size_t n_addrs;
+    int selected;            /* index into addrs we send to, -1 none */
+    bool nominated;          /* selected came from a USE-CANDIDATE check */
+    fo_dtls_t *dtls;
+    fo_srtp_t *srtp;
+    fo_timer_t dtls_timer;
+    fo_timer_t live_timer;
+    fo_transport_stats_t stats;
+};
+
+static void close_with(fo_transport_t *t, const char *reason)
+{
+    if (t->state == FO_TS_CLOSED) return;
+    t->state = FO_TS_CLOSED;
+    fo_timer_stop(t->env->loop, &t->dtls_timer);
+    fo_timer_stop(t->env->loop, &t->live_timer);
+    FO_LOG(FO_LOG_INFO, t->ctx, "transport closed: %s", reason);
+    if (t->cbs.on_closed) t->cbs.on_closed(t->user, reason);
+}
+
+static void dtls_send_cb(void *user, const uint8_t *buf, size_t len)
+{
+    fo_transport_t *t = user;
+    if (t->selected < 0) return;
+    fo_udp_send(t->env->udp, buf, len, &t->addrs[t->selected]);
+    t->stats.tx_packets++;
+    t->stats.tx_bytes += len;
+}
+
+static void dtls_timer_cb(void *user, int ms)
+{
+    fo_transport_t *t = user;
+    if (ms < 0) fo_timer_stop(t->env->loop, &t->dtls_timer);
+    else fo_timer_start(t->env->loop, &t->dtls_timer, (uint64_t)ms);
+}
+
+static void dtls_timer_fired(fo_timer_t *timer)
+{
+    fo_transport_t *t = timer->user;
+    int rc = fo_dtls_timeout(t->dtls);
+    fo_udp_flush(t->env->udp);
+    if (rc != FO_EAGAIN && rc != 0) close_with(t, "DTLS handshake timed out");
+}
+
+static void live_timer_fired(fo_timer_t *timer)
+{
+    fo_transport_t *t = timer->user;
+    uint64_t now = fo_loop_now(t->env->loop);
+    uint64_t deadline;
+    if (t->state == FO_TS_CONNECTED)
+        deadline = t->stats.last_check_ms + (uint64_t)t->env->consent_timeout_ms;
+    else
+        deadline = t->stats.created_ms + (uint64_t)t->env->pending_timeout_ms;
+    /* consent also applies while connecting, once checks have started */
+    if (t->state != FO_TS_CONNECTED && t->stats.last_check_ms) {
+        uint64_t c = t->stats.last_check_ms + (uint64_t)t->env->consent_timeout_ms;
+        if (c < deadline) deadline = c;
+    }
+    if (now >= deadline) {
+        close_with(t, t->state == FO_TS_CONNECTED ? "ICE consent expired (no STUN checks)"
+                                                  : "did not connect in time");
+        return;
+    }
+    fo_timer_start(t->env->loop, &t->live_timer, deadline - now);
+}
+
+fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
+                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
+                                 const char *log_ctx)
+{
+    fo_transport_t *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->env = env;
+    t->cbs = *cbs;
+    t->user = user;
+    t->selected = -1;
+    snprintf(t->ctx, sizeof t->ctx, "%s", log_ctx ? log_ctx : "");
+    fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t};
+    t->dtls = fo_dtls_new(env->dtls, FO_DTLS_SERVER, &io, fp_alg, fp);
+    if (!t->dtls) {
+        free(t);
+        return NULL;
+    }
+    fo_timer_init(&t->dtls_timer, dtls_timer_fired, t);
+    fo_timer_init(&t->live_timer, live_timer_fired, t);
+    t->stats.created_ms = fo_loop_now(env->loop);
+    fo_timer_start(env->loop, &t->live_timer, (uint64_t)env->pending_timeout_ms);
+    return t;
+}
+
+void fo_transport_free(fo_transport_t *t)
+{
+    if (!t) return;
+    fo_timer_stop(t->env->loop, &t->dtls_timer);
+    fo_timer_stop(t->env->loop, &t->live_timer);
+    fo_dtls_free(t->dtls);
+    fo_srtp_free(t->srtp);
+    free(t);
+}
+
+void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nominated)
+{
+    if (t->state == FO_TS_CLOSED) return;
+    t->stats.last_check_ms = fo_loop_now(t->env->loop);
+    int idx = -1;
+    for (size_t i = 0; i < t->n_addrs; i++)
+        if (fo_addr_equal(&t->addrs[i], from)) idx = (int)i;
+    if (idx < 0) {
+        /* Remember a bounded set; the oldest non-selected one makes room. */
+        if (t->n_addrs == FO_TRANSPORT_MAX_ADDRS) {
+            int victim = t->selected == 0 ? 1 : 0;
+            t->addrs[victim] = *from;
+            idx = victim;
+        } else {
+            idx = (int)t->n_addrs++;
+            t->addrs[idx] = *from;
+        }
+        if (t->cbs.on_address) t->cbs.on_address(t->user, from);
+        char a[64];
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check ok from %s%s", fo_addr_str(from, a, sizeof a),
+               nominated ? " (nominated)" : "");
+    }
+    /* Follow the newest nominated address; before any nomination, the newest checked one. */
+    if (nominated || !t->nominated) {
+        if (t->selected != idx && t->selected >= 0 && nominated) {
+            char a[64];
+            FO_LOG(FO_LOG_INFO, t->ctx, "peer moved to %s", fo_addr_str(from, a, sizeof a));
+        }
+        t->selected = idx;
+        t->nominated = t->nominated || nominated;
+    }
+    if (t->state == FO_TS_NEW) t->state = FO_TS_CHECKED;
+}
+
+static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
+{
+    int rc = fo_dtls_input(t->dtls, buf, len);
+    if (rc == FO_EAGAIN) return;
+    if (rc == FO_ECLOSED) {
+        close_with(t, "DTLS close_notify");
+        return;
+    }
+    if (rc != 0) {
+        close_with(t, rc == FO_EAUTH ? "DTLS fingerprint mismatch" : "DTLS handshake failed");
+        return;
+    }
+    if (t->state != FO_TS_CHECKED) return; /* already connected: nothing to do */
+    fo_srtp_keys_t keys;
+    if (fo_dtls_srtp_keys(t->dtls, &keys) != 0 || !(t->srtp = fo_srtp_new(&keys))) {
+        close_with(t, "SRTP setup failed");
+        return;
+    }
+    memset(&keys, 0, sizeof keys);
+    t->state = FO_TS_CONNECTED;
+    t->stats.connected_ms = fo_loop_now(t->env->loop);
+    FO_LOG(FO_LOG_INFO, t->ctx, "connected (DTLS-SRTP) in %llu ms",
+           (unsigned long long)(t->stats.connected_ms - t->stats.created_ms));
+    fo_timer_start(t->env->loop, &t->live_timer, (uint64_t)t->env->consent_timeout_ms);
+    if (t->cbs.on_connected) t->cbs.on_connected(t->user);
+}
+
+void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    (void)from;
+    if (t->state == FO_TS_CLOSED || t->state == FO_TS_NEW) return;
+    uint8_t b = buf[0];
+    if (b >= 20 && b <= 63) {
+        on_dtls(t, buf, len);
+        return;
+    }
+    if (b < 128 || b > 191 || t->state != FO_TS_CONNECTED) {
+        t->stats.rx_dropped++;
+        return;
+    }
+    size_t n = len;
+    bool rtcp = fo_rtp_is_rtcp(buf, len);
+    int rc = rtcp ? fo_srtp_unprotect_rtcp(t->srtp, buf, &n) : fo_srtp_unprotect(t->srtp, buf, &n);
+    if (rc != 0) {
+        t->stats.rx_dropped++;
+        return;
+    }
+    t->stats.rx_packets++;
+    t->stats.rx_bytes += len;
+    if (rtcp) {
+        if (t->cbs.on_rtcp) t->cbs.on_rtcp(t->user, buf, n);
+    } else if (t->cbs.on_rtp) {
+        t->cbs.on_rtp(t->user, buf, n);
+    }
+}
+
+fo_transport_state_t fo_transport_state(const fo_transport_t *t) { return t->state; }
+
+const fo_addr_t *fo_transport_addr(const fo_transport_t *t)
+{
+    return t->selected >= 0 ? &t->addrs[t->selected] : NULL;
+}
+
+size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out)
+{
+    *out = t->addrs;
+    return t->n_addrs;
+}
+
+uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap) { return fo_udp_slot(t->env->udp, cap); }
+
+static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
+{
+    if (t->state != FO_TS_CONNECTED) return FO_EAGAIN;
+    size_t n = len;
+    int rc = rtcp ? fo_srtp_protect_rtcp(t->srtp, slot, &n, FO_UDP_BUF)
+                  : fo_srtp_protect(t->srtp, slot, &n, FO_UDP_BUF);
+    if (rc != 0) return rc;
+    fo_udp_commit(t->env->udp, n, &t->addrs[t->selected]);
+    t->stats.tx_packets++;
+    t->stats.tx_bytes += n;
+    return 0;
+}
+
+int fo_transport_commit_rtp(fo_transport_t *t, uint8_t *slot, size_t len)
+{
+    return commit(t, slot, len, false);
+}
+
+int fo_transport_commit_rtcp(fo_transport_t *t, uint8_t *slot, size_t len)
+{
+    return commit(t, slot, len, true);
+}
+
+int fo_transport_send_rtcp(fo_transport_t *t, const uint8_t *buf, size_t len)
+{
+    size_t cap;
+    uint8_t *slot = fo_transport_slot(t, &cap);
+    if (len + FO_SRTP_MAX_TRAILER > cap) return FO_ETOOBIG;
+    memcpy(slot, buf, len);
+    return fo_transport_commit_rtcp(t, slot, len);
+}
+
+void fo_transport_close(fo_transport_t *t)
+{
+    if (t->state == FO_TS_CLOSED) return;
+    if (t->state == FO_TS_CONNECTED) fo_dtls_close(t->dtls);
+    t->state = FO_TS_CLOSED;
+    fo_timer_stop(t->env->loop, &t->dtls_timer);
+    fo_timer_stop(t->env->loop, &t->live_timer);
+}
+
+const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t) { return &t->stats; }

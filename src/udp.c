@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/* Batched UDP I/O on one non-blocking socket. Receive and send buffers are allocated once. */
+#include "fanout/udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "fanout/common.h"
+#include "fanout/log.h"
+
+#define RECV_ROUNDS 8 /* recvmmsg calls per wake-up before yielding to the loop */
+
+struct fo_udp {
+    fo_loop_t *loop;
+    fo_io_t io;
+    int port;
+    fo_udp_recv_cb cb;
+    void *user;
+    fo_udp_stats_t stats;
+    /* receive */
+    uint8_t rbuf[FO_UDP_BATCH][FO_UDP_BUF];
+    struct mmsghdr rmsg[FO_UDP_BATCH];
+    struct iovec riov[FO_UDP_BATCH];
+    fo_addr_t raddr[FO_UDP_BATCH];
+    /* send */
+    uint8_t sbuf[FO_UDP_BATCH][FO_UDP_BUF];
+    struct mmsghdr smsg[FO_UDP_BATCH];
+    struct iovec siov[FO_UDP_BATCH];
+    fo_addr_t saddr[FO_UDP_BATCH];
+    size_t sn;
+};
+
+bool fo_addr_equal(const fo_addr_t *a, const fo_addr_t *b)
+{
+    if (a->u.sa.sa_family != b->u.sa.sa_family) return false;
+    if (a->u.sa.sa_family == AF_INET)
+        return a->u.in.sin_port == b->u.in.sin_port &&
+               a->u.in.sin_addr.s_addr == b->u.in.sin_addr.s_addr;
+    if (a->u.sa.sa_family == AF_INET6)
+        return a->u.in6.sin6_port == b->u.in6.sin6_port &&
+               memcmp(&a->u.in6.sin6_addr, &b->u.in6.sin6_addr, 16) == 0;
+    return false;
+}
+
+uint32_t fo_addr_hash(const fo_addr_t *a)
+{
+    uint32_t h = 2166136261u;
+    const uint8_t *p;
+    size_t n;
+    uint16_t port;
+    if (a->u.sa.sa_family == AF_INET6) {
+        p = (const uint8_t *)&a->u.in6.sin6_addr, n = 16, port = a->u.in6.sin6_port;
+    } else {
+        p = (const uint8_t *)&a->u.in.sin_addr, n = 4, port = a->u.in.sin_port;
+    }
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    h = (h ^ (port & 0xff)) * 16777619u;
+    h = (h ^ (port >> 8)) * 16777619u;
+    return h;
+}
+
+const char *fo_addr_str(const fo_addr_t *a, char *buf, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (a->u.sa.sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &a->u.in6.sin6_addr, ip, sizeof ip);
+        snprintf(buf, cap, "[%s]:%u", ip, ntohs(a->u.in6.sin6_port));
+    } else {
+        inet_ntop(AF_INET, &a->u.in.sin_addr, ip, sizeof ip);
+        snprintf(buf, cap, "%s:%u", ip, ntohs(a->u.in.sin_port));
+    }
+    return buf;
+}
+
+static void udp_readable(fo_io_t *io, uint32_t events)
+{
+    fo_udp_t *u = io->user;
+    (void)events;
+    for (int round = 0; round < RECV_ROUNDS; round++) {
+        for (int i = 0; i < FO_UDP_BATCH; i++) {
+            u->riov[i] = (struct iovec){u->rbuf[i], FO_UDP_BUF};
+            u->rmsg[i].msg_hdr = (struct msghdr){.msg_name = &u->raddr[i].u,
+                                                 .msg_namelen = sizeof u->raddr[i].u,
+                                                 .msg_iov = &u->riov[i],
+                                                 .msg_iovlen = 1};
+        }
+        int n = recvmmsg(u->io.fd, u->rmsg, FO_UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) break;
+        for (int i = 0; i < n; i++) {
+            if (u->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                u->stats.rx_truncated++;
+                continue;
+            }
+            size_t len = u->rmsg[i].msg_len;
+            u->stats.rx_packets++;
+            u->stats.rx_bytes += len;
+            u->raddr[i].len = u->rmsg[i].msg_hdr.msg_namelen;
+            u->cb(u->user, u->rbuf[i], len, FO_UDP_BUF, &u->raddr[i]);
+        }
+        fo_udp_flush(u);
+        if (n < FO_UDP_BATCH) break;
+    }
+}
+
+fo_udp_t *fo_udp_new(fo_loop_t *loop, const char *addr, int port, fo_udp_recv_cb cb, void *user)
+{
+    fo_udp_t *u = calloc(1, sizeof *u);
+    if (!u) return NULL;
+    u->loop = loop;
+    u->cb = cb;
+    u->user = user;
+    fo_addr_t a = {0};
+    if (inet_pton(AF_INET, addr, &a.u.in.sin_addr) == 1) {
+        a.u.in.sin_family = AF_INET;
+        a.u.in.sin_port = htons((uint16_t)port);
+        a.len = sizeof a.u.in;
+    } else if (inet_pton(AF_INET6, addr, &a.u.in6.sin6_addr) == 1) {
+        a.u.in6.sin6_family = AF_INET6;
+        a.u.in6.sin6_port = htons((uint16_t)port);
+        a.len = sizeof a.u.in6;
+    } else {
+        FO_LOG(FO_LOG_ERROR, NULL, "rtc listen address '%s' is not an IP address", addr);
+        free(u);
+        return NULL;
+    }
+    int fd = socket(a.u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) goto fail;
+    int bufsz = 4 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+    if (a.u.sa.sa_family == AF_INET6) {
+        int off = 0; /* dual-stack: "::" also takes IPv4 as mapped addresses */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    }
+    if (bind(fd, &a.u.sa, a.len) != 0) goto fail;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &blen);
+    u->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    u->io = (fo_io_t){.fd = fd, .cb = udp_readable, .user = u};
+    if (fo_loop_io_add(loop, &u->io, EPOLLIN) != 0) goto fail;
+    return u;
+fail:
+    FO_LOG(FO_LOG_ERROR, NULL, "udp %s:%d: %s", addr, port, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(u);
+    return NULL;
+}
+
+void fo_udp_free(fo_udp_t *u)
+{
+    if (!u) return;
+    fo_udp_flush(u);
+    fo_loop_io_del(u->loop, &u->io);
+    close(u->io.fd);
+    free(u);
+}
+
+int fo_udp_port(const fo_udp_t *u) { return u->port; }
+
+uint8_t *fo_udp_slot(fo_udp_t *u, size_t *cap)
+{
+    if (u->sn == FO_UDP_BATCH) fo_udp_flush(u);
+    *cap = FO_UDP_BUF;
+    return u->sbuf[u->sn];
+}
+
+void fo_udp_commit(fo_udp_t *u, size_t len, const fo_addr_t *to)
+{
+    size_t i = u->sn;
+    u->saddr[i] = *to;
+    u->siov[i] = (struct iovec){u->sbuf[i], len};
+    u->smsg[i].msg_hdr = (struct msghdr){.msg_name = &u->saddr[i].u,
+                                         .msg_namelen = to->len,
+                                         .msg_iov = &u->siov[i],
+                                         .msg_iovlen = 1};
+    u->sn++;
+    u->stats.tx_bytes += len;
+}
+
+void fo_udp_send(fo_udp_t *u, const uint8_t *buf, size_t len, const fo_addr_t *to)
+{
+    size_t cap;
+    uint8_t *slot = fo_udp_slot(u, &cap);
+    if (len > cap) {
+        u->stats.tx_dropped++;
+        return;
+    }
+    memcpy(slot, buf, len);
+    fo_udp_commit(u, len, to);
+}
+
+void fo_udp_flush(fo_udp_t *u)
+{
+    size_t off = 0;
+    while (off < u->sn) {
+        int n = sendmmsg(u->io.fd, u->smsg + off, (unsigned)(u->sn - off), MSG_DONTWAIT);
+        if (n > 0) {
+            u->stats.tx_packets += (uint64_t)n;
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        /* Buffer full or this destination failed: drop the head and keep going, so one bad
+         * peer (ECONNREFUSED, EHOSTUNREACH) does not take the rest of the batch with it. */
+        u->stats.tx_dropped++;
+        off++;
+    }
+    u->sn = 0;
+}
+
+const fo_udp_stats_t *fo_udp_stats(const fo_udp_t *u) { return &u->stats; }
