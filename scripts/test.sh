@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. unit tests, fuzz-corpus replays and loopback integration tests (ctest), built with
+#      AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer included);
+#   2. end-to-end tests in real browsers (Debian's chromium via playwright-core, firefox-esr
+#      via puppeteer-core) against the release build.
+# Ends with one line "total: N passed, M failed"; exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/deps.sh --test || exit 1
+scripts/e2e-deps.sh || exit 1
+scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
+scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DFO_SANITIZE=address,undefined || exit 1
+
+passed=0
+failed=0
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== unit, fuzz replay and integration tests (ASan+UBSan) =="
+ctest_log=$(mktemp)
+ctest --test-dir build-asan --output-on-failure -j"$(nproc)" 2>&1 | tee "$ctest_log"
+line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$ctest_log" | tail -n 1)
+if [ -n "$line" ]; then
+  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  nfail=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+  passed=$((passed + total - nfail))
+  failed=$((failed + nfail))
+else
+  failed=$((failed + 1))
+fi
+rm -f "$ctest_log"
+
+echo "== end-to-end browser tests =="
+e2e_log=$(mktemp)
+(cd tests/e2e && FANOUT_BIN="$root/build/fanout" node --test --test-concurrency=1 2>&1) | tee "$e2e_log"
+p=$(grep -E "^# pass [0-9]+" "$e2e_log" | awk '{print $3}')
+f=$(grep -E "^# fail [0-9]+" "$e2e_log" | awk '{print $3}')
+if [ -n "$p" ] && [ -n "$f" ]; then
+  passed=$((passed + p))
+  failed=$((failed + f))
+else
+  failed=$((failed + 1))
+fi
+rm -f "$e2e_log"
+
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
