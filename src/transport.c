@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fanout/common.h"
+#include "fanout/dtls_reasm.h"
 #include "fanout/log.h"
 #include "fanout/rtp.h"
 #include "fanout/srtp.h"
@@ -25,9 +26,15 @@ struct fo_transport {
     bool nominated;          /* selected came from a USE-CANDIDATE check */
     fo_dtls_t *dtls;
     fo_srtp_t *srtp;
+    struct reasm *reasm;     /* ClientHello reassembly, only while handshaking */
     fo_timer_t dtls_timer;
     fo_timer_t live_timer;
     fo_transport_stats_t stats;
+};
+
+struct reasm {
+    fo_dtls_reasm_t st;
+    uint8_t out[FO_DTLS_REASM_MAX + 64];
 };
 
 static void close_with(fo_transport_t *t, const char *reason)
@@ -117,6 +124,7 @@ void fo_transport_free(fo_transport_t *t)
     fo_timer_stop(t->env->loop, &t->live_timer);
     fo_dtls_free(t->dtls);
     fo_srtp_free(t->srtp);
+    free(t->reasm);
     free(t);
 }
 
@@ -156,8 +164,19 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nomina
 
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
+    if (t->state == FO_TS_CHECKED) {
+        /* mbedtls cannot take a fragmented ClientHello: put it together first. */
+        if (!t->reasm && !(t->reasm = calloc(1, sizeof *t->reasm))) return;
+        size_t n = 0;
+        int r = fo_dtls_reasm_feed(&t->reasm->st, buf, len, t->reasm->out, sizeof t->reasm->out, &n);
+        if (r == FO_EAGAIN || r < 0) return;
+        if (r == FO_DTLS_REASM_DONE) {
+            buf = t->reasm->out;
+            len = n;
+        }
+    }
     int rc = fo_dtls_input(t->dtls, buf, len);
-    if (rc == FO_EAGAIN) return;
+    if (rc == FO_EAGAIN || rc == FO_EINVAL) return; /* in progress / stray datagram dropped */
     if (rc == FO_ECLOSED) {
         close_with(t, "DTLS close_notify");
         return;
@@ -173,6 +192,8 @@ static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
         return;
     }
     memset(&keys, 0, sizeof keys);
+    free(t->reasm);
+    t->reasm = NULL;
     t->state = FO_TS_CONNECTED;
     t->stats.connected_ms = fo_loop_now(t->env->loop);
     FO_LOG(FO_LOG_INFO, t->ctx, "connected (DTLS-SRTP) in %llu ms",
