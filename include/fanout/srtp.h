@@ -25,18 +25,21 @@ typedef struct {
 int fo_srtp_global_init(void);
 void fo_srtp_global_shutdown(void);
 
-/* Creates the two libsrtp sessions from `keys`. Outbound allows repeated indexes (needed for
- * retransmissions). Returns NULL on failure (logged). */
+/* Creates the two libsrtp sessions from `keys` (copied; the caller may wipe them). Outbound
+ * allows repeated indexes (needed for retransmissions); inbound has a 1024-packet replay window.
+ * fo_srtp_global_init() must have succeeded. Returns NULL on failure (logged). */
 typedef struct fo_srtp fo_srtp_t;
 fo_srtp_t *fo_srtp_new(const fo_srtp_keys_t *keys);
 void fo_srtp_free(fo_srtp_t *s);
 
 /* In place. *len is the plaintext length on input and the protected length on output; `cap`
- * must leave FO_SRTP_MAX_TRAILER spare bytes. Return 0 or FO_ECRYPTO/FO_ETOOBIG. */
+ * must leave FO_SRTP_MAX_TRAILER spare bytes. Return 0 or FO_ECRYPTO/FO_ETOOBIG, or FO_EINVAL
+ * for a packet shorter than an RTP header (12) / RTCP header + SSRC (8). No allocation per
+ * packet (libsrtp allocates a stream the first time it sees an SSRC). */
 int fo_srtp_protect(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap);
 int fo_srtp_protect_rtcp(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap);
-/* In place. Returns 0, FO_EAUTH (authentication failed), FO_EAGAIN (replayed: drop quietly)
- * or FO_ECRYPTO. */
+/* In place. Returns 0, FO_EAUTH (authentication failed), FO_EAGAIN (replayed: drop quietly),
+ * FO_EINVAL (too short or malformed) or FO_ECRYPTO. *len is only changed on success. */
 int fo_srtp_unprotect(fo_srtp_t *s, uint8_t *buf, size_t *len);
 int fo_srtp_unprotect_rtcp(fo_srtp_t *s, uint8_t *buf, size_t *len);
 
