@@ -24,6 +24,11 @@ void fo_dtls_ctx_free(fo_dtls_ctx_t *ctx);
 /* "sha-256" fingerprint of our certificate's DER as "AB:CD:...:EF" (95 chars). Owned by ctx. */
 const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx);
 
+/* Writes our certificate (mode 0644) and private key (mode 0600, unencrypted) as PEM files that
+ * fo_dtls_ctx_new() can load, so a generated certificate (and the fingerprint in SDP) can be kept
+ * across restarts. Returns 0, FO_ESYS (file) or FO_ECRYPTO (encoding), logged. */
+int fo_dtls_ctx_write_pem(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path);
+
 typedef enum { FO_DTLS_SERVER = 0, FO_DTLS_CLIENT = 1 } fo_dtls_role_t;
 
 /* How a session reaches the network and the clock; all called synchronously from fo_dtls_*.
@@ -37,11 +42,17 @@ typedef struct {
 } fo_dtls_io_t;
 
 /* A new session. `io` is copied. The remote fingerprint (from the peer's SDP, e.g. "sha-256"
- * and "AB:CD:...") is checked against the peer's certificate when the handshake completes.
- * Returns NULL on failure. */
+ * and "AB:CD:...", hex in either case; "sha-1", "sha-384", "sha-512" work too) is checked
+ * against the peer's certificate during the handshake. A missing, malformed or unsupported one
+ * does not fail here: the handshake then fails with FO_EAUTH. Returns NULL on failure. */
 fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io_t *io,
                        const char *remote_fp_alg, const char *remote_fp);
+/* Frees the session without sending anything or calling any io callback. NULL is a no-op. */
 void fo_dtls_free(fo_dtls_t *d);
+
+/* Sets the context printed on this session's log lines (e.g. the session id); copied,
+ * truncated to 47 characters. Default "dtls-server" / "dtls-client". */
+void fo_dtls_set_log_ctx(fo_dtls_t *d, const char *name);
 
 /* Client: sends the ClientHello. Server: no-op. Returns 0 or a negative code. */
 int fo_dtls_start(fo_dtls_t *d);
@@ -52,11 +63,16 @@ int fo_dtls_start(fo_dtls_t *d);
  *              afterwards application data is ignored and 0 is returned),
  *   FO_ECLOSED the peer sent close_notify,
  *   FO_EAUTH   the peer's certificate does not match the fingerprint,
- *   other      fatal handshake failure. */
+ *   FO_EINVAL  not a DTLS record (RFC 7983 first byte / DTLS header): dropped, session unharmed,
+ *   other      fatal handshake failure.
+ * After a fatal failure every later call returns the same code; after FO_ECLOSED, FO_ECLOSED.
+ * `buf` is only read during the call. */
 int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len);
 
 /* Called by the owner when the timer armed through timer_cb fires: retransmits or fails.
- * Returns FO_EAGAIN, or a negative code when the handshake timed out for good. */
+ * Returns FO_EAGAIN, or a negative code when the handshake timed out for good (FO_ECRYPTO,
+ * about 12 s without progress). Called early, it re-arms timer_cb for the rest; called after
+ * completion, it returns 0 and does nothing. */
 int fo_dtls_timeout(fo_dtls_t *d);
 
 bool fo_dtls_is_done(const fo_dtls_t *d);
@@ -65,7 +81,8 @@ bool fo_dtls_is_done(const fo_dtls_t *d);
  * for outbound). Returns 0 or FO_EAGAIN if not done. */
 int fo_dtls_srtp_keys(const fo_dtls_t *d, fo_srtp_keys_t *out);
 
-/* Sends close_notify (best effort). */
+/* Sends close_notify (best effort; nothing is sent before completion) and cancels the timer
+ * through timer_cb. Later input returns FO_ECLOSED. */
 void fo_dtls_close(fo_dtls_t *d);
 
 #endif

@@ -1,0 +1,715 @@
+/* SPDX-License-Identifier: MIT */
+/* DTLS-SRTP adapter over mbedtls 2.28: owns the RNG, our certificate and key, the two SSL
+ * configurations and each peer's mbedtls_ssl_context. It does no socket I/O and keeps no timers:
+ * datagrams come in through fo_dtls_input and go out through io.send_cb; mbedtls's retransmission
+ * timer is mirrored to the owner through io.timer_cb. It never touches SRTP packets: it only hands
+ * out the exported keys. Everything here runs on the thread that owns the context. */
+#include "fanout/dtls.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "fanout/common.h"
+#include "fanout/log.h"
+
+#if !defined(MBEDTLS_SSL_DTLS_SRTP) || !defined(MBEDTLS_SSL_EXPORT_KEYS) ||                        \
+    !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
+#error "mbedtls must be built with DTLS_SRTP, EXPORT_KEYS and KEEP_PEER_CERTIFICATE"
+#endif
+
+/* Flights are fragmented to fit this datagram size (IPv6 minimum MTU minus headroom for
+ * TURN/ICE-TCP framing); browsers use about the same. */
+#define DTLS_MTU 1200
+/* Retransmission timeout doubles from 400 ms up to 6.4 s: 5 transmissions of a flight, and the
+ * handshake gives up about 12.4 s after the last progress (well inside ICE consent's 30 s). */
+#define DTLS_HS_TIMEOUT_MIN 400
+#define DTLS_HS_TIMEOUT_MAX 6400
+#define DTLS_MASTER_LEN 48
+#define DTLS_EXPORT_LEN (2 * FO_SRTP_MASTER_LEN)
+#define DTLS_MAX_DIGEST 64
+
+enum { ST_HANDSHAKE, ST_DONE, ST_FAILED, ST_CLOSED };
+
+struct fo_dtls_ctx {
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt cert;
+    mbedtls_pk_context key;
+    mbedtls_ssl_config conf[2]; /* indexed by fo_dtls_role_t */
+    char fingerprint[3 * 32];
+    /* The session inside an mbedtls call. The export-keys callback only gets the configuration's
+     * user pointer (shared by all sessions), and a context is single-threaded, so this says whose
+     * keys they are. */
+    fo_dtls_t *active;
+};
+
+struct fo_dtls {
+    fo_dtls_ctx_t *ctx;
+    mbedtls_ssl_context ssl;
+    fo_dtls_io_t io;
+    fo_dtls_role_t role;
+    int state;
+    int err; /* the code returned for good once state is ST_FAILED */
+    bool keys_ready;
+    /* The one datagram being fed by fo_dtls_input, read by the recv BIO. */
+    const uint8_t *in;
+    size_t in_len;
+    /* mbedtls's timer (both 0 = cancelled), from CLOCK_MONOTONIC. */
+    uint64_t timer_start_ms;
+    uint32_t timer_int_ms, timer_fin_ms;
+    /* Captured by the export-keys callback, wiped once the SRTP keys are derived. */
+    bool have_secret;
+    uint8_t master[DTLS_MASTER_LEN];
+    uint8_t randoms[64]; /* client_random || server_random */
+    mbedtls_tls_prf_types prf;
+    fo_srtp_keys_t keys;
+    /* The remote fingerprint; md == MBEDTLS_MD_NONE when missing or unsupported. */
+    mbedtls_md_type_t fp_md;
+    uint8_t fp[DTLS_MAX_DIGEST];
+    size_t fp_len;
+    bool fp_mismatch;
+    char name[48];
+};
+
+static const int ciphersuites[] = {
+    /* What Chrome and Firefox offer with an ECDSA certificate, strongest first. */
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+    0,
+};
+
+/* Only this one: fo_srtp supports only AES128_CM_HMAC_SHA1_80, and mbedtls 2.28 has no GCM
+ * profiles. The list must outlive the configurations. */
+static const mbedtls_ssl_srtp_profile srtp_profiles[] = {
+    MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_80,
+    MBEDTLS_TLS_SRTP_UNSET,
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void log_mbedtls(fo_log_level_t level, const char *who, const char *what, int ret)
+{
+    if (level > fo_log_level_current) return;
+    char text[160];
+    mbedtls_strerror(ret, text, sizeof text);
+    fo_log_write(level, who, "%s: %s (-0x%04x)", what, text, (unsigned)-ret);
+}
+
+/* Maps an mbedtls error to ours. Fingerprint failures are decided by the caller. */
+static int map_error(int ret)
+{
+    switch (ret) {
+    case 0: return 0;
+    case MBEDTLS_ERR_SSL_WANT_READ:
+    case MBEDTLS_ERR_SSL_WANT_WRITE:
+    case MBEDTLS_ERR_SSL_ASYNC_IN_PROGRESS:
+    case MBEDTLS_ERR_SSL_CRYPTO_IN_PROGRESS: return FO_EAGAIN;
+    case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: return FO_ECLOSED;
+    case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+    case MBEDTLS_ERR_X509_ALLOC_FAILED:
+    case MBEDTLS_ERR_PK_ALLOC_FAILED: return FO_ENOMEM;
+    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+    case MBEDTLS_ERR_SSL_PEER_VERIFY_FAILED:
+    case MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE:
+    case MBEDTLS_ERR_SSL_CA_CHAIN_REQUIRED: return FO_EAUTH;
+    case MBEDTLS_ERR_SSL_INVALID_RECORD:
+    case MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE:
+    case MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO:
+    case MBEDTLS_ERR_SSL_BAD_HS_SERVER_HELLO:
+    case MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE:
+    case MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE_REQUEST:
+    case MBEDTLS_ERR_SSL_BAD_HS_SERVER_KEY_EXCHANGE:
+    case MBEDTLS_ERR_SSL_BAD_HS_CLIENT_KEY_EXCHANGE:
+    case MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE_VERIFY:
+    case MBEDTLS_ERR_SSL_BAD_HS_CHANGE_CIPHER_SPEC:
+    case MBEDTLS_ERR_SSL_BAD_HS_FINISHED: return FO_EINVAL;
+    default: return FO_ECRYPTO;
+    }
+}
+
+/* --- context ----------------------------------------------------------------------------- */
+
+static int gen_cert(fo_dtls_ctx_t *ctx)
+{
+    mbedtls_x509write_cert w;
+    mbedtls_mpi serial;
+    unsigned char der[1024];
+    int ret;
+
+    mbedtls_x509write_crt_init(&w);
+    mbedtls_mpi_init(&serial);
+    if ((ret = mbedtls_pk_setup(&ctx->key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
+        (ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(ctx->key),
+                                   mbedtls_ctr_drbg_random, &ctx->drbg)) != 0)
+        goto fail;
+
+    /* 64-bit random serial, positive and non-zero (RFC 5280 4.1.2.2). */
+    unsigned char sbytes[8];
+    if ((ret = mbedtls_ctr_drbg_random(&ctx->drbg, sbytes, sizeof sbytes)) != 0) goto fail;
+    sbytes[0] = (unsigned char)((sbytes[0] & 0x7f) | 0x01);
+    if ((ret = mbedtls_mpi_read_binary(&serial, sbytes, sizeof sbytes)) != 0) goto fail;
+
+    /* Valid from a day ago (peers with skewed clocks) for a year. */
+    char not_before[16], not_after[16];
+    struct tm tm;
+    time_t t = time(NULL) - 86400;
+    gmtime_r(&t, &tm);
+    strftime(not_before, sizeof not_before, "%Y%m%d%H%M%S", &tm);
+    t += 86400 + 365 * 86400;
+    gmtime_r(&t, &tm);
+    strftime(not_after, sizeof not_after, "%Y%m%d%H%M%S", &tm);
+
+    mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
+    mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
+    mbedtls_x509write_crt_set_subject_key(&w, &ctx->key);
+    mbedtls_x509write_crt_set_issuer_key(&w, &ctx->key);
+    if ((ret = mbedtls_x509write_crt_set_subject_name(&w, "CN=fanout")) != 0 ||
+        (ret = mbedtls_x509write_crt_set_issuer_name(&w, "CN=fanout")) != 0 ||
+        (ret = mbedtls_x509write_crt_set_serial(&w, &serial)) != 0 ||
+        (ret = mbedtls_x509write_crt_set_validity(&w, not_before, not_after)) != 0)
+        goto fail;
+    /* Writes at the end of the buffer and returns the length. */
+    ret = mbedtls_x509write_crt_der(&w, der, sizeof der, mbedtls_ctr_drbg_random, &ctx->drbg);
+    if (ret < 0) goto fail;
+    ret = mbedtls_x509_crt_parse_der(&ctx->cert, der + sizeof der - ret, (size_t)ret);
+
+fail:
+    if (ret != 0) log_mbedtls(FO_LOG_ERROR, "dtls", "generating the certificate", ret);
+    mbedtls_mpi_free(&serial);
+    mbedtls_x509write_crt_free(&w);
+    return ret == 0 ? 0 : FO_ECRYPTO;
+}
+
+static int load_cert(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path)
+{
+    int ret = mbedtls_x509_crt_parse_file(&ctx->cert, cert_path);
+    if (ret != 0) {
+        log_mbedtls(FO_LOG_ERROR, "dtls", cert_path, ret);
+        return FO_ECRYPTO;
+    }
+    ret = mbedtls_pk_parse_keyfile(&ctx->key, key_path, NULL);
+    if (ret != 0) {
+        log_mbedtls(FO_LOG_ERROR, "dtls", key_path, ret);
+        return FO_ECRYPTO;
+    }
+    ret = mbedtls_pk_check_pair(&ctx->cert.pk, &ctx->key);
+    if (ret != 0) {
+        FO_LOG(FO_LOG_ERROR, "dtls", "%s does not hold the key of %s", key_path, cert_path);
+        return FO_ECRYPTO;
+    }
+    return 0;
+}
+
+static void hex_colons(const uint8_t *d, size_t n, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        *out++ = hex[d[i] >> 4];
+        *out++ = hex[d[i] & 15];
+        *out++ = i + 1 < n ? ':' : '\0';
+    }
+}
+
+/* Accepts any certificate chain: the peer's certificate is self-signed and what authenticates
+ * it is its fingerprint from the signaling channel. The leaf's digest is compared here already,
+ * so that an impostor is refused with an alert before our Finished is sent. */
+static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags);
+
+static int export_keys_cb(void *p, const unsigned char *ms, const unsigned char *kb, size_t maclen,
+                          size_t keylen, size_t ivlen, const unsigned char client_random[32],
+                          const unsigned char server_random[32], mbedtls_tls_prf_types prf)
+{
+    fo_dtls_ctx_t *ctx = p;
+    fo_dtls_t *d = ctx->active;
+    (void)kb, (void)maclen, (void)keylen, (void)ivlen;
+    if (!d) return 0;
+    memcpy(d->master, ms, DTLS_MASTER_LEN);
+    memcpy(d->randoms, client_random, 32);
+    memcpy(d->randoms + 32, server_random, 32);
+    d->prf = prf;
+    d->have_secret = true;
+    return 0;
+}
+
+static int setup_conf(fo_dtls_ctx_t *ctx, mbedtls_ssl_config *conf, int endpoint)
+{
+    int ret = mbedtls_ssl_config_defaults(conf, endpoint, MBEDTLS_SSL_TRANSPORT_DATAGRAM,
+                                          MBEDTLS_SSL_PRESET_DEFAULT);
+    if (ret != 0) return ret;
+    mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &ctx->drbg);
+    mbedtls_ssl_conf_ciphersuites(conf, ciphersuites);
+    if ((ret = mbedtls_ssl_conf_own_cert(conf, &ctx->cert, &ctx->key)) != 0) return ret;
+    /* mbedtls refuses VERIFY_REQUIRED without a CA chain; ours is as good as any since
+     * verify_cb decides. */
+    mbedtls_ssl_conf_ca_chain(conf, &ctx->cert, NULL);
+    mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    if ((ret = mbedtls_ssl_conf_dtls_srtp_protection_profiles(conf, srtp_profiles)) != 0)
+        return ret;
+    mbedtls_ssl_conf_export_keys_ext_cb(conf, export_keys_cb, ctx);
+    mbedtls_ssl_conf_handshake_timeout(conf, DTLS_HS_TIMEOUT_MIN, DTLS_HS_TIMEOUT_MAX);
+#if defined(MBEDTLS_SSL_DTLS_HELLO_VERIFY)
+    /* ICE has verified the peer's address already: no HelloVerifyRequest round trip. */
+    if (endpoint == MBEDTLS_SSL_IS_SERVER) mbedtls_ssl_conf_dtls_cookies(conf, NULL, NULL, NULL);
+#endif
+    return 0;
+}
+
+fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_path)
+{
+    static const char pers[] = "fanout-dtls";
+    fo_dtls_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return NULL;
+    mbedtls_entropy_init(&ctx->entropy);
+    mbedtls_ctr_drbg_init(&ctx->drbg);
+    mbedtls_x509_crt_init(&ctx->cert);
+    mbedtls_pk_init(&ctx->key);
+    mbedtls_ssl_config_init(&ctx->conf[FO_DTLS_SERVER]);
+    mbedtls_ssl_config_init(&ctx->conf[FO_DTLS_CLIENT]);
+
+    int ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
+                                    (const unsigned char *)pers, sizeof pers - 1);
+    if (ret != 0) {
+        log_mbedtls(FO_LOG_ERROR, "dtls", "seeding the RNG", ret);
+        goto fail;
+    }
+    if ((cert_pem_path != NULL) != (key_pem_path != NULL)) {
+        FO_LOG(FO_LOG_ERROR, "dtls", "certificate and key files go together");
+        goto fail;
+    }
+    if (cert_pem_path ? load_cert(ctx, cert_pem_path, key_pem_path) : gen_cert(ctx)) goto fail;
+    if ((ret = setup_conf(ctx, &ctx->conf[FO_DTLS_SERVER], MBEDTLS_SSL_IS_SERVER)) != 0 ||
+        (ret = setup_conf(ctx, &ctx->conf[FO_DTLS_CLIENT], MBEDTLS_SSL_IS_CLIENT)) != 0) {
+        log_mbedtls(FO_LOG_ERROR, "dtls", "configuring", ret);
+        goto fail;
+    }
+
+    uint8_t digest[32];
+    ret = mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), ctx->cert.raw.p,
+                     ctx->cert.raw.len, digest);
+    if (ret != 0) goto fail;
+    hex_colons(digest, sizeof digest, ctx->fingerprint);
+    FO_LOG(FO_LOG_INFO, "dtls", "certificate %s, sha-256 %s",
+           cert_pem_path ? cert_pem_path : "generated", ctx->fingerprint);
+    return ctx;
+
+fail:
+    fo_dtls_ctx_free(ctx);
+    return NULL;
+}
+
+void fo_dtls_ctx_free(fo_dtls_ctx_t *ctx)
+{
+    if (!ctx) return;
+    mbedtls_ssl_config_free(&ctx->conf[FO_DTLS_SERVER]);
+    mbedtls_ssl_config_free(&ctx->conf[FO_DTLS_CLIENT]);
+    mbedtls_x509_crt_free(&ctx->cert);
+    mbedtls_pk_free(&ctx->key);
+    mbedtls_ctr_drbg_free(&ctx->drbg);
+    mbedtls_entropy_free(&ctx->entropy);
+    free(ctx);
+}
+
+const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx) { return ctx->fingerprint; }
+
+static int write_file(const char *path, const unsigned char *buf, size_t len, mode_t mode)
+{
+    FILE *f = NULL;
+    /* umask can only narrow the mode; the key must never be readable by others. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd >= 0) f = fdopen(fd, "wb");
+    if (!f) {
+        if (fd >= 0) close(fd);
+        FO_LOG(FO_LOG_ERROR, "dtls", "cannot write %s", path);
+        return FO_ESYS;
+    }
+    bool ok = fwrite(buf, 1, len, f) == len;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) FO_LOG(FO_LOG_ERROR, "dtls", "cannot write %s", path);
+    return ok ? 0 : FO_ESYS;
+}
+
+int fo_dtls_ctx_write_pem(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path)
+{
+    unsigned char buf[4096];
+    size_t olen = 0;
+    int ret =
+        mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
+                                 ctx->cert.raw.p, ctx->cert.raw.len, buf, sizeof buf, &olen);
+    if (ret != 0) {
+        log_mbedtls(FO_LOG_ERROR, "dtls", "encoding the certificate", ret);
+        return FO_ECRYPTO;
+    }
+    /* olen counts the terminating NUL. */
+    if ((ret = write_file(cert_path, buf, olen - 1, 0644)) != 0) return ret;
+    ret = mbedtls_pk_write_key_pem(&ctx->key, buf, sizeof buf);
+    if (ret != 0) {
+        log_mbedtls(FO_LOG_ERROR, "dtls", "encoding the key", ret);
+        return FO_ECRYPTO;
+    }
+    ret = write_file(key_path, buf, strlen((char *)buf), 0600);
+    mbedtls_platform_zeroize(buf, sizeof buf);
+    return ret;
+}
+
+/* --- sessions ---------------------------------------------------------------------------- */
+
+static mbedtls_md_type_t fp_alg(const char *alg, size_t *len)
+{
+    static const struct {
+        const char *name;
+        mbedtls_md_type_t md;
+        size_t len;
+    } algs[] = {
+        {"sha-256", MBEDTLS_MD_SHA256, 32},
+        {"sha-1", MBEDTLS_MD_SHA1, 20},
+        {"sha-384", MBEDTLS_MD_SHA384, 48},
+        {"sha-512", MBEDTLS_MD_SHA512, 64},
+    };
+    for (size_t i = 0; alg && i < FO_ARRAY_LEN(algs); i++)
+        if (strcasecmp(alg, algs[i].name) == 0) {
+            *len = algs[i].len;
+            return algs[i].md;
+        }
+    return MBEDTLS_MD_NONE;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* "AB:cd:..." of exactly `len` bytes into out; the hex digits in either case. */
+static bool parse_fp(const char *s, uint8_t *out, size_t len)
+{
+    if (!s) return false;
+    for (size_t i = 0; i < len; i++) {
+        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+        if (lo < 0) return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+        s += 2;
+        if (*s != (i + 1 < len ? ':' : '\0')) return false;
+        if (*s) s++;
+    }
+    return true;
+}
+
+/* The fingerprint check proper: the peer's DER against what the signaling channel said. */
+static bool fp_matches(fo_dtls_t *d, const mbedtls_x509_crt *crt)
+{
+    uint8_t digest[DTLS_MAX_DIGEST];
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(d->fp_md);
+    if (!crt || !md || mbedtls_md(md, crt->raw.p, crt->raw.len, digest) != 0) return false;
+    /* Not secret, but no reason to leak where it differs either. */
+    uint8_t diff = 0;
+    for (size_t i = 0; i < d->fp_len; i++)
+        diff |= (uint8_t)(digest[i] ^ d->fp[i]);
+    return diff == 0;
+}
+
+static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    fo_dtls_t *d = p;
+    *flags = 0;
+    if (depth == 0 && !fp_matches(d, crt)) {
+        d->fp_mismatch = true;
+        *flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED; /* fails the handshake with an alert */
+    }
+    return 0;
+}
+
+static int bio_send(void *p, const unsigned char *buf, size_t len)
+{
+    fo_dtls_t *d = p;
+    d->io.send_cb(d->io.user, buf, len);
+    return (int)len; /* datagrams: a lost one is retransmitted by the handshake */
+}
+
+static int bio_recv(void *p, unsigned char *buf, size_t len)
+{
+    fo_dtls_t *d = p;
+    if (!d->in) return MBEDTLS_ERR_SSL_WANT_READ;
+    const uint8_t *in = d->in;
+    size_t n = d->in_len;
+    d->in = NULL;
+    if (n > len) return MBEDTLS_ERR_SSL_WANT_READ; /* larger than any record: drop it */
+    memcpy(buf, in, n);
+    return (int)n;
+}
+
+static void timer_set(void *p, uint32_t int_ms, uint32_t fin_ms)
+{
+    fo_dtls_t *d = p;
+    d->timer_start_ms = now_ms();
+    d->timer_int_ms = int_ms;
+    d->timer_fin_ms = fin_ms;
+    if (d->io.timer_cb) d->io.timer_cb(d->io.user, fin_ms ? (int)fin_ms : -1);
+}
+
+static int timer_get(void *p)
+{
+    fo_dtls_t *d = p;
+    if (d->timer_fin_ms == 0) return -1;
+    uint64_t elapsed = now_ms() - d->timer_start_ms;
+    if (elapsed >= d->timer_fin_ms) return 2;
+    if (elapsed >= d->timer_int_ms) return 1;
+    return 0;
+}
+
+fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io_t *io,
+                       const char *remote_fp_alg, const char *remote_fp)
+{
+    if (!ctx || !io || !io->send_cb || (role != FO_DTLS_SERVER && role != FO_DTLS_CLIENT))
+        return NULL;
+    fo_dtls_t *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    d->ctx = ctx;
+    d->io = *io;
+    d->role = role;
+    d->state = ST_HANDSHAKE;
+    snprintf(d->name, sizeof d->name, "dtls-%s", role == FO_DTLS_SERVER ? "server" : "client");
+
+    /* An unusable fingerprint is not an error yet: the handshake fails with FO_EAUTH, which is
+     * where the caller looks for authentication failures. */
+    d->fp_md = fp_alg(remote_fp_alg, &d->fp_len);
+    if (d->fp_md != MBEDTLS_MD_NONE && !parse_fp(remote_fp, d->fp, d->fp_len))
+        d->fp_md = MBEDTLS_MD_NONE;
+    if (d->fp_md == MBEDTLS_MD_NONE)
+        FO_LOG(FO_LOG_WARN, d->name, "unusable remote fingerprint \"%s\" \"%s\"",
+               remote_fp_alg ? remote_fp_alg : "(null)", remote_fp ? remote_fp : "(null)");
+
+    mbedtls_ssl_init(&d->ssl);
+    int ret = mbedtls_ssl_setup(&d->ssl, &ctx->conf[role]);
+    if (ret != 0) {
+        log_mbedtls(FO_LOG_ERROR, d->name, "setup", ret);
+        fo_dtls_free(d);
+        return NULL;
+    }
+    mbedtls_ssl_set_bio(&d->ssl, d, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_timer_cb(&d->ssl, d, timer_set, timer_get);
+    mbedtls_ssl_set_mtu(&d->ssl, DTLS_MTU);
+    mbedtls_ssl_set_verify(&d->ssl, verify_cb, d);
+    return d;
+}
+
+void fo_dtls_set_log_ctx(fo_dtls_t *d, const char *name)
+{
+    snprintf(d->name, sizeof d->name, "%s", name ? name : "dtls");
+}
+
+void fo_dtls_free(fo_dtls_t *d)
+{
+    if (!d) return;
+    mbedtls_ssl_free(&d->ssl);
+    mbedtls_platform_zeroize(d, sizeof *d);
+    free(d);
+}
+
+/* Ends the session for good with `err`, logging mbedtls's reason once. */
+static int fail(fo_dtls_t *d, int err, int mbedtls_ret, const char *what)
+{
+    d->state = ST_FAILED;
+    d->err = err;
+    if (mbedtls_ret)
+        log_mbedtls(FO_LOG_WARN, d->name, what, mbedtls_ret);
+    else
+        FO_LOG(FO_LOG_WARN, d->name, "%s: %s", what, fo_strerror(err));
+    mbedtls_platform_zeroize(d->master, sizeof d->master);
+    if (d->timer_fin_ms && d->io.timer_cb) d->io.timer_cb(d->io.user, -1); /* nothing to resend */
+    d->timer_fin_ms = 0;
+    return err;
+}
+
+/* RFC 5764 4.2: the exporter with label "EXTRACTOR-dtls_srtp" and no context, 60 bytes laid
+ * out as client key, server key, client salt, server salt. */
+static int derive_keys(fo_dtls_t *d)
+{
+    uint8_t out[DTLS_EXPORT_LEN];
+    int ret = mbedtls_ssl_tls_prf(d->prf, d->master, sizeof d->master, "EXTRACTOR-dtls_srtp",
+                                  d->randoms, sizeof d->randoms, out, sizeof out);
+    mbedtls_platform_zeroize(d->master, sizeof d->master);
+    if (ret != 0) return ret;
+    const uint8_t *ckey = out, *skey = out + FO_SRTP_KEY_LEN;
+    const uint8_t *csalt = out + 2 * FO_SRTP_KEY_LEN, *ssalt = csalt + FO_SRTP_SALT_LEN;
+    bool server = d->role == FO_DTLS_SERVER;
+    memcpy(d->keys.local, server ? skey : ckey, FO_SRTP_KEY_LEN);
+    memcpy(d->keys.local + FO_SRTP_KEY_LEN, server ? ssalt : csalt, FO_SRTP_SALT_LEN);
+    memcpy(d->keys.remote, server ? ckey : skey, FO_SRTP_KEY_LEN);
+    memcpy(d->keys.remote + FO_SRTP_KEY_LEN, server ? csalt : ssalt, FO_SRTP_SALT_LEN);
+    mbedtls_platform_zeroize(out, sizeof out);
+    d->keys_ready = true;
+    return 0;
+}
+
+/* The handshake has just completed: check what was negotiated and who the peer is. */
+static int finish(fo_dtls_t *d)
+{
+    mbedtls_dtls_srtp_info info;
+    mbedtls_ssl_get_dtls_srtp_negotiation_result(&d->ssl, &info);
+    if (info.chosen_dtls_srtp_profile != MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_80) {
+        mbedtls_ssl_send_alert_message(&d->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                       MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+        return fail(d, FO_ECRYPTO, 0, "peer did not negotiate SRTP_AES128_CM_HMAC_SHA1_80");
+    }
+    /* verify_cb checked this already; checking again costs one hash per session and does not
+     * depend on mbedtls calling the callback. */
+    if (!fp_matches(d, mbedtls_ssl_get_peer_cert(&d->ssl))) {
+        mbedtls_ssl_send_alert_message(&d->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                       MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
+        return fail(d, FO_EAUTH, 0, "peer certificate does not match the fingerprint");
+    }
+    if (!d->have_secret) return fail(d, FO_ECRYPTO, 0, "no keys exported");
+    int ret = derive_keys(d);
+    if (ret != 0) return fail(d, FO_ECRYPTO, ret, "exporting SRTP keys");
+    d->state = ST_DONE;
+    FO_LOG(FO_LOG_DEBUG, d->name, "handshake done, %s", mbedtls_ssl_get_ciphersuite(&d->ssl));
+    return 0;
+}
+
+static int handshake(fo_dtls_t *d)
+{
+    /* Before a ClientHello has been accepted nothing is lost by starting over. */
+    bool fresh = d->role == FO_DTLS_SERVER && d->ssl.state <= MBEDTLS_SSL_CLIENT_HELLO;
+    d->ctx->active = d;
+    int ret = mbedtls_ssl_handshake(&d->ssl);
+    d->ctx->active = NULL;
+    if (ret == 0) return finish(d);
+    int err = map_error(ret);
+    if (err == FO_EAGAIN) return FO_EAGAIN;
+    /* mbedtls's server parses the first record itself and fails on anything but a ClientHello
+     * (say, a late alert or retransmission from an earlier session on this address). Drop it
+     * and keep waiting instead of killing the session. */
+    if (fresh && !d->fp_mismatch && mbedtls_ssl_session_reset(&d->ssl) == 0) {
+        log_mbedtls(FO_LOG_DEBUG, d->name, "dropped a datagram before the ClientHello", ret);
+        return FO_EINVAL;
+    }
+    if (d->fp_mismatch)
+        return fail(d, FO_EAUTH, 0, "peer certificate does not match the fingerprint");
+    if (ret == MBEDTLS_ERR_SSL_TIMEOUT) return fail(d, FO_ECRYPTO, 0, "handshake timed out");
+    return fail(d, err, ret, "handshake");
+}
+
+/* After the handshake: drains what the datagram held. Application data (we have no data
+ * channel) and anything mbedtls drops are ignored; only the end of the session is reported. */
+static int read_after_done(fo_dtls_t *d)
+{
+    unsigned char scratch[1500];
+    for (;;) {
+        d->ctx->active = d;
+        int ret = mbedtls_ssl_read(&d->ssl, scratch, sizeof scratch);
+        d->ctx->active = NULL;
+        if (ret > 0) continue;
+        if (ret == 0 || ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+            return 0;
+        if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ||
+            ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE) {
+            FO_LOG(FO_LOG_DEBUG, d->name, "peer closed (%s)",
+                   ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY ? "close_notify" : "fatal alert");
+            d->state = ST_CLOSED;
+            return FO_ECLOSED;
+        }
+        log_mbedtls(FO_LOG_DEBUG, d->name, "ignoring a record", ret);
+        return 0;
+    }
+}
+
+/* RFC 7983: DTLS records start with a content type 20..63; the 13-byte DTLS header carries
+ * version 254.x. Anything else is not for mbedtls. */
+static bool looks_like_dtls(const uint8_t *buf, size_t len)
+{
+    return len >= 13 && buf[0] >= 20 && buf[0] <= 63 && buf[1] == 0xfe;
+}
+
+int fo_dtls_start(fo_dtls_t *d)
+{
+    if (d->role != FO_DTLS_CLIENT || d->state != ST_HANDSHAKE) return 0;
+    int ret = handshake(d);
+    return ret == FO_EAGAIN ? 0 : ret;
+}
+
+int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len)
+{
+    switch (d->state) {
+    case ST_FAILED: return d->err;
+    case ST_CLOSED: return FO_ECLOSED;
+    default: break;
+    }
+    if (!looks_like_dtls(buf, len)) {
+        FO_LOG(FO_LOG_DEBUG, d->name, "dropping a %zu-byte non-DTLS datagram", len);
+        return FO_EINVAL;
+    }
+    d->in = buf;
+    d->in_len = len;
+    int ret = d->state == ST_DONE ? read_after_done(d) : handshake(d);
+    d->in = NULL; /* never read a datagram after the call that fed it */
+    return ret;
+}
+
+int fo_dtls_timeout(fo_dtls_t *d)
+{
+    switch (d->state) {
+    case ST_FAILED: return d->err;
+    case ST_CLOSED: return FO_ECLOSED;
+    case ST_DONE: return 0;
+    default: break;
+    }
+    if (d->timer_fin_ms == 0) return FO_EAGAIN;
+    /* An owner's timer that fires a little early must not leave the handshake without one. */
+    uint64_t elapsed = now_ms() - d->timer_start_ms;
+    if (elapsed < d->timer_fin_ms) {
+        if (d->io.timer_cb) d->io.timer_cb(d->io.user, (int)(d->timer_fin_ms - elapsed));
+        return FO_EAGAIN;
+    }
+    return handshake(d);
+}
+
+bool fo_dtls_is_done(const fo_dtls_t *d) { return d->keys_ready && d->state != ST_FAILED; }
+
+int fo_dtls_srtp_keys(const fo_dtls_t *d, fo_srtp_keys_t *out)
+{
+    if (!d->keys_ready || d->state == ST_FAILED) return FO_EAGAIN;
+    *out = d->keys;
+    return 0;
+}
+
+void fo_dtls_close(fo_dtls_t *d)
+{
+    if (d->state == ST_DONE) {
+        int ret = mbedtls_ssl_close_notify(&d->ssl);
+        if (ret != 0) log_mbedtls(FO_LOG_DEBUG, d->name, "close_notify", ret);
+    }
+    if (d->state == ST_HANDSHAKE || d->state == ST_DONE) {
+        d->state = ST_CLOSED;
+        /* No retransmissions after this: tell the owner its timer is not needed. */
+        if (d->timer_fin_ms && d->io.timer_cb) d->io.timer_cb(d->io.user, -1);
+        d->timer_fin_ms = 0;
+    }
+}
