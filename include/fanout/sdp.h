@@ -41,6 +41,7 @@ typedef struct {
 typedef struct {
     uint8_t id;
     char uri[128];
+    fo_dir_t dir;         /* the offer's "/direction" (offerer's view); SENDRECV when absent */
 } fo_sdp_ext_t;
 
 typedef struct {
@@ -79,11 +80,18 @@ typedef struct {
     fo_sdp_media_t media[FO_SDP_MAX_MEDIA];
     size_t n_media;
     bool ice_lite;
+    int err_line;         /* when parsing failed on a line: its number (1-based), else 0 */
 } fo_sdp_t;
 
 /* Parses an offer. Accepts CRLF or LF line ends. Returns 0, or FO_EINVAL / FO_ETOOBIG with a
- * static reason in *why (e.g. "no ice-ufrag", "line 12: bad rtpmap"). Every media must end up
- * with ice credentials and a fingerprint (session- or media-level) or parsing fails. */
+ * static reason in *why (e.g. "no ice-ufrag", "bad rtpmap"; why may be NULL) and, for an error
+ * found on a given line, its number in out->err_line. Every media must end up with ice
+ * credentials and a fingerprint (session- or media-level) or parsing fails; media the offerer
+ * disabled (port 0) are exempt. Never reads past text[len) (no NUL needed), never writes to it.
+ * Limits: more than FO_SDP_MAX_MEDIA m= lines is FO_ETOOBIG; payload types, extmaps, ssrcs and
+ * FID groups beyond their maxima are ignored (the first ones are kept); long values are
+ * truncated to their fields. Lines with control characters (other than tab) are refused, so
+ * every string copied out is safe to write back into an answer. */
 int fo_sdp_parse(const char *text, size_t len, fo_sdp_t *out, const char **why);
 
 /* Finds a payload type in a media; NULL if absent. */
@@ -91,8 +99,10 @@ const fo_sdp_codec_t *fo_sdp_codec_by_pt(const fo_sdp_media_t *m, uint8_t pt);
 /* The RTX payload type bound to `pt` (apt=pt), 0 if none. */
 uint8_t fo_sdp_rtx_for(const fo_sdp_media_t *m, uint8_t pt);
 /* Whether two entries describe the same stream format: same codec and clock, and for H.264 the
- * same packetization-mode and a compatible profile (profile_idc and constraint flags; the
- * level does not matter as the sender decides it); for VP9 the same profile-id. */
+ * same packetization-mode and a compatible profile (profile_idc and constraint flags, classed as
+ * RFC 6184 does, so 42e01f and 42c01f are both constrained baseline; the level does not matter
+ * as the sender decides it); for VP9 the same profile-id, for AV1 the same profile (absent = 0);
+ * for codecs outside fo_codec_t's list the same encoding name. */
 bool fo_sdp_codec_compatible(const fo_sdp_codec_t *a, const fo_sdp_codec_t *b);
 
 typedef enum { FO_SDP_ROLE_PUBLISH = 0, FO_SDP_ROLE_PLAY = 1 } fo_sdp_role_t;
@@ -115,14 +125,18 @@ typedef struct {
     char msid_track[64];
 } fo_sdp_answer_media_t;
 
-/* Chooses codecs and extensions for media `m` in `role`.
+/* Chooses codecs and extensions for media `m` in `role`. Zeroes *out first: when we send, the
+ * caller fills ssrc, rtx_ssrc, cname and msid_* afterwards.
  * prefs: the video codecs we allow, in our order of preference (audio is always Opus).
  * ext_uris: the header-extension URIs we implement for this role (NULL-terminated list).
  * Publish: audio takes Opus; video takes the first codec of `prefs` the offer has (for H.264
  * packetization-mode=1, preferring profile 42e01f), with its RTX; dir recvonly.
  * Play: every offered codec in `prefs` (all H.264 pm=1 variants), each with its RTX; dir
- * sendonly. Media the offer disabled, m=application and media with nothing usable are rejected
- * (accept = false). Returns 0, or FO_ECODEC when the media is rejected for lack of a codec. */
+ * sendonly. Media the offer disabled, m=application, media whose offered direction is of no use
+ * to the role (a publisher's recvonly/inactive, a player's sendonly/inactive) and media with
+ * nothing usable are rejected (accept = false). fb_mask is NACK|PLI|FIR|REMB, plus TWCC when the
+ * transport-wide-cc extension is kept. Returns 0, or FO_ECODEC when the media is rejected for
+ * lack of a codec. */
 int fo_sdp_negotiate(const fo_sdp_media_t *m, fo_sdp_role_t role, const fo_codec_t *prefs,
                      size_t n_prefs, const char *const *ext_uris, fo_sdp_answer_media_t *out);
 
@@ -134,7 +148,7 @@ typedef struct {
     const char *candidates[FO_SDP_MAX_CANDIDATES]; /* addresses (IPv4/IPv6 literals) */
     size_t n_candidates;
     uint16_t port;                           /* the shared UDP port */
-    uint64_t session_id;                     /* o= line */
+    uint64_t session_id;                     /* o= line (top bit dropped: < 2^63) */
     fo_sdp_answer_media_t media[FO_SDP_MAX_MEDIA]; /* one per offered media, same order */
 } fo_sdp_answer_t;
 
@@ -142,8 +156,11 @@ typedef struct {
  * accepted mids, per media: mid, direction, rtcp-mux, rtcp-rsize (when offered), ice
  * credentials, fingerprint, setup:passive, host candidates on every accepted media, rtpmap/
  * fmtp/rtcp-fb of the accepted payload types, extmaps kept, and for sending media a=msid,
- * a=ssrc (cname, msid) and ssrc-group:FID when RTX is used.
- * Returns the length, or FO_ETOOBIG. */
+ * a=ssrc (cname, msid) and ssrc-group:FID when RTX is used. Rejected media become
+ * "m=<kind> 0 <proto> <first format>" with a=mid and a=inactive, outside BUNDLE. Empty cname
+ * becomes "fanout", empty msid_stream "-", empty msid_track "fanout-<mid>".
+ * Returns the length, FO_ETOOBIG when cap is too small, FO_EINVAL when our own strings are not
+ * single tokens or a candidate is not an IP literal. */
 int fo_sdp_build_answer(const fo_sdp_t *offer, const fo_sdp_answer_t *ans, char *out, size_t cap);
 
 #endif
