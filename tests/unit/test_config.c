@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* Configuration: defaults, the shipped conf/fanout.conf, environment overrides, and broken
+ * files reported with file, line and reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fanout/common.h"
+#include "fanout/config.h"
+
+static char tmp_path[64];
+
+static const char *write_tmp(const char *text)
+{
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/fo-test-conf-%d.conf", (int)getpid());
+    FILE *f = fopen(tmp_path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return tmp_path;
+}
+
+static void test_defaults_and_shipped_file(void **state)
+{
+    (void)state;
+    fo_config_t c, d;
+    char err[256];
+    fo_config_defaults(&d);
+    assert_int_equal(d.http_port, 1985);
+    assert_int_equal(d.rtc_port, 8000);
+    assert_string_equal(d.candidate, "*");
+    fo_config_defaults(&c);
+    /* the shipped file states the defaults: loading it changes nothing */
+    assert_int_equal(fo_config_load_file(&c, FO_TEST_DATA "/../../conf/fanout.conf", err, sizeof err), 0);
+    assert_memory_equal(&c, &d, sizeof c);
+    fo_codec_t codecs[8];
+    assert_int_equal(fo_config_video_codecs(&c, codecs, 8), 4);
+    assert_int_equal(codecs[0], FO_CODEC_VP8);
+    assert_int_equal(codecs[1], FO_CODEC_H264);
+}
+
+static void test_file_values(void **state)
+{
+    (void)state;
+    fo_config_t c;
+    char err[256];
+    fo_config_defaults(&c);
+    const char *p = write_tmp("[http]\nport = 2000\n; comment\n[rtc]\ncandidate = 192.0.2.1 198.51.100.2\n"
+                              "video_codecs = h264, vp8\n[log]\nlevel = debug\n");
+    assert_int_equal(fo_config_load_file(&c, p, err, sizeof err), 0);
+    assert_int_equal(c.http_port, 2000);
+    assert_string_equal(c.candidate, "192.0.2.1 198.51.100.2");
+    assert_string_equal(c.log_level, "debug");
+    fo_codec_t codecs[8];
+    assert_int_equal(fo_config_video_codecs(&c, codecs, 8), 2);
+    assert_int_equal(codecs[0], FO_CODEC_H264);
+    unlink(p);
+}
+
+static void test_broken_files(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"[http]\nport = 99999\n", ":2: http.port: '99999' is not an integer in 1..65535"},
+        {"[http]\nport = 12x\n", ":2: http.port"},
+        {"[http]\n\nbogus = 1\n", ":3: unknown setting http.bogus"},
+        {"[nosuch]\nport = 1\n", ":2: unknown setting nosuch.port"},
+        {"[rtc]\nthis line has no equals sign\n", ":2: syntax error"},
+    };
+    for (size_t i = 0; i < FO_ARRAY_LEN(cases); i++) {
+        fo_config_t c;
+        char err[256] = "";
+        fo_config_defaults(&c);
+        const char *p = write_tmp(cases[i].text);
+        assert_int_not_equal(fo_config_load_file(&c, p, err, sizeof err), 0);
+        if (!strstr(err, cases[i].want) || strncmp(err, p, strlen(p)) != 0)
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].want);
+        unlink(p);
+    }
+    fo_config_t c;
+    char err[256];
+    assert_int_not_equal(fo_config_load_file(&c, "/nonexistent/fanout.conf", err, sizeof err), 0);
+    assert_non_null(strstr(err, "/nonexistent/fanout.conf"));
+}
+
+static void test_env(void **state)
+{
+    (void)state;
+    fo_config_t c;
+    char err[256];
+    fo_config_defaults(&c);
+    setenv("CANDIDATE", "203.0.113.9", 1);
+    setenv("FANOUT_RTC_PORT", "9000", 1);
+    assert_int_equal(fo_config_apply_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.candidate, "203.0.113.9");
+    assert_int_equal(c.rtc_port, 9000);
+    setenv("FANOUT_HTTP_PORT", "nope", 1);
+    assert_int_not_equal(fo_config_apply_env(&c, err, sizeof err), 0);
+    assert_non_null(strstr(err, "FANOUT_HTTP_PORT"));
+    unsetenv("FANOUT_HTTP_PORT");
+    unsetenv("FANOUT_RTC_PORT");
+    unsetenv("CANDIDATE");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_shipped_file),
+        cmocka_unit_test(test_file_values),
+        cmocka_unit_test(test_broken_files),
+        cmocka_unit_test(test_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
