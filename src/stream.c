@@ -275,8 +275,8 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
 {
     fo_rtp_view_t v;
     if (fo_rtp_parse(buf, len, &v) != 0 || v.pt >= 128 || !s->pt_kind[v.pt]) return;
-    fo_kind_t kind = (fo_kind_t)(s->pt_kind[v.pt] - 1);
-    if (s->pt_class[v.pt] == PT_RTX) return; /* we never NACK the publisher yet: padding probes */
+    unsigned kind = s->pt_kind[v.pt] - 1u;
+    if (kind >= KIND_N || s->pt_class[v.pt] == PT_RTX) return; /* we never NACK the publisher yet: padding probes */
     pub_track_t *tr = &s->pub[kind];
     fo_stream_t *st = s->stream;
     if (tr->ssrc != v.ssrc) {
