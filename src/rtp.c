@@ -1,1 +1,349 @@
 /* SPDX-License-Identifier: MIT */
+/* RTP (RFC 3550) parsing, RFC 8285 header extensions, the per-player rewrite and keyframe
+ * detection for VP8, VP9, H.264 and AV1. Owns no state: every function is a pure view over the
+ * caller's bytes. Does not validate codec bitstreams beyond what keyframe detection needs, and
+ * does not know about SRTP (callers hand it plaintext). */
+#include "fanout/rtp.h"
+
+#include <string.h>
+
+#include "fanout/common.h"
+
+/* The one bounds-checked reader every parse goes through. A failed read sets `bad`, parks the
+ * cursor at the end and returns zeros, so parsers check `bad` once where it matters instead of
+ * after every field. Invariant: pos <= len. */
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+    bool bad;
+} rd_t;
+
+static inline rd_t rd_init(const uint8_t *p, size_t len) { return (rd_t){p, len, 0, false}; }
+static inline size_t rd_left(const rd_t *r) { return r->len - r->pos; }
+
+static inline bool rd_need(rd_t *r, size_t n)
+{
+    if (r->len - r->pos < n) {
+        r->pos = r->len;
+        r->bad = true;
+        return false;
+    }
+    return true;
+}
+
+static inline uint8_t rd_u8(rd_t *r) { return rd_need(r, 1) ? r->p[r->pos++] : 0; }
+
+static inline uint16_t rd_u16(rd_t *r)
+{
+    if (!rd_need(r, 2)) return 0;
+    uint16_t v = (uint16_t)(r->p[r->pos] << 8 | r->p[r->pos + 1]);
+    r->pos += 2;
+    return v;
+}
+
+static inline uint32_t rd_u32(rd_t *r)
+{
+    if (!rd_need(r, 4)) return 0;
+    const uint8_t *q = r->p + r->pos;
+    r->pos += 4;
+    return (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
+}
+
+/* Returns a pointer to the next n bytes and steps over them, or NULL (and `bad`). */
+static inline const uint8_t *rd_take(rd_t *r, size_t n)
+{
+    if (!rd_need(r, n)) return NULL;
+    const uint8_t *q = r->p + r->pos;
+    r->pos += n;
+    return q;
+}
+
+static inline void wr_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static inline void wr_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+#define EXT_ONE_BYTE 0xBEDE
+#define EXT_TWO_BYTE 0x1000
+static inline bool ext_is_one_byte(uint16_t profile) { return profile == EXT_ONE_BYTE; }
+static inline bool ext_is_two_byte(uint16_t profile) { return (profile & 0xFFF0) == EXT_TWO_BYTE; }
+
+/* Fills every field of *out (no memset: this runs per packet). The extension block must fit
+ * exactly, padding must be 1..(bytes after the header); the elements inside the extension
+ * block are not validated here: fo_rtp_ext_find and fo_rtp_rewrite stop at the first malformed
+ * element, as RFC 8285 §4.2 asks of receivers. */
+int fo_rtp_parse(const uint8_t *buf, size_t len, fo_rtp_view_t *out)
+{
+    rd_t r = rd_init(buf, len);
+    uint8_t b0 = rd_u8(&r), b1 = rd_u8(&r);
+    out->seq = rd_u16(&r);
+    out->ts = rd_u32(&r);
+    out->ssrc = rd_u32(&r);
+    if (r.bad || (b0 >> 6) != 2) return FO_EINVAL;
+    out->marker = b1 >> 7;
+    out->pt = b1 & 0x7f;
+    out->csrc_count = b0 & 0x0f;
+    if (!rd_take(&r, (size_t)out->csrc_count * 4)) return FO_EINVAL;
+    out->ext_profile = 0;
+    out->ext = NULL;
+    out->ext_len = 0;
+    if (b0 & 0x10) {
+        out->ext_profile = rd_u16(&r);
+        out->ext_len = (size_t)rd_u16(&r) * 4;
+        out->ext = rd_take(&r, out->ext_len);
+        if (r.bad) return FO_EINVAL;
+    }
+    size_t body = rd_left(&r);
+    out->padding_len = 0;
+    if (b0 & 0x20) {
+        /* The count includes itself, so 0 is malformed (libwebrtc rejects it too). */
+        if (body == 0 || buf[len - 1] == 0 || buf[len - 1] > body) return FO_EINVAL;
+        out->padding_len = buf[len - 1];
+    }
+    out->payload = buf + r.pos;
+    out->payload_len = body - out->padding_len;
+    out->buf = buf;
+    out->len = len;
+    return 0;
+}
+
+/* Walks RFC 8285 elements. `*pos` is the cursor into the element bytes; returns true with the
+ * next element's id/data/len, false at the end or at the first malformed element (one-byte id
+ * 15 also ends the walk, RFC 8285 §4.2). Padding bytes (0) are skipped. */
+static bool ext_next(bool one_byte, rd_t *r, uint8_t *id, const uint8_t **data, size_t *len)
+{
+    while (rd_left(r) > 0) {
+        uint8_t h = rd_u8(r);
+        if (h == 0) continue; /* padding */
+        size_t n;
+        if (one_byte) {
+            *id = h >> 4;
+            if (*id == 15) return false;
+            if (*id == 0) return false; /* id 0 with a length: malformed */
+            n = (size_t)(h & 0x0f) + 1;
+        } else {
+            *id = h;
+            n = rd_u8(r);
+        }
+        *data = rd_take(r, n);
+        if (r->bad) return false;
+        *len = n;
+        return true;
+    }
+    return false;
+}
+
+int fo_rtp_ext_find(const fo_rtp_view_t *v, uint8_t id, const uint8_t **data, size_t *len)
+{
+    bool one = ext_is_one_byte(v->ext_profile);
+    if (!v->ext || (!one && !ext_is_two_byte(v->ext_profile)) || id == 0 || (one && id > 14))
+        return FO_ENOTFOUND;
+    rd_t r = rd_init(v->ext, v->ext_len);
+    uint8_t eid;
+    const uint8_t *d;
+    size_t n;
+    while (ext_next(one, &r, &eid, &d, &n)) {
+        if (eid == id) {
+            *data = d;
+            *len = n;
+            return 0;
+        }
+    }
+    return FO_ENOTFOUND;
+}
+
+/* Size of the elements kept by `map`, and whether all of them fit the one-byte form. */
+static size_t ext_kept_size(const fo_rtp_view_t *in, const uint8_t *map, bool *one_out)
+{
+    bool one_in = ext_is_one_byte(in->ext_profile);
+    rd_t r = rd_init(in->ext, in->ext_len);
+    size_t count = 0, data = 0;
+    bool one = true;
+    uint8_t id;
+    const uint8_t *d;
+    size_t n;
+    while (ext_next(one_in, &r, &id, &d, &n)) {
+        uint8_t nid = map[id];
+        if (!nid) continue;
+        count++;
+        data += n;
+        if (nid > 14 || n < 1 || n > 16) one = false;
+    }
+    *one_out = one;
+    return count == 0 ? 0 : data + count * (one ? 1 : 2);
+}
+
+/* Writes the kept elements at out (room already checked) and pads with zeros to `size`. */
+static void ext_write(const fo_rtp_view_t *in, const uint8_t *map, bool one, uint8_t *out,
+                      size_t size)
+{
+    bool one_in = ext_is_one_byte(in->ext_profile);
+    rd_t r = rd_init(in->ext, in->ext_len);
+    uint8_t *w = out;
+    uint8_t id;
+    const uint8_t *d;
+    size_t n;
+    while (ext_next(one_in, &r, &id, &d, &n)) {
+        uint8_t nid = map[id];
+        if (!nid) continue;
+        if (one) {
+            *w++ = (uint8_t)(nid << 4 | (n - 1));
+        } else {
+            *w++ = nid;
+            *w++ = (uint8_t)n;
+        }
+        memcpy(w, d, n);
+        w += n;
+    }
+    memset(w, 0, size - (size_t)(w - out));
+}
+
+/* One pass to size the kept extensions (so capacity is checked once), one pass to write them,
+ * one memcpy for payload + padding. Extensions of a profile other than RFC 8285's are dropped:
+ * we cannot know their ids. */
+int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t *out, size_t cap)
+{
+    size_t csrc = (size_t)in->csrc_count * 4;
+    size_t ext_data = 0;
+    bool one = true;
+    if (rw->ext_map && in->ext &&
+        (ext_is_one_byte(in->ext_profile) || ext_is_two_byte(in->ext_profile)))
+        ext_data = ext_kept_size(in, rw->ext_map, &one);
+    size_t ext_padded = (ext_data + 3) & ~(size_t)3;
+    size_t ext_total = ext_data ? 4 + ext_padded : 0;
+    size_t tail = in->payload_len + in->padding_len;
+    size_t total = FO_RTP_MIN_HEADER + csrc + ext_total + tail;
+    if (total > cap || total > INT32_MAX || ext_padded / 4 > 0xFFFF) return FO_ETOOBIG;
+
+    out[0] = (uint8_t)(0x80 | (in->padding_len ? 0x20 : 0) | (ext_data ? 0x10 : 0) |
+                       in->csrc_count);
+    out[1] = (uint8_t)((in->marker ? 0x80 : 0) | (rw->pt & 0x7f));
+    wr_u16(out + 2, rw->seq);
+    wr_u32(out + 4, rw->ts);
+    wr_u32(out + 8, rw->ssrc);
+    uint8_t *w = out + FO_RTP_MIN_HEADER;
+    if (csrc) {
+        memcpy(w, in->buf + FO_RTP_MIN_HEADER, csrc);
+        w += csrc;
+    }
+    if (ext_data) {
+        wr_u16(w, one ? EXT_ONE_BYTE : EXT_TWO_BYTE);
+        wr_u16(w + 2, (uint16_t)(ext_padded / 4));
+        ext_write(in, rw->ext_map, one, w + 4, ext_padded);
+        w += ext_total;
+    }
+    if (tail) memcpy(w, in->payload, tail);
+    return (int)total;
+}
+
+void fo_rtp_set_seq(uint8_t *pkt, uint16_t seq) { wr_u16(pkt + 2, seq); }
+void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc) { wr_u32(pkt + 8, ssrc); }
+
+/* RFC 7741 §4.2 payload descriptor, then the VP8 frame tag (RFC 6386 §9.1): a key frame has
+ * P (bit 0 of the first byte) clear and carries the start code 9d 01 2a after the 3-byte tag;
+ * we also require that 10-byte key frame header to be present, as libwebrtc does. */
+static bool vp8_is_keyframe(const uint8_t *p, size_t len)
+{
+    rd_t r = rd_init(p, len);
+    uint8_t d = rd_u8(&r);
+    if ((d & 0x10) == 0 || (d & 0x07) != 0) return false; /* S=1, PID=0 */
+    if (d & 0x80) {
+        uint8_t x = rd_u8(&r);
+        if (x & 0x80) rd_take(&r, (rd_u8(&r) & 0x80) ? 1 : 0); /* I: 7 or 15-bit PictureID */
+        if (x & 0x40) rd_u8(&r);                              /* L: TL0PICIDX */
+        if (x & 0x30) rd_u8(&r);                              /* T/K: TID|Y|KEYIDX */
+    }
+    const uint8_t *h = rd_take(&r, 10);
+    return h && (h[0] & 0x01) == 0 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a;
+}
+
+static bool h264_nal_is_key(uint8_t nal) { return (nal & 0x1f) == 5 || (nal & 0x1f) == 7; }
+
+/* RFC 6184 §5.6-5.8: single NAL unit, STAP-A (every aggregated unit must fit) or FU-A start. */
+static bool h264_is_keyframe(const uint8_t *p, size_t len)
+{
+    rd_t r = rd_init(p, len);
+    uint8_t nal = rd_u8(&r);
+    if (r.bad) return false;
+    uint8_t type = nal & 0x1f;
+    if (type >= 1 && type <= 23) return h264_nal_is_key(nal);
+    if (type == 24) {
+        bool key = false;
+        if (rd_left(&r) == 0) return false;
+        while (rd_left(&r) > 0) {
+            uint16_t n = rd_u16(&r);
+            const uint8_t *u = rd_take(&r, n);
+            if (!u || n == 0) return false;
+            key = key || h264_nal_is_key(u[0]);
+        }
+        return key;
+    }
+    if (type == 28) {
+        uint8_t fu = rd_u8(&r);
+        return !r.bad && (fu & 0x80) && h264_nal_is_key(fu);
+    }
+    return false;
+}
+
+/* RFC 9628 §4.2 scalability structure: N_S+1 optional resolutions, optional picture group. */
+static void vp9_skip_ss(rd_t *r)
+{
+    uint8_t v = rd_u8(r);
+    unsigned ns = (unsigned)(v >> 5) + 1;
+    if (v & 0x10) rd_take(r, ns * 4);
+    if (v & 0x08) {
+        unsigned ng = rd_u8(r);
+        for (unsigned i = 0; i < ng && !r->bad; i++) rd_take(r, (rd_u8(r) >> 2) & 0x03);
+    }
+}
+
+/* RFC 9628 (draft-ietf-payload-vp9) §4.2: |I|P|L|F|B|E|V|Z|. Key frame start: B set, P clear,
+ * and, when the layer byte is present, not inter-layer predicted (D clear) so the packet does
+ * not depend on a lower spatial layer. The whole descriptor must parse and payload follow. */
+static bool vp9_is_keyframe(const uint8_t *p, size_t len)
+{
+    rd_t r = rd_init(p, len);
+    uint8_t d = rd_u8(&r);
+    bool i = d & 0x80, pb = d & 0x40, l = d & 0x20, f = d & 0x10, b = d & 0x08, v = d & 0x02;
+    if (i) rd_take(&r, (rd_u8(&r) & 0x80) ? 1 : 0);
+    bool dep = false;
+    if (l) {
+        dep = rd_u8(&r) & 0x01;
+        if (!f) rd_u8(&r); /* TL0PICIDX, non-flexible mode only */
+    }
+    if (f && pb) {
+        for (int k = 0; k < 3; k++)
+            if (!(rd_u8(&r) & 0x01)) break; /* P_DIFF | N */
+    }
+    if (v) vp9_skip_ss(&r);
+    return !r.bad && rd_left(&r) > 0 && b && !pb && !dep;
+}
+
+/* AV1 RTP spec §4.4 aggregation header |Z|Y|W|W|N|-|-|-|: N marks the first packet of a coded
+ * video sequence, which cannot begin with a continued OBU (Z). Some OBU data must follow. */
+static bool av1_is_keyframe(const uint8_t *p, size_t len)
+{
+    return len >= 2 && (p[0] & 0x08) && !(p[0] & 0x80);
+}
+
+bool fo_rtp_is_keyframe(fo_codec_t codec, const uint8_t *payload, size_t len)
+{
+    if (!payload || len == 0) return false;
+    switch (codec) {
+    case FO_CODEC_VP8: return vp8_is_keyframe(payload, len);
+    case FO_CODEC_VP9: return vp9_is_keyframe(payload, len);
+    case FO_CODEC_H264: return h264_is_keyframe(payload, len);
+    case FO_CODEC_AV1: return av1_is_keyframe(payload, len);
+    default: return false;
+    }
+}

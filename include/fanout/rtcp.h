@@ -52,7 +52,8 @@ typedef struct {
 
 /* Parses a compound packet into at most `max` entries; *n is set to how many. Every packet's
  * length must fit; the first must have version 2. Returns 0, FO_EINVAL (malformed: nothing
- * usable) or FO_ETOOBIG (more than `max`; the first `max` are filled). */
+ * usable) or FO_ETOOBIG (more than `max`; the first `max` are filled). A malformed packet after
+ * a good one ends the walk and the good prefix is returned with 0, as libwebrtc does. */
 int fo_rtcp_parse(const uint8_t *buf, size_t len, fo_rtcp_pkt_t *pkts, size_t max, size_t *n);
 
 /* Report block i (0..count-1) of an SR/RR. Returns 0 or FO_EINVAL. */

@@ -32,11 +32,13 @@ typedef struct {
 } fo_rtp_view_t;
 
 /* Parses an RTP packet. Returns 0, or FO_EINVAL when the version is not 2, the lengths do not
- * add up, or the padding is larger than the payload. */
+ * add up, or the padding is larger than the payload (or P is set with a count of 0). The
+ * elements inside the extension block are not validated here: lookups and rewrites stop at the
+ * first malformed one (RFC 8285 §4.2). */
 int fo_rtp_parse(const uint8_t *buf, size_t len, fo_rtp_view_t *out);
 
-/* Finds header extension `id` (1..14 one-byte, 1..255 two-byte). Returns 0 and sets *data/*len,
- * or FO_ENOTFOUND. */
+/* Finds header extension `id` (1..14 one-byte, 1..255 two-byte). Returns 0 and sets *data and
+ * *len (into the packet), or FO_ENOTFOUND (also for profiles other than RFC 8285's). */
 int fo_rtp_ext_find(const fo_rtp_view_t *v, uint8_t id, const uint8_t **data, size_t *len);
 
 /* How to rewrite a packet for one receiver. ext_map[in_id] is the receiver's id for the
@@ -51,7 +53,9 @@ typedef struct {
 
 /* Writes `in` rewritten by `rw` into out[0..cap): new fixed header, CSRCs copied, extensions
  * kept/remapped per ext_map (written in one-byte form when all ids and lengths fit, else
- * two-byte), payload and padding copied. Returns the length written, or FO_ETOOBIG. */
+ * two-byte; no block and X clear when none is kept; a profile other than RFC 8285's is always
+ * dropped), payload and padding copied. `out` must not overlap the input packet. Returns the
+ * length written, or FO_ETOOBIG (nothing useful written). */
 int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t *out, size_t cap);
 
 /* Sets sequence number / SSRC in place in an already built packet (used by RTX and tests). */
@@ -60,7 +64,9 @@ void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc);
 
 /* True when the payload starts a decodable keyframe for `codec` (VP8 key frame start, H.264
  * IDR/SPS in a single NAL, STAP-A or FU-A start, VP9 non-inter-predicted start of frame, AV1
- * new coded video sequence). False for anything else, including truncated payloads. */
+ * new coded video sequence). False for anything else, including truncated payloads. Stricter
+ * details: VP8 needs the 10-byte key frame header with its start code; VP9 also rejects a
+ * spatial layer predicted from a lower one (D=1); a malformed STAP-A is false. */
 bool fo_rtp_is_keyframe(fo_codec_t codec, const uint8_t *payload, size_t len);
 
 /* Serial-number arithmetic (RFC 1982) on 16-bit sequence numbers: a - b as a signed distance. */
