@@ -71,7 +71,7 @@ struct fo_stream {
     fo_session_t *publisher;
     fo_session_t **players;
     size_t n_players, cap_players;
-    uint32_t gen;          /* bumps whenever the publisher (or its SSRCs) change */
+    uint32_t gen[KIND_N];  /* per kind: bumps when the publisher or its SSRC changes */
     bool had_publisher;
     uint64_t last_pli_ms;
     fo_timer_t pli_timer;
@@ -155,7 +155,7 @@ fo_stream_t *fo_stream_new(const fo_stream_env_t *env, const char *key)
     if (!st) return NULL;
     st->env = env;
     snprintf(st->key, sizeof st->key, "%s", key);
-    st->gen = 1;
+    st->gen[0] = st->gen[1] = 1;
     fo_timer_init(&st->pli_timer, pli_timer_fired, st);
     fo_timer_init(&st->grace_timer, grace_timer_fired, st);
     return st;
@@ -208,7 +208,8 @@ static void on_connected(void *user)
         return;
     }
     /* A (returning) publisher: players remap onto its codecs and wait for its keyframe. */
-    st->gen++;
+    st->gen[FO_KIND_AUDIO]++;
+    st->gen[FO_KIND_VIDEO]++;
     if (st->n_players) request_keyframe(st);
 }
 
@@ -218,7 +219,7 @@ static void remap(fo_session_t *p, fo_kind_t kind)
     play_track_t *t = &p->play[kind];
     fo_stream_t *st = p->stream;
     const fo_sdp_codec_t *src = fo_stream_codec(st, kind);
-    t->gen = st->gen;
+    t->gen = st->gen[kind];
     t->out_pt = 0;
     t->started = false;
     t->need_key = kind == FO_KIND_VIDEO;
@@ -239,7 +240,7 @@ static void forward(fo_session_t *p, fo_kind_t kind, const fo_rtp_view_t *v, boo
 {
     play_track_t *t = &p->play[kind];
     if (!t->active || !fo_transport_ready(p->transport)) return;
-    if (t->gen != p->stream->gen) remap(p, kind);
+    if (t->gen != p->stream->gen[kind]) remap(p, kind);
     if (!t->out_pt) return;
     if (!t->started) {
         if (t->need_key && !key) return;
@@ -280,9 +281,13 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     pub_track_t *tr = &s->pub[kind];
     fo_stream_t *st = s->stream;
     if (tr->ssrc != v.ssrc) {
-        if (tr->ssrc) FO_LOG(FO_LOG_INFO, s->ctx, "%s SSRC changed", kind ? "video" : "audio");
+        /* A new source within the same session (the sender restarted its track): players
+         * restart that track at its next keyframe. Learning the first SSRC changes nothing. */
+        if (tr->ssrc) {
+            FO_LOG(FO_LOG_INFO, s->ctx, "%s SSRC changed", kind ? "video" : "audio");
+            st->gen[kind]++;
+        }
         tr->ssrc = v.ssrc;
-        st->gen++;
     }
     tr->packets++;
     tr->bytes += len;
@@ -303,7 +308,7 @@ static void relay_sr(fo_session_t *pub, const fo_rtcp_pkt_t *p)
     for (size_t i = 0; i < st->n_players; i++) {
         fo_session_t *pl = st->players[i];
         play_track_t *t = &pl->play[kind];
-        if (!t->active || !t->started || t->gen != st->gen || !fo_transport_ready(pl->transport))
+        if (!t->active || !t->started || t->gen != st->gen[kind] || !fo_transport_ready(pl->transport))
             continue;
         size_t cap;
         uint8_t *slot = fo_transport_slot(pl->transport, &cap);
@@ -493,7 +498,8 @@ void fo_session_end(fo_session_t *s, const char *reason)
     fo_transport_close(s->transport);
     if (s->role == FO_ROLE_PUBLISH && st->publisher == s) {
         st->publisher = NULL;
-        st->gen++;
+        st->gen[FO_KIND_AUDIO]++;
+        st->gen[FO_KIND_VIDEO]++;
         if (st->n_players && st->env->publisher_grace_ms >= 0)
             fo_timer_start(st->env->transport.loop, &st->grace_timer,
                            (uint64_t)st->env->publisher_grace_ms);

@@ -110,6 +110,7 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
         free(t);
         return NULL;
     }
+    fo_dtls_set_log_ctx(t->dtls, t->ctx);
     fo_timer_init(&t->dtls_timer, dtls_timer_fired, t);
     fo_timer_init(&t->live_timer, live_timer_fired, t);
     t->stats.created_ms = fo_loop_now(env->loop);
