@@ -30,6 +30,7 @@
 #include "fanout/srtp.h"
 #include "fanout/stun.h"
 #include "peer.h"
+#include "testsrv.h"
 
 #define MEDIA_MS 3000
 #define DRAIN_MS 700
@@ -47,130 +48,9 @@
 #define MAX_AUDIO 512
 #define MAX_VIDEO 2048
 
-static pid_t g_server = -1;
-static char g_log_path[256];
+static fo_testsrv_t g_srv;
 
-/* ------------------------------------------------------------------------------------------ */
-/* Server process */
-
-static void dump_server_log(void)
-{
-    int fd = open(g_log_path, O_RDONLY);
-    if (fd < 0) return;
-    static const char hdr[] = "---- fanout stderr ----\n";
-    (void)!write(2, hdr, sizeof hdr - 1);
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) (void)!write(2, buf, (size_t)n);
-    static const char ftr[] = "---- end of fanout stderr ----\n";
-    (void)!write(2, ftr, sizeof ftr - 1);
-    close(fd);
-}
-
-/* SIGTERM, wait up to 5 s, then SIGKILL. Returns the wait status, or -1. Signal-safe. */
-static int stop_server(void)
-{
-    if (g_server <= 0) return -1;
-    int status = -1;
-    kill(g_server, SIGTERM);
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(g_server, &status, WNOHANG) == g_server) {
-            g_server = -1;
-            return status;
-        }
-        usleep(10000);
-    }
-    static const char msg[] = "it_media: server ignored SIGTERM for 5 s, killing it\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    kill(g_server, SIGKILL);
-    waitpid(g_server, &status, 0);
-    g_server = -1;
-    return status;
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    static const char msg[] = "it_media: FAIL: timeout (60 s)\n";
-    (void)!write(2, msg, sizeof msg - 1);
-    stop_server();
-    dump_server_log();
-    _exit(1);
-}
-
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "it_media: FAIL: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    stop_server();
-    dump_server_log();
-    exit(1);
-}
-
-static int free_port(int type)
-{
-    int fd = socket(AF_INET, type, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (void *)&a, &l))
-        die("free port: %s", strerror(errno));
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void start_server(const char *bin, const char *srcdir, int http_port, int rtc_port)
-{
-    char conf[512], hp[16], rp[16];
-    snprintf(conf, sizeof conf, "%s/conf/fanout.conf", srcdir);
-    struct stat st;
-    if (stat(conf, &st) != 0) { /* no repo config yet: built-in defaults from an empty file */
-        snprintf(conf, sizeof conf, "/tmp/it_media-%d.conf", (int)getpid());
-        FILE *f = fopen(conf, "w");
-        if (!f) die("cannot write %s", conf);
-        fprintf(f, "; it_media: defaults, ports and candidate come from the flags\n");
-        fclose(f);
-    }
-    snprintf(hp, sizeof hp, "%d", http_port);
-    snprintf(rp, sizeof rp, "%d", rtc_port);
-    snprintf(g_log_path, sizeof g_log_path, "/tmp/it_media-%d.log", (int)getpid());
-    int log = open(g_log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (log < 0) die("cannot create %s", g_log_path);
-    g_server = fork();
-    if (g_server < 0) die("fork: %s", strerror(errno));
-    if (g_server == 0) {
-        dup2(log, 1);
-        dup2(log, 2);
-        char *argv[] = {(char *)bin,   "-c",          conf,        "--http-port", hp,
-                        "--rtc-port",  rp,            "--candidate", "127.0.0.1", "--log-level",
-                        "debug",       NULL};
-        execv(bin, argv);
-        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-        _exit(127);
-    }
-    close(log);
-    /* Wait for "fanout ready" in its stderr. */
-    for (int i = 0; i < 1000; i++) {
-        int status;
-        if (waitpid(g_server, &status, WNOHANG) == g_server) {
-            g_server = -1;
-            die("server exited during start-up (status 0x%x)", status);
-        }
-        FILE *f = fopen(g_log_path, "r");
-        char line[1024];
-        bool ready = false;
-        while (f && fgets(line, sizeof line, f))
-            if (strstr(line, "fanout ready")) ready = true;
-        if (f) fclose(f);
-        if (ready) return;
-        usleep(10000);
-    }
-    die("no \"fanout ready\" from the server within 10 s");
-}
+#define die(...) fo_test_fail(__VA_ARGS__)
 
 /* ------------------------------------------------------------------------------------------ */
 /* What the publisher sent */
@@ -505,16 +385,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s <fanout binary> <source dir>\n", argv[0]);
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGALRM, on_alarm);
-    alarm(60);
+    fo_testsrv_start(&g_srv, "it_media", argv[1], argv[2], NULL, 60);
     fo_log_set_level(getenv("IT_DEBUG") ? FO_LOG_DEBUG : FO_LOG_WARN);
     if (fo_srtp_global_init()) die("fo_srtp_global_init");
 
-    int http_port = free_port(SOCK_STREAM), rtc_port = free_port(SOCK_DGRAM);
-    start_server(argv[1], argv[2], http_port, rtc_port);
-    char api[64], stream[64];
-    snprintf(api, sizeof api, "http://127.0.0.1:%d", http_port);
+    int rtc_port = g_srv.rtc_port;
+    const char *api = g_srv.api;
+    char stream[64];
     snprintf(stream, sizeof stream, "live/it-%d", (int)getpid());
 
     fo_dtls_ctx_t *dctx = fo_dtls_ctx_new(NULL, NULL);
@@ -606,12 +483,11 @@ int main(int argc, char **argv)
     fo_peer_free(pls[0].peer); /* close_notify */
     fo_peer_free(pls[1].peer);
     fo_peer_free(pub);
-    int status = stop_server();
+    fo_testsrv_stop_clean(&g_srv);
     printf("it_media: OK: sent audio %u video %u; %s; %s; second publisher HTTP %d code %d; "
-           "%d garbage datagrams; publisher consent checks answered %llu; server exit %s%d\n",
+           "%d garbage datagrams; publisher consent checks answered %llu; server exited 0\n",
            g_n_audio, g_n_video, s1, s2, second_status, second_code, GARBAGE_COUNT,
-           (unsigned long long)consent, WIFEXITED(status) ? "code " : "signal ",
-           WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+           (unsigned long long)consent);
     for (uint32_t i = 0; i < g_n_audio; i++) free(g_audio[i].payload);
     for (uint32_t i = 0; i < g_n_video; i++) free(g_video[i].payload);
     for (int i = 0; i < 2; i++) {
@@ -620,9 +496,5 @@ int main(int argc, char **argv)
     }
     fo_stun_free(stun);
     fo_dtls_ctx_free(dctx);
-    unlink(g_log_path);
-    char conf[64];
-    snprintf(conf, sizeof conf, "/tmp/it_media-%d.conf", (int)getpid());
-    unlink(conf);
     return 0;
 }
