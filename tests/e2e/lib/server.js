@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// Start and stop a fanout server for the e2e tests: free ports, wait for "fanout ready",
+// keep its log, kill it when the test (or the node process) ends.
+//
+// Binary: $FANOUT_BIN (absolute, or relative to the repo root), default build/fanout.
+// Config: conf/fanout.conf; $FANOUT_ARGS adds flags (e.g. '--log-level debug'). The server runs with the repo root as its working
+// directory so that it finds www/.
+'use strict';
+const { spawn } = require('node:child_process');
+const dgram = require('node:dgram');
+const net = require('node:net');
+const path = require('node:path');
+const fs = require('node:fs');
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const live = new Set();
+
+process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch (e) { /* gone */ } } });
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => { for (const c of live) { try { c.kill('SIGKILL'); } catch (e) { /* gone */ } } process.exit(130); });
+}
+
+function tcpFree(port) {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '127.0.0.1', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+function udpFree(port) {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => { s.close(); resolve(false); });
+    s.bind({ port, address: '0.0.0.0', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+/** A port the kernel just handed out for TCP, checked to be free for UDP too (ICE-TCP shares it). */
+async function freePort(avoid = []) {
+  for (let i = 0; i < 50; i++) {
+    const port = await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen({ port: 0, host: '127.0.0.1' }, () => { const p = s.address().port; s.close(() => resolve(p)); });
+    });
+    if (avoid.includes(port)) continue;
+    if (await udpFree(port) && await tcpFree(port)) return port;
+  }
+  throw new Error('no free port found');
+}
+
+/** Extra server flags from $FANOUT_ARGS, e.g. FANOUT_ARGS='--log-level debug'. */
+function envArgs() { return (process.env.FANOUT_ARGS || '').split(/\s+/).filter(Boolean); }
+
+function fanoutBin() {
+  const b = process.env.FANOUT_BIN || 'build/fanout';
+  return path.isAbsolute(b) ? b : path.join(REPO_ROOT, b);
+}
+
+class FanoutServer {
+  constructor() {
+    this.child = null;
+    this.lines = [];
+    this.httpPort = null;
+    this.rtcPort = null;
+    this.exit = null;
+  }
+
+  get origin() { return 'http://127.0.0.1:' + this.httpPort; }
+
+  /** Start; resolves once "fanout ready" appears on stderr (or rejects with the log). */
+  async start({ timeoutMs = 20000, extraArgs = [] } = {}) {
+    const bin = fanoutBin();
+    if (!fs.existsSync(bin)) throw new Error('fanout binary not found: ' + bin + ' (build it, or set FANOUT_BIN)');
+    this.httpPort = await freePort();
+    this.rtcPort = await freePort([this.httpPort]);
+    const args = ['-c', 'conf/fanout.conf', '--http-port', String(this.httpPort), '--rtc-port', String(this.rtcPort),
+      '--candidate', '127.0.0.1', ...envArgs(), ...extraArgs];
+    this.cmd = [bin, ...args].join(' ');
+    const child = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    live.add(child);
+    let ready = false;
+    const readyP = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('fanout not ready after ' + timeoutMs + ' ms\n' + this.tail())), timeoutMs);
+      const onLine = (src) => (line) => {
+        this.lines.push(src + line);
+        if (this.lines.length > 5000) this.lines.splice(0, 1000);
+        if (!ready && src === '' && /fanout ready/.test(line)) { ready = true; clearTimeout(timer); resolve(); }
+      };
+      splitLines(child.stderr, onLine(''));
+      splitLines(child.stdout, onLine('[stdout] '));
+      child.once('error', (e) => { clearTimeout(timer); reject(e); });
+      child.once('exit', (code, signal) => {
+        live.delete(child);
+        this.exit = { code, signal };
+        this.lines.push('[fanout exited: code ' + code + ', signal ' + signal + ']');
+        if (!ready) { clearTimeout(timer); reject(new Error('fanout exited before ready (code ' + code + ', signal ' + signal + ')\n' + this.tail())); }
+      });
+    });
+    await readyP;
+    return this;
+  }
+
+  /** The last n lines of the server's stdout+stderr. */
+  tail(n = 60) { return this.lines.slice(-n).join('\n'); }
+
+  /** SIGTERM, then SIGKILL after graceMs. Resolves with the exit status. */
+  async stop(graceMs = 3000) {
+    const child = this.child;
+    if (!child || this.exit) return this.exit;
+    const done = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch (e) { /* gone */ } }, graceMs);
+    const r = await done;
+    clearTimeout(t);
+    return r;
+  }
+}
+
+function splitLines(stream, cb) {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) { cb(buf.slice(0, i)); buf = buf.slice(i + 1); }
+  });
+  stream.on('end', () => { if (buf) cb(buf); });
+}
+
+async function startServer(opts) { const s = new FanoutServer(); await s.start(opts); return s; }
+
+module.exports = { FanoutServer, startServer, freePort, REPO_ROOT, fanoutBin };
