@@ -425,8 +425,11 @@ const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
         if (!src) continue;
         bool found = false, has_kind = false;
         for (size_t m = 0; m < offer->n_media && !found; m++) {
-            if (offer->media[m].kind != (fo_kind_t)kind || !ans->media[m].accept) continue;
+            /* Any live m-line of this kind counts as wanting it, accepted or not: a player that
+             * asked for video it cannot decode gets an error, not a silent audio-only stream. */
+            if (offer->media[m].kind != (fo_kind_t)kind || offer->media[m].port == 0) continue;
             has_kind = true;
+            if (!ans->media[m].accept) continue;
             for (size_t i = 0; i < ans->media[m].n_pts && !found; i++) {
                 const fo_sdp_codec_t *c = fo_sdp_codec_by_pt(&offer->media[m], ans->media[m].pts[i]);
                 found = c && fo_sdp_codec_compatible(c, src);
