@@ -7,70 +7,8 @@
 
 #include <string.h>
 
+#include "fanout/bytes.h"
 #include "fanout/common.h"
-
-/* The one bounds-checked reader every parse goes through. A failed read sets `bad`, parks the
- * cursor at the end and returns zeros, so callers check `bad` once. Invariant: pos <= len. */
-typedef struct {
-    const uint8_t *p;
-    size_t len;
-    size_t pos;
-    bool bad;
-} rd_t;
-
-static inline rd_t rd_init(const uint8_t *p, size_t len) { return (rd_t){p, len, 0, false}; }
-static inline size_t rd_left(const rd_t *r) { return r->len - r->pos; }
-
-static inline bool rd_need(rd_t *r, size_t n)
-{
-    if (r->len - r->pos < n) {
-        r->pos = r->len;
-        r->bad = true;
-        return false;
-    }
-    return true;
-}
-
-static inline uint8_t rd_u8(rd_t *r) { return rd_need(r, 1) ? r->p[r->pos++] : 0; }
-
-static inline uint16_t rd_u16(rd_t *r)
-{
-    if (!rd_need(r, 2)) return 0;
-    uint16_t v = (uint16_t)(r->p[r->pos] << 8 | r->p[r->pos + 1]);
-    r->pos += 2;
-    return v;
-}
-
-static inline uint32_t rd_u24(rd_t *r)
-{
-    if (!rd_need(r, 3)) return 0;
-    const uint8_t *q = r->p + r->pos;
-    r->pos += 3;
-    return (uint32_t)q[0] << 16 | (uint32_t)q[1] << 8 | q[2];
-}
-
-static inline uint32_t rd_u32(rd_t *r)
-{
-    if (!rd_need(r, 4)) return 0;
-    const uint8_t *q = r->p + r->pos;
-    r->pos += 4;
-    return (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
-}
-
-static inline uint64_t rd_u64(rd_t *r)
-{
-    uint64_t hi = rd_u32(r);
-    return hi << 32 | rd_u32(r);
-}
-
-/* Returns a pointer to the next n bytes and steps over them, or NULL (and `bad`). */
-static inline const uint8_t *rd_take(rd_t *r, size_t n)
-{
-    if (!rd_need(r, n)) return NULL;
-    const uint8_t *q = r->p + r->pos;
-    r->pos += n;
-    return q;
-}
 
 /* The writer mirrors the reader: a failed write sets `bad` and writes nothing more, so a
  * builder checks capacity once at the end. */
@@ -140,7 +78,7 @@ static int wr_finish(wr_t *w)
 static bool parse_one(uint8_t b0, uint8_t pt, const uint8_t *body, size_t body_len,
                       fo_rtcp_pkt_t *p)
 {
-    rd_t r = rd_init(body, body_len);
+    fo_rd_t r = fo_rd_init(body, body_len);
     p->pt = pt;
     p->count = b0 & 0x1f;
     p->sender_ssrc = 0;
@@ -152,34 +90,34 @@ static bool parse_one(uint8_t b0, uint8_t pt, const uint8_t *body, size_t body_l
     p->fci_len = 0;
     switch (pt) {
     case FO_RTCP_SR:
-        p->sender_ssrc = rd_u32(&r);
-        p->ntp = rd_u64(&r);
-        p->rtp_ts = rd_u32(&r);
-        p->packet_count = rd_u32(&r);
-        p->octet_count = rd_u32(&r);
-        p->reports = rd_take(&r, (size_t)p->count * 24);
+        p->sender_ssrc = fo_rd_u32(&r);
+        p->ntp = fo_rd_u64(&r);
+        p->rtp_ts = fo_rd_u32(&r);
+        p->packet_count = fo_rd_u32(&r);
+        p->octet_count = fo_rd_u32(&r);
+        p->reports = fo_rd_take(&r, (size_t)p->count * 24);
         break;
     case FO_RTCP_RR:
-        p->sender_ssrc = rd_u32(&r);
-        p->reports = rd_take(&r, (size_t)p->count * 24);
+        p->sender_ssrc = fo_rd_u32(&r);
+        p->reports = fo_rd_take(&r, (size_t)p->count * 24);
         break;
     case FO_RTCP_SDES:
-        if (p->count) p->sender_ssrc = rd_u32(&r);
+        if (p->count) p->sender_ssrc = fo_rd_u32(&r);
         break;
     case FO_RTCP_BYE:
-        if (p->count) p->sender_ssrc = rd_u32(&r);
-        rd_take(&r, p->count ? (size_t)(p->count - 1) * 4 : 0);
+        if (p->count) p->sender_ssrc = fo_rd_u32(&r);
+        fo_rd_take(&r, p->count ? (size_t)(p->count - 1) * 4 : 0);
         break;
     case FO_RTCP_RTPFB:
     case FO_RTCP_PSFB:
-        p->sender_ssrc = rd_u32(&r);
-        p->media_ssrc = rd_u32(&r);
-        p->fci_len = rd_left(&r);
-        p->fci = rd_take(&r, p->fci_len);
+        p->sender_ssrc = fo_rd_u32(&r);
+        p->media_ssrc = fo_rd_u32(&r);
+        p->fci_len = fo_rd_left(&r);
+        p->fci = fo_rd_take(&r, p->fci_len);
         break;
     case FO_RTCP_APP:
     case FO_RTCP_XR:
-        p->sender_ssrc = rd_u32(&r);
+        p->sender_ssrc = fo_rd_u32(&r);
         break;
     default: break; /* unknown types are handed out raw */
     }
@@ -192,14 +130,14 @@ static bool parse_one(uint8_t b0, uint8_t pt, const uint8_t *body, size_t body_l
  * the packet that carries it. */
 int fo_rtcp_parse(const uint8_t *buf, size_t len, fo_rtcp_pkt_t *pkts, size_t max, size_t *n)
 {
-    rd_t r = rd_init(buf, len);
+    fo_rd_t r = fo_rd_init(buf, len);
     size_t got = 0;
     *n = 0;
-    while (rd_left(&r) > 0) {
+    while (fo_rd_left(&r) > 0) {
         const uint8_t *raw = r.p + r.pos;
-        uint8_t b0 = rd_u8(&r), pt = rd_u8(&r);
-        size_t size = ((size_t)rd_u16(&r) + 1) * 4;
-        const uint8_t *body = rd_take(&r, size - 4);
+        uint8_t b0 = fo_rd_u8(&r), pt = fo_rd_u8(&r);
+        size_t size = ((size_t)fo_rd_u16(&r) + 1) * 4;
+        const uint8_t *body = fo_rd_take(&r, size - 4);
         if (r.bad || (b0 >> 6) != 2) break;
         size_t body_len = size - 4;
         if (b0 & 0x20) {
@@ -224,16 +162,16 @@ int fo_rtcp_report_get(const fo_rtcp_pkt_t *p, unsigned i, fo_rtcp_report_t *out
 {
     if ((p->pt != FO_RTCP_SR && p->pt != FO_RTCP_RR) || !p->reports || i >= p->count)
         return FO_EINVAL;
-    rd_t r = rd_init(p->reports, (size_t)p->count * 24);
-    rd_take(&r, (size_t)i * 24);
-    out->ssrc = rd_u32(&r);
-    out->fraction_lost = rd_u8(&r);
-    uint32_t lost = rd_u24(&r);
+    fo_rd_t r = fo_rd_init(p->reports, (size_t)p->count * 24);
+    fo_rd_take(&r, (size_t)i * 24);
+    out->ssrc = fo_rd_u32(&r);
+    out->fraction_lost = fo_rd_u8(&r);
+    uint32_t lost = fo_rd_u24(&r);
     out->cumulative_lost = (int32_t)(lost ^ 0x800000) - 0x800000; /* sign-extend 24 bits */
-    out->highest_seq = rd_u32(&r);
-    out->jitter = rd_u32(&r);
-    out->lsr = rd_u32(&r);
-    out->dlsr = rd_u32(&r);
+    out->highest_seq = fo_rd_u32(&r);
+    out->jitter = fo_rd_u32(&r);
+    out->lsr = fo_rd_u32(&r);
+    out->dlsr = fo_rd_u32(&r);
     return r.bad ? FO_EINVAL : 0;
 }
 
@@ -242,10 +180,10 @@ int fo_rtcp_report_get(const fo_rtcp_pkt_t *p, unsigned i, fo_rtcp_report_t *out
 size_t fo_rtcp_nack_seqs(const fo_rtcp_pkt_t *p, uint16_t *seqs, size_t max)
 {
     if (p->pt != FO_RTCP_RTPFB || p->count != FO_RTCP_FMT_NACK || !p->fci) return 0;
-    rd_t r = rd_init(p->fci, p->fci_len & ~(size_t)3);
+    fo_rd_t r = fo_rd_init(p->fci, p->fci_len & ~(size_t)3);
     size_t n = 0;
-    while (rd_left(&r) >= 4 && n < max) {
-        uint16_t pid = rd_u16(&r), blp = rd_u16(&r);
+    while (fo_rd_left(&r) >= 4 && n < max) {
+        uint16_t pid = fo_rd_u16(&r), blp = fo_rd_u16(&r);
         seqs[n++] = pid;
         for (unsigned b = 0; b < 16 && n < max; b++)
             if (blp & (1u << b)) seqs[n++] = (uint16_t)(pid + b + 1);
@@ -257,11 +195,11 @@ size_t fo_rtcp_nack_seqs(const fo_rtcp_pkt_t *p, uint16_t *seqs, size_t max)
 int fo_rtcp_fir_get(const fo_rtcp_pkt_t *p, unsigned i, uint32_t *ssrc, uint8_t *seq_nr)
 {
     if (p->pt != FO_RTCP_PSFB || p->count != FO_RTCP_FMT_FIR || !p->fci) return FO_EINVAL;
-    rd_t r = rd_init(p->fci, p->fci_len);
+    fo_rd_t r = fo_rd_init(p->fci, p->fci_len);
     if (i >= p->fci_len / 8) return FO_EINVAL;
-    rd_take(&r, (size_t)i * 8);
-    *ssrc = rd_u32(&r);
-    *seq_nr = rd_u8(&r);
+    fo_rd_take(&r, (size_t)i * 8);
+    *ssrc = fo_rd_u32(&r);
+    *seq_nr = fo_rd_u8(&r);
     return r.bad ? FO_EINVAL : 0;
 }
 
@@ -271,18 +209,18 @@ int fo_rtcp_remb_get(const fo_rtcp_pkt_t *p, uint64_t *bps, uint32_t *ssrcs, siz
                      size_t *n)
 {
     if (p->pt != FO_RTCP_PSFB || p->count != FO_RTCP_FMT_AFB || !p->fci) return FO_EINVAL;
-    rd_t r = rd_init(p->fci, p->fci_len);
-    const uint8_t *id = rd_take(&r, 4);
+    fo_rd_t r = fo_rd_init(p->fci, p->fci_len);
+    const uint8_t *id = fo_rd_take(&r, 4);
     if (!id || memcmp(id, "REMB", 4) != 0) return FO_EINVAL;
-    unsigned num = rd_u8(&r);
-    uint32_t br = rd_u24(&r);
-    if (r.bad || rd_left(&r) < (size_t)num * 4) return FO_EINVAL;
+    unsigned num = fo_rd_u8(&r);
+    uint32_t br = fo_rd_u24(&r);
+    if (r.bad || fo_rd_left(&r) < (size_t)num * 4) return FO_EINVAL;
     unsigned exp = br >> 18;
     uint64_t mantissa = br & 0x3ffff;
     if ((mantissa << exp) >> exp != mantissa) return FO_EINVAL;
     *bps = mantissa << exp;
     size_t k = 0;
-    for (; k < num && k < max; k++) ssrcs[k] = rd_u32(&r);
+    for (; k < num && k < max; k++) ssrcs[k] = fo_rd_u32(&r);
     *n = k;
     return 0;
 }

@@ -7,57 +7,8 @@
 
 #include <string.h>
 
+#include "fanout/bytes.h"
 #include "fanout/common.h"
-
-/* The one bounds-checked reader every parse goes through. A failed read sets `bad`, parks the
- * cursor at the end and returns zeros, so parsers check `bad` once where it matters instead of
- * after every field. Invariant: pos <= len. */
-typedef struct {
-    const uint8_t *p;
-    size_t len;
-    size_t pos;
-    bool bad;
-} rd_t;
-
-static inline rd_t rd_init(const uint8_t *p, size_t len) { return (rd_t){p, len, 0, false}; }
-static inline size_t rd_left(const rd_t *r) { return r->len - r->pos; }
-
-static inline bool rd_need(rd_t *r, size_t n)
-{
-    if (r->len - r->pos < n) {
-        r->pos = r->len;
-        r->bad = true;
-        return false;
-    }
-    return true;
-}
-
-static inline uint8_t rd_u8(rd_t *r) { return rd_need(r, 1) ? r->p[r->pos++] : 0; }
-
-static inline uint16_t rd_u16(rd_t *r)
-{
-    if (!rd_need(r, 2)) return 0;
-    uint16_t v = (uint16_t)(r->p[r->pos] << 8 | r->p[r->pos + 1]);
-    r->pos += 2;
-    return v;
-}
-
-static inline uint32_t rd_u32(rd_t *r)
-{
-    if (!rd_need(r, 4)) return 0;
-    const uint8_t *q = r->p + r->pos;
-    r->pos += 4;
-    return (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
-}
-
-/* Returns a pointer to the next n bytes and steps over them, or NULL (and `bad`). */
-static inline const uint8_t *rd_take(rd_t *r, size_t n)
-{
-    if (!rd_need(r, n)) return NULL;
-    const uint8_t *q = r->p + r->pos;
-    r->pos += n;
-    return q;
-}
 
 static inline void wr_u16(uint8_t *p, uint16_t v)
 {
@@ -84,26 +35,26 @@ static inline bool ext_is_two_byte(uint16_t profile) { return (profile & 0xFFF0)
  * element, as RFC 8285 §4.2 asks of receivers. */
 int fo_rtp_parse(const uint8_t *buf, size_t len, fo_rtp_view_t *out)
 {
-    rd_t r = rd_init(buf, len);
-    uint8_t b0 = rd_u8(&r), b1 = rd_u8(&r);
-    out->seq = rd_u16(&r);
-    out->ts = rd_u32(&r);
-    out->ssrc = rd_u32(&r);
+    fo_rd_t r = fo_rd_init(buf, len);
+    uint8_t b0 = fo_rd_u8(&r), b1 = fo_rd_u8(&r);
+    out->seq = fo_rd_u16(&r);
+    out->ts = fo_rd_u32(&r);
+    out->ssrc = fo_rd_u32(&r);
     if (r.bad || (b0 >> 6) != 2) return FO_EINVAL;
     out->marker = b1 >> 7;
     out->pt = b1 & 0x7f;
     out->csrc_count = b0 & 0x0f;
-    if (!rd_take(&r, (size_t)out->csrc_count * 4)) return FO_EINVAL;
+    if (!fo_rd_take(&r, (size_t)out->csrc_count * 4)) return FO_EINVAL;
     out->ext_profile = 0;
     out->ext = NULL;
     out->ext_len = 0;
     if (b0 & 0x10) {
-        out->ext_profile = rd_u16(&r);
-        out->ext_len = (size_t)rd_u16(&r) * 4;
-        out->ext = rd_take(&r, out->ext_len);
+        out->ext_profile = fo_rd_u16(&r);
+        out->ext_len = (size_t)fo_rd_u16(&r) * 4;
+        out->ext = fo_rd_take(&r, out->ext_len);
         if (r.bad) return FO_EINVAL;
     }
-    size_t body = rd_left(&r);
+    size_t body = fo_rd_left(&r);
     out->padding_len = 0;
     if (b0 & 0x20) {
         /* The count includes itself, so 0 is malformed (libwebrtc rejects it too). */
@@ -120,10 +71,10 @@ int fo_rtp_parse(const uint8_t *buf, size_t len, fo_rtp_view_t *out)
 /* Walks RFC 8285 elements. `*pos` is the cursor into the element bytes; returns true with the
  * next element's id/data/len, false at the end or at the first malformed element (one-byte id
  * 15 also ends the walk, RFC 8285 §4.2). Padding bytes (0) are skipped. */
-static bool ext_next(bool one_byte, rd_t *r, uint8_t *id, const uint8_t **data, size_t *len)
+static bool ext_next(bool one_byte, fo_rd_t *r, uint8_t *id, const uint8_t **data, size_t *len)
 {
-    while (rd_left(r) > 0) {
-        uint8_t h = rd_u8(r);
+    while (fo_rd_left(r) > 0) {
+        uint8_t h = fo_rd_u8(r);
         if (h == 0) continue; /* padding */
         size_t n;
         if (one_byte) {
@@ -133,9 +84,9 @@ static bool ext_next(bool one_byte, rd_t *r, uint8_t *id, const uint8_t **data, 
             n = (size_t)(h & 0x0f) + 1;
         } else {
             *id = h;
-            n = rd_u8(r);
+            n = fo_rd_u8(r);
         }
-        *data = rd_take(r, n);
+        *data = fo_rd_take(r, n);
         if (r->bad) return false;
         *len = n;
         return true;
@@ -148,7 +99,7 @@ int fo_rtp_ext_find(const fo_rtp_view_t *v, uint8_t id, const uint8_t **data, si
     bool one = ext_is_one_byte(v->ext_profile);
     if (!v->ext || (!one && !ext_is_two_byte(v->ext_profile)) || id == 0 || (one && id > 14))
         return FO_ENOTFOUND;
-    rd_t r = rd_init(v->ext, v->ext_len);
+    fo_rd_t r = fo_rd_init(v->ext, v->ext_len);
     uint8_t eid;
     const uint8_t *d;
     size_t n;
@@ -166,7 +117,7 @@ int fo_rtp_ext_find(const fo_rtp_view_t *v, uint8_t id, const uint8_t **data, si
 static size_t ext_kept_size(const fo_rtp_view_t *in, const uint8_t *map, bool *one_out)
 {
     bool one_in = ext_is_one_byte(in->ext_profile);
-    rd_t r = rd_init(in->ext, in->ext_len);
+    fo_rd_t r = fo_rd_init(in->ext, in->ext_len);
     size_t count = 0, data = 0;
     bool one = true;
     uint8_t id;
@@ -188,7 +139,7 @@ static void ext_write(const fo_rtp_view_t *in, const uint8_t *map, bool one, uin
                       size_t size)
 {
     bool one_in = ext_is_one_byte(in->ext_profile);
-    rd_t r = rd_init(in->ext, in->ext_len);
+    fo_rd_t r = fo_rd_init(in->ext, in->ext_len);
     uint8_t *w = out;
     uint8_t id;
     const uint8_t *d;
@@ -254,16 +205,16 @@ void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc) { wr_u32(pkt + 8, ssrc); }
  * we also require that 10-byte key frame header to be present, as libwebrtc does. */
 static bool vp8_is_keyframe(const uint8_t *p, size_t len)
 {
-    rd_t r = rd_init(p, len);
-    uint8_t d = rd_u8(&r);
+    fo_rd_t r = fo_rd_init(p, len);
+    uint8_t d = fo_rd_u8(&r);
     if ((d & 0x10) == 0 || (d & 0x07) != 0) return false; /* S=1, PID=0 */
     if (d & 0x80) {
-        uint8_t x = rd_u8(&r);
-        if (x & 0x80) rd_take(&r, (rd_u8(&r) & 0x80) ? 1 : 0); /* I: 7 or 15-bit PictureID */
-        if (x & 0x40) rd_u8(&r);                              /* L: TL0PICIDX */
-        if (x & 0x30) rd_u8(&r);                              /* T/K: TID|Y|KEYIDX */
+        uint8_t x = fo_rd_u8(&r);
+        if (x & 0x80) fo_rd_take(&r, (fo_rd_u8(&r) & 0x80) ? 1 : 0); /* I: 7 or 15-bit PictureID */
+        if (x & 0x40) fo_rd_u8(&r);                              /* L: TL0PICIDX */
+        if (x & 0x30) fo_rd_u8(&r);                              /* T/K: TID|Y|KEYIDX */
     }
-    const uint8_t *h = rd_take(&r, 10);
+    const uint8_t *h = fo_rd_take(&r, 10);
     return h && (h[0] & 0x01) == 0 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a;
 }
 
@@ -272,38 +223,38 @@ static bool h264_nal_is_key(uint8_t nal) { return (nal & 0x1f) == 5 || (nal & 0x
 /* RFC 6184 §5.6-5.8: single NAL unit, STAP-A (every aggregated unit must fit) or FU-A start. */
 static bool h264_is_keyframe(const uint8_t *p, size_t len)
 {
-    rd_t r = rd_init(p, len);
-    uint8_t nal = rd_u8(&r);
+    fo_rd_t r = fo_rd_init(p, len);
+    uint8_t nal = fo_rd_u8(&r);
     if (r.bad) return false;
     uint8_t type = nal & 0x1f;
     if (type >= 1 && type <= 23) return h264_nal_is_key(nal);
     if (type == 24) {
         bool key = false;
-        if (rd_left(&r) == 0) return false;
-        while (rd_left(&r) > 0) {
-            uint16_t n = rd_u16(&r);
-            const uint8_t *u = rd_take(&r, n);
+        if (fo_rd_left(&r) == 0) return false;
+        while (fo_rd_left(&r) > 0) {
+            uint16_t n = fo_rd_u16(&r);
+            const uint8_t *u = fo_rd_take(&r, n);
             if (!u || n == 0) return false;
             key = key || h264_nal_is_key(u[0]);
         }
         return key;
     }
     if (type == 28) {
-        uint8_t fu = rd_u8(&r);
+        uint8_t fu = fo_rd_u8(&r);
         return !r.bad && (fu & 0x80) && h264_nal_is_key(fu);
     }
     return false;
 }
 
 /* RFC 9628 §4.2 scalability structure: N_S+1 optional resolutions, optional picture group. */
-static void vp9_skip_ss(rd_t *r)
+static void vp9_skip_ss(fo_rd_t *r)
 {
-    uint8_t v = rd_u8(r);
+    uint8_t v = fo_rd_u8(r);
     unsigned ns = (unsigned)(v >> 5) + 1;
-    if (v & 0x10) rd_take(r, ns * 4);
+    if (v & 0x10) fo_rd_take(r, ns * 4);
     if (v & 0x08) {
-        unsigned ng = rd_u8(r);
-        for (unsigned i = 0; i < ng && !r->bad; i++) rd_take(r, (rd_u8(r) >> 2) & 0x03);
+        unsigned ng = fo_rd_u8(r);
+        for (unsigned i = 0; i < ng && !r->bad; i++) fo_rd_take(r, (fo_rd_u8(r) >> 2) & 0x03);
     }
 }
 
@@ -312,21 +263,21 @@ static void vp9_skip_ss(rd_t *r)
  * not depend on a lower spatial layer. The whole descriptor must parse and payload follow. */
 static bool vp9_is_keyframe(const uint8_t *p, size_t len)
 {
-    rd_t r = rd_init(p, len);
-    uint8_t d = rd_u8(&r);
+    fo_rd_t r = fo_rd_init(p, len);
+    uint8_t d = fo_rd_u8(&r);
     bool i = d & 0x80, pb = d & 0x40, l = d & 0x20, f = d & 0x10, b = d & 0x08, v = d & 0x02;
-    if (i) rd_take(&r, (rd_u8(&r) & 0x80) ? 1 : 0);
+    if (i) fo_rd_take(&r, (fo_rd_u8(&r) & 0x80) ? 1 : 0);
     bool dep = false;
     if (l) {
-        dep = rd_u8(&r) & 0x01;
-        if (!f) rd_u8(&r); /* TL0PICIDX, non-flexible mode only */
+        dep = fo_rd_u8(&r) & 0x01;
+        if (!f) fo_rd_u8(&r); /* TL0PICIDX, non-flexible mode only */
     }
     if (f && pb) {
         for (int k = 0; k < 3; k++)
-            if (!(rd_u8(&r) & 0x01)) break; /* P_DIFF | N */
+            if (!(fo_rd_u8(&r) & 0x01)) break; /* P_DIFF | N */
     }
     if (v) vp9_skip_ss(&r);
-    return !r.bad && rd_left(&r) > 0 && b && !pb && !dep;
+    return !r.bad && fo_rd_left(&r) > 0 && b && !pb && !dep;
 }
 
 /* AV1 RTP spec §4.4 aggregation header |Z|Y|W|W|N|-|-|-|: N marks the first packet of a coded
