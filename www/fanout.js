@@ -96,7 +96,7 @@
   /* ---------- the session ---------- */
 
   class FanoutSession {
-    /** kind: 'publish' or 'play'. opts: {api, codec, onchange(session), onstats(session)} */
+    /** kind: 'publish' or 'play'. opts: {api, codec, bundlePolicy, onchange(session), onstats(session), ontrack(ev, session)} */
     constructor(kind, opts) {
       if (kind !== 'publish' && kind !== 'play') throw new Error('kind must be publish or play');
       this.kind = kind;
@@ -137,7 +137,12 @@
     }
 
     _newPc() {
-      const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+      // bundlePolicy: the browser default ('balanced'), as SRS's srs.sdk.js uses: with
+      // 'max-bundle' Firefox offers every m-section but the first with port 0 + a=bundle-only
+      // (RFC 8843), which servers that read port 0 as "rejected" refuse. ?bundle= overrides.
+      const cfg = { iceServers: [], rtcpMuxPolicy: 'require' };
+      if (this.opts.bundlePolicy) cfg.bundlePolicy = this.opts.bundlePolicy;
+      const pc = new RTCPeerConnection(cfg);
       this.pc = pc;
       const upd = () => {
         this.state.pc = pc.connectionState || this.state.pc;
@@ -427,6 +432,7 @@
       url: q.get('url') || ('webrtc://' + host + DEFAULT_APP_STREAM),
       api: q.get('api') || '',
       codec: q.get('codec') || '',
+      bundlePolicy: q.get('bundle') || '',
       autostart: /^(1|true|yes)$/i.test(q.get('autostart') || ''),
     };
   }
