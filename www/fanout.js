@@ -79,7 +79,11 @@
 
   /* ---------- codec preferences ---------- */
 
-  /** Put codecs whose mimeType is video/<name> first (keeping rtx/red/fec), if supported. */
+  /**
+   * Offer only video/<name> (all its profiles) plus the helpers rtx/red/ulpfec/flexfec, so
+   * the server must take that codec or refuse (a mere reordering would leave the choice to
+   * the server's own preference list).
+   */
   function preferCodec(transceiver, kind, name, direction) {
     if (!name || !transceiver.setCodecPreferences) return false;
     const Cls = direction === 'send' ? global.RTCRtpSender : global.RTCRtpReceiver;
@@ -88,8 +92,8 @@
     const want = kind + '/' + name.toLowerCase();
     const first = caps.codecs.filter((c) => c.mimeType.toLowerCase() === want);
     if (!first.length) throw new FanoutError('this browser cannot ' + direction + ' ' + want);
-    const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== want);
-    transceiver.setCodecPreferences(first.concat(rest));
+    const helpers = caps.codecs.filter((c) => /\/(rtx|red|ulpfec|flexfec-03)$/i.test(c.mimeType));
+    transceiver.setCodecPreferences(first.concat(helpers));
     return true;
   }
 
