@@ -393,6 +393,7 @@ static int parse_attr(parser_t *ps, span_t a)
     else if (span_eq(name, "msid")) span_copy(m->msid, sizeof m->msid, v);
     else if (span_eq(name, "rtcp-mux")) m->rtcp_mux = true;
     else if (span_eq(name, "rtcp-rsize")) m->rtcp_rsize = true;
+    else if (span_eq(name, "bundle-only")) m->bundle_only = true;
     return 0;
 }
 
@@ -510,6 +511,25 @@ static int finish(parser_t *ps)
         if (m->setup == FO_SETUP_NONE) m->setup = ps->setup;
         if (!ps->media_dir_set[i] && ps->dir_set) m->dir = ps->dir;
         m->bundled = in_bundle(ps, m->mid);
+    }
+    for (size_t i = 0; i < out->n_media; i++) {
+        fo_sdp_media_t *m = &out->media[i];
+        if (m->port == 0 && m->bundle_only && m->bundled) {
+            /* Firefox's max-bundle offers every m-line but the first this way; it takes the
+             * transport of the group's first live m-line (the BUNDLE tag). */
+            const fo_sdp_media_t *tag = NULL;
+            for (size_t j = 0; j < out->n_media && !tag; j++)
+                if (j != i && out->media[j].port && out->media[j].bundled) tag = &out->media[j];
+            if (tag) {
+                if (!m->ice_ufrag[0]) memcpy(m->ice_ufrag, tag->ice_ufrag, sizeof m->ice_ufrag);
+                if (!m->ice_pwd[0]) memcpy(m->ice_pwd, tag->ice_pwd, sizeof m->ice_pwd);
+                if (!m->fp[0]) {
+                    memcpy(m->fp_alg, tag->fp_alg, sizeof m->fp_alg);
+                    memcpy(m->fp, tag->fp, sizeof m->fp);
+                }
+                m->port = 9;
+            }
+        }
         if (m->port == 0) continue;
         if (!m->ice_ufrag[0]) return ps->why = "no ice-ufrag", FO_EINVAL;
         if (!m->ice_pwd[0]) return ps->why = "no ice-pwd", FO_EINVAL;

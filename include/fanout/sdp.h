@@ -59,6 +59,9 @@ typedef struct {
     bool rtcp_mux;
     bool rtcp_rsize;
     bool bundled;         /* its mid is in the offer's BUNDLE group */
+    bool bundle_only;     /* a=bundle-only (RFC 8843): offered with port 0 but live in the
+                             BUNDLE group; the parser gives it port 9 and the group's ICE and
+                             DTLS parameters, so the rest of the code sees a live m-line */
     char ice_ufrag[64];   /* media-level, else the session's */
     char ice_pwd[128];
     char fp_alg[16];      /* media-level, else the session's */

@@ -237,11 +237,13 @@ test('interop: firefox publishes to chromium, chromium publishes to firefox', { 
     const [chromium, firefox] = await Promise.all([launchChromium(), launchFirefox()]);
     ctx.browsers.push(chromium, firefox);
     const s1 = streamName('ff2cr'), s2 = streamName('cr2ff');
-    const ffPub = await openPage(ctx, firefox, 'firefox-publisher', 'publisher.html', s1);
+    // Firefox with bundlePolicy max-bundle offers its second m-line as port 0 + bundle-only
+    // (RFC 8843); the server must treat it as live, not rejected.
+    const ffPub = await openPage(ctx, firefox, 'firefox-publisher', 'publisher.html', s1, '&bundle=max-bundle');
     const crPub = await openPage(ctx, chromium, 'chromium-publisher', 'publisher.html', s2);
     await Promise.all([publisherSending(ffPub), publisherSending(crPub)]);
     const crPlay = await openPage(ctx, chromium, 'chromium-player', 'player.html', s1);
-    const ffPlay = await openPage(ctx, firefox, 'firefox-player', 'player.html', s2);
+    const ffPlay = await openPage(ctx, firefox, 'firefox-player', 'player.html', s2, '&bundle=max-bundle');
     const ff = await Promise.all([firstFrame(crPlay), firstFrame(ffPlay)]);
     console.log('  first frame: firefox->chromium ' + ff[0].firstFrameMs + ' ms, chromium->firefox ' + ff[1].firstFrameMs + ' ms');
     const [m1, m2] = await Promise.all([measurePlayer(crPlay, WINDOW_MS), measurePlayer(ffPlay, WINDOW_MS)]);

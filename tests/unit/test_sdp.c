@@ -346,6 +346,25 @@ static void negotiate_firefox_publish(void **state)
     assert_int_equal(fo_sdp_negotiate(&g_offer.media[1], FO_SDP_ROLE_PUBLISH, NULL, 0, EXTS, &a), FO_ECODEC);
 }
 
+/* Firefox with bundlePolicy max-bundle offers video as "m=video 0" + a=bundle-only: it is live
+ * in the BUNDLE group (RFC 8843), not rejected, and publishing must keep its video. */
+static void firefox_max_bundle_publish(void **state)
+{
+    (void)state;
+    parse_file("firefox-publish-maxbundle.sdp", &g_offer);
+    assert_int_equal(g_offer.n_media, 2);
+    const fo_sdp_media_t *v = &g_offer.media[1];
+    assert_true(v->bundle_only);
+    assert_true(v->bundled);
+    assert_int_equal(v->port, 9);
+    assert_string_equal(v->ice_ufrag, g_offer.media[0].ice_ufrag);
+    assert_string_equal(v->fp, g_offer.media[0].fp);
+    fo_sdp_answer_media_t a;
+    assert_int_equal(fo_sdp_negotiate(v, FO_SDP_ROLE_PUBLISH, PREFS_VP8, 2, EXTS, &a), 0);
+    assert_true(a.accept);
+    assert_int_equal(codec(v, a.pts[0])->codec, FO_CODEC_VP8);
+}
+
 static void negotiate_chrome_play(void **state)
 {
     (void)state;
@@ -904,6 +923,7 @@ int main(void)
         cmocka_unit_test(chrome_play_parse),       cmocka_unit_test(firefox_play_parse),
         cmocka_unit_test(datachannel_parse),       cmocka_unit_test(lf_line_ends),
         cmocka_unit_test(negotiate_chrome_publish), cmocka_unit_test(negotiate_firefox_publish),
+        cmocka_unit_test(firefox_max_bundle_publish),
         cmocka_unit_test(negotiate_chrome_play),   cmocka_unit_test(negotiate_firefox_play),
         cmocka_unit_test(negotiate_h264_profiles), cmocka_unit_test(codec_compatibility),
         cmocka_unit_test(answer_chrome_publish),   cmocka_unit_test(answer_firefox_publish),
