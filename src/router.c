@@ -476,3 +476,27 @@ out:
     free(answer);
     return rc;
 }
+
+fo_session_t *fo_router_session(const fo_router_t *r, const char *id)
+{
+    return fo_map_get(r->by_id, id, strlen(id));
+}
+
+fo_stream_t *fo_router_stream(const fo_router_t *r, const char *key)
+{
+    keydigest_t d = digest(key);
+    fo_stream_t *st = fo_map_get(r->streams, &d, sizeof d);
+    return st && strcmp(fo_stream_key(st), key) == 0 ? st : NULL;
+}
+
+size_t fo_router_list_sessions(const fo_router_t *r, fo_session_t **out, size_t max)
+{
+    fo_map_values(r->by_id, (void **)out, max);
+    return fo_map_size(r->by_id);
+}
+
+size_t fo_router_list_streams(const fo_router_t *r, fo_stream_t **out, size_t max)
+{
+    fo_map_values(r->streams, (void **)out, max);
+    return fo_map_size(r->streams);
+}

@@ -533,3 +533,47 @@ const char *fo_session_pwd(const fo_session_t *s) { return s->pwd; }
 fo_role_t fo_session_role(const fo_session_t *s) { return s->role; }
 fo_stream_t *fo_session_stream(const fo_session_t *s) { return s->stream; }
 fo_transport_t *fo_session_transport(const fo_session_t *s) { return s->transport; }
+
+void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = s->id;
+    out->stream_key = s->stream->key;
+    out->role = s->role;
+    out->state = fo_transport_state(s->transport);
+    const fo_addr_t *a = fo_transport_addr(s->transport);
+    if (a) out->remote = *a;
+    const fo_transport_stats_t *ts = fo_transport_stats(s->transport);
+    out->created_ms = ts->created_ms;
+    out->connected_ms = ts->connected_ms;
+    out->rx_packets = ts->rx_packets;
+    out->rx_bytes = ts->rx_bytes;
+    out->tx_packets = ts->tx_packets;
+    out->tx_bytes = ts->tx_bytes;
+    out->rx_dropped = ts->rx_dropped;
+    for (int k = 0; k < KIND_N; k++) {
+        fo_track_info_t *t = &out->track[k];
+        if (s->role == FO_ROLE_PUBLISH) {
+            const pub_track_t *p = &s->pub[k];
+            t->active = p->active;
+            t->codec = p->codec.codec;
+            t->ssrc = p->ssrc;
+            t->packets = p->packets;
+            t->bytes = p->bytes;
+        } else {
+            const play_track_t *p = &s->play[k];
+            t->active = p->active;
+            const fo_sdp_codec_t *src = fo_stream_codec(s->stream, (fo_kind_t)k);
+            t->codec = p->out_pt && src ? src->codec : FO_CODEC_NONE;
+            t->ssrc = p->ssrc;
+            t->packets = p->packets;
+            t->bytes = p->bytes;
+        }
+    }
+}
+
+fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n)
+{
+    *n = st->n_players;
+    return st->players;
+}

@@ -55,4 +55,11 @@ typedef struct {
 } fo_router_stats_t;
 void fo_router_stats(const fo_router_t *r, fo_router_stats_t *out);
 
+/* Lookups and listings for the API (loop thread; results valid until the loop runs on). */
+fo_session_t *fo_router_session(const fo_router_t *r, const char *id);
+fo_stream_t *fo_router_stream(const fo_router_t *r, const char *key);
+/* Copies up to max pointers into out; returns how many there are in all. */
+size_t fo_router_list_sessions(const fo_router_t *r, fo_session_t **out, size_t max);
+size_t fo_router_list_streams(const fo_router_t *r, fo_stream_t **out, size_t max);
+
 #endif

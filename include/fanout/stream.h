@@ -67,4 +67,32 @@ fo_transport_t *fo_session_transport(const fo_session_t *s);
 /* Ends a session from outside (API kick, shutdown): close_notify, then session_ended. */
 void fo_session_end(fo_session_t *s, const char *reason);
 
+/* A snapshot of a session for the API and metrics (copied out; no pointers into the session
+ * except stream_key, valid until the stream is freed). Fields not measured yet are 0. */
+typedef struct {
+    bool active;
+    fo_codec_t codec;
+    uint32_t ssrc;              /* publisher: theirs; player: ours */
+    uint64_t packets, bytes;    /* publisher: received; player: sent */
+    uint32_t lost;              /* packets lost (publisher: gaps we saw; player: from its RRs) */
+    uint32_t jitter;            /* RTP timestamp units, from RTCP */
+    uint64_t nacks, plis;       /* feedback received (player) or sent (publisher) */
+} fo_track_info_t;
+
+typedef struct {
+    const char *id;
+    const char *stream_key;
+    fo_role_t role;
+    fo_transport_state_t state;
+    fo_addr_t remote;           /* family 0 before the first ICE check */
+    uint64_t created_ms, connected_ms; /* loop clock; connected 0 if not yet */
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
+    uint32_t rtt_ms;            /* 0 when unknown */
+    fo_track_info_t track[2];   /* [FO_KIND_AUDIO], [FO_KIND_VIDEO] */
+} fo_session_info_t;
+
+void fo_session_info(const fo_session_t *s, fo_session_info_t *out);
+/* The players of a stream (array owned by the stream, valid until the next change). */
+fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n);
+
 #endif
