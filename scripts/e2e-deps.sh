@@ -30,7 +30,30 @@ fi
 stamp="$e2e/node_modules/.package-lock.json"
 if [ ! -f "$stamp" ] || [ "$e2e/package-lock.json" -nt "$stamp" ]; then
   echo "e2e-deps: npm ci in tests/e2e" >&2
+  # npm uses its own CA list; a proxy's CA installed system-wide (corporate or sandbox TLS
+  # interception) is honoured through NODE_EXTRA_CA_CERTS.
+  if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  fi
   # The tests drive Debian's browsers; never download browser builds.
-  (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
-     npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  npm_ci() {
+    (cd "$e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+       npm ci --no-audit --no-fund --loglevel=error "$@" >/dev/null)
+  }
+  err=$(mktemp)
+  trap 'rm -f "$err"' EXIT
+  if ! npm_ci 2>"$err"; then
+    if grep -qE "SELF_SIGNED_CERT|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF|CERT_UNTRUSTED" "$err"; then
+      # A TLS-intercepting proxy whose CA this machine does not trust. Every package in
+      # package-lock.json carries a sha512 integrity hash that npm checks on each tarball, so
+      # what gets installed is exactly what was locked even without TLS verification.
+      echo "e2e-deps: the npm registry's TLS certificate is not trusted here (intercepting" \
+           "proxy?); retrying without TLS verification, packages still checked against the" \
+           "sha512 hashes in package-lock.json" >&2
+      npm_ci --strict-ssl=false
+    else
+      cat "$err" >&2
+      exit 1
+    fi
+  fi
 fi
