@@ -68,6 +68,7 @@ async function launchFirefox(opts = {}) {
     executablePath: FIREFOX,
     headless: true,
     extraPrefsFirefox: FIREFOX_PREFS,
+    defaultViewport: null, // no emulation at all by default (see newPage)
     ...opts,
   });
   return {
@@ -75,7 +76,9 @@ async function launchFirefox(opts = {}) {
     raw: browser,
     async newPage() {
       const page = await browser.newPage();
-      await page.setViewport({ width: 1200, height: 860 });
+      // Viewport emulation is cosmetic (screenshots); Firefox ESR 140 (Debian 12's main archive)
+      // lacks the BiDi command puppeteer 24 uses for it (emulation.setScreenOrientationOverride).
+      await page.setViewport({ width: 1200, height: 860 }).catch(() => {});
       return wrapPage(page, () => page.close());
     },
     close: () => browser.close(),
