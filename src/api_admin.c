@@ -106,7 +106,7 @@ void *fo_admin_stream_json(const fo_admin_stream_t *st)
 
 void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t now_ms)
 {
-    char remote[80] = "", ip[64] = "";
+    char remote[80] = "", ip[80] = "";
     if (in->remote.u.sa.sa_family) {
         fo_addr_str(&in->remote, remote, sizeof remote);
         snprintf(ip, sizeof ip, "%s", remote);
