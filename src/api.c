@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTP API routes over the router: SRS-compatible /rtc/v1/publish/ and /rtc/v1/play/. Every
- * failure answers a non-zero "code", a readable "msg" and a fitting HTTP status, and changes
- * nothing on the server. */
+/* HTTP API routes over the router: SRS-compatible /rtc/v1/publish/ and /rtc/v1/play/, WHIP and
+ * WHEP (whip.c), the operator API under /api/v1/ (api_admin.c) and /metrics (metrics.c). Every
+ * failure answers a fitting HTTP status and changes nothing on the server; JSON endpoints
+ * also a non-zero "code" and a readable "msg". Every route passes fo_api_authorize first. */
 #include "fanout/api.h"
 
 #include <jansson.h>
@@ -10,21 +11,55 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fanout/admin.h"
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/metrics.h"
+#include "fanout/whip.h"
+
+#define METRICS_INTERVAL_MS 1000
 
 struct fo_api {
     fo_router_t *router;
+    fo_metrics_t *metrics;
+    fo_admin_t *admin;
 };
 
 fo_api_t *fo_api_new(fo_router_t *router)
 {
     fo_api_t *api = calloc(1, sizeof *api);
-    if (api) api->router = router;
+    if (!api) return NULL;
+    api->router = router;
+    api->metrics = fo_metrics_new(fo_router_loop(router), router, METRICS_INTERVAL_MS);
+    api->admin = api->metrics ? fo_admin_new(router, api->metrics) : NULL;
+    if (!api->admin) {
+        fo_api_free(api);
+        return NULL;
+    }
     return api;
 }
 
-void fo_api_free(fo_api_t *api) { free(api); }
+void fo_api_free(fo_api_t *api)
+{
+    if (!api) return;
+    fo_admin_free(api->admin);
+    fo_metrics_free(api->metrics);
+    free(api);
+}
+
+/* AUTH HOOK: the one place that decides whether `req` may do `action` on `stream`.
+ * action: "publish", "play" (SRS API, WHIP, WHEP; stream is "app/stream"), "delete" (WHIP/WHEP
+ * resource; stream is the session's), "read" (GET /api/v1/..., stream NULL or the stream
+ * asked for), "kick" (DELETE /api/v1/clients/{id}), "metrics" (GET /metrics).
+ * req->authorization holds the Authorization header ("Bearer <token>") and req->query the
+ * query (?token=). Returning false answers 401 with WWW-Authenticate: Bearer.
+ * Today everything is allowed. */
+bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
+                      const char *stream)
+{
+    (void)api, (void)req, (void)action, (void)stream;
+    return true;
+}
 
 void fo_api_rtc_req_free(fo_api_rtc_req_t *r)
 {
@@ -122,6 +157,12 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         error_resp(resp, 400, code, msg);
         return;
     }
+    if (!fo_api_authorize(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", r.url.key)) {
+        fo_api_rtc_req_free(&r);
+        snprintf(resp->headers, sizeof resp->headers, "WWW-Authenticate: Bearer\r\n");
+        error_resp(resp, 401, FO_API_UNAUTHORIZED, "not authorized");
+        return;
+    }
     /* Advertised address: ?eip= / ?candidate= on the API URL, else in the stream URL. */
     char cand[80] = "";
     const char *names[] = {"eip", "candidate"};
@@ -152,28 +193,139 @@ static bool path_is(const char *path, const char *want)
     return strcmp(path, want) == 0 || (want[n - 1] == '/' && strlen(path) == n - 1 && strncmp(path, want, n - 1) == 0);
 }
 
+static bool deny(fo_api_t *api, const fo_http_req_t *req, const char *action, const char *stream,
+                 fo_http_resp_t *resp)
+{
+    if (fo_api_authorize(api, req, action, stream)) return false;
+    snprintf(resp->headers, sizeof resp->headers, "WWW-Authenticate: Bearer\r\n");
+    error_resp(resp, 401, FO_API_UNAUTHORIZED, "not authorized");
+    return true;
+}
+
+static void text_resp(fo_http_resp_t *resp, int status, const char *msg)
+{
+    resp->status = status;
+    snprintf(resp->content_type, sizeof resp->content_type, "text/plain; charset=utf-8");
+    resp->body = strdup(msg);
+    resp->body_len = resp->body ? strlen(msg) : 0;
+}
+
+/* /rtc/v1/whip/ and /rtc/v1/whep/ (SRS also calls WHEP /rtc/v1/whip-play/). */
+static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_req_t *req,
+                                 fo_http_resp_t *resp)
+{
+    const char *m = req->method;
+    if (strcmp(m, "OPTIONS") == 0) {
+        resp->status = 204;
+        snprintf(resp->allow, sizeof resp->allow, "POST, DELETE, OPTIONS");
+        snprintf(resp->headers, sizeof resp->headers, "Accept-Post: application/sdp\r\n");
+        return;
+    }
+    if (strcmp(m, "DELETE") == 0) {
+        /* SRS's form of the resource: the endpoint URL with &session=ID */
+        char id[64] = "";
+        if (fo_url_query_get(req->query, "session", id, sizeof id) < 0) id[0] = '\0';
+        fo_session_t *s = id[0] ? fo_router_session(api->router, id) : NULL;
+        if (!deny(api, req, "delete", s ? fo_stream_key(fo_session_stream(s)) : NULL, resp))
+            fo_whip_delete(api->router, id, resp);
+        return;
+    }
+    if (strcmp(m, "POST") != 0) {
+        snprintf(resp->allow, sizeof resp->allow, "POST, DELETE, OPTIONS");
+        text_resp(resp, 405, "use POST with an application/sdp offer\n");
+        return;
+    }
+    char key[200];
+    const char *why = "";
+    if (fo_whip_stream_key(req->query, key, sizeof key, &why) != 0) {
+        text_resp(resp, 400, why);
+        return;
+    }
+    if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
+    fo_whip_offer(api->router, role, key, req, resp);
+}
+
+static void handle_whip_resource(fo_api_t *api, const char *id, const fo_http_req_t *req,
+                                 fo_http_resp_t *resp)
+{
+    const char *m = req->method;
+    snprintf(resp->allow, sizeof resp->allow, "DELETE, OPTIONS");
+    if (strcmp(m, "OPTIONS") == 0) {
+        resp->status = 204;
+    } else if (strcmp(m, "DELETE") == 0) {
+        fo_session_t *s = fo_router_session(api->router, id);
+        if (!deny(api, req, "delete", s ? fo_stream_key(fo_session_stream(s)) : NULL, resp))
+            fo_whip_delete(api->router, id, resp);
+    } else if (strcmp(m, "PATCH") == 0) {
+        /* ICE-lite with complete candidates in the answer: no trickle, no ICE restart */
+        text_resp(resp, 405, "trickle ICE and ICE restarts are not supported: the answer is complete\n");
+    } else {
+        text_resp(resp, 405, "use DELETE to end the session\n");
+    }
+}
+
+static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        snprintf(resp->allow, sizeof resp->allow, "GET, OPTIONS");
+        text_resp(resp, 405, "use GET\n");
+        return;
+    }
+    if (deny(api, req, "metrics", NULL, resp)) return;
+    fo_metrics_data_t d;
+    fo_metrics_collect(api->metrics, &d);
+    resp->body = fo_metrics_render(&d);
+    if (!resp->body) {
+        text_resp(resp, 500, "out of memory\n");
+        return;
+    }
+    resp->status = 200;
+    resp->body_len = strlen(resp->body);
+    snprintf(resp->content_type, sizeof resp->content_type, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    const char *p = req->path;
+    if (path_is(p, "/rtc/v1/whip/")) {
+        handle_whip_endpoint(api, FO_ROLE_PUBLISH, req, resp);
+    } else if (path_is(p, "/rtc/v1/whep/") || path_is(p, "/rtc/v1/whip-play/")) {
+        handle_whip_endpoint(api, FO_ROLE_PLAY, req, resp);
+    } else if (strncmp(p, FO_WHIP_RESOURCE_PREFIX, strlen(FO_WHIP_RESOURCE_PREFIX)) == 0) {
+        handle_whip_resource(api, p + strlen(FO_WHIP_RESOURCE_PREFIX), req, resp);
+    } else if (strcmp(req->method, "OPTIONS") == 0) {
+        resp->status = 200;
+        snprintf(resp->allow, sizeof resp->allow, "GET, POST, DELETE, PATCH, OPTIONS");
+    } else if (strcmp(p, "/metrics") == 0) {
+        handle_metrics(api, req, resp);
+    } else if (strncmp(p, "/api/v1/", 8) == 0) {
+        bool kick = strcmp(req->method, "DELETE") == 0;
+        if (!deny(api, req, kick ? "kick" : "read", NULL, resp) && !fo_admin_handle(api->admin, req, resp))
+            error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
+    } else {
+        fo_role_t role;
+        if (path_is(p, "/rtc/v1/publish/")) role = FO_ROLE_PUBLISH;
+        else if (path_is(p, "/rtc/v1/play/")) role = FO_ROLE_PLAY;
+        else {
+            error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
+            return;
+        }
+        if (strcmp(req->method, "POST") != 0) {
+            snprintf(resp->allow, sizeof resp->allow, "POST, OPTIONS");
+            error_resp(resp, 405, FO_API_METHOD, "use POST");
+            return;
+        }
+        handle_rtc(api, role, req, resp);
+    }
+}
+
 bool fo_api_handle(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     fo_api_t *api = user;
-    bool ours = strncmp(req->path, "/rtc/", 5) == 0 || strncmp(req->path, "/api/", 5) == 0;
-    if (strcmp(req->method, "OPTIONS") == 0) {
-        resp->status = 200;
-        snprintf(resp->allow, sizeof resp->allow, "GET, POST, DELETE, PATCH, OPTIONS");
-        return true;
-    }
-    if (!ours) return false;
-    fo_role_t role;
-    if (path_is(req->path, "/rtc/v1/publish/")) role = FO_ROLE_PUBLISH;
-    else if (path_is(req->path, "/rtc/v1/play/")) role = FO_ROLE_PLAY;
-    else {
-        error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
-        return true;
-    }
-    if (strcmp(req->method, "POST") != 0) {
-        snprintf(resp->allow, sizeof resp->allow, "POST, OPTIONS");
-        error_resp(resp, 405, FO_API_METHOD, "use POST");
-        return true;
-    }
-    handle_rtc(api, role, req, resp);
+    bool ours = strncmp(req->path, "/rtc/", 5) == 0 || strncmp(req->path, "/api/", 5) == 0 ||
+                strcmp(req->path, "/metrics") == 0;
+    if (!ours && strcmp(req->method, "OPTIONS") != 0) return false;
+    route(api, req, resp);
+    fo_metrics_count_request(api->metrics, resp->status);
     return true;
 }

@@ -64,7 +64,7 @@ static void add_common_headers(struct MHD_Response *r)
     MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, PATCH, OPTIONS");
     MHD_add_response_header(r, "Access-Control-Allow-Headers",
                             "Content-Type, Authorization, If-Match");
-    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location, Link");
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location, Link, ETag");
     MHD_add_response_header(r, "Server", "fanout/" FO_VERSION);
 }
 
@@ -174,6 +174,19 @@ static const char *header(struct MHD_Connection *c, const char *name)
     return v ? v : "";
 }
 
+/* "Name: value\r\n" lines from a handler's resp.headers. */
+static void add_extra_headers(struct MHD_Response *r, char *lines)
+{
+    for (char *save = NULL, *line = strtok_r(lines, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+        char *colon = strchr(line, ':');
+        if (!colon || colon == line) continue;
+        *colon = '\0';
+        const char *v = colon + 1;
+        while (*v == ' ') v++;
+        MHD_add_response_header(r, line, v);
+    }
+}
+
 static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const char *url,
                                 const char *method, conn_ctx_t *cc)
 {
@@ -213,6 +226,7 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
     if (resp.content_type[0]) MHD_add_response_header(r, "Content-Type", resp.content_type);
     if (resp.location[0]) MHD_add_response_header(r, "Location", resp.location);
     if (resp.allow[0]) MHD_add_response_header(r, "Allow", resp.allow);
+    add_extra_headers(r, resp.headers);
     add_common_headers(r);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp.status, r);
     MHD_destroy_response(r);

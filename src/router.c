@@ -35,6 +35,7 @@ struct fo_router {
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
     fo_router_stats_t stats;
+    uint64_t ended[FO_END_N]; /* sessions ended, by kind */
 };
 
 static const char *const publish_exts[] = {"urn:ietf:params:rtp-hdrext:sdes:mid", NULL};
@@ -109,6 +110,7 @@ static void session_ended(void *user, fo_session_t *s)
     if (fo_session_role(s) == FO_ROLE_PUBLISH) r->stats.publishers--;
     else r->stats.players--;
     r->stats.sessions--;
+    r->ended[fo_router_end_kind(fo_session_end_reason(s))]++;
     fo_udp_flush(r->udp); /* the close_notify */
     fo_loop_defer(r->loop, defer_free_session, s);
 }
@@ -500,3 +502,48 @@ size_t fo_router_list_streams(const fo_router_t *r, fo_stream_t **out, size_t ma
     fo_map_values(r->streams, (void **)out, max);
     return fo_map_size(r->streams);
 }
+
+/* --- for the operator API and metrics --- */
+
+fo_end_kind_t fo_router_end_kind(const char *reason)
+{
+    static const struct {
+        const char *prefix;
+        fo_end_kind_t kind;
+    } table[] = {
+        {"DTLS close_notify", FO_END_PEER_CLOSED}, {"DTLS", FO_END_DTLS_FAILED},
+        {"SRTP", FO_END_DTLS_FAILED},              {"ICE consent", FO_END_CONSENT},
+        {"did not connect", FO_END_CONNECT_TIMEOUT}, {"publisher left", FO_END_PUBLISHER_LEFT},
+        {"server shutting down", FO_END_SHUTDOWN}, {"ended by request", FO_END_API},
+        {"kicked", FO_END_API},                    {"WHIP", FO_END_API},
+        {"WHEP", FO_END_API},
+    };
+    for (size_t i = 0; reason && i < FO_ARRAY_LEN(table); i++)
+        if (strncmp(reason, table[i].prefix, strlen(table[i].prefix)) == 0) return table[i].kind;
+    return FO_END_OTHER;
+}
+
+const char *fo_router_end_kind_name(fo_end_kind_t k)
+{
+    static const char *const names[FO_END_N] = {"api",          "peer_closed",    "dtls_failed",
+                                                "consent_expired", "connect_timeout", "publisher_left",
+                                                "shutdown",     "other"};
+    return (unsigned)k < FO_END_N ? names[k] : "other";
+}
+
+void fo_router_end_counts(const fo_router_t *r, uint64_t out[FO_END_N])
+{
+    memcpy(out, r->ended, sizeof r->ended);
+}
+
+int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason)
+{
+    fo_session_t *s = fo_map_get(r->by_id, id, strlen(id));
+    if (!s) return FO_ENOTFOUND;
+    fo_session_end(s, reason);
+    return 0;
+}
+
+fo_loop_t *fo_router_loop(const fo_router_t *r) { return r->loop; }
+
+const fo_udp_stats_t *fo_router_udp_stats(const fo_router_t *r) { return fo_udp_stats(r->udp); }

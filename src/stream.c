@@ -63,6 +63,7 @@ struct fo_session {
     uint8_t pt_kind[128];  /* publisher: payload type -> kind + 1 (0 = unknown) */
     uint8_t pt_class[128]; /* PT_MEDIA / PT_RTX */
     play_track_t play[KIND_N];
+    const char *end_reason; /* static text given to fo_session_end */
 };
 
 struct fo_stream {
@@ -496,6 +497,7 @@ void fo_session_end(fo_session_t *s, const char *reason)
 {
     if (s->ended) return;
     s->ended = true;
+    s->end_reason = reason;
     fo_stream_t *st = s->stream;
     FO_LOG(FO_LOG_INFO, s->ctx, "session ended: %s", reason);
     fo_transport_close(s->transport);
@@ -577,3 +579,5 @@ fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n)
     *n = st->n_players;
     return st->players;
 }
+
+const char *fo_session_end_reason(const fo_session_t *s) { return s->end_reason; }

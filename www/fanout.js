@@ -7,6 +7,10 @@
  *   await s.publish('webrtc://host/live/livestream', mediaStream);
  *   await s.play('webrtc://host/live/livestream');   // s.remoteStream gets the tracks
  *
+ * With opts.proto = 'whip' (pages: ?proto=whip) signaling is WHIP/WHEP instead: the offer
+ * POSTed as application/sdp to /rtc/v1/whip/ or /rtc/v1/whep/?app=&stream=, the answer from
+ * the 201, and close() DELETEs the resource from its Location.
+ *
  * Signaling: POST {api, tid, streamurl, clientip:null, sdp:offer} as JSON to
  * <origin>/rtc/v1/{publish,play}/ (the page's own origin unless `api` is given: a full
  * API URL, or a base such as http://host:1985). Like SRS's srs.sdk.js, query parameters
@@ -67,6 +71,25 @@
     return u.toString();
   }
 
+  /**
+   * The WHIP (publish) or WHEP (play) endpoint for streamUrl:
+   * <origin or api base>/rtc/v1/whip/?app=A&stream=S (or /rtc/v1/whep/), plus the stream URL's
+   * query parameters (e.g. eip). `api` may be a base (http://host:port) or any fanout API URL.
+   */
+  function buildWhipUrl(kind, streamUrl, api) {
+    const origin = (global.location && /^https?:/.test(global.location.protocol)) ? global.location.origin : 'http://localhost:1985';
+    const base = api ? new URL(api, origin).origin : origin;
+    const parsed = parseStreamUrl(streamUrl);
+    const u = new URL(base + '/rtc/v1/' + (kind === 'publish' ? 'whip' : 'whep') + '/');
+    u.searchParams.set('app', parsed.app);
+    u.searchParams.set('stream', parsed.stream);
+    for (const [k, v] of parsed.query) {
+      if (k === 'api' || k === 'schema' || u.searchParams.has(k)) continue;
+      u.searchParams.append(k, v);
+    }
+    return u.toString();
+  }
+
   function randomId(n) {
     const a = new Uint8Array(n || 8);
     (global.crypto || {}).getRandomValues ? global.crypto.getRandomValues(a) : a.forEach((_, i) => { a[i] = Math.random() * 256; });
@@ -115,7 +138,7 @@
         kind: kind, phase: 'idle', pc: 'new', ice: 'new', iceGathering: 'new', dtls: 'new',
         signaling: 'stable', streamurl: null, api: null, httpStatus: null, sessionid: null,
         server: null, requestAt: null, answerMs: null, connectedMs: null, codecs: {},
-        offer: null, answer: null,
+        offer: null, answer: null, resource: null,
       };
       this._t0 = null;
       this._stats = null;
@@ -189,6 +212,7 @@
       await pc.setLocalDescription(offer);
       this.state.offer = offer.sdp;
       this.state.phase = 'requesting';
+      if (this.opts.proto === 'whip') return this._signalWhip(streamUrl, offer.sdp);
       this._note('POST ' + api);
       const body = { api: api, tid: randomId(4), streamurl: streamUrl, clientip: null, sdp: offer.sdp };
       let res, text;
@@ -223,6 +247,44 @@
       this._watchDtls();
       this._startStats();
       return j;
+    }
+
+    /**
+     * WHIP (publish) / WHEP (play): POST the offer as application/sdp, 201 + Location + the
+     * answer. The resource is DELETEd by close().
+     */
+    async _signalWhip(streamUrl, sdp) {
+      const url = buildWhipUrl(this.kind, streamUrl, this.opts.api);
+      this.state.api = url;
+      this._note('POST ' + url + ' (' + (this.kind === 'publish' ? 'WHIP' : 'WHEP') + ')');
+      let res, text;
+      try {
+        res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
+        text = await res.text();
+      } catch (e) {
+        throw new FanoutError('WHIP/WHEP request to ' + url + ' failed: ' + e.message);
+      }
+      this.state.httpStatus = res.status;
+      if (res.status !== 201) {
+        throw new FanoutError(String(text || 'request refused').trim() + ' (HTTP ' + res.status + ')', { status: res.status });
+      }
+      const loc = res.headers.get('Location');
+      if (!loc) throw new FanoutError('WHIP/WHEP answer has no Location header');
+      this.state.resource = new URL(loc, url).toString();
+      this.state.sessionid = this.state.resource.replace(/\/+$/, '').split('/').pop();
+      this.state.server = res.headers.get('Server');
+      this.state.answer = text;
+      this.state.answerMs = Math.round(performance.now() - this._t0);
+      this.state.phase = 'negotiating';
+      this._note('answer ' + this.state.sessionid + ' in ' + this.state.answerMs + 'ms, resource ' + this.state.resource);
+      try {
+        await this.pc.setRemoteDescription({ type: 'answer', sdp: text });
+      } catch (e) {
+        throw new FanoutError('browser rejected the answer SDP: ' + e.message);
+      }
+      this._watchDtls();
+      this._startStats();
+      return { sessionid: this.state.sessionid, sdp: text };
     }
 
     /** Publish `stream` (a MediaStream; default: getUserMedia audio+video) to `streamUrl`. */
@@ -416,6 +478,10 @@
     }
 
     close() {
+      // WHIP/WHEP: end the session on the server too (SRS-API sessions end by DTLS close)
+      if (this.state.resource && !this._closed) {
+        fetch(this.state.resource, { method: 'DELETE', keepalive: true }).catch(() => {});
+      }
       this._closed = true;
       this._timers.forEach(clearTimeout);
       this._timers = [];
@@ -437,6 +503,7 @@
       api: q.get('api') || '',
       codec: q.get('codec') || '',
       bundlePolicy: q.get('bundle') || '',
+      proto: /^(whip|whep)$/i.test(q.get('proto') || '') ? 'whip' : '',
       autostart: /^(1|true|yes)$/i.test(q.get('autostart') || ''),
     };
   }
@@ -493,7 +560,7 @@
 
   global.Fanout = {
     FanoutSession: FanoutSession, FanoutError: FanoutError, parseStreamUrl: parseStreamUrl,
-    buildApiUrl: buildApiUrl, pageParams: pageParams, render: render, byIds: byIds,
+    buildApiUrl: buildApiUrl, buildWhipUrl: buildWhipUrl, pageParams: pageParams, render: render, byIds: byIds,
     publish: (url, opts, stream) => new FanoutSession('publish', opts).publish(url, stream),
     play: (url, opts) => new FanoutSession('play', opts).play(url),
   };

@@ -27,6 +27,7 @@ enum {
     FO_API_INTERNAL = 1009,     /* 500 */
     FO_API_METHOD = 1010,       /* 405 */
     FO_API_MEDIA_TYPE = 1011,   /* 415 */
+    FO_API_UNAUTHORIZED = 1012, /* 401 */
 };
 
 /* A parsed SRS-style publish/play request body. */
@@ -49,8 +50,13 @@ typedef struct fo_api fo_api_t;
 fo_api_t *fo_api_new(fo_router_t *router);
 void fo_api_free(fo_api_t *api);
 
-/* The fo_http_handler_cb: handles /rtc/ and /api/ paths (and OPTIONS anywhere); returns false
- * for everything else (static files). */
+/* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
+ * false for everything else (static files). Counts every answer for /metrics. */
 bool fo_api_handle(void *api, const fo_http_req_t *req, fo_http_resp_t *resp);
+
+/* The authorization hook (see api.c): whether `req` may do `action` ("publish", "play",
+ * "delete", "read", "kick", "metrics") on `stream` ("app/stream" or NULL). */
+bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
+                      const char *stream);
 
 #endif

@@ -35,6 +35,7 @@ typedef struct {
     size_t body_len;
     char location[512];        /* Location header, "" for none */
     char allow[128];           /* Allow header, "" for none */
+    char headers[256];         /* more headers, "Name: value\r\n" each, "" for none */
 } fo_http_resp_t;
 
 /* Returns true when it produced a response; false lets the static-file server try. */

@@ -13,6 +13,7 @@
 #include "fanout/dtls.h"
 #include "fanout/loop.h"
 #include "fanout/stream.h"
+#include "fanout/udp.h"
 
 typedef struct fo_router fo_router_t;
 
@@ -61,5 +62,31 @@ fo_stream_t *fo_router_stream(const fo_router_t *r, const char *key);
 /* Copies up to max pointers into out; returns how many there are in all. */
 size_t fo_router_list_sessions(const fo_router_t *r, fo_session_t **out, size_t max);
 size_t fo_router_list_streams(const fo_router_t *r, fo_stream_t **out, size_t max);
+
+/* --- for the operator API and metrics --- */
+
+/* Why sessions ended, by kind (classified from the end reason's text). */
+typedef enum {
+    FO_END_API = 0,          /* WHIP/WHEP DELETE, kick, fo_router_end_session */
+    FO_END_PEER_CLOSED,      /* DTLS close_notify from the peer */
+    FO_END_DTLS_FAILED,      /* handshake failed or timed out, fingerprint mismatch, SRTP setup */
+    FO_END_CONSENT,          /* ICE consent expired */
+    FO_END_CONNECT_TIMEOUT,  /* never connected */
+    FO_END_PUBLISHER_LEFT,   /* a player whose publisher left for good */
+    FO_END_SHUTDOWN,
+    FO_END_OTHER,
+    FO_END_N
+} fo_end_kind_t;
+/* Classifies a session end reason (any text; NULL is OTHER). Pure. */
+fo_end_kind_t fo_router_end_kind(const char *reason);
+/* "api", "peer_closed", "dtls_failed", ...: static storage. */
+const char *fo_router_end_kind_name(fo_end_kind_t k);
+/* Sessions ended so far, by kind. */
+void fo_router_end_counts(const fo_router_t *r, uint64_t out[FO_END_N]);
+/* Ends a session by id with `reason` (logged and classified). Returns 0 or FO_ENOTFOUND. */
+int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason);
+fo_loop_t *fo_router_loop(const fo_router_t *r);
+/* The shared UDP socket's counters. */
+const fo_udp_stats_t *fo_router_udp_stats(const fo_router_t *r);
 
 #endif

@@ -94,5 +94,7 @@ typedef struct {
 void fo_session_info(const fo_session_t *s, fo_session_info_t *out);
 /* The players of a stream (array owned by the stream, valid until the next change). */
 fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n);
+/* The reason given when the session ended (static text), NULL while it runs. */
+const char *fo_session_end_reason(const fo_session_t *s);
 
 #endif

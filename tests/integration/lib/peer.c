@@ -60,6 +60,7 @@ struct fo_peer {
     char session_id[128];
     int http_status;
     int api_code;
+    char location[512];      /* WHIP/WHEP: the resource URL from Location */
 
     int64_t next_check_ms;   /* ICE check / consent request due */
     int64_t ice_start_ms;
@@ -331,9 +332,17 @@ static long dechunk(char *b, size_t len)
 int fo_peer_http_post(const char *url, const char *content_type, const char *body,
                       char **body_out, int timeout_ms)
 {
+    return fo_peer_http_request("POST", url, content_type, body, NULL, body_out, timeout_ms);
+}
+
+int fo_peer_http_request(const char *method, const char *url, const char *content_type,
+                         const char *body, char **headers_out, char **body_out, int timeout_ms)
+{
     char host[256], port[16];
     const char *path;
     *body_out = NULL;
+    if (headers_out) *headers_out = NULL;
+    if (!body) body = "";
     if (parse_http_url(url, host, sizeof host, port, sizeof port, &path)) return FO_EINVAL;
     int64_t deadline = fo_peer_now_ms() + timeout_ms;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
@@ -354,10 +363,12 @@ int fo_peer_http_post(const char *url, const char *content_type, const char *bod
 
     size_t blen = strlen(body);
     char hdr[1024];
+    char ctype[192] = "";
+    if (content_type && *content_type) snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", content_type);
     int hl = snprintf(hdr, sizeof hdr,
-                      "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: %s\r\n"
+                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s"
                       "Content-Length: %zu\r\nConnection: close\r\nAccept: */*\r\n\r\n",
-                      path, host, port, content_type, blen);
+                      method, path, host, port, ctype, blen);
     const char *parts[2] = {hdr, body};
     size_t lens[2] = {(size_t)hl, blen};
     for (int i = 0; i < 2; i++) {
@@ -421,6 +432,7 @@ int fo_peer_http_post(const char *url, const char *content_type, const char *bod
         }
         bl = (size_t)nb;
     }
+    if (headers_out) *headers_out = strdup(resp);
     memmove(resp, b, bl);
     resp[bl] = '\0';
     *body_out = resp;
@@ -733,6 +745,8 @@ static int open_socket(fo_peer_t *p)
     return 0;
 }
 
+static int start_ice(fo_peer_t *p);
+
 int fo_peer_signal(fo_peer_t *p, const char *api_base, const char *stream, int timeout_ms)
 {
     const char *verb = p->role == FO_PEER_PUBLISH ? "publish" : "play";
@@ -780,6 +794,13 @@ int fo_peer_signal(fo_peer_t *p, const char *api_base, const char *stream, int t
     json_decref(j);
     free(resp);
     if (rc) return rc;
+    return start_ice(p);
+}
+
+/* The answer is in p->ans: open the socket and start ICE. */
+static int start_ice(fo_peer_t *p)
+{
+    int rc;
     if (!p->ans.ice_lite) FO_LOG(FO_LOG_WARN, p->name, "answer is not ICE-lite");
     rc = open_socket(p);
     if (rc) return rc;
@@ -791,11 +812,73 @@ int fo_peer_signal(fo_peer_t *p, const char *api_base, const char *stream, int t
     return 0;
 }
 
+/* Value of header `name` in a NUL-terminated header block, copied into out. */
+static bool find_header(const char *headers, const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    for (const char *l = strstr(headers, "\r\n"); l; l = strstr(l, "\r\n")) {
+        l += 2;
+        if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
+            const char *v = l + n + 1;
+            while (*v == ' ') v++;
+            size_t vl = strcspn(v, "\r\n");
+            snprintf(out, cap, "%.*s", (int)vl, v);
+            return true;
+        }
+    }
+    return false;
+}
+
+int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms)
+{
+    char *headers = NULL, *resp = NULL;
+    int status = fo_peer_http_request("POST", url, "application/sdp", p->offer, &headers, &resp, timeout_ms);
+    p->http_status = status > 0 ? status : 0;
+    p->api_code = 0;
+    if (status < 0) {
+        fail(p, "HTTP POST %s: %s", url, fo_strerror(status));
+        return status;
+    }
+    char ctype[128] = "";
+    int rc = 0;
+    if (status != 201 || !find_header(headers, "Location", p->location, sizeof p->location) ||
+        !find_header(headers, "Content-Type", ctype, sizeof ctype) ||
+        strncasecmp(ctype, "application/sdp", 15) != 0) {
+        fail(p, "WHIP/WHEP POST %s: HTTP %d, Location \"%s\", Content-Type \"%s\", body %.200s", url,
+             status, p->location, ctype, resp);
+        rc = FO_ERR;
+    } else {
+        const char *slash = strrchr(p->location, '/');
+        snprintf(p->session_id, sizeof p->session_id, "%.100s", slash ? slash + 1 : p->location);
+        p->answer_sdp = strdup(resp);
+        rc = p->answer_sdp ? parse_answer(p, resp, &p->ans) : FO_ENOMEM;
+    }
+    free(headers);
+    free(resp);
+    return rc ? rc : start_ice(p);
+}
+
+const char *fo_peer_location(const fo_peer_t *p) { return p->location; }
+
+static int drive_until_connected(fo_peer_t *p, int64_t deadline, int timeout_ms);
+
+int fo_peer_connect_whip(fo_peer_t *p, const char *url, int timeout_ms)
+{
+    int64_t deadline = fo_peer_now_ms() + timeout_ms;
+    int r = fo_peer_signal_whip(p, url, timeout_ms);
+    return r ? r : drive_until_connected(p, deadline, timeout_ms);
+}
+
 int fo_peer_connect(fo_peer_t *p, const char *api_base, const char *stream, int timeout_ms)
 {
     int64_t deadline = fo_peer_now_ms() + timeout_ms;
     int r = fo_peer_signal(p, api_base, stream, timeout_ms);
     if (r) return r;
+    return drive_until_connected(p, deadline, timeout_ms);
+}
+
+static int drive_until_connected(fo_peer_t *p, int64_t deadline, int timeout_ms)
+{
     while (fo_peer_process(p) < FO_PEER_CONNECTED) {
         int64_t left = deadline - fo_peer_now_ms();
         if (left <= 0) {

@@ -126,6 +126,19 @@ const fo_peer_stats_t *fo_peer_stats(const fo_peer_t *p);
 int fo_peer_http_post(const char *url, const char *content_type, const char *body,
                       char **body_out, int timeout_ms);
 
+/* Any method; content_type NULL/"" for none, body NULL for none. With headers_out, the
+ * response's status line and headers (malloc'd, "\r\n"-separated; caller frees). */
+int fo_peer_http_request(const char *method, const char *url, const char *content_type,
+                         const char *body, char **headers_out, char **body_out, int timeout_ms);
+
+/* WHIP/WHEP signaling: POSTs the offer as application/sdp to `url` (the endpoint with
+ * ?app=&stream=), expects 201, Content-Type application/sdp and a Location, then starts ICE.
+ * fo_peer_location() gives the resource, fo_peer_session_id() its last path segment. */
+int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms);
+/* fo_peer_signal_whip, then ICE and DTLS until connected (as fo_peer_connect). */
+int fo_peer_connect_whip(fo_peer_t *p, const char *url, int timeout_ms);
+const char *fo_peer_location(const fo_peer_t *p);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t fo_peer_now_ms(void);
 

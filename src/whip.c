@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* WHIP/WHEP request steps. Errors are text/plain (RFC 9725 leaves the body free; a person
+ * reading curl output wants the reason); success bodies are the SDP answer. */
+#include "fanout/whip.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fanout/common.h"
+#include "fanout/log.h"
+#include "fanout/url.h"
+
+bool fo_whip_is_sdp(const char *ct)
+{
+    if (!ct) return false;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    static const char want[] = "application/sdp";
+    if (strncasecmp(ct, want, sizeof want - 1) != 0) return false;
+    ct += sizeof want - 1;
+    while (*ct == ' ' || *ct == '\t') ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+int fo_whip_stream_key(const char *query, char *key, size_t cap, const char **why)
+{
+    char app[64] = "live", stream[128];
+    int n = fo_url_query_get(query, "app", app, sizeof app);
+    if (n == FO_ENOTFOUND) snprintf(app, sizeof app, "live");
+    else if (n <= 0) return *why = "bad ?app= (one path segment of A-Z a-z 0-9 _ . ~ -)", FO_EINVAL;
+    n = fo_url_query_get(query, "stream", stream, sizeof stream);
+    if (n <= 0) return *why = "missing or bad ?stream= (one path segment of A-Z a-z 0-9 _ . ~ -)", FO_EINVAL;
+    /* the stream URL parser holds the one definition of a valid app and stream */
+    char url[256];
+    snprintf(url, sizeof url, "webrtc://whip/%s/%s", app, stream);
+    fo_url_t u;
+    const char *w = "";
+    if (fo_url_parse_stream(url, &u, &w) != 0 || strchr(app, '/') || strchr(stream, '/'))
+        return *why = "bad ?app= or ?stream= (one path segment of A-Z a-z 0-9 _ . ~ -)", FO_EINVAL;
+    if ((size_t)snprintf(key, cap, "%s", u.key) >= cap) return *why = "stream name too long", FO_EINVAL;
+    return 0;
+}
+
+static void text(fo_http_resp_t *resp, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void text(fo_http_resp_t *resp, int status, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n > sizeof msg - 2) n = (int)sizeof msg - 2;
+    msg[n++] = '\n';
+    msg[n] = '\0';
+    resp->status = status;
+    snprintf(resp->content_type, sizeof resp->content_type, "text/plain; charset=utf-8");
+    resp->body = strdup(msg);
+    resp->body_len = resp->body ? (size_t)n : 0;
+}
+
+void fo_whip_offer(fo_router_t *r, fo_role_t role, const char *key, const fo_http_req_t *req,
+                   fo_http_resp_t *resp)
+{
+    const char *what = role == FO_ROLE_PUBLISH ? "WHIP" : "WHEP";
+    if (req->body_too_large) {
+        text(resp, 413, "%s: offer too large", what);
+        return;
+    }
+    if (!fo_whip_is_sdp(req->content_type)) {
+        text(resp, 415, "%s: the offer must be Content-Type: application/sdp (got \"%s\")", what,
+             req->content_type);
+        return;
+    }
+    if (req->body_len == 0) {
+        text(resp, 400, "%s: empty body, expected an SDP offer", what);
+        return;
+    }
+    char cand[80] = "";
+    if (fo_url_query_get(req->query, "eip", cand, sizeof cand) < 0 &&
+        fo_url_query_get(req->query, "candidate", cand, sizeof cand) < 0)
+        cand[0] = '\0';
+    fo_offer_result_t res;
+    fo_router_offer(r, role, key, req->body, req->body_len, cand, &res);
+    if (res.http_status != 200) {
+        FO_LOG(FO_LOG_INFO, key, "%s refused: %s", what, res.msg);
+        text(resp, res.http_status, "%s: %s", what, res.msg);
+        free(res.answer);
+        return;
+    }
+    FO_LOG(FO_LOG_INFO, res.session_id, "%s session for %s", what, key);
+    resp->status = 201;
+    snprintf(resp->content_type, sizeof resp->content_type, "application/sdp");
+    snprintf(resp->location, sizeof resp->location, FO_WHIP_RESOURCE_PREFIX "%s", res.session_id);
+    snprintf(resp->headers, sizeof resp->headers, "ETag: \"%s\"\r\n", res.session_id);
+    resp->body = res.answer;
+    resp->body_len = strlen(res.answer);
+}
+
+void fo_whip_delete(fo_router_t *r, const char *id, fo_http_resp_t *resp)
+{
+    fo_session_t *s = *id ? fo_router_session(r, id) : NULL;
+    if (!s) {
+        text(resp, 404, "no such session (it may have ended already)");
+        return;
+    }
+    const char *reason = fo_session_role(s) == FO_ROLE_PUBLISH ? "WHIP DELETE" : "WHEP DELETE";
+    fo_router_end_session_why(r, id, reason);
+    text(resp, 200, "session %s ended", id);
+}
