@@ -526,11 +526,11 @@ static void summary(bench_t *b, double elapsed_s)
     print_dist("ttfp_video_ms", ttfv, nv);
     const publisher_t *p = &b->pub;
     printf("\"publisher\":{\"connected\":%s,\"rtp_audio\":%llu,\"rtp_video\":%llu,"
-           "\"bytes\":%llu,\"fillers\":%llu,\"kbps\":%.1f,\"clip_video_kbps\":%.1f,"
-           "\"session\":",
+           "\"bytes\":%llu,\"fillers\":%llu,\"media_s\":%.3f,\"kbps\":%.1f,"
+           "\"clip_video_kbps\":%.1f,\"session\":",
            p->peer && p->t0 ? "true" : "false", (unsigned long long)p->sent[0],
            (unsigned long long)p->sent[1], (unsigned long long)(p->bytes[0] + p->bytes[1]),
-           (unsigned long long)p->fillers,
+           (unsigned long long)p->fillers, media_s,
            p->t0 && media_s > 0 ? (p->bytes[0] + p->bytes[1]) * 8.0 / media_s / 1000.0 : 0,
            bench_clip_video_bps(&b->clip) / 1000.0);
     json_str(p->peer ? fo_peer_session_id(p->peer) : "");
