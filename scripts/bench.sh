@@ -124,8 +124,10 @@ fi
 # The section, as Markdown.
 cmd="scripts/bench.sh ${counts[*]}  (DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
+title="Fan-out"
+[ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"
 section=$(
-  echo "## Fan-out"
+  echo "## $title"
   echo
   echo "One publisher (the H.264 baseline + Opus recording in tests/data/media, padded with filler"
   echo "NAL units to ~${KBPS} kbps of video) and N players on loopback, all from one fanout-bench"
@@ -160,12 +162,12 @@ if [ -z "${NO_DOC:-}" ]; then
   doc=docs/benchmarks.md
   mkdir -p docs
   [ -f "$doc" ] || printf '# Benchmarks\n\n' >"$doc"
-  SECTION="$section" python3 - "$doc" <<'EOF'
+  SECTION="$section" TITLE="$title" python3 - "$doc" <<'EOF'
 import os, re, sys
 path = sys.argv[1]
 text = open(path).read()
 new = os.environ["SECTION"].rstrip() + "\n"
-m = re.search(r"^## Fan-out\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+m = re.search(r"^## " + re.escape(os.environ["TITLE"]) + r"\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
 if m:
     text = text[:m.start()] + new + ("\n" if text[m.end():] else "") + text[m.end():]
 else:

@@ -55,7 +55,7 @@ typedef struct {
 
 typedef struct {
     fo_peer_t *peer;
-    int64_t t_signal, t_connected, t_first, t_first_video; /* ms, 0: not yet */
+    int64_t t_signal, t_answer, t_connected, t_first, t_first_video; /* ms, 0: not yet */
     uint32_t ssrc[2];                                     /* [0] audio, [1] video */
     track_rx_t rx[2];
     bool failed, closed;
@@ -389,6 +389,7 @@ static void start_player(bench_t *b)
         note_error(b, name, fo_peer_error(pl->peer));
         return;
     }
+    pl->t_answer = now_ms();
     const fo_peer_media_t *a = fo_peer_answer_media(pl->peer, "audio");
     const fo_peer_media_t *v = fo_peer_answer_media(pl->peer, "video");
     pl->ssrc[0] = a ? a->ssrc : 0;
@@ -489,8 +490,8 @@ static void summary(bench_t *b, double elapsed_s)
     const opts_t *o = &b->o;
     int n = b->started, connected = 0, failed = 0;
     int64_t *conn = calloc((size_t)n + 1, sizeof *conn), *ttfp = calloc((size_t)n + 1, sizeof *ttfp);
-    int64_t *ttfv = calloc((size_t)n + 1, sizeof *ttfv);
-    size_t nc = 0, nf = 0, nv = 0;
+    int64_t *ttfv = calloc((size_t)n + 1, sizeof *ttfv), *sig = calloc((size_t)n + 1, sizeof *sig);
+    size_t nc = 0, nf = 0, nv = 0, ns = 0;
     uint64_t rtp = 0, bytes = 0, lost = 0, got_media = 0;
     for (int i = 0; i < n; i++) {
         player_t *pl = &b->pl[i];
@@ -499,6 +500,7 @@ static void summary(bench_t *b, double elapsed_s)
             if (conn) conn[nc++] = pl->t_connected - pl->t_signal;
         }
         if (pl->failed) failed++;
+        if (pl->t_answer && sig) sig[ns++] = pl->t_answer - pl->t_signal;
         if (pl->t_first && ttfp) ttfp[nf++] = pl->t_first - pl->t_signal;
         if (pl->t_first_video && ttfv) ttfv[nv++] = pl->t_first_video - pl->t_signal;
         for (int k = 0; k < 2; k++) {
@@ -521,6 +523,7 @@ static void summary(bench_t *b, double elapsed_s)
     printf("\"ramp_per_s\":%.1f,\"duration_s\":%.1f,\"elapsed_s\":%.2f,", o->ramp, o->duration,
            elapsed_s);
     printf("\"setup_per_s\":%.1f,", setup_s > 0 ? connected / setup_s : 0);
+    print_dist("signal_ms", sig, ns);
     print_dist("connect_ms", conn, nc);
     print_dist("ttfp_ms", ttfp, nf);
     print_dist("ttfp_video_ms", ttfv, nv);
@@ -562,7 +565,7 @@ static void summary(bench_t *b, double elapsed_s)
     }
     printf("}\n");
     fflush(stdout);
-    free(conn), free(ttfp), free(ttfv);
+    free(conn), free(ttfp), free(ttfv), free(sig);
 }
 
 int main(int argc, char **argv)
