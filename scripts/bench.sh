@@ -92,7 +92,7 @@ for n in "${counts[@]}"; do
        us_per_pkt: (if $fwd > 0 then $cpu * 1e6 / $fwd else null end),
        players_per_core: (if $cpu > 0 then .with_media * $win / $cpu else null end),
        loss_pct: .received.loss_pct, rss_mib: ($rss1 / 1024),
-       kib_per_player: (if $n > 0 then ($rss1 - $rss0) / $n else null end),
+       kib_per_player: (if .connected > 0 then ($rss1 - $rss0) / .connected else null end),
        setup_per_s: .setup_per_s, ttfp_p50: .ttfp_ms.p50, ttfp_p95: .ttfp_ms.p95,
        ttfv_p50: .ttfp_video_ms.p50, server_cpu_total_s: ($ctot / $tck),
        tool_cpu_s: (.cpu_s.user + .cpu_s.sys),
@@ -115,7 +115,8 @@ if [ "$IDLE" -gt 0 ]; then
   wait "$bpid" || true
   stop_server
   idle_row=$(jq -c --argjson rss0 "$rss0" --argjson rss1 "$rss1" --argjson n "$IDLE" \
-    '{players: $n, connected: .connected, kib_per_idle_player: (($rss1 - $rss0) / $n),
+    '{players: $n, connected: .connected,
+      kib_per_idle_player: (if .connected > 0 then ($rss1 - $rss0) / .connected else null end),
       setup_per_s: .setup_per_s, connect_p50: .connect_ms.p50, connect_p95: .connect_ms.p95}' \
     "$work/idle.json")
   echo "$idle_row" >&2
@@ -146,7 +147,7 @@ section=$(
   echo "| players | connected | server CPU % | fwd pkt/s | **server µs/pkt** | floor µs/pkt | players/core | loss % | RSS MiB | KiB/player | setups/s | first pkt p50/p95 ms | first video p50 ms | bench µs/pkt |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for r in "${rows[@]}"; do
-    jq -r '"| \(.players) | \(.connected) | \(.server_cpu_pct|floor) | \(.fwd_pps|floor) | **\(if .us_per_pkt then (.us_per_pkt*100|round/100) else "–" end)** | \(.floor_us*100|round/100) | \(if .players_per_core then (.players_per_core|floor) else "–" end) | \(.loss_pct*1000|round/1000) | \(.rss_mib*10|round/10) | \(if .kib_per_player then (.kib_per_player|round) else "–" end) | \(.setup_per_s) | \(.ttfp_p50)/\(.ttfp_p95) | \(.ttfv_p50) | \(if .tool_us_per_pkt then (.tool_us_per_pkt*100|round/100) else "–" end) |"' <<<"$r"
+    jq -r '"| \(.players) | \(.connected) | \(.server_cpu_pct|floor) | \(.fwd_pps|floor) | **\(if .connected < .players then "n/a: not all connected" elif .us_per_pkt then (.us_per_pkt*100|round/100) else "–" end)** | \(.floor_us*100|round/100) | \(if .connected < .players then "–" elif .players_per_core then (.players_per_core|floor) else "–" end) | \(.loss_pct*1000|round/1000) | \(.rss_mib*10|round/10) | \(if .kib_per_player then (.kib_per_player|round) else "–" end) | \(.setup_per_s) | \(.ttfp_p50)/\(.ttfp_p95) | \(.ttfv_p50) | \(if .tool_us_per_pkt then (.tool_us_per_pkt*100|round/100) else "–" end) |"' <<<"$r"
   done
   if [ "$idle_row" != "null" ]; then
     echo
@@ -155,7 +156,8 @@ section=$(
   echo
   echo "\"bench µs/pkt\" is the load tool's own CPU (recv + SRTP unprotect + bookkeeping, pinned to the"
   echo "other core) per packet it received; \"setups/s\" is bounded by --ramp and by the tool's blocking"
-  echo "HTTP signaling, one session at a time."
+  echo "HTTP signaling, one session at a time. Rows where not every player connected within the run"
+  echo "are not valid per-packet figures (players still joining inside the measuring window)."
 )
 echo "$section"
 if [ -z "${NO_DOC:-}" ]; then
