@@ -499,7 +499,12 @@ void fo_session_end(fo_session_t *s, const char *reason)
     s->ended = true;
     s->end_reason = reason;
     fo_stream_t *st = s->stream;
-    FO_LOG(FO_LOG_INFO, s->ctx, "session ended: %s", reason);
+    fo_session_info_t si; /* the totals, for operators and for fanout-bench's test */
+    fo_session_info(s, &si);
+    FO_LOG(FO_LOG_INFO, s->ctx, "session ended: %s (rtp audio %llu video %llu, udp rx %llu tx %llu)",
+           reason, (unsigned long long)si.track[FO_KIND_AUDIO].packets,
+           (unsigned long long)si.track[FO_KIND_VIDEO].packets, (unsigned long long)si.rx_packets,
+           (unsigned long long)si.tx_packets);
     fo_transport_close(s->transport);
     if (s->role == FO_ROLE_PUBLISH && st->publisher == s) {
         st->publisher = NULL;

@@ -21,9 +21,19 @@ typedef struct {
     uint8_t remote[FO_SRTP_MASTER_LEN];
 } fo_srtp_keys_t;
 
-/* Initialises libsrtp once per process (idempotent; call from main before threads). */
+/* Initialises libsrtp once per process (idempotent; call from main before threads) and puts
+ * nettle's AES-CM and HMAC-SHA1 behind it (after libsrtp's self-test vectors pass; else the
+ * stock ones stay, logged). FANOUT_SRTP_CRYPTO=libsrtp in the environment keeps libsrtp's own
+ * (NSS) primitives, for comparison. */
 int fo_srtp_global_init(void);
 void fo_srtp_global_shutdown(void);
+/* Switches the primitives for sessions created from now on: "nettle" or "libsrtp" (sessions
+ * already created keep theirs). Main thread, no other thread creating sessions. Returns 0,
+ * FO_EINVAL (unknown name, or not initialised) or FO_ECRYPTO (failed the self-test; then
+ * libsrtp's are in use). */
+int fo_srtp_set_crypto(const char *name);
+/* "nettle" or "libsrtp": what new sessions use. */
+const char *fo_srtp_crypto(void);
 
 /* Creates the two libsrtp sessions from `keys` (copied; the caller may wipe them). Outbound
  * allows repeated indexes (needed for retransmissions); inbound has a 1024-packet replay window.

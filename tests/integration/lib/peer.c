@@ -53,6 +53,7 @@ struct fo_peer {
     char pwd[40];
     uint64_t tie;
     uint32_t audio_ssrc, video_ssrc, rtx_ssrc;
+    bool h264;
     char cname[24];
     char *offer;
     char *answer_sdp;
@@ -164,23 +165,30 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
                       "a=ssrc:%u cname:%s\r\n"
                       "a=ssrc:%u msid:fo-stream fo-audio\r\n",
                       p->audio_ssrc, p->cname, p->audio_ssrc);
-    n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", FO_PEER_PT_VP8,
+    int vpt = p->h264 ? FO_PEER_PT_H264 : FO_PEER_PT_VP8;
+    n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", vpt,
                   FO_PEER_PT_RTX);
     n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-video\r\n");
     n += snprintf(o + n, cap - (size_t)n,
                   "a=rtcp-mux\r\n"
                   "a=rtcp-rsize\r\n"
-                  "a=rtpmap:%d VP8/90000\r\n"
+                  "a=rtpmap:%d %s/90000\r\n"
                   "a=rtcp-fb:%d goog-remb\r\n"
                   "a=rtcp-fb:%d transport-cc\r\n"
                   "a=rtcp-fb:%d ccm fir\r\n"
                   "a=rtcp-fb:%d nack\r\n"
-                  "a=rtcp-fb:%d nack pli\r\n"
+                  "a=rtcp-fb:%d nack pli\r\n",
+                  vpt, p->h264 ? "H264" : "VP8", vpt, vpt, vpt, vpt, vpt);
+    if (p->h264)
+        n += snprintf(o + n, cap - (size_t)n,
+                      "a=fmtp:%d level-asymmetry-allowed=1;packetization-mode=1;"
+                      "profile-level-id=42e01f\r\n",
+                      vpt);
+    n += snprintf(o + n, cap - (size_t)n,
                   "a=rtpmap:%d rtx/90000\r\n"
                   "a=fmtp:%d apt=%d\r\n",
-                  FO_PEER_PT_VP8, FO_PEER_PT_VP8, FO_PEER_PT_VP8, FO_PEER_PT_VP8, FO_PEER_PT_VP8,
-                  FO_PEER_PT_VP8, FO_PEER_PT_RTX, FO_PEER_PT_RTX, FO_PEER_PT_VP8);
+                  FO_PEER_PT_RTX, FO_PEER_PT_RTX, vpt);
     if (pub)
         n += snprintf(o + n, cap - (size_t)n,
                       "a=ssrc-group:FID %u %u\r\n"
@@ -669,6 +677,7 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->fd = -1;
     p->dtls_due_ms = -1;
     p->role = opts->role;
+    p->h264 = opts->h264;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;
     if (!p->dctx) {

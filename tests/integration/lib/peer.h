@@ -31,12 +31,14 @@ typedef enum {
 #define FO_PEER_PT_OPUS 111
 #define FO_PEER_PT_VP8 96
 #define FO_PEER_PT_RTX 97
+#define FO_PEER_PT_H264 102 /* packetization-mode=1, profile-level-id=42e01f */
 
 typedef struct {
     fo_peer_role_t role;
     fo_dtls_ctx_t *dtls; /* shared; NULL: the peer makes its own (fo_dtls_ctx_new(NULL, NULL)) */
     fo_stun_t *stun;     /* shared (one per thread); NULL: the peer makes its own */
     const char *name;    /* log context, e.g. "pub"; copied */
+    bool h264;           /* offer H.264 (FO_PEER_PT_H264) instead of VP8 as the video codec */
 } fo_peer_opts_t;
 
 /* One m-section of the server's answer, as far as the peer needs it. */

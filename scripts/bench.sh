@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Fan-out benchmark: a release build of fanout on loopback, fanout-bench at several player counts
+# (one publisher of the H.264+Opus recording padded to $KBPS), the server's CPU time and RSS
+# sampled from /proc, the per-packet floor (fanout-floor) in the same run. Writes the table to
+# the "## Fan-out" section of docs/benchmarks.md (other sections are kept) and prints it.
+# Not part of the test suite: numbers, not pass/fail. Every run stops by itself.
+# Usage: scripts/bench.sh [player counts...]        (default: 50 100 200 500 1000)
+#   env: DURATION=10 (s of media per count after ramp-up)  RAMP=200 (players/s)  KBPS=1000
+#        IDLE=500 (idle players for memory per idle player; 0 skips)  NO_DOC=1 (do not write)
+#        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison)
+#        SERVER_CPU=1 (pin the server to that CPU and the load tool to the other; "" does not pin)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+counts=("$@")
+[ ${#counts[@]} -eq 0 ] && counts=(50 100 200 500 1000)
+DURATION=${DURATION:-10}
+RAMP=${RAMP:-200}
+KBPS=${KBPS:-1000}
+IDLE=${IDLE:-500}
+SERVER_CPU=${SERVER_CPU-1}
+bdir=build-release
+scripts/deps.sh
+command -v jq >/dev/null || { echo "bench.sh needs jq (apt-get install jq)" >&2; exit 1; }
+scripts/build.sh "$bdir" -DCMAKE_BUILD_TYPE=Release
+bin=$bdir/fanout bench=$bdir/tools/fanout-bench floor=$bdir/tools/fanout-floor
+work=$(mktemp -d)
+srv_pid=""
+cleanup() { [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+tck=$(getconf CLK_TCK)
+pin_srv=() pin_tool=()
+if [ -n "$SERVER_CPU" ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  pin_srv=(taskset -c "$SERVER_CPU")
+  pin_tool=(taskset -c "$(( (SERVER_CPU + 1) % $(nproc) ))")
+fi
+
+free_port() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, getattr(socket, sys.argv[1])); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"; }
+# utime+stime of the server in clock ticks, and its RSS in KiB.
+cpu_ticks() { awk '{print $14+$15}' "/proc/$srv_pid/stat"; }
+rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$srv_pid/status"; }
+
+start_server() {
+  local hp up
+  hp=$(free_port SOCK_STREAM); up=$(free_port SOCK_DGRAM)
+  "${pin_srv[@]}" "$bin" -c conf/fanout.conf --http-port "$hp" --rtc-port "$up" \
+    --candidate 127.0.0.1 --log-level warn >"$work/server.log" 2>&1 &
+  srv_pid=$!
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null -X OPTIONS "http://127.0.0.1:$hp/rtc/v1/play/" 2>/dev/null && break
+    sleep 0.1
+  done
+  api="http://127.0.0.1:$hp"
+}
+stop_server() { kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true; srv_pid=""; }
+
+echo "floor probes..." >&2
+floor_json=$("${pin_srv[@]}" "$floor")
+floor_us=$(jq -r .floor_us <<<"$floor_json")
+
+rows=()
+for n in "${counts[@]}"; do
+  echo "== $n players, ${KBPS} kbps, ${DURATION} s" >&2
+  start_server
+  rss0=$(rss_kib)
+  ramp_s=$(awk -v n="$n" -v r="$RAMP" 'BEGIN{printf "%.3f", n/r}')
+  "${pin_tool[@]}" "$bench" --api "$api" --players "$n" --ramp "$RAMP" --duration "$DURATION" \
+    --video-kbps "$KBPS" >"$work/out.json" 2>"$work/bench.err" &
+  bpid=$!
+  # The steady window: from ramp-up + 3 s (handshakes done, keyframe reached) to 1 s before the
+  # end, sampled here; the bench's own clock starts after the publisher connected (~0.1 s).
+  t_start=$(awk -v r="$ramp_s" 'BEGIN{print r + 3}')
+  t_len=$(awk -v d="$DURATION" 'BEGIN{print (d - 4 > 1 ? d - 4 : 1)}')
+  sleep "$t_start"
+  c0=$(cpu_ticks); w0=$(date +%s.%N)
+  sleep "$t_len"
+  c1=$(cpu_ticks); w1=$(date +%s.%N); rss1=$(rss_kib)
+  wait "$bpid" || true
+  ctot=$(cpu_ticks)
+  stop_server
+  out=$(cat "$work/out.json")
+  [ -n "$out" ] || { cat "$work/bench.err" >&2; echo "fanout-bench printed nothing" >&2; exit 1; }
+  row=$(jq -c --argjson n "$n" --argjson c0 "$c0" --argjson c1 "$c1" --argjson w0 "$w0" \
+    --argjson w1 "$w1" --argjson tck "$tck" --argjson rss0 "$rss0" --argjson rss1 "$rss1" \
+    --argjson ctot "$ctot" --argjson floor "$floor_us" '
+    (.publisher.rtp_audio + .publisher.rtp_video) as $pub
+    | (if .publisher.media_s > 0 then $pub / .publisher.media_s else 0 end) as $pps
+    | (($c1 - $c0) / $tck) as $cpu
+    | ($w1 - $w0) as $win
+    | ($pps * .with_media * $win * (1 - .received.loss_pct / 100)) as $fwd
+    | {players: $n, connected: .connected, failed: .failed, pub_pps: $pps,
+       fwd_pps: ($fwd / $win), server_cpu_pct: (100 * $cpu / $win),
+       us_per_pkt: (if $fwd > 0 then $cpu * 1e6 / $fwd else null end),
+       players_per_core: (if $cpu > 0 then .with_media * $win / $cpu else null end),
+       loss_pct: .received.loss_pct, rss_mib: ($rss1 / 1024),
+       kib_per_player: (if .connected > 0 then ($rss1 - $rss0) / .connected else null end),
+       setup_per_s: .setup_per_s, ttfp_p50: .ttfp_ms.p50, ttfp_p95: .ttfp_ms.p95,
+       ttfv_p50: .ttfp_video_ms.p50, server_cpu_total_s: ($ctot / $tck),
+       tool_cpu_s: (.cpu_s.user + .cpu_s.sys),
+       tool_us_per_pkt: (if .received.rtp > 0 then (.cpu_s.user + .cpu_s.sys) * 1e6 / .received.rtp else null end),
+       pub_kbps: .publisher.kbps, floor_us: $floor, errors: .errors}' "$work/out.json")
+  echo "$row" >&2
+  rows+=("$row")
+done
+
+idle_row="null"
+if [ "$IDLE" -gt 0 ]; then
+  echo "== $IDLE idle players (no publisher)" >&2
+  start_server
+  rss0=$(rss_kib)
+  "${pin_tool[@]}" "$bench" --api "$api" --players "$IDLE" --ramp "$RAMP" --duration 4 --no-publish \
+    >"$work/idle.json" 2>"$work/bench.err" &
+  bpid=$!
+  sleep "$(awk -v n="$IDLE" -v r="$RAMP" 'BEGIN{print n/r + 3}')" # all connected, not yet closed
+  rss1=$(rss_kib)
+  wait "$bpid" || true
+  stop_server
+  idle_row=$(jq -c --argjson rss0 "$rss0" --argjson rss1 "$rss1" --argjson n "$IDLE" \
+    '{players: $n, connected: .connected,
+      kib_per_idle_player: (if .connected > 0 then ($rss1 - $rss0) / .connected else null end),
+      setup_per_s: .setup_per_s, connect_p50: .connect_ms.p50, connect_p95: .connect_ms.p95}' \
+    "$work/idle.json")
+  echo "$idle_row" >&2
+fi
+
+# The section, as Markdown.
+cmd="scripts/bench.sh ${counts[*]}  (DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
+crypto=${FANOUT_SRTP_CRYPTO:-nettle}
+title="Fan-out"
+[ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"
+section=$(
+  echo "## $title"
+  echo
+  echo "One publisher (the H.264 baseline + Opus recording in tests/data/media, padded with filler"
+  echo "NAL units to ~${KBPS} kbps of video) and N players on loopback, all from one fanout-bench"
+  echo "process; a release build of fanout with one worker (SRTP crypto: ${crypto})."
+  echo "Server CPU is utime+stime from /proc over the steady window (ramp-up + 3 s to the end - 1 s);"
+  echo "forwarded packets in that window are estimated as publisher packets/s × players with media"
+  echo "× window × (1 − loss). Players per core = players / server cores used at that rate."
+  echo
+  echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(uname -r), $(awk '/MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo ' (+ local changes)')"
+  echo "- Command: \`$cmd\`"
+  echo "- Pinning: ${pin_srv[*]:-none} for the server, ${pin_tool[*]:-none} for fanout-bench"
+  echo "- Floor probes (fanout-floor, same run): \`$floor_json\`"
+  echo
+  echo "| players | connected | server CPU % | fwd pkt/s | **server µs/pkt** | floor µs/pkt | players/core | loss % | RSS MiB | KiB/player | setups/s | first pkt p50/p95 ms | first video p50 ms | bench µs/pkt |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  for r in "${rows[@]}"; do
+    jq -r '"| \(.players) | \(.connected) | \(.server_cpu_pct|floor) | \(.fwd_pps|floor) | **\(if .connected < .players then "n/a: not all connected" elif .us_per_pkt then (.us_per_pkt*100|round/100) else "–" end)** | \(.floor_us*100|round/100) | \(if .connected < .players then "–" elif .players_per_core then (.players_per_core|floor) else "–" end) | \(.loss_pct*1000|round/1000) | \(.rss_mib*10|round/10) | \(if .kib_per_player then (.kib_per_player|round) else "–" end) | \(.setup_per_s) | \(.ttfp_p50)/\(.ttfp_p95) | \(.ttfv_p50) | \(if .tool_us_per_pkt then (.tool_us_per_pkt*100|round/100) else "–" end) |"' <<<"$r"
+  done
+  if [ "$idle_row" != "null" ]; then
+    echo
+    jq -r '"Idle players (signaled, ICE+DTLS+SRTP up, no publisher): \(.players) players, \(.connected) connected, **\(.kib_per_idle_player|round) KiB RSS per idle player**, \(.setup_per_s) setups/s, connect p50/p95 \(.connect_p50)/\(.connect_p95) ms."' <<<"$idle_row"
+  fi
+  echo
+  echo "\"bench µs/pkt\" is the load tool's own CPU (recv + SRTP unprotect + bookkeeping, pinned to the"
+  echo "other core) per packet it received; \"setups/s\" is bounded by --ramp and by the tool's blocking"
+  echo "HTTP signaling, one session at a time. Rows where not every player connected within the run"
+  echo "are not valid per-packet figures (players still joining inside the measuring window)."
+)
+echo "$section"
+if [ -z "${NO_DOC:-}" ]; then
+  doc=docs/benchmarks.md
+  mkdir -p docs
+  [ -f "$doc" ] || printf '# Benchmarks\n\n' >"$doc"
+  SECTION="$section" TITLE="$title" python3 - "$doc" <<'EOF'
+import os, re, sys
+path = sys.argv[1]
+text = open(path).read()
+new = os.environ["SECTION"].rstrip() + "\n"
+m = re.search(r"^## " + re.escape(os.environ["TITLE"]) + r"\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+if m:
+    text = text[:m.start()] + new + ("\n" if text[m.end():] else "") + text[m.end():]
+else:
+    text = text.rstrip() + "\n\n" + new
+open(path, "w").write(text)
+EOF
+  echo "wrote $doc" >&2
+fi
