@@ -2,6 +2,7 @@
 /* Start-up and shutdown: configuration (defaults, file, environment, flags), the DTLS
  * certificate, the loop with the media router and the HTTP server in it, signals (SIGINT and
  * SIGTERM end sessions with close_notify and exit 0; SIGHUP reopens the log file). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +146,10 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
     }
     /* log.level and rtc.video_codecs were checked when set */
     fo_log_set_level((fo_log_level_t)fo_log_level_parse(cfg->log_level));
+    if (cfg->log_file[0] && fo_log_open(cfg->log_file) != 0) {
+        fprintf(stderr, "fanout: cannot open log file %s: %s\n", cfg->log_file, strerror(errno));
+        return -1;
+    }
     FO_LOG(FO_LOG_INFO, NULL, "configuration: %s", conf ? conf : "(built-in defaults)");
     return 0;
 }
@@ -170,10 +175,6 @@ int main(int argc, char **argv)
     static fo_config_t cfg;
     int rc = configure(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
-    if (cfg.log_file[0] && fo_log_open(cfg.log_file) != 0) {
-        fprintf(stderr, "fanout: cannot open log file %s\n", cfg.log_file);
-        return 2;
-    }
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
