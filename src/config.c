@@ -12,8 +12,9 @@
 #include <strings.h>
 
 #include "fanout/common.h"
+#include "fanout/log.h"
 
-typedef enum { T_STR, T_INT } type_t;
+typedef enum { T_STR, T_INT, T_BOOL } type_t;
 
 typedef struct {
     const char *section, *key;
@@ -26,12 +27,19 @@ typedef struct {
 
 #define S(sec, k, field, d, h) {sec, k, T_STR, offsetof(fo_config_t, field), sizeof(((fo_config_t *)0)->field), d, 0, 0, h}
 #define I(sec, k, field, d, lo, hi, h) {sec, k, T_INT, offsetof(fo_config_t, field), sizeof(int), d, lo, hi, h}
+#define B(sec, k, field, d, h) {sec, k, T_BOOL, offsetof(fo_config_t, field), sizeof(int), d, 0, 1, h}
 
 static const setting_t settings[] = {
     S("http", "listen", http_listen, "0.0.0.0", "address the HTTP API and pages listen on"),
     I("http", "port", http_port, "1985", 1, 65535, "HTTP port (SRS's API port, so its tools work)"),
     S("http", "www", www_root, "www", "directory of the web pages served at /"),
     I("http", "max_body", max_body, "65536", 1024, 1048576, "largest request body in bytes"),
+    B("https", "enabled", https_enabled, "true", "also serve the API and pages over HTTPS"),
+    S("https", "listen", https_listen, "0.0.0.0", "address the HTTPS server listens on"),
+    I("https", "port", https_port, "1990", 1, 65535, "HTTPS port"),
+    S("https", "cert", https_cert, "conf/https.crt",
+      "PEM certificate; when neither it nor key exists, a self-signed one is made there"),
+    S("https", "key", https_key, "conf/https.key", "PEM private key of cert"),
     S("rtc", "listen", rtc_listen, "0.0.0.0", "address the shared media UDP port binds"),
     I("rtc", "port", rtc_port, "8000", 1, 65535, "the one UDP port every WebRTC session shares"),
     S("rtc", "candidate", candidate, "*",
@@ -56,6 +64,38 @@ static void put_err(char *err, size_t cap, const char *fmt, const char *a, const
     if (err && cap) snprintf(err, cap, fmt, a, b);
 }
 
+/* true/false, yes/no, on/off, 1/0. Returns 0 or 1, or -1 for anything else. */
+static int parse_bool(const char *v)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < FO_ARRAY_LEN(yes); i++) {
+        if (strcasecmp(v, yes[i]) == 0) return 1;
+        if (strcasecmp(v, no[i]) == 0) return 0;
+    }
+    return -1;
+}
+
+/* Settings whose text has a grammar of its own are checked when set, so that a bad value in
+ * the file is reported with its line like any other. */
+static int check_value(const fo_config_t *cfg, const setting_t *s, char *err, size_t errcap)
+{
+    if (strcmp(s->section, "log") == 0 && strcmp(s->key, "level") == 0 &&
+        fo_log_level_parse(cfg->log_level) < 0) {
+        put_err(err, errcap, "log.level: '%s' is not one of error, warn, info, debug, trace%s",
+                cfg->log_level, "");
+        return FO_EINVAL;
+    }
+    if (strcmp(s->section, "rtc") == 0 && strcmp(s->key, "video_codecs") == 0) {
+        fo_codec_t codecs[8];
+        if (fo_config_video_codecs(cfg, codecs, FO_ARRAY_LEN(codecs)) < 0) {
+            put_err(err, errcap, "rtc.video_codecs: '%s' is not a list of VP8, H264, VP9, AV1%s",
+                    cfg->video_codecs, "");
+            return FO_EINVAL;
+        }
+    }
+    return 0;
+}
+
 int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const char *value,
                   char *err, size_t errcap)
 {
@@ -69,6 +109,16 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
                 return FO_EINVAL;
             }
             memcpy(field, value, strlen(value) + 1);
+            return check_value(cfg, s, err, errcap);
+        }
+        if (s->type == T_BOOL) {
+            int b = parse_bool(value);
+            if (b < 0) {
+                if (err && errcap)
+                    snprintf(err, errcap, "%s.%s: '%s' is not true or false", section, key, value);
+                return FO_EINVAL;
+            }
+            *(int *)field = b;
             return 0;
         }
         char *end;
@@ -132,6 +182,22 @@ int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t er
     if (!lc.failed) snprintf(why, sizeof why, "syntax error");
     if (err && errcap) snprintf(err, errcap, "%s:%d: %s", path, rc, why);
     return FO_EINVAL;
+}
+
+int fo_config_set_assignment(fo_config_t *cfg, const char *assignment, char *err, size_t errcap)
+{
+    char sec[64], key[64];
+    const char *dot = strchr(assignment, '.'), *eq = strchr(assignment, '=');
+    if (!dot || !eq || dot > eq || (size_t)(dot - assignment) >= sizeof sec ||
+        (size_t)(eq - dot - 1) >= sizeof key) {
+        put_err(err, errcap, "'%s' is not SECTION.KEY=VALUE%s", assignment, "");
+        return FO_EINVAL;
+    }
+    memcpy(sec, assignment, (size_t)(dot - assignment));
+    sec[dot - assignment] = '\0';
+    memcpy(key, dot + 1, (size_t)(eq - dot - 1));
+    key[eq - dot - 1] = '\0';
+    return fo_config_set(cfg, sec, key, eq + 1, err, errcap);
 }
 
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)

@@ -2,7 +2,8 @@
 /* libmicrohttpd glue. MHD runs in "external epoll" mode inside our loop: no extra thread, so
  * the API handler runs on the media thread and needs no locks or cross-thread hand-off.
  * Request handling is short (SDP parse + answer build, ~tens of µs), so it does not disturb
- * the packet path measurably. */
+ * the packet path measurably. The HTTPS server is a second daemon of the same kind (MHD_USE_TLS,
+ * GnuTLS inside libmicrohttpd) with the same handler and pages. */
 #include "fanout/http.h"
 
 #include <arpa/inet.h>
@@ -29,6 +30,8 @@ struct fo_http {
     fo_http_handler_cb cb;
     void *user;
     int port;
+    bool tls;
+    char *cert_pem, *key_pem; /* MHD keeps pointers to them for the daemon's life */
 };
 
 typedef struct {
@@ -203,6 +206,7 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
         .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
         .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
         .host = header(c, MHD_HTTP_HEADER_HOST),
+        .tls = h->tls,
     };
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -278,16 +282,30 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
-                       size_t max_body, fo_http_handler_cb cb, void *user)
+/* Reads a whole (small) file into a NUL-terminated heap string; NULL on failure (logged). */
+static char *read_pem(const char *path)
 {
-    fo_http_t *h = calloc(1, sizeof *h);
-    if (!h) return NULL;
-    h->loop = loop;
-    h->cb = cb;
-    h->user = user;
-    h->max_body = max_body;
-    snprintf(h->www, sizeof h->www, "%s", www_root);
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long len = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    if (f && len > 0 && len < 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)len + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)len, f) == (size_t)len) {
+            buf[len] = '\0';
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    if (!buf) FO_LOG(FO_LOG_ERROR, "https", "cannot read %s: %s", path, f ? "bad file" : strerror(errno));
+    if (f) fclose(f);
+    return buf;
+}
+
+/* Starts the daemon for fo_http_new / fo_http_new_tls: h is filled but for d, io, port. */
+static fo_http_t *start(fo_http_t *h, const char *addr, int port)
+{
     struct sockaddr_storage ss = {0};
     unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
@@ -299,30 +317,86 @@ fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *
         flags |= MHD_USE_IPv6 | MHD_USE_DUAL_STACK;
     } else {
         FO_LOG(FO_LOG_ERROR, NULL, "http listen address '%s' is not an IP address", addr);
-        free(h);
-        return NULL;
+        goto fail;
     }
-    h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+    if (h->tls) {
+        flags |= MHD_USE_TLS;
+        /* The TLS options are passed in an array so the plain daemon's call stays one call. */
+        struct MHD_OptionItem tls_opts[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR,
+                                (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_ARRAY,
+                                tls_opts, MHD_OPTION_END);
+    } else {
+        h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR,
+                                (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
+                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
+    }
     if (!h->d) {
-        FO_LOG(FO_LOG_ERROR, NULL, "HTTP server cannot listen on %s:%d: %s", addr, port, strerror(errno));
-        free(h);
-        return NULL;
+        FO_LOG(FO_LOG_ERROR, NULL, "%s server cannot listen on %s:%d: %s", h->tls ? "HTTPS" : "HTTP",
+               addr, port, strerror(errno));
+        goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
     const union MHD_DaemonInfo *pi = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = pi ? pi->port : port;
     h->io = (fo_io_t){.fd = di ? di->epoll_fd : -1, .cb = io_cb, .user = h};
     fo_timer_init(&h->timer, timer_cb, h);
-    if (h->io.fd < 0 || fo_loop_io_add(loop, &h->io, EPOLLIN) != 0) {
+    if (h->io.fd < 0 || fo_loop_io_add(h->loop, &h->io, EPOLLIN) != 0) {
         MHD_stop_daemon(h->d);
-        free(h);
-        return NULL;
+        goto fail;
     }
     schedule(h);
     return h;
+fail:
+    free(h->cert_pem);
+    free(h->key_pem);
+    free(h);
+    return NULL;
+}
+
+static fo_http_t *alloc_http(fo_loop_t *loop, const char *www_root, size_t max_body,
+                             fo_http_handler_cb cb, void *user)
+{
+    fo_http_t *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    h->loop = loop;
+    h->cb = cb;
+    h->user = user;
+    h->max_body = max_body;
+    snprintf(h->www, sizeof h->www, "%s", www_root);
+    return h;
+}
+
+fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
+                       size_t max_body, fo_http_handler_cb cb, void *user)
+{
+    fo_http_t *h = alloc_http(loop, www_root, max_body, cb, user);
+    return h ? start(h, addr, port) : NULL;
+}
+
+fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
+                           size_t max_body, const char *cert_path, const char *key_path,
+                           fo_http_handler_cb cb, void *user)
+{
+    fo_http_t *h = alloc_http(loop, www_root, max_body, cb, user);
+    if (!h) return NULL;
+    h->tls = true;
+    h->cert_pem = read_pem(cert_path);
+    h->key_pem = read_pem(key_path);
+    if (!h->cert_pem || !h->key_pem) {
+        free(h->cert_pem);
+        free(h->key_pem);
+        free(h);
+        return NULL;
+    }
+    return start(h, addr, port);
 }
 
 void fo_http_free(fo_http_t *h)
@@ -331,6 +405,9 @@ void fo_http_free(fo_http_t *h)
     fo_timer_stop(h->loop, &h->timer);
     fo_loop_io_del(h->loop, &h->io);
     MHD_stop_daemon(h->d);
+    if (h->key_pem) memset(h->key_pem, 0, strlen(h->key_pem));
+    free(h->cert_pem);
+    free(h->key_pem);
     free(h);
 }
 

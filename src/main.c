@@ -2,6 +2,7 @@
 /* Start-up and shutdown: configuration (defaults, file, environment, flags), the DTLS
  * certificate, the loop with the media router and the HTTP server in it, signals (SIGINT and
  * SIGTERM end sessions with close_notify and exit 0; SIGHUP reopens the log file). */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "fanout/loop.h"
 #include "fanout/router.h"
 #include "fanout/srtp.h"
+#include "fanout/tls_cert.h"
 
 #define DEFAULT_CONF "conf/fanout.conf"
 
@@ -34,17 +36,22 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: fanout [-c FILE] [options]\n"
-            "  -c, --config FILE     configuration file (default " DEFAULT_CONF " when present)\n"
-            "      --http-port N     HTTP API and pages port (http.port)\n"
-            "      --rtc-port N      shared UDP media port (rtc.port)\n"
-            "      --candidate ADDR  advertised ICE candidate address(es) (rtc.candidate)\n"
-            "      --www DIR         web pages directory (http.www)\n"
-            "      --log-level L     error, warn, info, debug, trace (log.level)\n"
-            "      --log-file FILE   log to FILE instead of stderr (log.file)\n"
-            "  -h, --help            this text and every setting with its default\n"
-            "  -v, --version         print the version\n"
+            "  -c, --config FILE       configuration file (default " DEFAULT_CONF " when present)\n"
+            "      --http-port N       HTTP API and pages port (http.port)\n"
+            "      --https-port N      HTTPS API and pages port (https.port)\n"
+            "      --no-https          serve plain HTTP only (https.enabled = false)\n"
+            "      --rtc-port N        shared UDP media port (rtc.port)\n"
+            "      --candidate ADDR    advertised ICE candidate address(es) (rtc.candidate)\n"
+            "      --www DIR           web pages directory (http.www)\n"
+            "      --log-level L       error, warn, info, debug, trace (log.level)\n"
+            "      --log-file FILE     log to FILE instead of stderr (log.file)\n"
+            "  -s, --set S.KEY=VALUE   any setting below, e.g. --set rtc.max_sessions=100\n"
+            "  -h, --help              this text and every setting with its default\n"
+            "  -v, --version           print the version\n"
             "Every setting can also be set by the environment as FANOUT_<SECTION>_<KEY>;\n"
-            "CANDIDATE sets rtc.candidate. Precedence: flags > environment > file > defaults.\n\n");
+            "CANDIDATE sets rtc.candidate. Precedence: flags > environment > file > defaults.\n"
+            "A bad setting stops start-up with exit code 2. Signals: SIGTERM/SIGINT end every\n"
+            "session (DTLS close_notify) and exit 0; SIGHUP reopens log.file.\n\n");
 }
 
 static void on_signal(fo_io_t *io, uint32_t events)
@@ -64,22 +71,35 @@ static void on_signal(fo_io_t *io, uint32_t events)
     }
 }
 
+/* One flag setting, applied after the file and the environment, in command-line order. */
+typedef struct {
+    const char *assignment; /* "section.key=value" for --set, else NULL */
+    const char *section, *key, *value;
+} flag_set_t;
+
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a bad command line or config. */
 static int configure(fo_config_t *cfg, int argc, char **argv)
 {
+    enum { O_HTTP_PORT = 1, O_RTC_PORT, O_CANDIDATE, O_WWW, O_LOG_LEVEL, O_LOG_FILE, O_HTTPS_PORT,
+           O_NO_HTTPS, O_N };
     static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'},   {"http-port", required_argument, 0, 1},
-        {"rtc-port", required_argument, 0, 2},   {"candidate", required_argument, 0, 3},
-        {"www", required_argument, 0, 4},        {"log-level", required_argument, 0, 5},
-        {"log-file", required_argument, 0, 6},   {"help", no_argument, 0, 'h'},
-        {"version", no_argument, 0, 'v'},        {0, 0, 0, 0}};
-    static const char *const keys[][2] = {{NULL, NULL},       {"http", "port"}, {"rtc", "port"},
-                                          {"rtc", "candidate"}, {"http", "www"}, {"log", "level"},
-                                          {"log", "file"}};
+        {"config", required_argument, 0, 'c'},        {"http-port", required_argument, 0, O_HTTP_PORT},
+        {"rtc-port", required_argument, 0, O_RTC_PORT}, {"candidate", required_argument, 0, O_CANDIDATE},
+        {"www", required_argument, 0, O_WWW},          {"log-level", required_argument, 0, O_LOG_LEVEL},
+        {"log-file", required_argument, 0, O_LOG_FILE}, {"https-port", required_argument, 0, O_HTTPS_PORT},
+        {"no-https", no_argument, 0, O_NO_HTTPS},      {"set", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},                 {"version", no_argument, 0, 'v'},
+        {0, 0, 0, 0}};
+    static const char *const keys[O_N][2] = {
+        [O_HTTP_PORT] = {"http", "port"},   [O_RTC_PORT] = {"rtc", "port"},
+        [O_CANDIDATE] = {"rtc", "candidate"}, [O_WWW] = {"http", "www"},
+        [O_LOG_LEVEL] = {"log", "level"},   [O_LOG_FILE] = {"log", "file"},
+        [O_HTTPS_PORT] = {"https", "port"}, [O_NO_HTTPS] = {"https", "enabled"}};
     const char *conf = NULL;
-    const char *flag_val[7] = {0};
+    flag_set_t sets[64];
+    size_t n_sets = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "c:hv", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:s:hv", opts, NULL)) != -1) {
         switch (c) {
         case 'c': conf = optarg; break;
         case 'h':
@@ -88,14 +108,23 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
             return 1;
         case 'v': printf("fanout %s\n", FO_VERSION); return 1;
         case '?': usage(stderr); return -1;
-        default: flag_val[c] = optarg; break;
+        default:
+            if (n_sets == FO_ARRAY_LEN(sets)) {
+                fprintf(stderr, "fanout: too many options\n");
+                return -1;
+            }
+            if (c == 's') sets[n_sets++] = (flag_set_t){.assignment = optarg};
+            else
+                sets[n_sets++] = (flag_set_t){.section = keys[c][0], .key = keys[c][1],
+                                              .value = c == O_NO_HTTPS ? "false" : optarg};
+            break;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "fanout: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    char err[512];
+    char err[700];
     fo_config_defaults(cfg);
     if (!conf && access(DEFAULT_CONF, R_OK) == 0) conf = DEFAULT_CONF;
     if (conf && fo_config_load_file(cfg, conf, err, sizeof err) != 0) {
@@ -106,25 +135,39 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
         fprintf(stderr, "fanout: bad configuration: %s\n", err);
         return -1;
     }
-    for (int i = 1; i < 7; i++) {
-        if (flag_val[i] && fo_config_set(cfg, keys[i][0], keys[i][1], flag_val[i], err, sizeof err) != 0) {
+    for (size_t i = 0; i < n_sets; i++) {
+        const flag_set_t *f = &sets[i];
+        int r = f->assignment ? fo_config_set_assignment(cfg, f->assignment, err, sizeof err)
+                              : fo_config_set(cfg, f->section, f->key, f->value, err, sizeof err);
+        if (r != 0) {
             fprintf(stderr, "fanout: bad option: %s\n", err);
             return -1;
         }
     }
-    int level = fo_log_level_parse(cfg->log_level);
-    if (level < 0) {
-        fprintf(stderr, "fanout: bad configuration: log.level '%s' is not a level\n", cfg->log_level);
-        return -1;
-    }
-    fo_log_set_level((fo_log_level_t)level);
-    fo_codec_t codecs[8];
-    if (fo_config_video_codecs(cfg, codecs, 8) < 0) {
-        fprintf(stderr, "fanout: bad configuration: rtc.video_codecs '%s'\n", cfg->video_codecs);
+    /* log.level and rtc.video_codecs were checked when set */
+    fo_log_set_level((fo_log_level_t)fo_log_level_parse(cfg->log_level));
+    if (cfg->log_file[0] && fo_log_open(cfg->log_file) != 0) {
+        fprintf(stderr, "fanout: cannot open log file %s: %s\n", cfg->log_file, strerror(errno));
         return -1;
     }
     FO_LOG(FO_LOG_INFO, NULL, "configuration: %s", conf ? conf : "(built-in defaults)");
     return 0;
+}
+
+/* The HTTPS server: makes sure its certificate exists (self-signed for localhost and our
+ * candidates on first start), then starts the TLS daemon. NULL on failure (logged). */
+static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router_t *router,
+                              fo_api_t *api)
+{
+    const char *const *cands;
+    size_t n = fo_router_candidates(router, &cands);
+    char err[700];
+    if (fo_tls_cert_ensure(cfg->https_cert, cfg->https_key, cands, n, err, sizeof err) != 0) {
+        FO_LOG(FO_LOG_ERROR, "https", "certificate: %s", err);
+        return NULL;
+    }
+    return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
+                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, fo_api_handle, api);
 }
 
 int main(int argc, char **argv)
@@ -132,10 +175,6 @@ int main(int argc, char **argv)
     static fo_config_t cfg;
     int rc = configure(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
-    if (cfg.log_file[0] && fo_log_open(cfg.log_file) != 0) {
-        fprintf(stderr, "fanout: cannot open log file %s\n", cfg.log_file);
-        return 2;
-    }
     signal(SIGPIPE, SIG_IGN);
     sigset_t mask;
     sigemptyset(&mask);
@@ -147,7 +186,7 @@ int main(int argc, char **argv)
     int status = 1;
     app_t app = {.cfg = &cfg, .sig = {.fd = -1}};
     fo_dtls_ctx_t *dtls = NULL;
-    fo_http_t *http = NULL;
+    fo_http_t *http = NULL, *https = NULL;
     fo_api_t *api = NULL;
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
@@ -161,6 +200,7 @@ int main(int argc, char **argv)
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api);
     if (!http) goto fail;
+    if (cfg.https_enabled && !(https = start_https(&cfg, app.loop, app.router, api))) goto fail;
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
@@ -174,8 +214,13 @@ int main(int argc, char **argv)
     FO_LOG(FO_LOG_INFO, NULL, "player page:    http://%s:%d/player.html", host, fo_http_port(http));
     FO_LOG(FO_LOG_INFO, NULL, "API:            http://%s:%d/rtc/v1/publish/ and /rtc/v1/play/", host,
            fo_http_port(http));
-    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d, rtc udp %s:%d", cfg.http_listen,
-           fo_http_port(http), cfg.rtc_listen, fo_router_udp_port(app.router));
+    if (https)
+        FO_LOG(FO_LOG_INFO, NULL, "publisher page: https://%s:%d/publisher.html (certificate %s)",
+               host, fo_http_port(https), cfg.https_cert);
+    char https_txt[96] = "";
+    if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg.https_listen, fo_http_port(https));
+    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d", cfg.http_listen,
+           fo_http_port(http), https_txt, cfg.rtc_listen, fo_router_udp_port(app.router));
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
     goto done;
@@ -186,6 +231,7 @@ done:
         fo_loop_io_del(app.loop, &app.sig);
         close(app.sig.fd);
     }
+    fo_http_free(https);
     fo_http_free(http);
     fo_api_free(api);
     fo_router_free(app.router);

@@ -18,6 +18,12 @@ typedef struct {
     int http_port;
     char www_root[512];
     int max_body;               /* bytes */
+    /* [https] */
+    int https_enabled;          /* 0 or 1 */
+    char https_listen[64];
+    int https_port;
+    char https_cert[512];       /* PEM; generated (self-signed) when neither file exists */
+    char https_key[512];
     /* [rtc] */
     char rtc_listen[64];
     int rtc_port;
@@ -49,6 +55,10 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
 /* Applies environment overrides: FANOUT_<SECTION>_<KEY> for every setting (e.g.
  * FANOUT_RTC_PORT), plus CANDIDATE for rtc.candidate. Returns 0 or an error as above. */
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap);
+
+/* Sets "section.key=value" (the --set flag). Returns as fo_config_set; a missing '.' or '='
+ * is FO_EINVAL. */
+int fo_config_set_assignment(fo_config_t *cfg, const char *assignment, char *err, size_t errcap);
 
 /* Parses the video_codecs list into `out` (at most max). Returns the count (>= 1) or FO_EINVAL. */
 int fo_config_video_codecs(const fo_config_t *cfg, fo_codec_t *out, size_t max);

@@ -25,6 +25,7 @@ typedef struct {
     const char *authorization; /* "" if absent */
     const char *host;          /* "" if absent */
     char remote_ip[64];
+    bool tls;                  /* arrived on the HTTPS server */
 } fo_http_req_t;
 
 /* What the handler answers. body is heap memory the server frees after sending. */
@@ -44,6 +45,11 @@ typedef bool (*fo_http_handler_cb)(void *user, const fo_http_req_t *req, fo_http
 /* Listens on addr:port (IPv4 or IPv6 literal). NULL on failure (logged). */
 fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                        size_t max_body, fo_http_handler_cb cb, void *user);
+/* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here. NULL on
+ * failure (logged). */
+fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
+                           size_t max_body, const char *cert_path, const char *key_path,
+                           fo_http_handler_cb cb, void *user);
 void fo_http_free(fo_http_t *h);
 int fo_http_port(const fo_http_t *h);
 

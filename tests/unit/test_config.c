@@ -75,6 +75,9 @@ static void test_broken_files(void **state)
         {"[http]\n\nbogus = 1\n", ":3: unknown setting http.bogus"},
         {"[nosuch]\nport = 1\n", ":2: unknown setting nosuch.port"},
         {"[rtc]\nthis line has no equals sign\n", ":2: syntax error"},
+        {"[log]\n; c\nlevel = loud\n", ":3: log.level: 'loud' is not one of"},
+        {"[rtc]\nvideo_codecs = VP8 MPEG2\n", ":2: rtc.video_codecs"},
+        {"[https]\nenabled = maybe\n", ":2: https.enabled: 'maybe' is not true or false"},
     };
     for (size_t i = 0; i < FO_ARRAY_LEN(cases); i++) {
         fo_config_t c;
@@ -111,6 +114,23 @@ static void test_env(void **state)
     unsetenv("CANDIDATE");
 }
 
+static void test_https_and_set(void **state)
+{
+    (void)state;
+    fo_config_t c;
+    char err[256];
+    fo_config_defaults(&c);
+    assert_int_equal(c.https_enabled, 1);
+    assert_int_equal(c.https_port, 1990);
+    assert_int_equal(fo_config_set_assignment(&c, "https.enabled=off", err, sizeof err), 0);
+    assert_int_equal(c.https_enabled, 0);
+    assert_int_equal(fo_config_set_assignment(&c, "https.cert=/a=b.pem", err, sizeof err), 0);
+    assert_string_equal(c.https_cert, "/a=b.pem");
+    assert_int_not_equal(fo_config_set_assignment(&c, "https-port=1", err, sizeof err), 0);
+    assert_int_not_equal(fo_config_set_assignment(&c, "https.nope=1", err, sizeof err), 0);
+    assert_non_null(strstr(err, "unknown setting https.nope"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -118,6 +138,7 @@ int main(void)
         cmocka_unit_test(test_file_values),
         cmocka_unit_test(test_broken_files),
         cmocka_unit_test(test_env),
+        cmocka_unit_test(test_https_and_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

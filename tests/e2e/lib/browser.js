@@ -50,8 +50,10 @@ async function launchChromium(opts = {}) {
     name: 'chromium',
     raw: browser,
     // One context (own window) per page so that no page is a background tab.
-    async newPage() {
-      const ctx = await browser.newContext({ viewport: { width: 1200, height: 860 } });
+    // contextOpts: playwright context options, e.g. { ignoreHTTPSErrors: true } for the
+    // server's self-signed HTTPS certificate.
+    async newPage(contextOpts = {}) {
+      const ctx = await browser.newContext({ viewport: { width: 1200, height: 860 }, ...contextOpts });
       const page = await ctx.newPage();
       return wrapPage(page, () => ctx.close());
     },

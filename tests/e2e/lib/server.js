@@ -3,7 +3,9 @@
 // keep its log, kill it when the test (or the node process) ends.
 //
 // Binary: $FANOUT_BIN (absolute, or relative to the repo root), default build/fanout.
-// Config: conf/fanout.conf; $FANOUT_ARGS adds flags (e.g. '--log-level debug'). The server runs with the repo root as its working
+// Config: conf/fanout.conf with HTTPS off (fixed port 1990, certificate written under conf/),
+// unless start({ https: true }): then on a free port with a self-signed certificate in a
+// temporary directory (httpsOrigin). $FANOUT_ARGS adds flags (e.g. '--log-level debug'). The server runs with the repo root as its working
 // directory so that it finds www/.
 'use strict';
 const { spawn } = require('node:child_process');
@@ -11,6 +13,7 @@ const dgram = require('node:dgram');
 const net = require('node:net');
 const path = require('node:path');
 const fs = require('node:fs');
+const os = require('node:os');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const live = new Set();
@@ -63,18 +66,21 @@ class FanoutServer {
     this.httpPort = null;
     this.rtcPort = null;
     this.exit = null;
+    this.httpsPort = null;
+    this.tlsDir = null;
   }
 
   get origin() { return 'http://127.0.0.1:' + this.httpPort; }
+  get httpsOrigin() { return this.httpsPort ? 'https://127.0.0.1:' + this.httpsPort : null; }
 
   /** Start; resolves once "fanout ready" appears on stderr (or rejects with the log). */
-  async start({ timeoutMs = 20000, extraArgs = [] } = {}) {
+  async start({ timeoutMs = 20000, extraArgs = [], https = false } = {}) {
     const bin = fanoutBin();
     if (!fs.existsSync(bin)) throw new Error('fanout binary not found: ' + bin + ' (build it, or set FANOUT_BIN)');
     this.httpPort = await freePort();
     this.rtcPort = await freePort([this.httpPort]);
     const args = ['-c', 'conf/fanout.conf', '--http-port', String(this.httpPort), '--rtc-port', String(this.rtcPort),
-      '--candidate', '127.0.0.1', ...envArgs(), ...extraArgs];
+      '--candidate', '127.0.0.1', ...(await this.httpsArgs(https)), ...envArgs(), ...extraArgs];
     this.cmd = [bin, ...args].join(' ');
     const child = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -101,6 +107,14 @@ class FanoutServer {
     return this;
   }
 
+  async httpsArgs(on) {
+    if (!on) return ['--no-https'];
+    this.httpsPort = await freePort([this.httpPort, this.rtcPort]);
+    this.tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-e2e-tls-'));
+    return ['--set', 'https.enabled=true', '--https-port', String(this.httpsPort),
+      '--set', 'https.cert=' + path.join(this.tlsDir, 'https.crt'), '--set', 'https.key=' + path.join(this.tlsDir, 'https.key')];
+  }
+
   /** The last n lines of the server's stdout+stderr. */
   tail(n = 60) { return this.lines.slice(-n).join('\n'); }
 
@@ -113,6 +127,7 @@ class FanoutServer {
     const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch (e) { /* gone */ } }, graceMs);
     const r = await done;
     clearTimeout(t);
+    if (this.tlsDir) fs.rmSync(this.tlsDir, { recursive: true, force: true });
     return r;
   }
 }

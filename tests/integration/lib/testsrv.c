@@ -137,8 +137,11 @@ void fo_testsrv_start(fo_testsrv_t *s, const char *name, const char *bin, const 
     int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log < 0) fo_test_fail("cannot create %s", s->log_path);
     const char *argv[40] = {bin, "-c", conf, "--http-port", hp, "--rtc-port", rp, "--candidate",
-                            "127.0.0.1", "--log-level", "debug", "--www", www};
-    size_t argc = 13;
+                            "127.0.0.1", "--log-level", "debug", "--www", www,
+                            /* HTTPS has a fixed port and writes a certificate next to the
+                             * config: off unless a test turns it on in `extra` */
+                            "--no-https"};
+    size_t argc = 14;
     for (size_t i = 0; extra && extra[i] && argc < 39; i++) argv[argc++] = extra[i];
     argv[argc] = NULL;
     s->pid = fork();

@@ -21,7 +21,7 @@ typedef struct {
 int fo_test_free_port(int type);
 
 /* Starts `bin` with `srcdir`/conf/fanout.conf on free ports, candidate 127.0.0.1, log level
- * debug, plus extra flags (NULL-terminated, may be NULL). Arms alarm(timeout_s) that stops the
+ * debug, HTTPS off (--no-https; `extra` may turn it on with --set https.enabled=true), plus extra flags (NULL-terminated, may be NULL). Arms alarm(timeout_s) that stops the
  * server and fails the test. Fails the test (exit 1) if it does not become ready in 10 s. */
 void fo_testsrv_start(fo_testsrv_t *s, const char *name, const char *bin, const char *srcdir,
                       const char *const *extra, int timeout_s);
