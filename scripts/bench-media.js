@@ -47,5 +47,6 @@ async function withRig(opts, fn) {
   let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\n';
   const re = /## Media quality\n[\s\S]*?(?=\n## |$)/;
   doc = re.test(doc) ? doc.replace(re, section) : doc.replace(/\n*$/, '\n\n') + section;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, doc);
 })().catch((e) => { console.error(e); process.exit(1); });
