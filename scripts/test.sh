@@ -35,9 +35,10 @@ rm -f "$ctest_log"
 echo "== end-to-end browser tests =="
 # One node process per test file (node 18, Debian's, has no --test-concurrency); TAP output so
 # the counts can be read the same way on every node version.
-for f in tests/e2e/*.test.js; do
+# tests/netem: loss repair under 5% loss + 40 ms RTT (a user-space lossy relay on loopback).
+for f in tests/e2e/*.test.js tests/netem/*.test.js; do
   e2e_log=$(mktemp)
-  (cd tests/e2e && FANOUT_BIN="$root/build/fanout" node --test --test-reporter=tap "$(basename "$f")" 2>&1) | tee "$e2e_log"
+  (cd "$(dirname "$f")" && FANOUT_BIN="$root/build/fanout" node --test --test-reporter=tap "$(basename "$f")" 2>&1) | tee "$e2e_log"
   p=$(grep -E "^# pass [0-9]+" "$e2e_log" | awk '{print $3}')
   f_=$(grep -E "^# fail [0-9]+" "$e2e_log" | awk '{print $3}')
   if [ -n "$p" ] && [ -n "$f_" ]; then

@@ -55,6 +55,10 @@ static const setting_t settings[] = {
       "video codecs allowed, in order of preference"),
     S("rtc", "dtls_cert", dtls_cert, "", "PEM certificate for DTLS; empty = generate at start"),
     S("rtc", "dtls_key", dtls_key, "", "PEM private key for dtls_cert"),
+    I("rtc", "max_bitrate_kbps", max_bitrate_kbps, "2500", 0, 100000,
+      "per-stream video+audio bitrate ceiling sent to publishers (REMB), kbps; 0 = none"),
+    I("rtc", "instant_start", instant_start, "1", 0, 1,
+      "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
     S("log", "level", log_level, "info", "error, warn, info, debug or trace"),
     S("log", "file", log_file, "", "log file (reopened on SIGHUP); empty = stderr"),
 };

@@ -38,7 +38,9 @@ struct fo_router {
     uint64_t ended[FO_END_N]; /* sessions ended, by kind */
 };
 
-static const char *const publish_exts[] = {"urn:ietf:params:rtp-hdrext:sdes:mid", NULL};
+static const char *const publish_exts[] = {
+    "urn:ietf:params:rtp-hdrext:sdes:mid",
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", NULL};
 static const char *const play_exts[] = {NULL};
 
 static void random_token(char *out, size_t len)
@@ -256,6 +258,8 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
                       .pending_timeout_ms = cfg->pending_timeout * 1000},
         .publisher_grace_ms = cfg->publisher_grace * 1000,
+        .max_bitrate_kbps = cfg->max_bitrate_kbps,
+        .instant_start = cfg->instant_start != 0,
         .session_ended = session_ended,
         .session_address = session_address,
         .stream_idle = stream_idle,
@@ -371,6 +375,11 @@ int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char 
         accepted++;
         if (role == FO_ROLE_PLAY) {
             am->ssrc = rand32();
+            /* Retransmissions go on their own SSRC when the player takes RTX (RFC 4588). */
+            for (size_t i = 0; i < am->n_pts; i++) {
+                const fo_sdp_codec_t *c = fo_sdp_codec_by_pt(om, am->pts[i]);
+                if (c && c->codec == FO_CODEC_RTX) am->rtx_ssrc = rand32();
+            }
             snprintf(am->cname, sizeof am->cname, "fanout");
             snprintf(am->msid_stream, sizeof am->msid_stream, "fanout");
             snprintf(am->msid_track, sizeof am->msid_track, "%s-%08x",

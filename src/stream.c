@@ -1,23 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /* Publish/play media logic. The hot path is on_publisher_rtp: parse once, then per player a
  * rewrite straight into a send slot, SRTP-protect in place, queue for sendmmsg. No allocation
- * per packet; players are kept in a flat array for a cache-friendly loop. */
+ * per packet; players are kept in a flat array for a cache-friendly loop.
+ * Media quality: towards the publisher a 25 ms timer sends NACKs for gaps (nack.c), TWCC
+ * feedback every 50 ms (twcc.c), and each second receiver reports (rxstats.c) with a REMB
+ * ceiling; the publisher's RTX is unwrapped into the normal path. Towards players the stream's
+ * video history (history.c, shared by all players) answers NACKs as RTX or plain
+ * retransmissions under a per-player token bucket, and new players start from the latest
+ * keyframe in it, fast-forwarded (instant start). */
 #include "fanout/stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "fanout/common.h"
+#include "fanout/history.h"
 #include "fanout/log.h"
+#include "fanout/nack.h"
 #include "fanout/rtcp.h"
 #include "fanout/rtp.h"
+#include "fanout/rtx.h"
+#include "fanout/rxstats.h"
+#include "fanout/twcc.h"
 
 #define KIND_N 2             /* audio, video */
 #define PLI_MIN_INTERVAL 500 /* ms between keyframe requests to one publisher */
 #define PLI_RETRY 1000       /* ms before asking again while a player still waits */
 #define MAX_PLAY_CODECS 12
+#define TICK_MS 25           /* publisher feedback timer */
+#define TWCC_EVERY 2         /* ticks: TWCC feedback every 50 ms */
+#define RR_EVERY 40          /* ticks: receiver report + REMB every second */
+#define HISTORY_SLOTS 1024   /* video packets kept per stream (~1 s at 10 Mbps) */
+#define HISTORY_AGE_MS 1000
+#define INSTANT_MAX_PKTS 600 /* larger cached GOPs are not replayed: ask for a keyframe */
+#define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
+#define RTX_MIN_RATE 62500   /* bytes/s of retransmission a player may cause, at least */
 
 enum { PT_NONE = 0, PT_MEDIA = 1, PT_RTX = 2 };
 
@@ -25,8 +45,14 @@ typedef struct {
     bool active;
     fo_sdp_codec_t codec;
     uint8_t rtx_pt;
+    bool nack_fb;          /* the publisher accepts NACKs for this track */
     uint32_t ssrc;         /* learned from the first packet */
+    uint32_t rtx_ssrc;     /* learned from the first RTX packet */
     uint64_t packets, bytes;
+    uint64_t rtx_packets, duplicates;
+    uint64_t nacks_sent;   /* NACK packets */
+    fo_nack_t nack;
+    fo_rxstats_t rx;
 } pub_track_t;
 
 typedef struct {
@@ -46,6 +72,17 @@ typedef struct {
     uint32_t last_ts;
     uint64_t last_ms;
     uint64_t packets, bytes;
+    uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
+    uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
+    uint32_t rtx_ssrc;
+    uint16_t rtx_seq;
+    int64_t tokens;        /* retransmission budget, bytes */
+    uint64_t tokens_ms;
+    uint64_t nacks, plis, retransmits, rtx_missed, rtx_limited;
+    uint32_t lost, jitter; /* from the player's receiver reports */
+    uint32_t sr_mid[SR_MEMORY];
+    uint64_t sr_ms[SR_MEMORY];
+    unsigned sr_next;
 } play_track_t;
 
 struct fo_session {
@@ -64,6 +101,12 @@ struct fo_session {
     uint8_t pt_class[128]; /* PT_MEDIA / PT_RTX */
     play_track_t play[KIND_N];
     const char *end_reason; /* static text given to fo_session_end */
+    uint32_t rtt_ms;       /* player: from its RRs; publisher: from NACK repairs */
+    uint8_t twcc_id;       /* publisher: transport-wide-cc extension id, 0 if not negotiated */
+    fo_twcc_t *twcc;
+    fo_timer_t tick;
+    unsigned ticks;
+    uint8_t scratch[FO_HISTORY_PKT + 64]; /* unwrapped RTX */
 };
 
 struct fo_stream {
@@ -75,6 +118,8 @@ struct fo_stream {
     uint32_t gen[KIND_N];  /* per kind: bumps when the publisher or its SSRC changes */
     bool had_publisher;
     uint64_t last_pli_ms;
+    uint64_t plis_sent;
+    fo_history_t *hist;    /* video, allocated with the first video packet */
     fo_timer_t pli_timer;
     fo_timer_t grace_timer;
     bool idle_reported;
@@ -107,6 +152,7 @@ static void send_pli(fo_stream_t *st)
     int n = fo_rtcp_build_pli(buf, sizeof buf, pub->rtcp_ssrc, v->ssrc);
     if (n > 0 && fo_transport_send_rtcp(pub->transport, buf, (size_t)n) == 0) {
         st->last_pli_ms = fo_loop_now(st->env->transport.loop);
+        st->plis_sent++;
         FO_LOG(FO_LOG_DEBUG, pub->ctx, "PLI sent to publisher");
     }
 }
@@ -167,6 +213,7 @@ void fo_stream_free(fo_stream_t *st)
     if (!st) return;
     fo_timer_stop(st->env->transport.loop, &st->pli_timer);
     fo_timer_stop(st->env->transport.loop, &st->grace_timer);
+    fo_history_free(st->hist);
     free(st->players);
     free(st);
 }
@@ -200,23 +247,28 @@ static void on_address(void *user, const fo_addr_t *addr)
     s->stream->env->session_address(s->stream->env->user, s, addr);
 }
 
+static bool instant_start(fo_session_t *p);
+
 static void on_connected(void *user)
 {
     fo_session_t *s = user;
     fo_stream_t *st = s->stream;
     if (s->role == FO_ROLE_PLAY) {
-        if (s->play[FO_KIND_VIDEO].active) request_keyframe(st);
+        if (s->play[FO_KIND_VIDEO].active && !instant_start(s)) request_keyframe(st);
         return;
     }
     /* A (returning) publisher: players remap onto its codecs and wait for its keyframe. */
     st->gen[FO_KIND_AUDIO]++;
     st->gen[FO_KIND_VIDEO]++;
+    if (st->hist) fo_history_clear(st->hist);
+    fo_timer_start(st->env->transport.loop, &s->tick, TICK_MS);
     if (st->n_players) request_keyframe(st);
 }
 
 /* Picks the player's payload type for the stream's current source of `kind`. */
 static void remap(fo_session_t *p, fo_kind_t kind)
 {
+    if ((unsigned)kind >= KIND_N) return;
     play_track_t *t = &p->play[kind];
     fo_stream_t *st = p->stream;
     const fo_sdp_codec_t *src = fo_stream_codec(st, kind);
@@ -228,6 +280,7 @@ static void remap(fo_session_t *p, fo_kind_t kind)
     for (size_t i = 0; i < t->n_codecs; i++) {
         if (fo_sdp_codec_compatible(&t->codecs[i], src)) {
             t->out_pt = t->codecs[i].pt;
+            t->rtx_pt = t->rtx_ssrc ? t->codec_rtx[i] : 0;
             t->clock = t->codecs[i].clock ? t->codecs[i].clock : 90000;
             return;
         }
@@ -236,24 +289,22 @@ static void remap(fo_session_t *p, fo_kind_t kind)
            fo_codec_name(src->codec), kind == FO_KIND_AUDIO ? "audio" : "video");
 }
 
-/* Forwards one parsed publisher packet to one player. */
-static void forward(fo_session_t *p, fo_kind_t kind, const fo_rtp_view_t *v, bool key, uint64_t now)
+/* Sets the player's seq/ts offsets so that a source packet (seq, ts) continues the player's
+ * timeline where it stopped (or starts it at random). */
+static void start_track(play_track_t *t, uint16_t seq, uint32_t ts, uint64_t now)
 {
-    play_track_t *t = &p->play[kind];
-    if (!t->active || !fo_transport_ready(p->transport)) return;
-    if (t->gen != p->stream->gen[kind]) remap(p, kind);
-    if (!t->out_pt) return;
-    if (!t->started) {
-        if (t->need_key && !key) return;
-        /* Continue the player's timeline where it stopped (or start at random). */
-        uint16_t next_seq = t->have_last ? (uint16_t)(t->last_seq + 1) : (uint16_t)rand32();
-        uint32_t next_ts = t->have_last ? t->last_ts + (uint32_t)((now - t->last_ms) * t->clock / 1000) + 1
-                                        : rand32();
-        t->seq_delta = (uint16_t)(next_seq - v->seq);
-        t->ts_delta = next_ts - v->ts;
-        t->started = true;
-        t->need_key = false;
-    }
+    uint16_t next_seq = t->have_last ? (uint16_t)(t->last_seq + 1) : (uint16_t)rand32();
+    uint32_t next_ts = t->have_last ? t->last_ts + (uint32_t)((now - t->last_ms) * t->clock / 1000) + 1
+                                    : rand32();
+    t->seq_delta = (uint16_t)(next_seq - seq);
+    t->ts_delta = next_ts - ts;
+    t->started = true;
+    t->need_key = false;
+}
+
+/* Rewrites one source packet onto the player's track and queues it. */
+static void send_rewritten(fo_session_t *p, play_track_t *t, const fo_rtp_view_t *v, uint64_t now)
+{
     size_t cap;
     uint8_t *slot = fo_transport_slot(p->transport, &cap);
     fo_rtp_rewrite_t rw = {.ssrc = t->ssrc,
@@ -273,39 +324,281 @@ static void forward(fo_session_t *p, fo_kind_t kind, const fo_rtp_view_t *v, boo
     t->bytes += (size_t)n;
 }
 
+/* Forwards one parsed publisher packet to one player. */
+static void forward(fo_session_t *p, fo_kind_t kind, const fo_rtp_view_t *v, bool key, uint64_t now)
+{
+    play_track_t *t = &p->play[kind];
+    if (!t->active || !fo_transport_ready(p->transport)) return;
+    if (t->gen != p->stream->gen[kind]) remap(p, kind);
+    if (!t->out_pt) return;
+    if (!t->started) {
+        if (t->need_key && !key) return;
+        start_track(t, v->seq, v->ts, now);
+    }
+    send_rewritten(p, t, v, now);
+}
+
+/* Instant start: replays the stream's cached keyframe and what followed to a new player, with
+ * the cached frames' timestamps squeezed one tick apart so the player decodes them at once and
+ * continues live instead of lagging by the cache's age. False when nothing usable is cached. */
+static bool instant_start(fo_session_t *p)
+{
+    fo_stream_t *st = p->stream;
+    play_track_t *t = &p->play[FO_KIND_VIDEO];
+    uint64_t now = fo_loop_now(st->env->transport.loop);
+    uint16_t key, newest;
+    if (!st->env->instant_start || !st->hist || !st->publisher || !t->active) return false;
+    if (!fo_history_last_key(st->hist, now, &key, &newest)) return false;
+    if ((uint16_t)(newest - key) >= INSTANT_MAX_PKTS) return false;
+    if (t->gen != st->gen[FO_KIND_VIDEO]) remap(p, FO_KIND_VIDEO);
+    if (!t->out_pt || t->started) return false;
+    uint32_t in_ts = 0, out_ts = 0;
+    bool first = true;
+    for (uint16_t seq = key;; seq++) {
+        size_t len;
+        const uint8_t *pkt = fo_history_get(st->hist, seq, now, &len);
+        fo_rtp_view_t v;
+        if (pkt && fo_rtp_parse(pkt, len, &v) == 0) {
+            if (first) {
+                start_track(t, v.seq, v.ts, now);
+                in_ts = v.ts;
+                out_ts = v.ts + t->ts_delta;
+                first = false;
+            } else if (v.ts != in_ts) {
+                in_ts = v.ts;
+                out_ts++;
+            }
+            t->ts_delta = out_ts - v.ts;
+            send_rewritten(p, t, &v, now);
+        }
+        if (seq == newest) break;
+    }
+    if (first) return false;
+    /* Live packets of the newest frame keep its squeezed timestamp; later frames advance by
+     * their real distance from it. A packet's seq maps through the unchanged seq_delta. */
+    FO_LOG(FO_LOG_DEBUG, p->ctx, "instant start: %u cached packets", (unsigned)(uint16_t)(newest - key + 1));
+    return true;
+}
+
+/* Publisher RTX (RFC 4588): restores the original packet into the session's scratch buffer.
+ * Returns its length, or 0 to drop (padding probe, unknown association). */
+static size_t unwrap_publisher_rtx(fo_session_t *s, const fo_rtp_view_t *v, unsigned kind)
+{
+    pub_track_t *tr = &s->pub[kind];
+    if (!tr->ssrc || v->payload_len < 2) return 0;
+    if (tr->rtx_ssrc != v->ssrc) tr->rtx_ssrc = v->ssrc;
+    uint16_t osn;
+    int n = fo_rtx_unwrap(v, tr->ssrc, tr->codec.pt, NULL, s->scratch, sizeof s->scratch, &osn);
+    if (n <= 0) return 0;
+    tr->rtx_packets++;
+    return (size_t)n;
+}
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no system call */
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
 {
     fo_rtp_view_t v;
-    if (fo_rtp_parse(buf, len, &v) != 0 || v.pt >= 128 || !s->pt_kind[v.pt]) return;
+    if (fo_rtp_parse(buf, len, &v) != 0) return;
+    int64_t arrival_us = 0;
+    if (s->twcc) {
+        /* Every packet counts for bandwidth estimation, padding and RTX included. */
+        const uint8_t *d;
+        size_t dl;
+        arrival_us = now_us();
+        if (fo_rtp_ext_find(&v, s->twcc_id, &d, &dl) == 0 && dl >= 2)
+            fo_twcc_on_packet(s->twcc, (uint16_t)(d[0] << 8 | d[1]), arrival_us);
+    }
+    if (v.pt >= 128 || !s->pt_kind[v.pt]) return;
     unsigned kind = s->pt_kind[v.pt] - 1u;
-    if (kind >= KIND_N || s->pt_class[v.pt] == PT_RTX) return; /* we never NACK the publisher yet: padding probes */
+    if (kind >= KIND_N) return;
     pub_track_t *tr = &s->pub[kind];
     fo_stream_t *st = s->stream;
-    if (tr->ssrc != v.ssrc) {
+    uint64_t now = fo_loop_now(st->env->transport.loop);
+    if (s->pt_class[v.pt] == PT_RTX) {
+        size_t n = unwrap_publisher_rtx(s, &v, kind);
+        if (!n || fo_rtp_parse(s->scratch, n, &v) != 0) return;
+        buf = s->scratch;
+        len = n;
+    } else if (tr->ssrc != v.ssrc) {
         /* A new source within the same session (the sender restarted its track): players
          * restart that track at its next keyframe. Learning the first SSRC changes nothing. */
         if (tr->ssrc) {
             FO_LOG(FO_LOG_INFO, s->ctx, "%s SSRC changed", kind ? "video" : "audio");
             st->gen[kind]++;
+            if (kind == FO_KIND_VIDEO && st->hist) fo_history_clear(st->hist);
         }
         tr->ssrc = v.ssrc;
+        fo_nack_init(&tr->nack);
+        memset(&tr->rx, 0, sizeof tr->rx);
     }
+    fo_nack_result_t r = fo_nack_on_packet(&tr->nack, v.seq, now);
+    if (r == FO_NACK_DUPLICATE) {
+        tr->duplicates++;
+        return;
+    }
+    if (!arrival_us) arrival_us = now_us();
+    uint32_t clock = tr->codec.clock ? tr->codec.clock : 90000;
+    fo_rxstats_update(&tr->rx, v.seq, v.ts, arrival_us * clock / 1000000, r == FO_NACK_NEW);
     tr->packets++;
     tr->bytes += len;
     if (v.payload_len == 0) return; /* padding-only */
     bool key = kind == FO_KIND_VIDEO && fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
-    uint64_t now = fo_loop_now(st->env->transport.loop);
+    if (kind == FO_KIND_VIDEO) {
+        if (!st->hist) st->hist = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
+        if (st->hist) fo_history_put(st->hist, v.seq, buf, len, key, now);
+    }
     for (size_t i = 0; i < st->n_players; i++) forward(st->players[i], kind, &v, key, now);
+}
+
+/* --- feedback to the publisher (timer) --- */
+
+static void send_nacks(fo_session_t *s, pub_track_t *tr, uint64_t now)
+{
+    uint16_t seqs[FO_NACK_MAX];
+    size_t n = fo_nack_collect(&tr->nack, now, seqs, FO_ARRAY_LEN(seqs));
+    if (!n || !tr->nack_fb) return;
+    uint8_t buf[1200];
+    int len = fo_rtcp_build_nack(buf, sizeof buf, s->rtcp_ssrc, tr->ssrc, seqs, n);
+    if (len > 0 && fo_transport_send_rtcp(s->transport, buf, (size_t)len) == 0) tr->nacks_sent++;
+}
+
+static void send_reports(fo_session_t *s, uint64_t now)
+{
+    uint8_t buf[512];
+    fo_rtcp_report_t r[KIND_N];
+    uint32_t ssrcs[KIND_N];
+    size_t n = 0, ns = 0;
+    for (int k = 0; k < KIND_N; k++) {
+        pub_track_t *tr = &s->pub[k];
+        if (!tr->active || !tr->ssrc) continue;
+        fo_rxstats_report(&tr->rx, tr->ssrc, now, &r[n++]);
+        ssrcs[ns++] = tr->ssrc;
+    }
+    if (!n) return;
+    int len = fo_rtcp_build_rr(buf, sizeof buf, s->rtcp_ssrc, r, n);
+    if (len <= 0) return;
+    int max = s->stream->env->max_bitrate_kbps;
+    if (max > 0) {
+        int m = fo_rtcp_build_remb(buf + len, sizeof buf - (size_t)len, s->rtcp_ssrc,
+                                   (uint64_t)max * 1000, ssrcs, ns);
+        if (m > 0) len += m;
+    }
+    fo_transport_send_rtcp(s->transport, buf, (size_t)len);
+}
+
+static void publisher_tick(fo_timer_t *timer)
+{
+    fo_session_t *s = timer->user;
+    fo_loop_t *loop = s->stream->env->transport.loop;
+    if (s->ended || !fo_transport_ready(s->transport)) return;
+    uint64_t now = fo_loop_now(loop);
+    s->ticks++;
+    for (int k = 0; k < KIND_N; k++)
+        if (s->pub[k].active && s->pub[k].ssrc) send_nacks(s, &s->pub[k], now);
+    if (s->twcc && s->ticks % TWCC_EVERY == 0) {
+        uint8_t buf[1200];
+        uint32_t media = s->pub[FO_KIND_VIDEO].ssrc ? s->pub[FO_KIND_VIDEO].ssrc : s->pub[FO_KIND_AUDIO].ssrc;
+        for (int i = 0; i < 8; i++) {
+            int n = fo_twcc_build(s->twcc, s->rtcp_ssrc, media, buf, sizeof buf);
+            if (n <= 0) break;
+            fo_transport_send_rtcp(s->transport, buf, (size_t)n);
+        }
+    }
+    if (s->ticks % RR_EVERY == 1) send_reports(s, now);
+    fo_timer_start(loop, &s->tick, TICK_MS);
+}
+
+/* --- players' feedback --- */
+
+/* Answers one NACKed sequence number (the player's numbering) from the stream's history, as
+ * RTX when the player takes it, within the player's retransmission budget. */
+static void retransmit(fo_session_t *p, play_track_t *t, uint16_t seq, uint64_t now)
+{
+    fo_stream_t *st = p->stream;
+    if (!t->started || t->gen != st->gen[FO_KIND_VIDEO] || !st->hist) return;
+    size_t len;
+    const uint8_t *pkt = fo_history_get(st->hist, (uint16_t)(seq - t->seq_delta), now, &len);
+    fo_rtp_view_t v;
+    if (!pkt || fo_rtp_parse(pkt, len, &v) != 0) {
+        t->rtx_missed++;
+        return;
+    }
+    if (t->tokens < (int64_t)len) {
+        t->rtx_limited++;
+        return;
+    }
+    t->tokens -= (int64_t)len;
+    size_t cap;
+    uint8_t *slot = fo_transport_slot(p->transport, &cap);
+    fo_rtp_rewrite_t rw = {.ssrc = t->ssrc, .pt = t->out_pt, .seq = seq, .ts = v.ts + t->ts_delta};
+    int n;
+    if (t->rtx_pt) {
+        rw.ssrc = t->rtx_ssrc;
+        rw.pt = t->rtx_pt;
+        rw.seq = t->rtx_seq++;
+        n = fo_rtx_wrap(&v, &rw, seq, slot, cap - FO_SRTP_MAX_TRAILER);
+    } else {
+        n = fo_rtp_rewrite(&v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
+    }
+    if (n > 0 && fo_transport_commit_rtp(p->transport, slot, (size_t)n) == 0) t->retransmits++;
+}
+
+static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
+{
+    play_track_t *t = &p->play[FO_KIND_VIDEO];
+    if (!t->active || pk->media_ssrc != t->ssrc) return;
+    t->nacks++;
+    uint64_t now = fo_loop_now(p->stream->env->transport.loop);
+    /* Token bucket: half the stream's ceiling (or RTX_MIN_RATE) per second, 250 ms of burst. */
+    int64_t rate = (int64_t)p->stream->env->max_bitrate_kbps * 125 / 2;
+    if (rate < RTX_MIN_RATE) rate = RTX_MIN_RATE;
+    t->tokens += (int64_t)(now - t->tokens_ms) * rate / 1000;
+    if (t->tokens > rate / 4) t->tokens = rate / 4;
+    t->tokens_ms = now;
+    uint16_t seqs[256];
+    size_t n = fo_rtcp_nack_seqs(pk, seqs, FO_ARRAY_LEN(seqs));
+    for (size_t i = 0; i < n; i++) retransmit(p, t, seqs[i], now);
+}
+
+/* A player's RR: loss and jitter as it sees them, and RTT from the SR it echoes (RFC 3550
+ * §6.4.1; we remember when we sent each SR since its NTP time is the publisher's clock). */
+static void on_player_rr(fo_session_t *p, const fo_rtcp_pkt_t *pk)
+{
+    uint64_t now = fo_loop_now(p->stream->env->transport.loop);
+    for (unsigned i = 0; i < pk->count; i++) {
+        fo_rtcp_report_t r;
+        if (fo_rtcp_report_get(pk, i, &r) != 0) break;
+        for (int k = 0; k < KIND_N; k++) {
+            play_track_t *t = &p->play[k];
+            if (!t->active || r.ssrc != t->ssrc) continue;
+            t->lost = r.cumulative_lost > 0 ? (uint32_t)r.cumulative_lost : 0;
+            t->jitter = r.jitter;
+            if (!r.lsr) continue;
+            for (unsigned j = 0; j < SR_MEMORY; j++) {
+                if (t->sr_mid[j] != r.lsr || !t->sr_ms[j]) continue;
+                int64_t rtt = (int64_t)(now - t->sr_ms[j]) - (int64_t)((uint64_t)r.dlsr * 1000 / 65536);
+                if (rtt >= 0 && rtt < 60000) p->rtt_ms = (uint32_t)(rtt ? rtt : 1);
+            }
+        }
+    }
 }
 
 /* Publisher SR: re-issue it to each player on the player's SSRC and timeline (A/V sync). */
 static void relay_sr(fo_session_t *pub, const fo_rtcp_pkt_t *p)
 {
     fo_stream_t *st = pub->stream;
+    uint64_t now = fo_loop_now(st->env->transport.loop);
     int kind = -1;
     for (int k = 0; k < KIND_N; k++)
         if (pub->pub[k].active && pub->pub[k].ssrc == p->sender_ssrc) kind = k;
     if (kind < 0) return;
+    fo_rxstats_on_sr(&pub->pub[kind].rx, p->ntp, now);
     for (size_t i = 0; i < st->n_players; i++) {
         fo_session_t *pl = st->players[i];
         play_track_t *t = &pl->play[kind];
@@ -316,7 +609,11 @@ static void relay_sr(fo_session_t *pub, const fo_rtcp_pkt_t *p)
         int n = fo_rtcp_build_sr(slot, cap - FO_SRTP_MAX_TRAILER, t->ssrc, p->ntp,
                                  p->rtp_ts + t->ts_delta, (uint32_t)t->packets, (uint32_t)t->bytes,
                                  NULL, 0);
-        if (n > 0) fo_transport_commit_rtcp(pl->transport, slot, (size_t)n);
+        if (n > 0 && fo_transport_commit_rtcp(pl->transport, slot, (size_t)n) == 0) {
+            t->sr_mid[t->sr_next] = (uint32_t)(p->ntp >> 16);
+            t->sr_ms[t->sr_next] = now;
+            t->sr_next = (t->sr_next + 1) % SR_MEMORY;
+        }
     }
 }
 
@@ -336,7 +633,12 @@ static void on_rtcp(void *user, uint8_t *buf, size_t len)
         if ((p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_PLI) ||
             (p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_FIR)) {
             FO_LOG(FO_LOG_DEBUG, s->ctx, "player asked for a keyframe");
+            s->play[FO_KIND_VIDEO].plis++;
             request_keyframe(s->stream);
+        } else if (p->pt == FO_RTCP_RTPFB && p->count == FO_RTCP_FMT_NACK) {
+            on_player_nack(s, p);
+        } else if (p->pt == FO_RTCP_RR || p->pt == FO_RTCP_SR) {
+            on_player_rr(s, p);
         }
     }
 }
@@ -377,6 +679,23 @@ static void remove_player(fo_stream_t *st, fo_session_t *s)
     st->players[i]->index = i;
 }
 
+/* The transport-wide-cc extension id we kept in the answer (the same on every bundled m-line). */
+static uint8_t twcc_ext_id(const fo_sdp_t *offer, const fo_sdp_answer_t *ans)
+{
+    static const char uri[] = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+    for (size_t m = 0; m < offer->n_media; m++) {
+        const fo_sdp_answer_media_t *am = &ans->media[m];
+        if (!am->accept) continue;
+        for (size_t i = 0; i < offer->media[m].n_ext; i++) {
+            const fo_sdp_ext_t *e = &offer->media[m].ext[i];
+            if (strcmp(e->uri, uri) != 0) continue;
+            for (size_t j = 0; j < am->n_ext; j++)
+                if (am->ext_ids[j] == e->id) return e->id;
+        }
+    }
+    return 0;
+}
+
 /* First accepted media of each kind. */
 static void tracks_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_sdp_answer_t *ans)
 {
@@ -395,6 +714,8 @@ static void tracks_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_
                 if (!rtx && !t->active) {
                     t->codec = *c;
                     t->active = true;
+                    t->nack_fb = (c->fb & FO_FB_NACK) && (am->fb_mask & FO_FB_NACK);
+                    fo_nack_init(&t->nack);
                 } else if (rtx && t->active && c->apt == t->codec.pt) {
                     t->rtx_pt = c->pt;
                 } else {
@@ -408,10 +729,17 @@ static void tracks_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_
             if (t->active) continue;
             t->active = true;
             t->ssrc = am->ssrc;
+            t->rtx_ssrc = am->rtx_ssrc;
+            t->rtx_seq = (uint16_t)rand32();
             t->need_key = kind == FO_KIND_VIDEO;
             for (size_t i = 0; i < am->n_pts && t->n_codecs < MAX_PLAY_CODECS; i++) {
                 const fo_sdp_codec_t *c = fo_sdp_codec_by_pt(om, am->pts[i]);
-                if (c && c->codec != FO_CODEC_RTX) t->codecs[t->n_codecs++] = *c;
+                if (!c || c->codec == FO_CODEC_RTX) continue;
+                uint8_t rtx = fo_sdp_rtx_for(om, c->pt);
+                bool taken = false;
+                for (size_t j = 0; j < am->n_pts && rtx; j++) taken |= am->pts[j] == rtx;
+                t->codec_rtx[t->n_codecs] = taken ? rtx : 0;
+                t->codecs[t->n_codecs++] = *c;
             }
         }
     }
@@ -464,16 +792,28 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     snprintf(s->pwd, sizeof s->pwd, "%s", ans->ice_pwd);
     session_ctx(s);
     tracks_from_answer(s, offer, ans);
+    fo_timer_init(&s->tick, publisher_tick, s);
+    if (role == FO_ROLE_PUBLISH && (s->twcc_id = twcc_ext_id(offer, ans)) != 0) {
+        s->twcc = malloc(sizeof *s->twcc);
+        if (!s->twcc) {
+            free(s);
+            *err = FO_ENOMEM;
+            return NULL;
+        }
+        fo_twcc_init(s->twcc);
+    }
     const fo_sdp_media_t *first = NULL;
     for (size_t m = 0; m < offer->n_media && !first; m++)
         if (ans->media[m].accept) first = &offer->media[m];
     if (!first) {
+        free(s->twcc);
         free(s);
         *err = FO_ECODEC;
         return NULL;
     }
     s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
     if (!s->transport) {
+        free(s->twcc);
         free(s);
         *err = FO_ECRYPTO;
         return NULL;
@@ -484,6 +824,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         fo_timer_stop(st->env->transport.loop, &st->grace_timer);
     } else if (add_player(st, s) != 0) {
         fo_transport_free(s->transport);
+        free(s->twcc);
         free(s);
         *err = FO_ENOMEM;
         return NULL;
@@ -499,6 +840,7 @@ void fo_session_end(fo_session_t *s, const char *reason)
     s->ended = true;
     s->end_reason = reason;
     fo_stream_t *st = s->stream;
+    fo_timer_stop(st->env->transport.loop, &s->tick);
     fo_session_info_t si; /* the totals, for operators and for fanout-bench's test */
     fo_session_info(s, &si);
     FO_LOG(FO_LOG_INFO, s->ctx, "session ended: %s (rtp audio %llu video %llu, udp rx %llu tx %llu)",
@@ -530,7 +872,9 @@ void fo_session_free(fo_session_t *s)
         if (s->stream->publisher == s) s->stream->publisher = NULL;
         else if (s->role == FO_ROLE_PLAY) remove_player(s->stream, s);
     }
+    fo_timer_stop(s->stream->env->transport.loop, &s->tick);
     fo_transport_free(s->transport);
+    free(s->twcc);
     free(s);
 }
 
@@ -567,6 +911,11 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
             t->ssrc = p->ssrc;
             t->packets = p->packets;
             t->bytes = p->bytes;
+            t->lost = fo_rxstats_lost(&p->rx);
+            t->jitter = fo_rxstats_jitter(&p->rx);
+            t->nacks = p->nacks_sent;
+            t->plis = k == FO_KIND_VIDEO ? s->stream->plis_sent : 0;
+            if (k == FO_KIND_VIDEO && p->nack.recovered) out->rtt_ms = p->nack.rtt_ms;
         } else {
             const play_track_t *p = &s->play[k];
             t->active = p->active;
@@ -575,6 +924,11 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
             t->ssrc = p->ssrc;
             t->packets = p->packets;
             t->bytes = p->bytes;
+            t->lost = p->lost;
+            t->jitter = p->jitter;
+            t->nacks = p->nacks;
+            t->plis = p->plis;
+            out->rtt_ms = s->rtt_ms;
         }
     }
 }

@@ -35,6 +35,8 @@ typedef struct {
     char video_codecs[128];     /* preference order, e.g. "VP8 H264 VP9 AV1" */
     char dtls_cert[512];        /* PEM; empty: generate at start-up */
     char dtls_key[512];
+    int max_bitrate_kbps;       /* per-stream ceiling told to publishers (REMB); 0 = none */
+    int instant_start;          /* 1: new players start from the cached keyframe */
     /* [log] */
     char log_level[16];
     char log_file[512];

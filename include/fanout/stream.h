@@ -24,6 +24,8 @@ typedef enum { FO_ROLE_PUBLISH = 0, FO_ROLE_PLAY = 1 } fo_role_t;
 typedef struct {
     fo_transport_env_t transport;
     int publisher_grace_ms;
+    int max_bitrate_kbps;   /* REMB ceiling for publishers; 0 = none */
+    bool instant_start;     /* start new players from the cached keyframe when there is one */
     /* The session ended (transport closed or publisher gone for good): the router unindexes it
      * and frees it at a safe point. Called once per session. */
     void (*session_ended)(void *user, fo_session_t *s);
