@@ -4,8 +4,11 @@
  * RFC 7587, looped, optionally padded with H.264 filler NAL units up to a chosen bitrate); N
  * players join at a chosen rate, each doing ICE, the DTLS client handshake and SRTP, and count
  * packets, bytes, loss (sequence gaps) and time to first packet. One thread, epoll over the
- * peers' sockets (tests/integration/lib/peer.c does the protocol work). Stops by itself and
- * prints one JSON summary on stdout; progress goes to stderr.
+ * peers' sockets (tests/integration/lib/peer.c does the protocol work); the blocking HTTP
+ * signaling runs on a small pool of threads (--signal-threads) so many requests are in flight
+ * while the loop keeps driving ICE, DTLS and media. Several processes can share one run
+ * (--no-publish and --name-offset for all but one; scripts/bench.sh merges their JSON). Stops by
+ * itself and prints one JSON summary on stdout; progress goes to stderr.
  *   fanout-bench --api http://127.0.0.1:1985 --players 200 --ramp 100 --duration 20 */
 #include <errno.h>
 #include <getopt.h>
@@ -14,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +41,7 @@
 #define CONNECT_TIMEOUT_MS 10000
 #define SIGNAL_TIMEOUT_MS 5000
 #define MAX_ERRORS 8
+#define MAX_SIGNAL_THREADS 64
 
 typedef struct {
     int players;
@@ -44,6 +50,8 @@ typedef struct {
     int video_kbps;   /* 0: the recording's own rate */
     const char *api, *stream, *media;
     bool publish, per_player, h264;
+    int signal_threads; /* HTTP requests in flight at once */
+    int name_offset;    /* first player number (several processes in one run) */
 } opts_t;
 
 typedef struct {
@@ -59,6 +67,10 @@ typedef struct {
     uint32_t ssrc[2];                                     /* [0] audio, [1] video */
     track_rx_t rx[2];
     bool failed, closed;
+    /* signaling job: body and url written by the loop, status and resp by a pool thread */
+    char url[512];
+    char *body, *resp;
+    int status;
 } player_t;
 
 typedef struct {
@@ -268,6 +280,8 @@ static void usage(void)
             "  --vp8            players offer VP8 instead of H.264 (with --no-publish)\n"
             "  --media DIR      bench.h264 and bench.opus (default %s)\n"
             "  --per-player     list every session's counts in the summary\n"
+            "  --signal-threads N  HTTP signaling requests in flight at once (default 16)\n"
+            "  --name-offset N  number players from N+1 (several processes in one run)\n"
             "Prints one JSON object on stdout when done.\n",
             FO_BENCH_MEDIA);
 }
@@ -275,12 +289,13 @@ static void usage(void)
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t){.players = 10, .ramp = 50, .duration = 10, .api = "http://127.0.0.1:1985",
-                  .stream = "live/bench", .media = FO_BENCH_MEDIA, .publish = true, .h264 = true};
+                  .stream = "live/bench", .media = FO_BENCH_MEDIA, .publish = true, .h264 = true, .signal_threads = 16};
     static const struct option lo[] = {
         {"api", 1, 0, 'a'},        {"stream", 1, 0, 's'},     {"players", 1, 0, 'n'},
         {"ramp", 1, 0, 'r'},       {"duration", 1, 0, 'd'},   {"video-kbps", 1, 0, 'k'},
         {"no-publish", 0, 0, 'P'}, {"media", 1, 0, 'm'},      {"per-player", 0, 0, 'p'},
-        {"vp8", 0, 0, '8'},        {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"vp8", 0, 0, '8'},        {"help", 0, 0, 'h'},       {"signal-threads", 1, 0, 'T'},
+        {"name-offset", 1, 0, 'O'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -294,10 +309,13 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'm': o->media = optarg; break;
         case 'p': o->per_player = true; break;
         case '8': o->h264 = false; break;
+        case 'T': o->signal_threads = atoi(optarg); break;
+        case 'O': o->name_offset = atoi(optarg); break;
         default: usage(); return -1;
         }
     }
-    if (o->players < 0 || o->ramp <= 0 || o->duration < 0 || o->video_kbps < 0) {
+    if (o->players < 0 || o->ramp <= 0 || o->duration < 0 || o->video_kbps < 0 ||
+        o->signal_threads < 1 || o->name_offset < 0) {
         usage();
         return -1;
     }
@@ -336,7 +354,71 @@ typedef struct {
     char errors[MAX_ERRORS][200];
     int n_errors;
     int64_t t_ramp0, t_ramp_end, t_last_connect, t_media_end;
+    /* signaling pool: `todo` and `done` are FIFOs of players (each player passes once) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    player_t **todo, **done;
+    size_t todo_head, todo_tail, done_head, done_tail;
+    bool pool_stop;
+    int done_fd; /* eventfd: answers are waiting in `done` */
+    pthread_t threads[MAX_SIGNAL_THREADS];
+    int n_threads;
+    int in_flight;
 } bench_t;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Signaling pool: threads only POST (fo_peer_http_post touches no peer); the loop thread builds
+ * the request and takes the answer, so every peer stays on one thread. */
+
+static void *signal_thread(void *arg)
+{
+    bench_t *b = arg;
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        while (!b->pool_stop && b->todo_head == b->todo_tail) pthread_cond_wait(&b->cv, &b->mu);
+        if (b->pool_stop) {
+            pthread_mutex_unlock(&b->mu);
+            return NULL;
+        }
+        player_t *pl = b->todo[b->todo_head++];
+        pthread_mutex_unlock(&b->mu);
+        pl->status = fo_peer_http_post(pl->url, "application/json", pl->body, &pl->resp,
+                                       SIGNAL_TIMEOUT_MS);
+        pthread_mutex_lock(&b->mu);
+        b->done[b->done_tail++] = pl;
+        pthread_mutex_unlock(&b->mu);
+        uint64_t one = 1;
+        if (write(b->done_fd, &one, sizeof one) < 0) { /* counter saturated: still readable */ }
+    }
+}
+
+static int pool_start(bench_t *b)
+{
+    size_t n = (size_t)b->o.players + 1;
+    b->todo = calloc(n, sizeof *b->todo);
+    b->done = calloc(n, sizeof *b->done);
+    b->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!b->todo || !b->done || b->done_fd < 0) return -1;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &b->done_fd};
+    if (epoll_ctl(b->ep, EPOLL_CTL_ADD, b->done_fd, &ev) != 0) return -1;
+    int want = b->o.signal_threads < MAX_SIGNAL_THREADS ? b->o.signal_threads : MAX_SIGNAL_THREADS;
+    for (int i = 0; i < want; i++)
+        if (pthread_create(&b->threads[b->n_threads], NULL, signal_thread, b) == 0) b->n_threads++;
+    return b->n_threads ? 0 : -1;
+}
+
+static void pool_stop(bench_t *b)
+{
+    if (!b->todo) return;
+    pthread_mutex_lock(&b->mu);
+    b->pool_stop = true;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    for (int i = 0; i < b->n_threads; i++) pthread_join(b->threads[i], NULL);
+    b->n_threads = 0;
+}
 
 static void note_error(bench_t *b, const char *who, const char *msg)
 {
@@ -372,7 +454,7 @@ static void start_player(bench_t *b)
 {
     player_t *pl = &b->pl[b->started++];
     char name[32];
-    snprintf(name, sizeof name, "bench-play%d", b->started);
+    snprintf(name, sizeof name, "bench-play%d", b->o.name_offset + b->started);
     fo_peer_opts_t po = {.role = FO_PEER_PLAY, .dtls = b->dtls, .stun = b->stun, .name = name,
                          .h264 = b->o.h264};
     pl->t_signal = now_ms();
@@ -383,10 +465,30 @@ static void start_player(bench_t *b)
         return;
     }
     fo_peer_set_recv_cb(pl->peer, player_recv_cb, pl);
-    if (fo_peer_signal(pl->peer, b->base, b->o.stream, SIGNAL_TIMEOUT_MS) != 0 ||
-        watch(b, pl->peer, pl) != 0) {
+    pl->body = fo_peer_signal_request(pl->peer, b->base, b->o.stream, pl->url, sizeof pl->url);
+    if (!pl->body) {
         pl->failed = true;
         note_error(b, name, fo_peer_error(pl->peer));
+        return;
+    }
+    pthread_mutex_lock(&b->mu);
+    b->todo[b->todo_tail++] = pl;
+    pthread_cond_signal(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    b->in_flight++;
+}
+
+/* A pool thread has the player's HTTP answer: parse it and start ICE (loop thread). */
+static void player_answered(bench_t *b, player_t *pl)
+{
+    b->in_flight--;
+    int rc = fo_peer_signal_answer(pl->peer, pl->url, pl->status, pl->resp);
+    free(pl->body);
+    free(pl->resp);
+    pl->body = pl->resp = NULL;
+    if (rc != 0 || watch(b, pl->peer, pl) != 0) {
+        pl->failed = true;
+        note_error(b, "player", fo_peer_error(pl->peer));
         return;
     }
     pl->t_answer = now_ms();
@@ -420,6 +522,19 @@ static void sweep_timers(bench_t *b)
             service_player(b, pl);
     }
     if (b->pub.peer && fo_peer_timeout_ms(b->pub.peer) == 0) fo_peer_process(b->pub.peer);
+}
+
+static void take_answers(bench_t *b)
+{
+    uint64_t v;
+    if (read(b->done_fd, &v, sizeof v) < 0) { /* EAGAIN: another wake-up took them */ }
+    for (;;) {
+        pthread_mutex_lock(&b->mu);
+        player_t *pl = b->done_head < b->done_tail ? b->done[b->done_head++] : NULL;
+        pthread_mutex_unlock(&b->mu);
+        if (!pl) return;
+        player_answered(b, pl);
+    }
 }
 
 /* The main loop: ramp, media, receive, until the end or a signal. */
@@ -459,6 +574,8 @@ static void run(bench_t *b)
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == &b->pub)
                 fo_peer_process(b->pub.peer);
+            else if (evs[i].data.ptr == &b->done_fd)
+                take_answers(b);
             else
                 service_player(b, evs[i].data.ptr);
         }
@@ -476,7 +593,8 @@ static void run(bench_t *b)
     while (now_ms() < drain_end) {
         int n = epoll_wait(b->ep, evs, 256, 20);
         for (int i = 0; i < n; i++)
-            if (evs[i].data.ptr != &b->pub) service_player(b, evs[i].data.ptr);
+            if (evs[i].data.ptr != &b->pub && evs[i].data.ptr != &b->done_fd)
+                service_player(b, evs[i].data.ptr);
     }
 }
 
@@ -591,12 +709,19 @@ int main(int argc, char **argv)
     b->stun = fo_stun_new();
     if (!b->dtls || !b->stun) goto out;
     int64_t t0 = now_ms();
+    if (pool_start(b) != 0) goto out;
     if (b->o.publish && start_publisher(b) != 0) goto out;
     run(b);
+    pool_stop(b); /* requests still in flight finish (bounded by their timeout) */
     summary(b, (now_ms() - t0) / 1000.0);
     rc = b->n_errors ? 1 : 0;
 out:
-    for (int i = 0; b->pl && i < b->started; i++) fo_peer_free(b->pl[i].peer); /* close_notify */
+    pool_stop(b);
+    for (int i = 0; b->pl && i < b->started; i++) { /* close_notify */
+        fo_peer_free(b->pl[i].peer);
+        free(b->pl[i].body);
+        free(b->pl[i].resp);
+    }
     fo_peer_free(b->pub.peer);
     fo_stun_free(b->stun);
     fo_dtls_ctx_free(b->dtls);
@@ -604,6 +729,9 @@ out:
     fo_srtp_global_shutdown();
     bench_clip_free(&b->clip);
     free(b->pl);
+    free(b->todo);
+    free(b->done);
+    if (b->done_fd > 0) close(b->done_fd);
     free(b);
     return rc;
 }

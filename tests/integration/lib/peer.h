@@ -82,6 +82,16 @@ void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user);
  * fo_peer_api_code() tell what the server said (e.g. 409 and a non-zero code). */
 int fo_peer_signal(fo_peer_t *p, const char *api_base, const char *stream, int timeout_ms);
 
+/* fo_peer_signal in two halves, so the blocking HTTP POST can run elsewhere (fanout-bench runs
+ * it on a pool of threads; the peer itself stays on its owner thread):
+ * fo_peer_signal_request builds the request body (malloc'd, the caller frees; NULL on failure)
+ * and writes the POST URL into url; POST it yourself (fo_peer_http_post is thread-safe), then
+ * hand the HTTP status (or negative error) and response body to fo_peer_signal_answer, which
+ * parses the answer and starts ICE like fo_peer_signal. */
+char *fo_peer_signal_request(fo_peer_t *p, const char *api_base, const char *stream, char *url,
+                             size_t url_cap);
+int fo_peer_signal_answer(fo_peer_t *p, const char *url, int status, const char *resp);
+
 /* Signals and then drives ICE and DTLS until connected, failed or timeout_ms. Returns 0 when
  * connected. Other peers of the same thread are not serviced meanwhile. */
 int fo_peer_connect(fo_peer_t *p, const char *api_base, const char *stream, int timeout_ms);
