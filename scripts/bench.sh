@@ -9,6 +9,8 @@
 #        IDLE=500 (idle players for memory per idle player; 0 skips)  NO_DOC=1 (do not write)
 #        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison)
 #        SERVER_CPU=1 (pin the server to that CPU and the load tool to the other; "" does not pin)
+#        PROCS=1 (fanout-bench processes sharing the players; their JSON is merged)
+#        WORKERS=1 (the server's rtc.workers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@")
@@ -18,6 +20,8 @@ RAMP=${RAMP:-200}
 KBPS=${KBPS:-1000}
 IDLE=${IDLE:-500}
 SERVER_CPU=${SERVER_CPU-1}
+PROCS=${PROCS:-1}
+WORKERS=${WORKERS:-1}
 bdir=build-release
 scripts/deps.sh
 command -v jq >/dev/null || { echo "bench.sh needs jq (apt-get install jq)" >&2; exit 1; }
@@ -43,7 +47,8 @@ start_server() {
   local hp up
   hp=$(free_port SOCK_STREAM); up=$(free_port SOCK_DGRAM)
   "${pin_srv[@]}" "$bin" -c conf/fanout.conf --http-port "$hp" --rtc-port "$up" \
-    --candidate 127.0.0.1 --log-level warn >"$work/server.log" 2>&1 &
+    --candidate 127.0.0.1 --log-level warn --set rtc.workers="$WORKERS" --set rtc.max_sessions=100000 \
+    >"$work/server.log" 2>&1 &
   srv_pid=$!
   for _ in $(seq 100); do
     curl -fsS -o /dev/null -X OPTIONS "http://127.0.0.1:$hp/rtc/v1/play/" 2>/dev/null && break
@@ -52,6 +57,41 @@ start_server() {
   api="http://127.0.0.1:$hp"
 }
 stop_server() { kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true; srv_pid=""; }
+
+# Runs $PROCS fanout-bench processes sharing $1 players (the first publishes unless --no-publish
+# is among the extra arguments), waits for them and merges their JSON summaries into $2.
+# Distributions are merged conservatively: the largest p50/p95/max of the processes.
+run_bench() {
+  local n=$1 out=$2; shift 2
+  local pids=() k share off=0
+  for ((k = 0; k < PROCS; k++)); do
+    share=$(( n / PROCS + (k < n % PROCS ? 1 : 0) ))
+    local extra=()
+    [ "$k" -gt 0 ] && extra=(--no-publish)
+    "${pin_tool[@]}" "$bench" --api "$api" --players "$share" --name-offset "$off" "$@" "${extra[@]}" \
+      >"$work/out.$k.json" 2>"$work/bench.$k.err" &
+    pids+=($!)
+    off=$((off + share))
+  done
+  for p in "${pids[@]}"; do wait "$p" || true; done
+  for ((k = 0; k < PROCS; k++)); do
+    [ -s "$work/out.$k.json" ] || { cat "$work/bench.$k.err" >&2; echo "fanout-bench $k printed nothing" >&2; exit 1; }
+  done
+  jq -s '
+    def dist(f): (map(f) | {n: (map(.n) | add), p50: (map(.p50 // 0) | max), p95: (map(.p95 // 0) | max), max: (map(.max // 0) | max)});
+    (map(.received.rtp) | add) as $rtp | (map(.received.lost) | add) as $lost
+    | {players: (map(.players) | add), started: (map(.started) | add), connected: (map(.connected) | add),
+       failed: (map(.failed) | add), with_media: (map(.with_media) | add), procs: length,
+       setup_per_s: (map(.setup_per_s) | add * 10 | round / 10),
+       signal_ms: dist(.signal_ms), connect_ms: dist(.connect_ms), ttfp_ms: dist(.ttfp_ms),
+       ttfp_video_ms: dist(.ttfp_video_ms),
+       publisher: ((map(select(.publisher.connected)) + .)[0].publisher),
+       received: {rtp: $rtp, bytes: (map(.received.bytes) | add), lost: $lost,
+                  loss_pct: (if $rtp + $lost > 0 then 100 * $lost / ($rtp + $lost) else 0 end)},
+       cpu_s: {user: (map(.cpu_s.user) | add), sys: (map(.cpu_s.sys) | add)},
+       errors: (map(.errors) | add)}' "$work"/out.*.json >"$out"
+  rm -f "$work"/out.*.json
+}
 
 echo "floor probes..." >&2
 floor_json=$("${pin_srv[@]}" "$floor")
@@ -63,8 +103,8 @@ for n in "${counts[@]}"; do
   start_server
   rss0=$(rss_kib)
   ramp_s=$(awk -v n="$n" -v r="$RAMP" 'BEGIN{printf "%.3f", n/r}')
-  "${pin_tool[@]}" "$bench" --api "$api" --players "$n" --ramp "$RAMP" --duration "$DURATION" \
-    --video-kbps "$KBPS" >"$work/out.json" 2>"$work/bench.err" &
+  run_bench "$n" "$work/out.json" --ramp "$(awk -v r="$RAMP" -v k="$PROCS" 'BEGIN{print r / k}')" \
+    --duration "$DURATION" --video-kbps "$KBPS" &
   bpid=$!
   # The steady window: from ramp-up + 3 s (handshakes done, keyframe reached) to 1 s before the
   # end, sampled here; the bench's own clock starts after the publisher connected (~0.1 s).
@@ -107,32 +147,36 @@ if [ "$IDLE" -gt 0 ]; then
   echo "== $IDLE idle players (no publisher)" >&2
   start_server
   rss0=$(rss_kib)
-  "${pin_tool[@]}" "$bench" --api "$api" --players "$IDLE" --ramp "$RAMP" --duration 4 --no-publish \
-    >"$work/idle.json" 2>"$work/bench.err" &
+  c0=$(cpu_ticks)
+  run_bench "$IDLE" "$work/idle.json" --ramp "$(awk -v r="$RAMP" -v k="$PROCS" 'BEGIN{print r / k}')" \
+    --duration 4 --no-publish &
   bpid=$!
   sleep "$(awk -v n="$IDLE" -v r="$RAMP" 'BEGIN{print n/r + 3}')" # all connected, not yet closed
   rss1=$(rss_kib)
   wait "$bpid" || true
+  c1=$(cpu_ticks) # the server's CPU for signaling + ICE + DTLS + SRTP set-up of every session
   stop_server
   idle_row=$(jq -c --argjson rss0 "$rss0" --argjson rss1 "$rss1" --argjson n "$IDLE" \
+    --argjson c0 "$c0" --argjson c1 "$c1" --argjson tck "$tck" \
     '{players: $n, connected: .connected,
       kib_per_idle_player: (if .connected > 0 then ($rss1 - $rss0) / .connected else null end),
-      setup_per_s: .setup_per_s, connect_p50: .connect_ms.p50, connect_p95: .connect_ms.p95}' \
+      setup_per_s: .setup_per_s, connect_p50: .connect_ms.p50, connect_p95: .connect_ms.p95,
+      server_ms_per_setup: (if .connected > 0 then ($c1 - $c0) / $tck * 1000 / .connected else null end)}' \
     "$work/idle.json")
   echo "$idle_row" >&2
 fi
 
 # The section, as Markdown.
-cmd="scripts/bench.sh ${counts[*]}  (DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
+cmd="scripts/bench.sh ${counts[*]}  (DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
-title="Fan-out"
+title=${TITLE:-Fan-out}
 [ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"
 section=$(
   echo "## $title"
   echo
   echo "One publisher (the H.264 baseline + Opus recording in tests/data/media, padded with filler"
-  echo "NAL units to ~${KBPS} kbps of video) and N players on loopback, all from one fanout-bench"
-  echo "process; a release build of fanout with one worker (SRTP crypto: ${crypto})."
+  echo "NAL units to ~${KBPS} kbps of video) and N players on loopback, from ${PROCS} fanout-bench"
+  echo "process(es); a release build of fanout with rtc.workers = ${WORKERS} (SRTP crypto: ${crypto})."
   echo "Server CPU is utime+stime from /proc over the steady window (ramp-up + 3 s to the end - 1 s);"
   echo "forwarded packets in that window are estimated as publisher packets/s × players with media"
   echo "× window × (1 − loss). Players per core = players / server cores used at that rate."
@@ -151,13 +195,14 @@ section=$(
   done
   if [ "$idle_row" != "null" ]; then
     echo
-    jq -r '"Idle players (signaled, ICE+DTLS+SRTP up, no publisher): \(.players) players, \(.connected) connected, **\(.kib_per_idle_player|round) KiB RSS per idle player**, \(.setup_per_s) setups/s, connect p50/p95 \(.connect_p50)/\(.connect_p95) ms."' <<<"$idle_row"
+    jq -r '"Idle players (signaled, ICE+DTLS+SRTP up, no publisher): \(.players) players, \(.connected) connected, **\(.kib_per_idle_player|round) KiB RSS per idle player**, \(.setup_per_s) setups/s, connect p50/p95 \(.connect_p50)/\(.connect_p95) ms; server CPU per session set-up **\(.server_ms_per_setup*100|round/100) ms** (HTTP + SDP + ICE + DTLS handshake + SRTP), i.e. ~\(1000 / .server_ms_per_setup | floor) set-ups/s per server core."' <<<"$idle_row"
   fi
   echo
   echo "\"bench µs/pkt\" is the load tool's own CPU (recv + SRTP unprotect + bookkeeping, pinned to the"
-  echo "other core) per packet it received; \"setups/s\" is bounded by --ramp and by the tool's blocking"
-  echo "HTTP signaling, one session at a time. Rows where not every player connected within the run"
-  echo "are not valid per-packet figures (players still joining inside the measuring window)."
+  echo "other core) per packet it received; \"setups/s\" is bounded by --ramp and by the DTLS"
+  echo "handshakes' CPU on both sides (signaling runs 16 requests at once per process). Rows where not"
+  echo "every player connected within the run are not valid per-packet figures (players still joining"
+  echo "inside the measuring window)."
 )
 echo "$section"
 if [ -z "${NO_DOC:-}" ]; then

@@ -59,6 +59,8 @@ static const setting_t settings[] = {
       "per-stream video+audio bitrate ceiling sent to publishers (REMB), kbps; 0 = none"),
     I("rtc", "instant_start", instant_start, "1", 0, 1,
       "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
+    I("rtc", "workers", workers, "1", 1, 64,
+      "threads that SRTP-protect and send media to players (1 = the media thread alone)"),
     S("log", "level", log_level, "info", "error, warn, info, debug or trace"),
     S("log", "file", log_file, "", "log file (reopened on SIGHUP); empty = stderr"),
 };

@@ -37,6 +37,7 @@ typedef struct {
     char dtls_key[512];
     int max_bitrate_kbps;       /* per-stream ceiling told to publishers (REMB); 0 = none */
     int instant_start;          /* 1: new players start from the cached keyframe */
+    int workers;                /* threads that SRTP-protect and send to players (docs/workers.md) */
     /* [log] */
     char log_level[16];
     char log_file[512];
