@@ -17,11 +17,13 @@
 #include "fanout/map.h"
 #include "fanout/stun.h"
 #include "fanout/udp.h"
+#include "fanout/workers.h"
 
 struct fo_router {
     fo_loop_t *loop;
     const fo_config_t *cfg;
     fo_udp_t *udp;
+    fo_workers_t *workers; /* NULL with rtc.workers = 1 */
     fo_stun_t *stun;
     fo_stream_env_t env;
     fo_map_t *streams;     /* key -> fo_stream_t (keys may exceed FO_MAP_KEY_MAX: hashed) */
@@ -171,6 +173,9 @@ static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_add
     fo_udp_send(r->udp, reply, rlen, from);
 }
 
+/* fo_udp_flush's hook: what the loop queued for the send workers is published with it. */
+static void flush_workers_cb(void *user) { fo_workers_flush(user); }
+
 static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const fo_addr_t *from)
 {
     fo_router_t *r = user;
@@ -250,11 +255,17 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun) goto fail;
     r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
     if (!r->udp) goto fail;
+    if (cfg->workers > 1) { /* docs/workers.md */
+        r->workers = fo_workers_new(cfg->workers, fo_udp_fd(r->udp));
+        if (!r->workers) goto fail;
+        fo_udp_set_flush_hook(r->udp, flush_workers_cb, r->workers);
+    }
     resolve_candidates(r, cfg->candidate);
     r->env = (fo_stream_env_t){
         .transport = {.loop = loop,
                       .udp = r->udp,
                       .dtls = dtls,
+                      .workers = r->workers,
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
                       .pending_timeout_ms = cfg->pending_timeout * 1000},
         .publisher_grace_ms = cfg->publisher_grace * 1000,
@@ -292,6 +303,9 @@ void fo_router_free(fo_router_t *r)
     fo_map_free(r->by_ufrag);
     fo_map_free(r->by_addr);
     fo_map_free(r->streams);
+    /* after every session (their release slots are queued), before the socket */
+    if (r->udp) fo_udp_set_flush_hook(r->udp, NULL, NULL);
+    fo_workers_free(r->workers);
     fo_udp_free(r->udp);
     fo_stun_free(r->stun);
     free(r);

@@ -39,7 +39,9 @@ _Static_assert(FO_SRTP_MASTER_LEN == SRTP_AES_ICM_128_KEY_LEN_WSALT, "AES-128 ke
 
 struct fo_srtp {
     srtp_t in, out;
-    unsigned errors; /* failures seen, for rate-limited logging */
+    /* failures seen, for rate-limited logging; one counter per direction because with send
+     * workers protect and unprotect of one session run on different threads */
+    unsigned errors_in, errors_out;
 };
 
 static bool initialised;
@@ -329,7 +331,7 @@ void fo_srtp_free(fo_srtp_t *s)
 }
 
 /* Maps libsrtp's status; logs the first few failures and then one in 1024. */
-static int map_status(fo_srtp_t *s, srtp_err_status_t st, const char *what)
+static int map_status(unsigned *errors, srtp_err_status_t st, const char *what)
 {
     int err;
     switch (st) {
@@ -341,9 +343,9 @@ static int map_status(fo_srtp_t *s, srtp_err_status_t st, const char *what)
     case srtp_err_status_parse_err: err = FO_EINVAL; break;
     default: err = FO_ECRYPTO; break;
     }
-    if (err != FO_EAGAIN && (s->errors++ < 8 || (s->errors & 1023) == 0))
+    if (err != FO_EAGAIN && ((*errors)++ < 8 || (*errors & 1023) == 0))
         FO_LOG(FO_LOG_DEBUG, "srtp", "%s failed (libsrtp status %d, %u failures so far)", what,
-               (int)st, s->errors);
+               (int)st, *errors);
     return err;
 }
 
@@ -362,7 +364,7 @@ int fo_srtp_protect(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
     if (room(*len, cap)) return FO_ETOOBIG;
     if (*len < RTP_MIN_LEN) return FO_EINVAL;
     int n = (int)*len;
-    int err = map_status(s, srtp_protect(s->out, buf, &n), "protect");
+    int err = map_status(&s->errors_out, srtp_protect(s->out, buf, &n), "protect");
     if (err == 0) *len = (size_t)n;
     return err;
 }
@@ -372,7 +374,7 @@ int fo_srtp_protect_rtcp(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
     if (room(*len, cap)) return FO_ETOOBIG;
     if (*len < RTCP_MIN_LEN) return FO_EINVAL;
     int n = (int)*len;
-    int err = map_status(s, srtp_protect_rtcp(s->out, buf, &n), "protect_rtcp");
+    int err = map_status(&s->errors_out, srtp_protect_rtcp(s->out, buf, &n), "protect_rtcp");
     if (err == 0) *len = (size_t)n;
     return err;
 }
@@ -381,7 +383,7 @@ int fo_srtp_unprotect(fo_srtp_t *s, uint8_t *buf, size_t *len)
 {
     if (*len < RTP_MIN_LEN || *len > INT_MAX) return FO_EINVAL;
     int n = (int)*len;
-    int err = map_status(s, srtp_unprotect(s->in, buf, &n), "unprotect");
+    int err = map_status(&s->errors_in, srtp_unprotect(s->in, buf, &n), "unprotect");
     if (err == 0) *len = (size_t)n;
     return err;
 }
@@ -390,7 +392,7 @@ int fo_srtp_unprotect_rtcp(fo_srtp_t *s, uint8_t *buf, size_t *len)
 {
     if (*len < RTCP_MIN_LEN || *len > INT_MAX) return FO_EINVAL;
     int n = (int)*len;
-    int err = map_status(s, srtp_unprotect_rtcp(s->in, buf, &n), "unprotect_rtcp");
+    int err = map_status(&s->errors_in, srtp_unprotect_rtcp(s->in, buf, &n), "unprotect_rtcp");
     if (err == 0) *len = (size_t)n;
     return err;
 }

@@ -26,6 +26,7 @@ struct fo_transport {
     bool nominated;          /* selected came from a USE-CANDIDATE check */
     fo_dtls_t *dtls;
     fo_srtp_t *srtp;
+    unsigned worker;         /* send worker owning srtp's outbound half; 0: the loop */
     struct reasm *reasm;     /* ClientHello reassembly, only while handshaking */
     fo_timer_t dtls_timer;
     fo_timer_t live_timer;
@@ -124,7 +125,10 @@ void fo_transport_free(fo_transport_t *t)
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
     fo_dtls_free(t->dtls);
-    fo_srtp_free(t->srtp);
+    if (t->worker) /* its worker frees it after the packets queued before (docs/workers.md) */
+        fo_workers_release(t->env->workers, t->worker, t->srtp);
+    else
+        fo_srtp_free(t->srtp);
     free(t->reasm);
     free(t);
 }
@@ -196,6 +200,7 @@ static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
     free(t->reasm);
     t->reasm = NULL;
     t->state = FO_TS_CONNECTED;
+    if (t->env->workers) t->worker = fo_workers_assign(t->env->workers);
     t->stats.connected_ms = fo_loop_now(t->env->loop);
     FO_LOG(FO_LOG_INFO, t->ctx, "connected (DTLS-SRTP) in %llu ms",
            (unsigned long long)(t->stats.connected_ms - t->stats.created_ms));
@@ -245,11 +250,24 @@ size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out)
     return t->n_addrs;
 }
 
-uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap) { return fo_udp_slot(t->env->udp, cap); }
+uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap)
+{
+    if (t->worker) return fo_workers_slot(t->env->workers, t->worker, cap);
+    return fo_udp_slot(t->env->udp, cap);
+}
 
 static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
 {
-    if (t->state != FO_TS_CONNECTED) return FO_EAGAIN;
+    if (t->state != FO_TS_CONNECTED) return FO_EAGAIN; /* a worker's slot is just not used */
+    if (t->worker) {
+        if (len + FO_SRTP_MAX_TRAILER > FO_UDP_BUF) return FO_ETOOBIG;
+        int rc = fo_workers_commit(t->env->workers, t->worker, len, rtcp, t->srtp,
+                                   &t->addrs[t->selected]);
+        if (rc != 0) return rc;
+        t->stats.tx_packets++;
+        t->stats.tx_bytes += len + (rtcp ? 14 : 10); /* + SRTCP index and/or the 80-bit tag */
+        return 0;
+    }
     size_t n = len;
     int rc = rtcp ? fo_srtp_protect_rtcp(t->srtp, slot, &n, FO_UDP_BUF)
                   : fo_srtp_protect(t->srtp, slot, &n, FO_UDP_BUF);

@@ -33,6 +33,8 @@ struct fo_udp {
     struct iovec siov[FO_UDP_BATCH];
     fo_addr_t saddr[FO_UDP_BATCH];
     size_t sn;
+    void (*flush_hook)(void *user);
+    void *flush_user;
 };
 
 bool fo_addr_equal(const fo_addr_t *a, const fo_addr_t *b)
@@ -213,6 +215,15 @@ void fo_udp_flush(fo_udp_t *u)
         off++;
     }
     u->sn = 0;
+    if (u->flush_hook) u->flush_hook(u->flush_user);
+}
+
+int fo_udp_fd(const fo_udp_t *u) { return u->io.fd; }
+
+void fo_udp_set_flush_hook(fo_udp_t *u, void (*cb)(void *user), void *user)
+{
+    u->flush_hook = cb;
+    u->flush_user = user;
 }
 
 const fo_udp_stats_t *fo_udp_stats(const fo_udp_t *u) { return &u->stats; }

@@ -13,6 +13,7 @@
 #include "fanout/dtls.h"
 #include "fanout/loop.h"
 #include "fanout/udp.h"
+#include "fanout/workers.h"
 
 #define FO_TRANSPORT_MAX_ADDRS 4
 
@@ -40,6 +41,7 @@ typedef struct {
     fo_loop_t *loop;
     fo_udp_t *udp;
     fo_dtls_ctx_t *dtls;
+    fo_workers_t *workers;   /* NULL: the loop protects and sends everything */
     int consent_timeout_ms;
     int pending_timeout_ms;
 } fo_transport_env_t;
@@ -68,7 +70,8 @@ size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out);
 
 /* Zero-copy send: write a plaintext RTP/RTCP packet into the slot from fo_transport_slot, then
  * commit it: it is protected in place and queued to the peer. Returns 0, FO_EAGAIN (not
- * connected: dropped) or FO_ECRYPTO. */
+ * connected, or the send worker's queue is full: dropped) or FO_ECRYPTO. With send workers a
+ * connected transport's slot is in its worker's queue, which protects and sends it there. */
 uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap);
 int fo_transport_commit_rtp(fo_transport_t *t, uint8_t *slot, size_t len);
 int fo_transport_commit_rtcp(fo_transport_t *t, uint8_t *slot, size_t len);

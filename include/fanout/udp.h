@@ -64,4 +64,10 @@ void fo_udp_flush(fo_udp_t *u);
 
 const fo_udp_stats_t *fo_udp_stats(const fo_udp_t *u);
 
+/* The socket (send workers send on it too; docs/workers.md). */
+int fo_udp_fd(const fo_udp_t *u);
+/* `cb(user)` runs at the end of every fo_udp_flush (the send workers publish their queues
+ * then); NULL removes it. */
+void fo_udp_set_flush_hook(fo_udp_t *u, void (*cb)(void *user), void *user);
+
 #endif
