@@ -10,7 +10,8 @@
 #        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison)
 #        SERVER_CPU=1 (pin the server to that CPU and the load tool to the other; "" does not pin)
 #        PROCS=1 (fanout-bench processes sharing the players; their JSON is merged)
-#        WORKERS=1 (the server's rtc.workers)
+#        WORKERS=1 (the server's rtc.workers)  SETTLE=3 (s after the ramp before measuring)
+#        TITLE="Fan-out" (the docs/benchmarks.md section written)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@")
@@ -22,6 +23,7 @@ IDLE=${IDLE:-500}
 SERVER_CPU=${SERVER_CPU-1}
 PROCS=${PROCS:-1}
 WORKERS=${WORKERS:-1}
+SETTLE=${SETTLE:-3}
 bdir=build-release
 scripts/deps.sh
 command -v jq >/dev/null || { echo "bench.sh needs jq (apt-get install jq)" >&2; exit 1; }
@@ -108,8 +110,8 @@ for n in "${counts[@]}"; do
   bpid=$!
   # The steady window: from ramp-up + 3 s (handshakes done, keyframe reached) to 1 s before the
   # end, sampled here; the bench's own clock starts after the publisher connected (~0.1 s).
-  t_start=$(awk -v r="$ramp_s" 'BEGIN{print r + 3}')
-  t_len=$(awk -v d="$DURATION" 'BEGIN{print (d - 4 > 1 ? d - 4 : 1)}')
+  t_start=$(awk -v r="$ramp_s" -v s="$SETTLE" 'BEGIN{print r + s}')
+  t_len=$(awk -v d="$DURATION" -v s="$SETTLE" 'BEGIN{print (d - s - 1 > 1 ? d - s - 1 : 1)}')
   sleep "$t_start"
   c0=$(cpu_ticks); w0=$(date +%s.%N)
   sleep "$t_len"
@@ -167,17 +169,22 @@ if [ "$IDLE" -gt 0 ]; then
 fi
 
 # The section, as Markdown.
-cmd="scripts/bench.sh ${counts[*]}  (DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
+cmd="scripts/bench.sh ${counts[*]}  (DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
 title=${TITLE:-Fan-out}
 [ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"
 section=$(
   echo "## $title"
   echo
-  echo "One publisher (the H.264 baseline + Opus recording in tests/data/media, padded with filler"
-  echo "NAL units to ~${KBPS} kbps of video) and N players on loopback, from ${PROCS} fanout-bench"
+  if [ "$KBPS" -gt 0 ]; then
+    echo "One publisher (the H.264 baseline + Opus recording in tests/data/media, padded with filler"
+    echo "NAL units to ~${KBPS} kbps of video) and N players on loopback, from ${PROCS} fanout-bench"
+  else
+    echo "One publisher (the H.264 baseline + Opus recording in tests/data/media at its own rate,"
+    echo "~400 kbps of video) and N players on loopback, from ${PROCS} fanout-bench"
+  fi
   echo "process(es); a release build of fanout with rtc.workers = ${WORKERS} (SRTP crypto: ${crypto})."
-  echo "Server CPU is utime+stime from /proc over the steady window (ramp-up + 3 s to the end - 1 s);"
+  echo "Server CPU is utime+stime from /proc over the steady window (ramp-up + ${SETTLE} s to the end - 1 s);"
   echo "forwarded packets in that window are estimated as publisher packets/s × players with media"
   echo "× window × (1 − loss). Players per core = players / server cores used at that rate."
   echo
