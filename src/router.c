@@ -24,6 +24,7 @@ struct fo_router {
     const fo_config_t *cfg;
     fo_udp_t *udp;
     fo_workers_t *workers; /* NULL with rtc.workers = 1 */
+    fo_udp_stats_t udp_stats; /* fo_router_udp_stats with workers: socket + workers */
     fo_stun_t *stun;
     fo_stream_env_t env;
     fo_map_t *streams;     /* key -> fo_stream_t (keys may exceed FO_MAP_KEY_MAX: hashed) */
@@ -569,4 +570,16 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 
 fo_loop_t *fo_router_loop(const fo_router_t *r) { return r->loop; }
 
-const fo_udp_stats_t *fo_router_udp_stats(const fo_router_t *r) { return fo_udp_stats(r->udp); }
+const fo_udp_stats_t *fo_router_udp_stats(const fo_router_t *r)
+{
+    if (!r->workers) return fo_udp_stats(r->udp);
+    /* what the send workers sent went out on the same socket: count it there too */
+    fo_workers_stats_t w;
+    fo_workers_stats(r->workers, &w);
+    fo_router_t *rw = (fo_router_t *)r; /* a snapshot buffer, loop thread only */
+    rw->udp_stats = *fo_udp_stats(r->udp);
+    rw->udp_stats.tx_packets += w.tx_packets;
+    rw->udp_stats.tx_bytes += w.tx_bytes;
+    rw->udp_stats.tx_dropped += w.tx_dropped;
+    return &rw->udp_stats;
+}
