@@ -134,6 +134,18 @@ int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t er
     return FO_EINVAL;
 }
 
+int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, char *err,
+                          size_t errcap)
+{
+    char why[300] = "";
+    load_ctx_t lc = {cfg, why, sizeof why, 0};
+    int rc = ini_parse_string(text, ini_cb, &lc);
+    if (rc == 0 && !lc.failed) return 0;
+    if (!lc.failed) snprintf(why, sizeof why, "syntax error");
+    if (err && errcap) snprintf(err, errcap, "%s:%d: %s", name ? name : "config", rc, why);
+    return FO_EINVAL;
+}
+
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
 {
     const char *cand = getenv("CANDIDATE");

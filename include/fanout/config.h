@@ -41,6 +41,11 @@ void fo_config_defaults(fo_config_t *cfg);
  * Returns 0, or a negative code with "file:line: reason" in err. */
 int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t errcap);
 
+/* The same over an in-memory INI document (NUL-terminated `text`; `name` labels errors).
+ * The config fuzzer's entry point. */
+int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, char *err,
+                          size_t errcap);
+
 /* Sets one setting by section and key from text (used by the file, env and flags).
  * Returns 0 or FO_EINVAL/FO_ENOTFOUND with a reason in err. */
 int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const char *value,
