@@ -103,6 +103,7 @@ static int code_for(int http)
     case 409: return FO_API_BUSY;
     case 413: return FO_API_TOO_LARGE;
     case 503: return FO_API_FULL;
+    case 429: return FO_API_LIMITED;
     case 400: return FO_API_BAD_SDP;
     default: return FO_API_INTERNAL;
     }
@@ -130,7 +131,7 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     fo_offer_result_t res;
-    fo_router_offer(api->router, role, r.url.key, r.sdp, r.sdp_len, cand, &res);
+    fo_router_offer_from(api->router, role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip, &res);
     if (res.http_status != 200) {
         int c = res.err == FO_ECODEC ? FO_API_BAD_CODEC : code_for(res.http_status);
         FO_LOG(FO_LOG_INFO, r.url.key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);

@@ -27,6 +27,9 @@ enum {
     FO_API_INTERNAL = 1009,     /* 500 */
     FO_API_METHOD = 1010,       /* 405 */
     FO_API_MEDIA_TYPE = 1011,   /* 415 */
+    FO_API_LIMITED = 1012,      /* 429: this client has too many sessions */
+    FO_API_UNAUTHORIZED = 1013, /* 401: missing or bad token (auth.enabled) */
+    FO_API_FORBIDDEN = 1014,    /* 403: refused by the on_publish/on_play callback */
 };
 
 /* A parsed SRS-style publish/play request body. */

@@ -29,6 +29,12 @@ typedef struct {
     char video_codecs[128];     /* preference order, e.g. "VP8 H264 VP9 AV1" */
     char dtls_cert[512];        /* PEM; empty: generate at start-up */
     char dtls_key[512];
+    /* [rtc] limits (src/limits.c) */
+    int max_players_per_stream;
+    int max_sessions_per_ip;
+    char limits_exempt[256];    /* client IPs the per-IP cap does not apply to */
+    int max_pending;            /* sessions not yet connected */
+    int max_pps;                /* packets/s accepted from one peer; 0 = no cap */
     /* [log] */
     char log_level[16];
     char log_file[512];
