@@ -12,7 +12,7 @@ FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libsrtp2-1 libmbedtls14 libmbedx509-1 libmbedcrypto7 libmicrohttpd12 libjansson4 \
-      libnice10 libinih1 curl ca-certificates \
+      libnice10 libinih1 libcurl3-gnutls curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /usr/share/fanout --shell /usr/sbin/nologin fanout
 COPY --from=build /src/build/fanout /usr/local/bin/fanout

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fanout/common.h"
@@ -15,7 +16,20 @@
 
 struct fo_api {
     fo_router_t *router;
+    fo_auth_t *auth;
 };
+
+static void session_gone_cb(void *user, const char *id, const char *key, fo_role_t role)
+{
+    fo_api_t *api = user;
+    fo_auth_hook_ended(api->auth, role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY, key, id);
+}
+
+void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
+{
+    api->auth = auth;
+    fo_router_set_ended_cb(api->router, auth ? session_gone_cb : NULL, api);
+}
 
 fo_api_t *fo_api_new(fo_router_t *router)
 {
@@ -24,7 +38,11 @@ fo_api_t *fo_api_new(fo_router_t *router)
     return api;
 }
 
-void fo_api_free(fo_api_t *api) { free(api); }
+void fo_api_free(fo_api_t *api)
+{
+    if (api && api->auth) fo_router_set_ended_cb(api->router, NULL, NULL);
+    free(api);
+}
 
 void fo_api_rtc_req_free(fo_api_rtc_req_t *r)
 {
@@ -130,6 +148,25 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         if (fo_url_query_get(req->query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
+    /* Who may: a token (auth.secret), then the operator's callback (auth.on_publish/on_play). */
+    fo_auth_action_t act = role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
+    char token[256];
+    fo_auth_find_token(r.url.query, req->query, req->authorization, token, sizeof token);
+    const char *why = "";
+    if (fo_auth_check(api->auth, act, r.url.key, token, (int64_t)time(NULL), &why) != 0) {
+        FO_LOG(FO_LOG_INFO, r.url.key, "%s refused from %s: %s", act == FO_AUTH_PUBLISH ? "publish" : "play",
+               req->remote_ip, why);
+        error_resp(resp, 401, FO_API_UNAUTHORIZED, why);
+        fo_api_rtc_req_free(&r);
+        return;
+    }
+    int hrc = fo_auth_hook_admit(api->auth, act, r.url.key, req->remote_ip, r.tid, msg, sizeof msg);
+    if (hrc != 0) {
+        FO_LOG(FO_LOG_INFO, r.url.key, "%s", msg);
+        error_resp(resp, hrc == FO_EAUTH ? 403 : 503, FO_API_FORBIDDEN, msg);
+        fo_api_rtc_req_free(&r);
+        return;
+    }
     fo_offer_result_t res;
     fo_router_offer_from(api->router, role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip, &res);
     if (res.http_status != 200) {
@@ -163,6 +200,12 @@ bool fo_api_handle(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
         return true;
     }
     if (!ours) return false;
+    /* The operator API: its own secret, loopback only without one. */
+    if (strncmp(req->path, "/api/", 5) == 0 &&
+        fo_auth_api_check(api->auth, req->remote_ip, req->authorization, req->query) != 0) {
+        error_resp(resp, 401, FO_API_UNAUTHORIZED, "operator API: missing or wrong secret (auth.api_secret)");
+        return true;
+    }
     fo_role_t role;
     if (path_is(req->path, "/rtc/v1/publish/")) role = FO_ROLE_PUBLISH;
     else if (path_is(req->path, "/rtc/v1/play/")) role = FO_ROLE_PLAY;

@@ -36,6 +36,8 @@ struct fo_router {
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
     fo_limits_t *limits;
+    fo_router_ended_cb ended_cb;
+    void *ended_user;
     fo_router_stats_t stats;
 };
 
@@ -102,6 +104,7 @@ static void session_ended(void *user, fo_session_t *s)
     fo_map_del(r->by_id, id, strlen(id));
     fo_map_del(r->by_ufrag, ufrag, strlen(ufrag));
     fo_limits_release(r->limits, id);
+    if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
     const fo_addr_t *addrs;
     size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
     for (size_t i = 0; i < n; i++) {
@@ -300,6 +303,13 @@ void fo_router_free(fo_router_t *r)
 
 void fo_router_shutdown(fo_router_t *r)
 {
+    const fo_router_stats_t *c = &r->stats;
+    FO_LOG(FO_LOG_INFO, NULL,
+           "counters: sessions %llu, rx_unknown %llu, stun_bad %llu, stun_ok %llu, "
+           "offers_limited %llu, rx_rate_dropped %llu",
+           (unsigned long long)c->sessions, (unsigned long long)c->rx_unknown,
+           (unsigned long long)c->stun_bad, (unsigned long long)c->stun_ok,
+           (unsigned long long)c->offers_limited, (unsigned long long)c->rx_rate_dropped);
     size_t n = fo_map_size(r->by_id);
     if (!n) return;
     void **all = malloc(n * sizeof *all);
@@ -316,6 +326,12 @@ int fo_router_end_session(fo_router_t *r, const char *id)
     if (!s) return FO_ENOTFOUND;
     fo_session_end(s, "ended by request");
     return 0;
+}
+
+void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user)
+{
+    r->ended_cb = cb;
+    r->ended_user = user;
 }
 
 int fo_router_udp_port(const fo_router_t *r) { return fo_udp_port(r->udp); }

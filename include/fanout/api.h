@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fanout/auth.h"
 #include "fanout/http.h"
 #include "fanout/router.h"
 #include "fanout/url.h"
@@ -51,6 +52,9 @@ typedef struct fo_api fo_api_t;
 
 fo_api_t *fo_api_new(fo_router_t *router);
 void fo_api_free(fo_api_t *api);
+/* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
+ * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
+void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
 
 /* The fo_http_handler_cb: handles /rtc/ and /api/ paths (and OPTIONS anywhere); returns false
  * for everything else (static files). */

@@ -35,6 +35,11 @@ typedef struct {
     char limits_exempt[256];    /* client IPs the per-IP cap does not apply to */
     int max_pending;            /* sessions not yet connected */
     int max_pps;                /* packets/s accepted from one peer; 0 = no cap */
+    /* [auth] (src/auth.c) */
+    char auth_secret[256];      /* HMAC key for publish/play tokens; empty = no tokens needed */
+    char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */
+    char on_publish[512], on_play[512], on_unpublish[512], on_stop[512]; /* callback URLs */
+    int hook_timeout_ms;
     /* [log] */
     char log_level[16];
     char log_file[512];

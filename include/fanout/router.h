@@ -46,6 +46,11 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
                          size_t len, const char *candidate, const char *client_ip,
                          fo_offer_result_t *res);
 
+/* Called once for every session that ends (after it was created successfully), with its id,
+ * stream key and role; NULL unsets. One subscriber. */
+typedef void (*fo_router_ended_cb)(void *user, const char *id, const char *key, fo_role_t role);
+void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user);
+
 /* Ends a session by id. Returns 0 or FO_ENOTFOUND. */
 int fo_router_end_session(fo_router_t *r, const char *id);
 
