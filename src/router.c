@@ -112,6 +112,10 @@ static void session_ended(void *user, fo_session_t *s)
         size_t kl = addr_key(&addrs[i], k);
         if (fo_map_get(r->by_addr, k, kl) == s) fo_map_del(r->by_addr, k, kl);
     }
+    const fo_transport_stats_t *ts = fo_transport_stats(fo_session_transport(s));
+    FO_LOG(FO_LOG_INFO, id, "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu",
+           (unsigned long long)ts->rx_packets, (unsigned long long)ts->rx_dropped,
+           (unsigned long long)ts->rx_rate_dropped, (unsigned long long)ts->tx_packets);
     if (fo_session_role(s) == FO_ROLE_PUBLISH) r->stats.publishers--;
     else r->stats.players--;
     r->stats.sessions--;

@@ -97,6 +97,11 @@ fo_peer_state_t fo_peer_process(fo_peer_t *p);
 int fo_peer_send_rtp(fo_peer_t *p, const uint8_t *pkt, size_t len);
 int fo_peer_send_rtcp(fo_peer_t *p, const uint8_t *pkt, size_t len);
 
+/* Sends bytes as they are from the peer's socket to the server (hostile-input tests). */
+void fo_peer_send_raw(fo_peer_t *p, const uint8_t *buf, size_t len);
+/* The last SRTP/SRTCP datagram fo_peer_send_rtp/rtcp sent, as it went on the wire. */
+const uint8_t *fo_peer_last_protected(const fo_peer_t *p, size_t *len);
+
 /* Sends close_notify; the peer is CLOSED afterwards. */
 void fo_peer_close(fo_peer_t *p);
 
