@@ -707,6 +707,14 @@ void fo_peer_free(fo_peer_t *p)
     free(p);
 }
 
+void fo_peer_vanish(fo_peer_t *p)
+{
+    if (!p) return;
+    if (p->fd >= 0) close(p->fd); /* no close_notify can leave now */
+    p->fd = -1;
+    fo_peer_free(p);
+}
+
 void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user)
 {
     p->cb = cb;

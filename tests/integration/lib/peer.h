@@ -71,6 +71,8 @@ typedef void (*fo_peer_recv_cb)(void *user, fo_peer_t *p, const uint8_t *pkt, si
 fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts);
 /* Sends close_notify if connected, then frees. NULL is a no-op. */
 void fo_peer_free(fo_peer_t *p);
+/* Frees without a word to the server (a peer that vanished: the server must time it out). */
+void fo_peer_vanish(fo_peer_t *p);
 
 void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user);
 
