@@ -92,12 +92,37 @@ static void test_gates(void **state)
     fo_auth_free(a);
 }
 
+/* The notification worker thread (run under TSan by scripts/test.sh): notifications to a closed
+ * port fail fast and are counted; freeing drains the queue and joins the thread. */
+static void test_notify_worker(void **state)
+{
+    (void)state;
+    fo_config_t cfg;
+    fo_config_defaults(&cfg);
+    strcpy(cfg.on_stop, "http://127.0.0.1:1/on_stop");
+    strcpy(cfg.on_unpublish, "http://127.0.0.1:1/on_unpublish");
+    cfg.hook_timeout_ms = 200;
+    fo_auth_t *a = fo_auth_new(&cfg);
+    assert_non_null(a);
+    for (int i = 0; i < 20; i++)
+        fo_auth_hook_ended(a, i % 2 ? FO_AUTH_PLAY : FO_AUTH_PUBLISH, "live/x", "id");
+    fo_auth_stats_t st;
+    fo_auth_stats(a, &st);
+    assert_true(st.notify_failed + st.notify_sent <= 20);
+    /* an admission callback that cannot be reached refuses (fail closed) */
+    strcpy(cfg.on_play, "http://127.0.0.1:1/on_play");
+    char msg[128];
+    assert_int_equal(fo_auth_hook_admit(a, FO_AUTH_PLAY, "live/x", "1.2.3.4", "t", msg, sizeof msg), FO_ERR);
+    fo_auth_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_find_token),
         cmocka_unit_test(test_gates),
+        cmocka_unit_test(test_notify_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
