@@ -196,6 +196,11 @@ static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const 
     fo_transport_on_datagram(fo_session_transport(s), buf, len, from);
 }
 
+void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    on_datagram(r, buf, len, len, from);
+}
+
 /* --- candidates --- */
 
 static void add_candidate(fo_router_t *r, const char *ip)

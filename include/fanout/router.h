@@ -54,6 +54,10 @@ void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user);
 /* Ends a session by id. Returns 0 or FO_ENOTFOUND. */
 int fo_router_end_session(fo_router_t *r, const char *id);
 
+/* Feeds one datagram as if it had arrived on the shared port from `from` (the demux entry; for
+ * tests and the demux fuzzer, which drive the router without sockets). buf is modified. */
+void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from);
+
 int fo_router_udp_port(const fo_router_t *r);
 /* The advertised candidate addresses. */
 size_t fo_router_candidates(const fo_router_t *r, const char *const **out);
