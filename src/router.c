@@ -9,6 +9,7 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -36,6 +37,7 @@ struct fo_router {
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
     fo_limits_t *limits;
+    uint64_t sessions_high;   /* most sessions at once since the last malloc_trim */
     fo_router_ended_cb ended_cb;
     void *ended_user;
     fo_router_stats_t stats;
@@ -119,6 +121,13 @@ static void session_ended(void *user, fo_session_t *s)
     if (fo_session_role(s) == FO_ROLE_PUBLISH) r->stats.publishers--;
     else r->stats.players--;
     r->stats.sessions--;
+    /* glibc keeps freed session memory (DTLS buffers, SRTP contexts) resident for reuse, pinned
+     * by live chunks above it. Once most of a crowd has gone, hand the free pages back (a heap
+     * walk of a few ms, at most once per halving of the crowd twice over). */
+    if (r->sessions_high >= 64 && r->stats.sessions <= r->sessions_high / 4) {
+        malloc_trim(0);
+        r->sessions_high = r->stats.sessions;
+    }
     fo_udp_flush(r->udp); /* the close_notify */
     fo_loop_defer(r->loop, defer_free_session, s);
 }
@@ -536,6 +545,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
     if (fo_limits_acquire(r->limits, id, client_ip) != 0)
         FO_LOG(FO_LOG_WARN, id, "out of memory counting the session against %s", client_ip);
     r->stats.sessions++;
+    if (r->stats.sessions > r->sessions_high) r->sessions_high = r->stats.sessions;
     if (role == FO_ROLE_PUBLISH) r->stats.publishers++;
     else r->stats.players++;
     res->http_status = 200;

@@ -10,7 +10,8 @@
  * After a warm-up batch it samples the server's descriptors (/proc/PID/fd) and RSS
  * (/proc/PID/status); at the end it waits for every session to be gone and checks: the same
  * number of descriptors, the heap in use (malloc_stats through gdb, when it can attach) within
- * 1 MB of the warm-up figure, RSS less than 64 MB above it, a fresh publish
+ * 1 MB of the warm-up figure, RSS back within 24 MB of it (the server trims the heap once a crowd
+ * has gone; ASan's allocator keeps more), a fresh publish
  * + play carrying media, and a clean exit (which under ASan includes LeakSanitizer).
  * Usage: soak BIN SRCDIR [sessions (default 300)] [batch (default 16)] */
 #include <dirent.h>
@@ -252,11 +253,11 @@ int main(int argc, char **argv)
     if (live_lost > 2) fo_test_fail("the live publisher lost its session %d times", live_lost);
     if (fds1 != fds0) fo_test_fail("descriptors grew: %d -> %d", fds0, fds1);
     /* In use: the live publisher is the only session at both points; allow 1 MB of noise. A
-     * leak of even 1 KB per session shows. RSS: glibc keeps the peak working set (how many
-     * sessions were alive at once) for reuse, so it is only bounded loosely. */
+     * leak of even 1 KB per session shows. RSS depends on the allocator, so it is bounded
+     * loosely. */
     if (heap0 >= 0 && heap1 > heap0 + 1024 * 1024)
         fo_test_fail("heap in use grew: %ld -> %ld bytes", heap0, heap1);
-    if (rss1 > rss0 + 65536) fo_test_fail("memory grew by more than 64 MB: %ld kB -> %ld kB", rss0, rss1);
+    if (rss1 > rss0 + 24576) fo_test_fail("RSS did not come back: %ld kB -> %ld kB", rss0, rss1);
     if (final_rx < 20) fo_test_fail("the final player got only %ld packets", final_rx);
     if (failed > total / 50) fo_test_fail("%d of %d sessions failed to connect", failed, total);
     if (ended < total * 9 / 10) fo_test_fail("only %d of %d sessions logged their end", ended, total);
