@@ -35,6 +35,8 @@
 #define CONSENT_LOST_MS 30000 /* no consent response for this long: failed */
 
 struct fo_peer {
+    uint8_t last_protected[1500 + 64]; /* the last SRTP/SRTCP datagram sent (replay tests) */
+    size_t last_protected_len;
     fo_peer_role_t role;
     char name[32];
     fo_peer_state_t state;
@@ -726,6 +728,14 @@ void fo_peer_free(fo_peer_t *p)
     free(p);
 }
 
+void fo_peer_vanish(fo_peer_t *p)
+{
+    if (!p) return;
+    if (p->fd >= 0) close(p->fd); /* no close_notify can leave now */
+    p->fd = -1;
+    fo_peer_free(p);
+}
+
 void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user)
 {
     p->cb = cb;
@@ -915,6 +925,10 @@ static int send_protected(fo_peer_t *p, const uint8_t *pkt, size_t len, bool rtc
                  : fo_srtp_protect(p->srtp, buf, &len, sizeof buf);
     if (r) return r;
     send_datagram(p, buf, len);
+    if (len <= sizeof p->last_protected) {
+        memcpy(p->last_protected, buf, len);
+        p->last_protected_len = len;
+    }
     if (rtcp)
         p->stats.rtcp_sent++;
     else
@@ -930,6 +944,14 @@ int fo_peer_send_rtp(fo_peer_t *p, const uint8_t *pkt, size_t len)
 int fo_peer_send_rtcp(fo_peer_t *p, const uint8_t *pkt, size_t len)
 {
     return send_protected(p, pkt, len, true);
+}
+
+void fo_peer_send_raw(fo_peer_t *p, const uint8_t *buf, size_t len) { send_datagram(p, buf, len); }
+
+const uint8_t *fo_peer_last_protected(const fo_peer_t *p, size_t *len)
+{
+    *len = p->last_protected_len;
+    return p->last_protected;
 }
 
 /* ------------------------------------------------------------------------------------------ */
