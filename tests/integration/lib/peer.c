@@ -348,6 +348,14 @@ int fo_peer_http_post(const char *url, const char *content_type, const char *bod
 int fo_peer_http_request(const char *method, const char *url, const char *content_type,
                          const char *body, char **headers_out, char **body_out, int timeout_ms)
 {
+    return fo_peer_http_request_h(method, url, content_type, NULL, body, headers_out, body_out,
+                                  timeout_ms);
+}
+
+int fo_peer_http_request_h(const char *method, const char *url, const char *content_type,
+                           const char *extra_headers, const char *body, char **headers_out,
+                           char **body_out, int timeout_ms)
+{
     char host[256], port[16];
     const char *path;
     *body_out = NULL;
@@ -376,9 +384,9 @@ int fo_peer_http_request(const char *method, const char *url, const char *conten
     char ctype[192] = "";
     if (content_type && *content_type) snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", content_type);
     int hl = snprintf(hdr, sizeof hdr,
-                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s"
+                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s"
                       "Content-Length: %zu\r\nConnection: close\r\nAccept: */*\r\n\r\n",
-                      method, path, host, port, ctype, blen);
+                      method, path, host, port, ctype, extra_headers ? extra_headers : "", blen);
     const char *parts[2] = {hdr, body};
     size_t lens[2] = {(size_t)hl, blen};
     for (int i = 0; i < 2; i++) {

@@ -139,6 +139,10 @@ int fo_peer_http_post(const char *url, const char *content_type, const char *bod
  * response's status line and headers (malloc'd, "\r\n"-separated; caller frees). */
 int fo_peer_http_request(const char *method, const char *url, const char *content_type,
                          const char *body, char **headers_out, char **body_out, int timeout_ms);
+/* The same with extra request headers ("Name: value\r\n" lines, NULL for none). */
+int fo_peer_http_request_h(const char *method, const char *url, const char *content_type,
+                           const char *extra_headers, const char *body, char **headers_out,
+                           char **body_out, int timeout_ms);
 
 /* WHIP/WHEP signaling: POSTs the offer as application/sdp to `url` (the endpoint with
  * ?app=&stream=), expects 201, Content-Type application/sdp and a Location, then starts ICE.
