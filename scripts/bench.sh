@@ -50,6 +50,7 @@ start_server() {
   hp=$(free_port SOCK_STREAM); up=$(free_port SOCK_DGRAM)
   "${pin_srv[@]}" "$bin" -c conf/fanout.conf --http-port "$hp" --rtc-port "$up" \
     --candidate 127.0.0.1 --log-level warn --set rtc.workers="$WORKERS" --set rtc.max_sessions=100000 \
+    --set rtc.max_players_per_stream=100000 --set rtc.max_pending=100000 \
     >"$work/server.log" 2>&1 &
   srv_pid=$!
   for _ in $(seq 100); do

@@ -2,7 +2,10 @@
 # Installs what is missing, builds, and runs every test:
 #   1. unit tests, fuzz-corpus replays and loopback integration tests (ctest), built with
 #      AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer included);
-#   2. end-to-end tests in real browsers (Debian's chromium via playwright-core, firefox-esr
+#   2. the unit tests again under ThreadSanitizer (the loop's cross-thread post queue is the
+#      threaded code; test_loop hammers it from several threads), and the media and load-tool
+#      integration tests with two send workers (docs/workers.md: rings, release slots);
+#   3. end-to-end tests in real browsers (Debian's chromium via playwright-core, firefox-esr
 #      via puppeteer-core) against the release build.
 # Ends with one line "total: N passed, M failed"; exits non-zero if anything failed.
 set -uo pipefail
@@ -12,25 +15,37 @@ scripts/deps.sh --test || exit 1
 scripts/e2e-deps.sh || exit 1
 scripts/build.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DFO_SANITIZE=address,undefined || exit 1
+scripts/build.sh build-tsan -DCMAKE_BUILD_TYPE=Debug -DFO_SANITIZE=thread || exit 1
 
 passed=0
 failed=0
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# Runs ctest with the given arguments and adds its counts to passed/failed.
+run_ctest() {
+  local log line total nfail
+  log=$(mktemp)
+  ctest --output-on-failure -j"$(nproc)" "$@" 2>&1 | tee "$log"
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+    nfail=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
+    passed=$((passed + total - nfail))
+    failed=$((failed + nfail))
+  else
+    failed=$((failed + 1))
+  fi
+  rm -f "$log"
+}
+
 echo "== unit, fuzz replay and integration tests (ASan+UBSan) =="
-ctest_log=$(mktemp)
-ctest --test-dir build-asan --output-on-failure -j"$(nproc)" 2>&1 | tee "$ctest_log"
-line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$ctest_log" | tail -n 1)
-if [ -n "$line" ]; then
-  total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
-  nfail=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$line")
-  passed=$((passed + total - nfail))
-  failed=$((failed + nfail))
-else
-  failed=$((failed + 1))
-fi
-rm -f "$ctest_log"
+run_ctest --test-dir build-asan
+
+echo "== unit tests (TSan) =="
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest --test-dir build-tsan -L unit
+echo "== send workers: it_media and it_bench with rtc.workers = 2 (TSan) =="
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest --test-dir build-tsan -R 'workers2$'
 
 echo "== end-to-end browser tests =="
 # One node process per test file (node 18, Debian's, has no --test-concurrency); TAP output so

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fanout/admin.h"
@@ -23,7 +24,20 @@ struct fo_api {
     fo_router_t *router;
     fo_metrics_t *metrics;
     fo_admin_t *admin;
+    fo_auth_t *auth;
 };
+
+static void session_gone_cb(void *user, const char *id, const char *key, fo_role_t role)
+{
+    fo_api_t *api = user;
+    fo_auth_hook_ended(api->auth, role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY, key, id);
+}
+
+void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
+{
+    api->auth = auth;
+    fo_router_set_ended_cb(api->router, auth ? session_gone_cb : NULL, api);
+}
 
 fo_api_t *fo_api_new(fo_router_t *router)
 {
@@ -42,23 +56,30 @@ fo_api_t *fo_api_new(fo_router_t *router)
 void fo_api_free(fo_api_t *api)
 {
     if (!api) return;
+    if (api->auth) fo_router_set_ended_cb(api->router, NULL, NULL);
     fo_admin_free(api->admin);
     fo_metrics_free(api->metrics);
     free(api);
 }
 
-/* AUTH HOOK: the one place that decides whether `req` may do `action` on `stream`.
- * action: "publish", "play" (SRS API, WHIP, WHEP; stream is "app/stream"), "delete" (WHIP/WHEP
- * resource; stream is the session's), "read" (GET /api/v1/..., stream NULL or the stream
- * asked for), "kick" (DELETE /api/v1/clients/{id}), "metrics" (GET /metrics).
- * req->authorization holds the Authorization header ("Bearer <token>") and req->query the
- * query (?token=). Returning false answers 401 with WWW-Authenticate: Bearer.
- * Today everything is allowed. */
+/* The one place that decides whether `req` may do `action` on `stream` (auth.h does the work).
+ * "publish"/"play" (stream "app/stream"): a token when auth.secret is set, from ?token= on the
+ * request URL or "Authorization: Bearer"; the SRS API also looks in the stream URL's query, so
+ * handle_rtc checks that itself. "delete" (a WHIP/WHEP resource): the resource's random id is the
+ * capability, as WHIP intends. "read", "kick", "metrics": the operator secret (auth.api_secret),
+ * loopback clients only without one. Returning false answers 401 with WWW-Authenticate. */
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream)
 {
-    (void)api, (void)req, (void)action, (void)stream;
-    return true;
+    if (strcmp(action, "delete") == 0) return true;
+    if (strcmp(action, "publish") == 0 || strcmp(action, "play") == 0) {
+        char token[256];
+        const char *why = "";
+        fo_auth_find_token(NULL, req->query, req->authorization, token, sizeof token);
+        return fo_auth_check(api->auth, action[1] == 'u' ? FO_AUTH_PUBLISH : FO_AUTH_PLAY, stream,
+                             token, (int64_t)time(NULL), &why) == 0;
+    }
+    return fo_auth_api_check(api->auth, req->remote_ip, req->authorization, req->query) == 0;
 }
 
 void fo_api_rtc_req_free(fo_api_rtc_req_t *r)
@@ -138,6 +159,7 @@ static int code_for(int http)
     case 409: return FO_API_BUSY;
     case 413: return FO_API_TOO_LARGE;
     case 503: return FO_API_FULL;
+    case 429: return FO_API_LIMITED;
     case 400: return FO_API_BAD_SDP;
     default: return FO_API_INTERNAL;
     }
@@ -157,12 +179,6 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         error_resp(resp, 400, code, msg);
         return;
     }
-    if (!fo_api_authorize(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", r.url.key)) {
-        fo_api_rtc_req_free(&r);
-        snprintf(resp->headers, sizeof resp->headers, "WWW-Authenticate: Bearer\r\n");
-        error_resp(resp, 401, FO_API_UNAUTHORIZED, "not authorized");
-        return;
-    }
     /* Advertised address: ?eip= / ?candidate= on the API URL, else in the stream URL. */
     char cand[80] = "";
     const char *names[] = {"eip", "candidate"};
@@ -170,8 +186,28 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         if (fo_url_query_get(req->query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
+    /* Who may: a token (auth.secret), then the operator's callback (auth.on_publish/on_play). */
+    fo_auth_action_t act = role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
+    char token[256];
+    fo_auth_find_token(r.url.query, req->query, req->authorization, token, sizeof token);
+    const char *why = "";
+    if (fo_auth_check(api->auth, act, r.url.key, token, (int64_t)time(NULL), &why) != 0) {
+        FO_LOG(FO_LOG_INFO, r.url.key, "%s refused from %s: %s", act == FO_AUTH_PUBLISH ? "publish" : "play",
+               req->remote_ip, why);
+        snprintf(resp->headers, sizeof resp->headers, "WWW-Authenticate: Bearer\r\n");
+        error_resp(resp, 401, FO_API_UNAUTHORIZED, why);
+        fo_api_rtc_req_free(&r);
+        return;
+    }
+    int hrc = fo_auth_hook_admit(api->auth, act, r.url.key, req->remote_ip, r.tid, msg, sizeof msg);
+    if (hrc != 0) {
+        FO_LOG(FO_LOG_INFO, r.url.key, "%s", msg);
+        error_resp(resp, hrc == FO_EAUTH ? 403 : 503, FO_API_FORBIDDEN, msg);
+        fo_api_rtc_req_free(&r);
+        return;
+    }
     fo_offer_result_t res;
-    fo_router_offer(api->router, role, r.url.key, r.sdp, r.sdp_len, cand, &res);
+    fo_router_offer_from(api->router, role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip, &res);
     if (res.http_status != 200) {
         int c = res.err == FO_ECODEC ? FO_API_BAD_CODEC : code_for(res.http_status);
         FO_LOG(FO_LOG_INFO, r.url.key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);
@@ -242,6 +278,14 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
         return;
     }
     if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
+    char msg[300];
+    int hrc = fo_auth_hook_admit(api->auth, role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY,
+                                 key, req->remote_ip, "", msg, sizeof msg);
+    if (hrc != 0) {
+        FO_LOG(FO_LOG_INFO, key, "%s", msg);
+        text_resp(resp, hrc == FO_EAUTH ? 403 : 503, msg);
+        return;
+    }
     fo_whip_offer(api->router, role, key, req, resp);
 }
 

@@ -61,6 +61,26 @@ static const setting_t settings[] = {
       "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
     I("rtc", "workers", workers, "1", 1, 64,
       "threads that SRTP-protect and send media to players (1 = the media thread alone)"),
+    I("rtc", "max_players_per_stream", max_players_per_stream, "1000", 1, 1000000,
+      "players of one stream; beyond it play requests get 503"),
+    I("rtc", "max_sessions_per_ip", max_sessions_per_ip, "50", 1, 1000000,
+      "sessions from one client IP (as HTTP sees it); beyond it requests get 429"),
+    S("rtc", "limits_exempt", limits_exempt, "127.0.0.1 ::1",
+      "client IPs exempt from max_sessions_per_ip (space separated)"),
+    I("rtc", "max_pending", max_pending, "500", 1, 1000000,
+      "sessions still connecting (ICE+DTLS) at once; beyond it requests get 503"),
+    I("rtc", "max_pps", max_pps, "5000", 0, 10000000,
+      "packets per second accepted from one peer (1 s burst); more are dropped and counted; 0 = no cap"),
+    S("auth", "secret", auth_secret, "",
+      "HMAC-SHA256 key for publish/play tokens (scripts/make-token.sh); empty = anyone may publish/play"),
+    S("auth", "api_secret", api_secret, "",
+      "secret for the operator API /api/v1 (Authorization: Bearer); empty = loopback clients only"),
+    S("auth", "on_publish", on_publish, "", "URL POSTed before a publish; a non-zero code refuses"),
+    S("auth", "on_play", on_play, "", "URL POSTed before a play; a non-zero code refuses"),
+    S("auth", "on_unpublish", on_unpublish, "", "URL POSTed when a publisher ends (notification)"),
+    S("auth", "on_stop", on_stop, "", "URL POSTed when a player ends (notification)"),
+    I("auth", "hook_timeout_ms", hook_timeout_ms, "1000", 50, 10000,
+      "longest wait for a callback (on_publish/on_play block the media loop this long at most)"),
     S("log", "level", log_level, "info", "error, warn, info, debug or trace"),
     S("log", "file", log_file, "", "log file (reopened on SIGHUP); empty = stderr"),
 };
@@ -204,6 +224,18 @@ int fo_config_set_assignment(fo_config_t *cfg, const char *assignment, char *err
     memcpy(key, dot + 1, (size_t)(eq - dot - 1));
     key[eq - dot - 1] = '\0';
     return fo_config_set(cfg, sec, key, eq + 1, err, errcap);
+}
+
+int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, char *err,
+                          size_t errcap)
+{
+    char why[300] = "";
+    load_ctx_t lc = {cfg, why, sizeof why, 0};
+    int rc = ini_parse_string(text, ini_cb, &lc);
+    if (rc == 0 && !lc.failed) return 0;
+    if (!lc.failed) snprintf(why, sizeof why, "syntax error");
+    if (err && errcap) snprintf(err, errcap, "%s:%d: %s", name ? name : "config", rc, why);
+    return FO_EINVAL;
 }
 
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)

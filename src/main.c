@@ -188,6 +188,7 @@ int main(int argc, char **argv)
     fo_dtls_ctx_t *dtls = NULL;
     fo_http_t *http = NULL, *https = NULL;
     fo_api_t *api = NULL;
+    fo_auth_t *auth = NULL;
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
     if (!dtls) goto fail;
@@ -197,6 +198,9 @@ int main(int argc, char **argv)
     if (!app.router) goto fail;
     api = fo_api_new(app.router);
     if (!api) goto fail;
+    auth = fo_auth_new(&cfg);
+    if (!auth) goto fail;
+    fo_api_set_auth(api, auth);
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api);
     if (!http) goto fail;
@@ -235,6 +239,7 @@ done:
     fo_http_free(http);
     fo_api_free(api);
     fo_router_free(app.router);
+    fo_auth_free(auth);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);
     fo_srtp_global_shutdown();

@@ -9,10 +9,12 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "fanout/common.h"
+#include "fanout/limits.h"
 #include "fanout/log.h"
 #include "fanout/map.h"
 #include "fanout/stun.h"
@@ -37,6 +39,10 @@ struct fo_router {
     const char *cands[FO_SDP_MAX_CANDIDATES];
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
+    fo_limits_t *limits;
+    uint64_t sessions_high;   /* most sessions at once since the last malloc_trim */
+    fo_router_ended_cb ended_cb;
+    void *ended_user;
     fo_router_stats_t stats;
     uint64_t ended[FO_END_N]; /* sessions ended, by kind */
 };
@@ -105,6 +111,8 @@ static void session_ended(void *user, fo_session_t *s)
     const char *id = fo_session_id(s), *ufrag = fo_session_ufrag(s);
     fo_map_del(r->by_id, id, strlen(id));
     fo_map_del(r->by_ufrag, ufrag, strlen(ufrag));
+    fo_limits_release(r->limits, id);
+    if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
     const fo_addr_t *addrs;
     size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
     for (size_t i = 0; i < n; i++) {
@@ -112,10 +120,21 @@ static void session_ended(void *user, fo_session_t *s)
         size_t kl = addr_key(&addrs[i], k);
         if (fo_map_get(r->by_addr, k, kl) == s) fo_map_del(r->by_addr, k, kl);
     }
+    const fo_transport_stats_t *ts = fo_transport_stats(fo_session_transport(s));
+    FO_LOG(FO_LOG_INFO, id, "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu",
+           (unsigned long long)ts->rx_packets, (unsigned long long)ts->rx_dropped,
+           (unsigned long long)ts->rx_rate_dropped, (unsigned long long)ts->tx_packets);
     if (fo_session_role(s) == FO_ROLE_PUBLISH) r->stats.publishers--;
     else r->stats.players--;
     r->stats.sessions--;
     r->ended[fo_router_end_kind(fo_session_end_reason(s))]++;
+    /* glibc keeps freed session memory (DTLS buffers, SRTP contexts) resident for reuse, pinned
+     * by live chunks above it. Once most of a crowd has gone, hand the free pages back (a heap
+     * walk of a few ms, at most once per halving of the crowd twice over). */
+    if (r->sessions_high >= 64 && r->stats.sessions <= r->sessions_high / 4) {
+        malloc_trim(0);
+        r->sessions_high = r->stats.sessions;
+    }
     fo_udp_flush(r->udp); /* the close_notify */
     fo_loop_defer(r->loop, defer_free_session, s);
 }
@@ -196,6 +215,11 @@ static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const 
     fo_transport_on_datagram(fo_session_transport(s), buf, len, from);
 }
 
+void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    on_datagram(r, buf, len, len, from);
+}
+
 /* --- candidates --- */
 
 static void add_candidate(fo_router_t *r, const char *ip)
@@ -253,7 +277,8 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     r->by_ufrag = fo_map_new();
     r->by_addr = fo_map_new();
     r->stun = fo_stun_new();
-    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun) goto fail;
+    r->limits = fo_limits_new(cfg);
+    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun || !r->limits) goto fail;
     r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
     if (!r->udp) goto fail;
     if (cfg->workers > 1) { /* docs/workers.md */
@@ -268,7 +293,9 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
                       .dtls = dtls,
                       .workers = r->workers,
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
-                      .pending_timeout_ms = cfg->pending_timeout * 1000},
+                      .pending_timeout_ms = cfg->pending_timeout * 1000,
+                      .max_pps = cfg->max_pps,
+                      .rx_rate_dropped = &r->stats.rx_rate_dropped},
         .publisher_grace_ms = cfg->publisher_grace * 1000,
         .max_bitrate_kbps = cfg->max_bitrate_kbps,
         .instant_start = cfg->instant_start != 0,
@@ -309,11 +336,19 @@ void fo_router_free(fo_router_t *r)
     fo_workers_free(r->workers);
     fo_udp_free(r->udp);
     fo_stun_free(r->stun);
+    fo_limits_free(r->limits);
     free(r);
 }
 
 void fo_router_shutdown(fo_router_t *r)
 {
+    const fo_router_stats_t *c = &r->stats;
+    FO_LOG(FO_LOG_INFO, NULL,
+           "counters: sessions %llu, rx_unknown %llu, stun_bad %llu, stun_ok %llu, "
+           "offers_limited %llu, rx_rate_dropped %llu",
+           (unsigned long long)c->sessions, (unsigned long long)c->rx_unknown,
+           (unsigned long long)c->stun_bad, (unsigned long long)c->stun_ok,
+           (unsigned long long)c->offers_limited, (unsigned long long)c->rx_rate_dropped);
     size_t n = fo_map_size(r->by_id);
     if (!n) return;
     void **all = malloc(n * sizeof *all);
@@ -330,6 +365,12 @@ int fo_router_end_session(fo_router_t *r, const char *id)
     if (!s) return FO_ENOTFOUND;
     fo_session_end(s, "ended by request");
     return 0;
+}
+
+void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user)
+{
+    r->ended_cb = cb;
+    r->ended_user = user;
 }
 
 int fo_router_udp_port(const fo_router_t *r) { return fo_udp_port(r->udp); }
@@ -352,12 +393,50 @@ static int fail_with(fo_offer_result_t *res, int http, int err, const char *fmt,
     return err;
 }
 
+/* Sessions not yet connected. Walks the sessions (offers only, never per packet). */
+static size_t count_pending(const fo_router_t *r)
+{
+    size_t n = fo_map_size(r->by_id), pending = 0;
+    if (n < (size_t)r->cfg->max_pending) return n; /* cannot be over the cap: skip the walk */
+    void **all = malloc(n * sizeof *all);
+    if (!all) return n;
+    n = fo_map_values(r->by_id, all, n);
+    for (size_t i = 0; i < n; i++)
+        if (!fo_transport_ready(fo_session_transport(all[i]))) pending++;
+    free(all);
+    return pending;
+}
+
+static int check_limits(fo_router_t *r, fo_role_t role, const char *key, const char *client_ip,
+                        fo_offer_result_t *res)
+{
+    fo_stream_t *st = fo_router_stream(r, key);
+    fo_limits_offer_t o = {.play = role == FO_ROLE_PLAY,
+                           .client_ip = client_ip,
+                           .sessions = fo_map_size(r->by_id),
+                           .pending = count_pending(r),
+                           .stream_players = st ? fo_stream_players(st) : 0};
+    char why[200];
+    int rc = fo_limits_check(r->limits, &o, why, sizeof why);
+    if (rc == 0) return 0;
+    r->stats.offers_limited++;
+    FO_LOG(FO_LOG_INFO, key, "offer refused: %s", why);
+    return fail_with(res, rc == FO_EAGAIN ? 429 : 503, rc == FO_EAGAIN ? FO_EAGAIN : FO_EFULL,
+                     "%s", why);
+}
+
 int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                     size_t len, const char *candidate, fo_offer_result_t *res)
 {
+    return fo_router_offer_from(r, role, key, offer, len, candidate, NULL, res);
+}
+
+int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
+                         size_t len, const char *candidate, const char *client_ip,
+                         fo_offer_result_t *res)
+{
     memset(res, 0, sizeof *res);
-    if (fo_map_size(r->by_id) >= (size_t)r->cfg->max_sessions)
-        return fail_with(res, 503, FO_EFULL, "server full: %s", "too many sessions");
+    if (check_limits(r, role, key, client_ip, res) != 0) return res->err;
     if (len > FO_SDP_MAX_LEN) return fail_with(res, 413, FO_ETOOBIG, "SDP offer too large%s", NULL);
 
     fo_sdp_t *sdp = malloc(sizeof *sdp);
@@ -489,7 +568,10 @@ int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char 
                        "could not create the session: %s", fo_strerror(err ? err : FO_ENOMEM));
         goto out;
     }
+    if (fo_limits_acquire(r->limits, id, client_ip) != 0)
+        FO_LOG(FO_LOG_WARN, id, "out of memory counting the session against %s", client_ip);
     r->stats.sessions++;
+    if (r->stats.sessions > r->sessions_high) r->sessions_high = r->stats.sessions;
     if (role == FO_ROLE_PUBLISH) r->stats.publishers++;
     else r->stats.players++;
     res->http_status = 200;

@@ -10,6 +10,7 @@
 
 #include "fanout/common.h"
 #include "fanout/dtls_reasm.h"
+#include "fanout/limits.h"
 #include "fanout/log.h"
 #include "fanout/rtp.h"
 #include "fanout/srtp.h"
@@ -30,6 +31,7 @@ struct fo_transport {
     struct reasm *reasm;     /* ClientHello reassembly, only while handshaking */
     fo_timer_t dtls_timer;
     fo_timer_t live_timer;
+    fo_rate_t rate;          /* inbound packet-rate cap */
     fo_transport_stats_t stats;
 };
 
@@ -212,6 +214,13 @@ void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const
 {
     (void)from;
     if (t->state == FO_TS_CLOSED || t->state == FO_TS_NEW) return;
+    /* Before any crypto, so a flood costs us a compare, not a decrypt. */
+    if (!fo_rate_allow(&t->rate, fo_loop_now(t->env->loop), t->env->max_pps)) {
+        t->stats.rx_dropped++;
+        t->stats.rx_rate_dropped++;
+        if (t->env->rx_rate_dropped) (*t->env->rx_rate_dropped)++;
+        return;
+    }
     uint8_t b = buf[0];
     if (b >= 20 && b <= 63) {
         on_dtls(t, buf, len);

@@ -83,7 +83,7 @@ void fo_whip_offer(fo_router_t *r, fo_role_t role, const char *key, const fo_htt
         fo_url_query_get(req->query, "candidate", cand, sizeof cand) < 0)
         cand[0] = '\0';
     fo_offer_result_t res;
-    fo_router_offer(r, role, key, req->body, req->body_len, cand, &res);
+    fo_router_offer_from(r, role, key, req->body, req->body_len, cand, req->remote_ip, &res);
     if (res.http_status != 200) {
         FO_LOG(FO_LOG_INFO, key, "%s refused: %s", what, res.msg);
         text(resp, res.http_status, "%s: %s", what, res.msg);

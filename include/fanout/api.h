@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "fanout/auth.h"
 #include "fanout/http.h"
 #include "fanout/router.h"
 #include "fanout/url.h"
@@ -27,7 +28,9 @@ enum {
     FO_API_INTERNAL = 1009,     /* 500 */
     FO_API_METHOD = 1010,       /* 405 */
     FO_API_MEDIA_TYPE = 1011,   /* 415 */
-    FO_API_UNAUTHORIZED = 1012, /* 401 */
+    FO_API_LIMITED = 1012,      /* 429: this client has too many sessions */
+    FO_API_UNAUTHORIZED = 1013, /* 401: missing or bad token (auth.enabled) */
+    FO_API_FORBIDDEN = 1014,    /* 403: refused by the on_publish/on_play callback */
 };
 
 /* A parsed SRS-style publish/play request body. */
@@ -49,6 +52,9 @@ typedef struct fo_api fo_api_t;
 
 fo_api_t *fo_api_new(fo_router_t *router);
 void fo_api_free(fo_api_t *api);
+/* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
+ * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
+void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
 
 /* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
  * false for everything else (static files). Counts every answer for /metrics. */

@@ -38,6 +38,17 @@ typedef struct {
     int max_bitrate_kbps;       /* per-stream ceiling told to publishers (REMB); 0 = none */
     int instant_start;          /* 1: new players start from the cached keyframe */
     int workers;                /* threads that SRTP-protect and send to players (docs/workers.md) */
+    /* [rtc] limits (src/limits.c) */
+    int max_players_per_stream;
+    int max_sessions_per_ip;
+    char limits_exempt[256];    /* client IPs the per-IP cap does not apply to */
+    int max_pending;            /* sessions not yet connected */
+    int max_pps;                /* packets/s accepted from one peer; 0 = no cap */
+    /* [auth] (src/auth.c) */
+    char auth_secret[256];      /* HMAC key for publish/play tokens; empty = no tokens needed */
+    char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */
+    char on_publish[512], on_play[512], on_unpublish[512], on_stop[512]; /* callback URLs */
+    int hook_timeout_ms;
     /* [log] */
     char log_level[16];
     char log_file[512];
@@ -49,6 +60,11 @@ void fo_config_defaults(fo_config_t *cfg);
 /* Reads an INI file over `cfg`. Unknown sections/keys and bad values are errors.
  * Returns 0, or a negative code with "file:line: reason" in err. */
 int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t errcap);
+
+/* The same over an in-memory INI document (NUL-terminated `text`; `name` labels errors).
+ * The config fuzzer's entry point. */
+int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, char *err,
+                          size_t errcap);
 
 /* Sets one setting by section and key from text (used by the file, env and flags).
  * Returns 0 or FO_EINVAL/FO_ENOTFOUND with a reason in err. */

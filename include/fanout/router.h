@@ -40,9 +40,24 @@ typedef struct {
  * with *res filled either way. */
 int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                     size_t len, const char *candidate, fo_offer_result_t *res);
+/* The same for a request from `client_ip` (text, the HTTP peer; NULL/"" = unknown), which the
+ * per-IP cap counts. Caps (src/limits.c) answer 503 (server, stream or pending full) or 429
+ * (this client has too many sessions). */
+int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
+                         size_t len, const char *candidate, const char *client_ip,
+                         fo_offer_result_t *res);
+
+/* Called once for every session that ends (after it was created successfully), with its id,
+ * stream key and role; NULL unsets. One subscriber. */
+typedef void (*fo_router_ended_cb)(void *user, const char *id, const char *key, fo_role_t role);
+void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user);
 
 /* Ends a session by id. Returns 0 or FO_ENOTFOUND. */
 int fo_router_end_session(fo_router_t *r, const char *id);
+
+/* Feeds one datagram as if it had arrived on the shared port from `from` (the demux entry; for
+ * tests and the demux fuzzer, which drive the router without sockets). buf is modified. */
+void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from);
 
 int fo_router_udp_port(const fo_router_t *r);
 /* The advertised candidate addresses. */
@@ -53,6 +68,8 @@ typedef struct {
     uint64_t rx_unknown;   /* datagrams from addresses no session owns */
     uint64_t stun_bad;     /* STUN that failed validation */
     uint64_t stun_ok;
+    uint64_t offers_limited;  /* offers refused by a cap (503/429) */
+    uint64_t rx_rate_dropped; /* datagrams over a session's rtc.max_pps */
 } fo_router_stats_t;
 void fo_router_stats(const fo_router_t *r, fo_router_stats_t *out);
 

@@ -44,6 +44,8 @@ typedef struct {
     fo_workers_t *workers;   /* NULL: the loop protects and sends everything */
     int consent_timeout_ms;
     int pending_timeout_ms;
+    int max_pps;                 /* datagrams/s accepted from the peer (token bucket); 0 = no cap */
+    uint64_t *rx_rate_dropped;   /* optional: a total every transport adds its rate drops to */
 } fo_transport_env_t;
 
 /* fp_alg/fp: the remote DTLS fingerprint from its offer. `env` must outlive the transport;
@@ -83,7 +85,8 @@ void fo_transport_close(fo_transport_t *t);
 
 typedef struct {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
-    uint64_t rx_dropped;  /* failed SRTP auth, replay, unexpected */
+    uint64_t rx_dropped;  /* failed SRTP auth, replay, unexpected, over the rate cap */
+    uint64_t rx_rate_dropped; /* of which over env->max_pps */
     uint64_t created_ms, connected_ms, last_check_ms;
 } fo_transport_stats_t;
 const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t);

@@ -100,6 +100,46 @@ static void test_post_from_thread(void **state)
     fo_loop_free(loop);
 }
 
+/* Several threads post at once while the loop runs timers: the post queue's locking and the
+ * eventfd wake-up are what TSan checks here (scripts/test.sh runs the unit tests under TSan). */
+#define N_POSTERS 4
+#define N_POSTS 2000
+static int many_posted;
+static void many_post_cb(void *arg)
+{
+    if (++many_posted == N_POSTERS * N_POSTS) fo_loop_stop(arg);
+}
+
+static void *many_poster(void *arg)
+{
+    for (int i = 0; i < N_POSTS; i++) fo_loop_post(arg, many_post_cb, arg);
+    return NULL;
+}
+
+static int ticks;
+static void tick_cb(fo_timer_t *t)
+{
+    ticks++;
+    fo_timer_start(loop, t, 1);
+}
+
+static void test_post_many_threads(void **state)
+{
+    (void)state;
+    loop = fo_loop_new();
+    many_posted = 0;
+    fo_timer_t t;
+    fo_timer_init(&t, tick_cb, NULL);
+    fo_timer_start(loop, &t, 1);
+    pthread_t th[N_POSTERS];
+    for (int i = 0; i < N_POSTERS; i++) pthread_create(&th[i], NULL, many_poster, loop);
+    fo_loop_run(loop);
+    for (int i = 0; i < N_POSTERS; i++) pthread_join(th[i], NULL);
+    fo_timer_stop(loop, &t);
+    assert_int_equal(many_posted, N_POSTERS * N_POSTS);
+    fo_loop_free(loop);
+}
+
 static int reads;
 static void pipe_cb(fo_io_t *io, uint32_t events)
 {
@@ -134,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_timer_order),
         cmocka_unit_test(test_defer),
         cmocka_unit_test(test_post_from_thread),
+        cmocka_unit_test(test_post_many_threads),
         cmocka_unit_test(test_io),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,8 @@
 #define CONSENT_LOST_MS 30000 /* no consent response for this long: failed */
 
 struct fo_peer {
+    uint8_t last_protected[1500 + 64]; /* the last SRTP/SRTCP datagram sent (replay tests) */
+    size_t last_protected_len;
     fo_peer_role_t role;
     char name[32];
     fo_peer_state_t state;
@@ -346,6 +348,14 @@ int fo_peer_http_post(const char *url, const char *content_type, const char *bod
 int fo_peer_http_request(const char *method, const char *url, const char *content_type,
                          const char *body, char **headers_out, char **body_out, int timeout_ms)
 {
+    return fo_peer_http_request_h(method, url, content_type, NULL, body, headers_out, body_out,
+                                  timeout_ms);
+}
+
+int fo_peer_http_request_h(const char *method, const char *url, const char *content_type,
+                           const char *extra_headers, const char *body, char **headers_out,
+                           char **body_out, int timeout_ms)
+{
     char host[256], port[16];
     const char *path;
     *body_out = NULL;
@@ -374,9 +384,9 @@ int fo_peer_http_request(const char *method, const char *url, const char *conten
     char ctype[192] = "";
     if (content_type && *content_type) snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", content_type);
     int hl = snprintf(hdr, sizeof hdr,
-                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s"
+                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s"
                       "Content-Length: %zu\r\nConnection: close\r\nAccept: */*\r\n\r\n",
-                      method, path, host, port, ctype, blen);
+                      method, path, host, port, ctype, extra_headers ? extra_headers : "", blen);
     const char *parts[2] = {hdr, body};
     size_t lens[2] = {(size_t)hl, blen};
     for (int i = 0; i < 2; i++) {
@@ -729,6 +739,14 @@ void fo_peer_free(fo_peer_t *p)
     free(p);
 }
 
+void fo_peer_vanish(fo_peer_t *p)
+{
+    if (!p) return;
+    if (p->fd >= 0) close(p->fd); /* no close_notify can leave now */
+    p->fd = -1;
+    fo_peer_free(p);
+}
+
 void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user)
 {
     p->cb = cb;
@@ -931,6 +949,10 @@ static int send_protected(fo_peer_t *p, const uint8_t *pkt, size_t len, bool rtc
                  : fo_srtp_protect(p->srtp, buf, &len, sizeof buf);
     if (r) return r;
     send_datagram(p, buf, len);
+    if (len <= sizeof p->last_protected) {
+        memcpy(p->last_protected, buf, len);
+        p->last_protected_len = len;
+    }
     if (rtcp)
         p->stats.rtcp_sent++;
     else
@@ -946,6 +968,14 @@ int fo_peer_send_rtp(fo_peer_t *p, const uint8_t *pkt, size_t len)
 int fo_peer_send_rtcp(fo_peer_t *p, const uint8_t *pkt, size_t len)
 {
     return send_protected(p, pkt, len, true);
+}
+
+void fo_peer_send_raw(fo_peer_t *p, const uint8_t *buf, size_t len) { send_datagram(p, buf, len); }
+
+const uint8_t *fo_peer_last_protected(const fo_peer_t *p, size_t *len)
+{
+    *len = p->last_protected_len;
+    return p->last_protected;
 }
 
 /* ------------------------------------------------------------------------------------------ */

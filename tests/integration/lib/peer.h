@@ -73,6 +73,8 @@ typedef void (*fo_peer_recv_cb)(void *user, fo_peer_t *p, const uint8_t *pkt, si
 fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts);
 /* Sends close_notify if connected, then frees. NULL is a no-op. */
 void fo_peer_free(fo_peer_t *p);
+/* Frees without a word to the server (a peer that vanished: the server must time it out). */
+void fo_peer_vanish(fo_peer_t *p);
 
 void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user);
 
@@ -109,6 +111,11 @@ fo_peer_state_t fo_peer_process(fo_peer_t *p);
 int fo_peer_send_rtp(fo_peer_t *p, const uint8_t *pkt, size_t len);
 int fo_peer_send_rtcp(fo_peer_t *p, const uint8_t *pkt, size_t len);
 
+/* Sends bytes as they are from the peer's socket to the server (hostile-input tests). */
+void fo_peer_send_raw(fo_peer_t *p, const uint8_t *buf, size_t len);
+/* The last SRTP/SRTCP datagram fo_peer_send_rtp/rtcp sent, as it went on the wire. */
+const uint8_t *fo_peer_last_protected(const fo_peer_t *p, size_t *len);
+
 /* Sends close_notify; the peer is CLOSED afterwards. */
 void fo_peer_close(fo_peer_t *p);
 
@@ -142,6 +149,10 @@ int fo_peer_http_post(const char *url, const char *content_type, const char *bod
  * response's status line and headers (malloc'd, "\r\n"-separated; caller frees). */
 int fo_peer_http_request(const char *method, const char *url, const char *content_type,
                          const char *body, char **headers_out, char **body_out, int timeout_ms);
+/* The same with extra request headers ("Name: value\r\n" lines, NULL for none). */
+int fo_peer_http_request_h(const char *method, const char *url, const char *content_type,
+                           const char *extra_headers, const char *body, char **headers_out,
+                           char **body_out, int timeout_ms);
 
 /* WHIP/WHEP signaling: POSTs the offer as application/sdp to `url` (the endpoint with
  * ?app=&stream=), expects 201, Content-Type application/sdp and a Location, then starts ICE.
