@@ -34,6 +34,7 @@
 #define TWCC_EVERY 2         /* ticks: TWCC feedback every 50 ms */
 #define RR_EVERY 40          /* ticks: receiver report + REMB every second */
 #define HISTORY_SLOTS 1024   /* video packets kept per stream (~1 s at 10 Mbps) */
+#define AUDIO_HISTORY_SLOTS 128 /* audio packets (~1.3 s of 10 ms Opus frames) */
 #define HISTORY_AGE_MS 1000
 #define INSTANT_MAX_PKTS 600 /* larger cached GOPs are not replayed: ask for a keyframe */
 #define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
@@ -74,6 +75,7 @@ typedef struct {
     uint64_t packets, bytes;
     uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
     uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
+    bool nack_fb;          /* the player negotiated NACK for this track */
     uint32_t rtx_ssrc;
     uint16_t rtx_seq;
     int64_t tokens;        /* retransmission budget, bytes */
@@ -119,7 +121,9 @@ struct fo_stream {
     bool had_publisher;
     uint64_t last_pli_ms;
     uint64_t plis_sent;
-    fo_history_t *hist;    /* video, allocated with the first video packet */
+    /* Per kind. Video: allocated with the first video packet. Audio: only once a player that
+     * negotiated NACK for audio joins (Chrome and Firefox do not offer it for Opus). */
+    fo_history_t *hist[KIND_N];
     fo_timer_t pli_timer;
     fo_timer_t grace_timer;
     bool idle_reported;
@@ -185,6 +189,7 @@ static void pli_timer_fired(fo_timer_t *t)
 {
     fo_stream_t *st = t->user;
     if (players_waiting(st)) request_keyframe(st);
+    if (st->publisher) fo_transport_flush(st->publisher->transport);
 }
 
 static void grace_timer_fired(fo_timer_t *t)
@@ -213,7 +218,8 @@ void fo_stream_free(fo_stream_t *st)
     if (!st) return;
     fo_timer_stop(st->env->transport.loop, &st->pli_timer);
     fo_timer_stop(st->env->transport.loop, &st->grace_timer);
-    fo_history_free(st->hist);
+    fo_history_free(st->hist[FO_KIND_AUDIO]);
+    fo_history_free(st->hist[FO_KIND_VIDEO]);
     free(st->players);
     free(st);
 }
@@ -260,7 +266,8 @@ static void on_connected(void *user)
     /* A (returning) publisher: players remap onto its codecs and wait for its keyframe. */
     st->gen[FO_KIND_AUDIO]++;
     st->gen[FO_KIND_VIDEO]++;
-    if (st->hist) fo_history_clear(st->hist);
+    for (int k = 0; k < KIND_N; k++)
+        if (st->hist[k]) fo_history_clear(st->hist[k]);
     fo_timer_start(st->env->transport.loop, &s->tick, TICK_MS);
     if (st->n_players) request_keyframe(st);
 }
@@ -347,8 +354,9 @@ static bool instant_start(fo_session_t *p)
     play_track_t *t = &p->play[FO_KIND_VIDEO];
     uint64_t now = fo_loop_now(st->env->transport.loop);
     uint16_t key, newest;
-    if (!st->env->instant_start || !st->hist || !st->publisher || !t->active) return false;
-    if (!fo_history_last_key(st->hist, now, &key, &newest)) return false;
+    fo_history_t *hist = st->hist[FO_KIND_VIDEO];
+    if (!st->env->instant_start || !hist || !st->publisher || !t->active) return false;
+    if (!fo_history_last_key(hist, now, &key, &newest)) return false;
     if ((uint16_t)(newest - key) >= INSTANT_MAX_PKTS) return false;
     if (t->gen != st->gen[FO_KIND_VIDEO]) remap(p, FO_KIND_VIDEO);
     if (!t->out_pt || t->started) return false;
@@ -356,7 +364,7 @@ static bool instant_start(fo_session_t *p)
     bool first = true;
     for (uint16_t seq = key;; seq++) {
         size_t len;
-        const uint8_t *pkt = fo_history_get(st->hist, seq, now, &len);
+        const uint8_t *pkt = fo_history_get(hist, seq, now, &len);
         fo_rtp_view_t v;
         if (pkt && fo_rtp_parse(pkt, len, &v) == 0) {
             if (first) {
@@ -431,7 +439,7 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
         if (tr->ssrc) {
             FO_LOG(FO_LOG_INFO, s->ctx, "%s SSRC changed", kind ? "video" : "audio");
             st->gen[kind]++;
-            if (kind == FO_KIND_VIDEO && st->hist) fo_history_clear(st->hist);
+            if (st->hist[kind]) fo_history_clear(st->hist[kind]);
         }
         tr->ssrc = v.ssrc;
         fo_nack_init(&tr->nack);
@@ -449,10 +457,9 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     tr->bytes += len;
     if (v.payload_len == 0) return; /* padding-only */
     bool key = kind == FO_KIND_VIDEO && fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
-    if (kind == FO_KIND_VIDEO) {
-        if (!st->hist) st->hist = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
-        if (st->hist) fo_history_put(st->hist, v.seq, buf, len, key, now);
-    }
+    if (kind == FO_KIND_VIDEO && !st->hist[kind])
+        st->hist[kind] = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
+    if (st->hist[kind]) fo_history_put(st->hist[kind], v.seq, buf, len, key, now);
     for (size_t i = 0; i < st->n_players; i++) forward(st->players[i], kind, &v, key, now);
 }
 
@@ -466,6 +473,7 @@ static void send_nacks(fo_session_t *s, pub_track_t *tr, uint64_t now)
     uint8_t buf[1200];
     int len = fo_rtcp_build_nack(buf, sizeof buf, s->rtcp_ssrc, tr->ssrc, seqs, n);
     if (len > 0 && fo_transport_send_rtcp(s->transport, buf, (size_t)len) == 0) tr->nacks_sent++;
+    FO_LOG(FO_LOG_TRACE, s->ctx, "NACK to publisher: %zu seq(s) from %u", n, seqs[0]);
 }
 
 static void send_reports(fo_session_t *s, uint64_t now)
@@ -511,6 +519,7 @@ static void publisher_tick(fo_timer_t *timer)
         }
     }
     if (s->ticks % RR_EVERY == 1) send_reports(s, now);
+    fo_transport_flush(s->transport);
     fo_timer_start(loop, &s->tick, TICK_MS);
 }
 
@@ -518,12 +527,14 @@ static void publisher_tick(fo_timer_t *timer)
 
 /* Answers one NACKed sequence number (the player's numbering) from the stream's history, as
  * RTX when the player takes it, within the player's retransmission budget. */
-static void retransmit(fo_session_t *p, play_track_t *t, uint16_t seq, uint64_t now)
+static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t now)
 {
     fo_stream_t *st = p->stream;
-    if (!t->started || t->gen != st->gen[FO_KIND_VIDEO] || !st->hist) return;
+    play_track_t *t = &p->play[kind];
+    if (!t->started || t->gen != st->gen[kind]) return;
     size_t len;
-    const uint8_t *pkt = fo_history_get(st->hist, (uint16_t)(seq - t->seq_delta), now, &len);
+    const uint8_t *pkt = NULL;
+    if (st->hist[kind]) pkt = fo_history_get(st->hist[kind], (uint16_t)(seq - t->seq_delta), now, &len);
     fo_rtp_view_t v;
     if (!pkt || fo_rtp_parse(pkt, len, &v) != 0) {
         t->rtx_missed++;
@@ -551,7 +562,10 @@ static void retransmit(fo_session_t *p, play_track_t *t, uint16_t seq, uint64_t 
 
 static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
 {
-    play_track_t *t = &p->play[FO_KIND_VIDEO];
+    fo_kind_t kind = FO_KIND_VIDEO;
+    if (p->play[FO_KIND_AUDIO].active && pk->media_ssrc == p->play[FO_KIND_AUDIO].ssrc)
+        kind = FO_KIND_AUDIO;
+    play_track_t *t = &p->play[kind];
     if (!t->active || pk->media_ssrc != t->ssrc) return;
     t->nacks++;
     uint64_t now = fo_loop_now(p->stream->env->transport.loop);
@@ -563,7 +577,7 @@ static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
     t->tokens_ms = now;
     uint16_t seqs[256];
     size_t n = fo_rtcp_nack_seqs(pk, seqs, FO_ARRAY_LEN(seqs));
-    for (size_t i = 0; i < n; i++) retransmit(p, t, seqs[i], now);
+    for (size_t i = 0; i < n; i++) retransmit(p, kind, seqs[i], now);
 }
 
 /* A player's RR: loss and jitter as it sees them, and RTT from the SR it echoes (RFC 3550
@@ -735,6 +749,7 @@ static void tracks_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_
             for (size_t i = 0; i < am->n_pts && t->n_codecs < MAX_PLAY_CODECS; i++) {
                 const fo_sdp_codec_t *c = fo_sdp_codec_by_pt(om, am->pts[i]);
                 if (!c || c->codec == FO_CODEC_RTX) continue;
+                if ((c->fb & FO_FB_NACK) && (am->fb_mask & FO_FB_NACK)) t->nack_fb = true;
                 uint8_t rtx = fo_sdp_rtx_for(om, c->pt);
                 bool taken = false;
                 for (size_t j = 0; j < am->n_pts && rtx; j++) taken |= am->pts[j] == rtx;
@@ -792,6 +807,8 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     snprintf(s->pwd, sizeof s->pwd, "%s", ans->ice_pwd);
     session_ctx(s);
     tracks_from_answer(s, offer, ans);
+    if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb && !st->hist[FO_KIND_AUDIO])
+        st->hist[FO_KIND_AUDIO] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
     fo_timer_init(&s->tick, publisher_tick, s);
     if (role == FO_ROLE_PUBLISH && (s->twcc_id = twcc_ext_id(offer, ans)) != 0) {
         s->twcc = malloc(sizeof *s->twcc);
@@ -915,6 +932,8 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
             t->jitter = fo_rxstats_jitter(&p->rx);
             t->nacks = p->nacks_sent;
             t->plis = k == FO_KIND_VIDEO ? s->stream->plis_sent : 0;
+            t->retransmits = p->rtx_packets;
+            t->recovered = p->nack.recovered;
             if (k == FO_KIND_VIDEO && p->nack.recovered) out->rtt_ms = p->nack.rtt_ms;
         } else {
             const play_track_t *p = &s->play[k];
@@ -928,6 +947,9 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
             t->jitter = p->jitter;
             t->nacks = p->nacks;
             t->plis = p->plis;
+            t->retransmits = p->retransmits;
+            t->rtx_limited = p->rtx_limited;
+            t->rtx_missed = p->rtx_missed;
             out->rtt_ms = s->rtt_ms;
         }
     }

@@ -79,6 +79,11 @@ typedef struct {
     uint32_t lost;              /* packets lost (publisher: gaps we saw; player: from its RRs) */
     uint32_t jitter;            /* RTP timestamp units, from RTCP */
     uint64_t nacks, plis;       /* feedback received (player) or sent (publisher) */
+    uint64_t retransmits;       /* player: packets resent from the history (RTX or plain);
+                                   publisher: RTX packets received */
+    uint64_t rtx_limited;       /* player: NACKed packets not resent (over its budget) */
+    uint64_t rtx_missed;        /* player: NACKed packets no longer in the history */
+    uint64_t recovered;         /* publisher: gaps filled later (reordered or repaired) */
 } fo_track_info_t;
 
 typedef struct {
