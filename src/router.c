@@ -41,7 +41,10 @@ struct fo_router {
 static const char *const publish_exts[] = {
     "urn:ietf:params:rtp-hdrext:sdes:mid",
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", NULL};
-static const char *const play_exts[] = {NULL};
+/* Players: transport-wide sequence numbers on what we send them, so their TWCC feedback gives
+ * us a per-player bandwidth estimate (bwe.c). */
+static const char *const play_exts[] = {
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", NULL};
 
 static void random_token(char *out, size_t len)
 {

@@ -16,6 +16,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "fanout/bwe.h"
 #include "fanout/common.h"
 #include "fanout/history.h"
 #include "fanout/log.h"
@@ -104,8 +105,10 @@ struct fo_session {
     play_track_t play[KIND_N];
     const char *end_reason; /* static text given to fo_session_end */
     uint32_t rtt_ms;       /* player: from its RRs; publisher: from NACK repairs */
-    uint8_t twcc_id;       /* publisher: transport-wide-cc extension id, 0 if not negotiated */
-    fo_twcc_t *twcc;
+    uint8_t twcc_id;       /* transport-wide-cc extension id, 0 if not negotiated */
+    fo_twcc_t *twcc;       /* publisher: feedback we send */
+    fo_bwe_t *bwe;         /* player: estimate from its feedback (NULL without TWCC) */
+    uint16_t tw_seq;       /* player: next transport-wide sequence number */
     fo_timer_t tick;
     unsigned ticks;
     uint8_t scratch[FO_HISTORY_PKT + 64]; /* unwrapped RTX */
@@ -318,9 +321,12 @@ static void send_rewritten(fo_session_t *p, play_track_t *t, const fo_rtp_view_t
                            .pt = t->out_pt,
                            .seq = (uint16_t)(v->seq + t->seq_delta),
                            .ts = v->ts + t->ts_delta,
-                           .ext_map = NULL};
+                           .ext_map = NULL,
+                           .tw_id = p->bwe ? p->twcc_id : 0,
+                           .tw_seq = p->tw_seq};
     int n = fo_rtp_rewrite(v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
     if (n <= 0 || fo_transport_commit_rtp(p->transport, slot, (size_t)n) != 0) return;
+    if (p->bwe) fo_bwe_on_send(p->bwe, p->tw_seq++, (size_t)n, now);
     if (!t->have_last || fo_seq_diff(rw.seq, t->last_seq) > 0) {
         t->have_last = true;
         t->last_seq = rw.seq;
@@ -547,7 +553,8 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
     t->tokens -= (int64_t)len;
     size_t cap;
     uint8_t *slot = fo_transport_slot(p->transport, &cap);
-    fo_rtp_rewrite_t rw = {.ssrc = t->ssrc, .pt = t->out_pt, .seq = seq, .ts = v.ts + t->ts_delta};
+    fo_rtp_rewrite_t rw = {.ssrc = t->ssrc, .pt = t->out_pt, .seq = seq, .ts = v.ts + t->ts_delta,
+                           .tw_id = p->bwe ? p->twcc_id : 0, .tw_seq = p->tw_seq};
     int n;
     if (t->rtx_pt) {
         rw.ssrc = t->rtx_ssrc;
@@ -557,7 +564,10 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
     } else {
         n = fo_rtp_rewrite(&v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
     }
-    if (n > 0 && fo_transport_commit_rtp(p->transport, slot, (size_t)n) == 0) t->retransmits++;
+    if (n > 0 && fo_transport_commit_rtp(p->transport, slot, (size_t)n) == 0) {
+        t->retransmits++;
+        if (p->bwe) fo_bwe_on_send(p->bwe, p->tw_seq++, (size_t)n, now);
+    }
 }
 
 static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
@@ -653,6 +663,14 @@ static void on_rtcp(void *user, uint8_t *buf, size_t len)
             on_player_nack(s, p);
         } else if (p->pt == FO_RTCP_RR || p->pt == FO_RTCP_SR) {
             on_player_rr(s, p);
+        } else if (s->bwe && p->pt == FO_RTCP_RTPFB && p->count == FO_RTCP_FMT_TWCC) {
+            fo_bwe_on_feedback(s->bwe, p->fci, p->fci_len, fo_loop_now(s->stream->env->transport.loop));
+        } else if (s->bwe && p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_AFB) {
+            uint64_t bps;
+            uint32_t ssrcs[4];
+            size_t ns;
+            if (fo_rtcp_remb_get(p, &bps, ssrcs, FO_ARRAY_LEN(ssrcs), &ns) == 0)
+                fo_bwe_on_remb(s->bwe, bps, fo_loop_now(s->stream->env->transport.loop));
         }
     }
 }
@@ -810,20 +828,25 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb && !st->hist[FO_KIND_AUDIO])
         st->hist[FO_KIND_AUDIO] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
     fo_timer_init(&s->tick, publisher_tick, s);
-    if (role == FO_ROLE_PUBLISH && (s->twcc_id = twcc_ext_id(offer, ans)) != 0) {
-        s->twcc = malloc(sizeof *s->twcc);
-        if (!s->twcc) {
+    if ((s->twcc_id = twcc_ext_id(offer, ans)) != 0) {
+        if (role == FO_ROLE_PUBLISH) {
+            if ((s->twcc = malloc(sizeof *s->twcc))) fo_twcc_init(s->twcc);
+        } else if ((s->bwe = malloc(sizeof *s->bwe))) {
+            fo_bwe_init(s->bwe, fo_loop_now(st->env->transport.loop));
+            s->tw_seq = (uint16_t)rand32();
+        }
+        if (!s->twcc && !s->bwe) {
             free(s);
             *err = FO_ENOMEM;
             return NULL;
         }
-        fo_twcc_init(s->twcc);
     }
     const fo_sdp_media_t *first = NULL;
     for (size_t m = 0; m < offer->n_media && !first; m++)
         if (ans->media[m].accept) first = &offer->media[m];
     if (!first) {
         free(s->twcc);
+        free(s->bwe);
         free(s);
         *err = FO_ECODEC;
         return NULL;
@@ -831,6 +854,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
     if (!s->transport) {
         free(s->twcc);
+        free(s->bwe);
         free(s);
         *err = FO_ECRYPTO;
         return NULL;
@@ -842,6 +866,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     } else if (add_player(st, s) != 0) {
         fo_transport_free(s->transport);
         free(s->twcc);
+        free(s->bwe);
         free(s);
         *err = FO_ENOMEM;
         return NULL;
@@ -892,6 +917,7 @@ void fo_session_free(fo_session_t *s)
     fo_timer_stop(s->stream->env->transport.loop, &s->tick);
     fo_transport_free(s->transport);
     free(s->twcc);
+    free(s->bwe);
     free(s);
 }
 
@@ -919,6 +945,13 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
     out->tx_packets = ts->tx_packets;
     out->tx_bytes = ts->tx_bytes;
     out->rx_dropped = ts->rx_dropped;
+    if (s->bwe) {
+        uint64_t now = fo_loop_now(s->stream->env->transport.loop);
+        out->estimate_bps = fo_bwe_estimate(s->bwe, now);
+        out->delivery_bps = s->bwe->delivery_bps;
+        out->est_loss_permille = s->bwe->loss_permille;
+        out->est_queue_ms = s->bwe->queue_ms;
+    }
     for (int k = 0; k < KIND_N; k++) {
         fo_track_info_t *t = &out->track[k];
         if (s->role == FO_ROLE_PUBLISH) {

@@ -95,6 +95,10 @@ typedef struct {
     uint64_t created_ms, connected_ms; /* loop clock; connected 0 if not yet */
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
     uint32_t rtt_ms;            /* 0 when unknown */
+    /* Player with transport-wide-cc: the send-side bandwidth estimate (bwe.h) and what it was
+     * computed from, over the last feedback window. All 0 without TWCC. */
+    uint64_t estimate_bps, delivery_bps;
+    uint32_t est_loss_permille, est_queue_ms;
     fo_track_info_t track[2];   /* [FO_KIND_AUDIO], [FO_KIND_VIDEO] */
 } fo_session_info_t;
 
