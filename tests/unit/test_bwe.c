@@ -55,6 +55,10 @@ static void test_grow_then_loss(void **state)
     assert_true(bwe.delivery_bps > 700000 && bwe.delivery_bps < 900000);
     assert_int_equal(bwe.loss_permille, 0);
     assert_true(bwe.queue_ms < 5);
+    /* No probing: growth stays within reach of what was delivered. */
+    run(&seq, &t, 5000, 0, 0);
+    assert_true(fo_bwe_estimate(&bwe, t) <= bwe.delivery_bps * 2 + FO_BWE_HEADROOM_BPS);
+    assert_true(fo_bwe_estimate(&bwe, t) >= 2000000);
     /* 33% loss: at most 85% of what got through (~530 kbps). */
     run(&seq, &t, 1000, 3, 0);
     assert_true(bwe.loss_permille > 250 && bwe.loss_permille < 400);
