@@ -161,6 +161,24 @@ void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t
                                       "delivery_bps", (json_int_t)in->delivery_bps, "loss_permille",
                                       (json_int_t)in->est_loss_permille, "queue_ms",
                                       (json_int_t)in->est_queue_ms));
+    if (o && in->n_layers) {
+        json_t *sc = json_object();
+        if (in->role == FO_ROLE_PUBLISH) {
+            json_t *ls = json_array();
+            for (unsigned i = 0; i < in->n_layers && i < 3; i++)
+                json_array_append_new(ls, json_pack("{s:s, s:I, s:I, s:I}", "rid", in->layers[i].rid, "ssrc",
+                                                    (json_int_t)in->layers[i].ssrc, "bps",
+                                                    (json_int_t)in->layers[i].bps, "packets",
+                                                    (json_int_t)in->layers[i].packets));
+            json_object_set_new(sc, "layers", ls);
+        } else {
+            json_object_set_new(sc, "layers", json_integer(in->n_layers));
+            json_object_set_new(sc, "layer", in->layer >= 0 ? json_integer(in->layer) : json_null());
+            json_object_set_new(sc, "target", in->layer_target >= 0 ? json_integer(in->layer_target) : json_null());
+            json_object_set_new(sc, "switches", json_integer((json_int_t)in->layer_switches));
+        }
+        json_object_set_new(o, "simulcast", sc);
+    }
     return o;
 }
 

@@ -99,10 +99,23 @@ typedef struct {
      * computed from, over the last feedback window. All 0 without TWCC. */
     uint64_t estimate_bps, delivery_bps;
     uint32_t est_loss_permille, est_queue_ms;
+    /* Simulcast (0 layers without). Publisher: its layers, lowest bitrate first. Player: the
+     * rank it receives and the one it is switching to (-1: none yet), and switches so far. */
+    unsigned n_layers;
+    struct {
+        char rid[17];
+        uint32_t ssrc;
+        uint64_t bps, packets;
+    } layers[3];
+    int layer, layer_target;
+    uint64_t layer_switches;
     fo_track_info_t track[2];   /* [FO_KIND_AUDIO], [FO_KIND_VIDEO] */
 } fo_session_info_t;
 
 void fo_session_info(const fo_session_t *s, fo_session_info_t *out);
+/* A player's explicit simulcast layer: rank 0 (lowest) .. 2, or -1 for automatic (by its
+ * bandwidth estimate). Applies at the next keyframe of that layer. No-op for publishers. */
+void fo_session_set_layer(fo_session_t *s, int rank);
 /* The players of a stream (array owned by the stream, valid until the next change). */
 fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n);
 /* The reason given when the session ended (static text), NULL while it runs. */
