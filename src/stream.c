@@ -35,6 +35,7 @@
 #define TICK_MS 25           /* publisher feedback timer */
 #define TWCC_EVERY 2         /* ticks: TWCC feedback every 50 ms */
 #define RR_EVERY 40          /* ticks: receiver report + REMB every second */
+#define RERANK_SECONDS 5     /* see measure_layers */
 #define CHOOSE_EVERY 8       /* ticks: simulcast layer choice for every player, 200 ms */
 #define HISTORY_SLOTS 1024   /* video packets kept per stream (~1 s at 10 Mbps) */
 #define AUDIO_HISTORY_SLOTS 128 /* audio packets (~1.3 s of 10 ms Opus frames) */
@@ -66,6 +67,7 @@ typedef struct {
     bool nack_fb;          /* the publisher accepts NACKs for this track */
     unsigned n_layers;     /* 1; 2-3 for simulcast video */
     uint8_t rank[FO_LAYER_MAX]; /* layer indexes from the lowest bitrate to the highest */
+    unsigned rank_disagree; /* seconds the bitrates have contradicted rank[] */
     pub_layer_t l[FO_LAYER_MAX];
 } pub_track_t;
 
@@ -651,9 +653,10 @@ static void send_reports(fo_session_t *s, uint64_t now)
 }
 
 /* Each second: every layer's bitrate, and the layers ranked by it. The rank starts in the
- * offer's a=simulcast order (low to high, as sendEncodings usually are) and is only changed by
- * a clear (25%) difference, so a publisher listing its layers high to low is set right within
- * a second or two and similar bitrates do not make the order flap. */
+ * offer's a=simulcast order (low to high, as sendEncodings usually are); it changes only when
+ * the bitrates have disagreed with it clearly (by 25%) for RERANK_SECONDS in a row, so a
+ * publisher listing its layers high to low is set right within seconds, while the ramp-up
+ * (where a small layer's keyframes can outweigh a bigger layer) does not move players. */
 static void measure_layers(pub_track_t *tr)
 {
     for (unsigned i = 0; i < tr->n_layers; i++) {
@@ -661,14 +664,22 @@ static void measure_layers(pub_track_t *tr)
         l->bps = (l->bytes - l->bytes_mark) * 8;
         l->bytes_mark = l->bytes;
     }
+    uint8_t r[FO_LAYER_MAX];
+    memcpy(r, tr->rank, sizeof r);
     for (unsigned i = 1; i < tr->n_layers; i++)
         for (unsigned j = i; j > 0; j--) {
-            uint64_t lo = tr->l[tr->rank[j - 1]].bps, hi = tr->l[tr->rank[j]].bps;
+            uint64_t lo = tr->l[r[j - 1]].bps, hi = tr->l[r[j]].bps;
             if (!hi || lo * 4 <= hi * 5) break;
-            uint8_t x = tr->rank[j - 1];
-            tr->rank[j - 1] = tr->rank[j];
-            tr->rank[j] = x;
+            uint8_t x = r[j - 1];
+            r[j - 1] = r[j];
+            r[j] = x;
         }
+    if (memcmp(r, tr->rank, sizeof r) == 0) {
+        tr->rank_disagree = 0;
+    } else if (++tr->rank_disagree >= RERANK_SECONDS) {
+        memcpy(tr->rank, r, sizeof r);
+        tr->rank_disagree = 0;
+    }
 }
 
 static void publisher_tick(fo_timer_t *timer)
