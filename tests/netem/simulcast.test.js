@@ -5,7 +5,8 @@
 // that fanout learns the layers (rid -> SSRC, /api/v1/clients simulcast.layers) and that two
 // players choosing ?layer=low and ?layer=high on the stream URL each decode their layer: the
 // decoded frameWidth differs, and the API shows each on its layer. A third player without
-// ?layer= is placed by its bandwidth estimate and decodes too.
+// ?layer= is placed by its bandwidth estimate and decodes too; when the players' link then
+// loses 25% (40 ms RTT) it moves down to the lowest layer while the forced ones stay.
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert');
@@ -88,6 +89,25 @@ test('simulcast: three layers in, players on ?layer=low and ?layer=high decode d
     assert.ok(l.width > 0 && h.width > l.width, `low ${l.width}px < high ${h.width}px`);
     const on = players.map((p) => p && p.layer).sort();
     assert.ok(on.includes(0) && on.includes(2), 'the API shows players on layers 0 and 2: ' + JSON.stringify(on));
+
+    // The players' link turns bad (25% loss, 40 ms RTT): the automatic player's estimate falls
+    // and it moves down a layer (or stays on the lowest) instead of freezing on a big one.
+    // (/api/v1/clients lists sessions by age: the players are low, high, automatic.)
+    const autoBefore = players[2] && players[2].layer;
+    rig.playLink.set(0.25, 20);
+    let after = null;
+    const end2 = Date.now() + 15000;
+    while (Date.now() < end2) {
+      await sleep(1000);
+      const ps = (await clients(rig)).filter((c) => c.type === 'rtc-play');
+      after = ps.map((c) => ({ layer: c.simulcast && c.simulcast.layer, target: c.simulcast && c.simulcast.target, bwe: c.bwe }));
+      if (after[2] && after[2].target === 0) break;
+    }
+    rig.playLink.set(0, 0);
+    console.log('# under 25% loss', JSON.stringify(after));
+    assert.ok(after[2] && after[2].target === 0, `automatic player moved down from ${autoBefore}: ${JSON.stringify(after[2])}`);
+    assert.strictEqual(after[0].target, 0, 'forced low stays low');
+    assert.strictEqual(after[1].target, 2, 'forced high stays high');
   } finally {
     await rig.close();
   }
