@@ -43,6 +43,7 @@
 #define INSTANT_MAX_PKTS 600 /* larger cached GOPs are not replayed: ask for a keyframe */
 #define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
 #define RTX_MIN_RATE 62500   /* bytes/s of retransmission a player may cause, at least */
+#define DUP_RTX_LOSS 5       /* /256 (2%): a player losing this much gets retransmissions twice */
 
 enum { PT_NONE = 0, PT_MEDIA = 1, PT_RTX = 2 };
 
@@ -107,6 +108,7 @@ typedef struct {
     uint64_t tokens_ms;
     uint64_t nacks, plis, retransmits, rtx_missed, rtx_limited;
     uint32_t lost, jitter; /* from the player's receiver reports */
+    uint8_t fraction_lost; /* of its last report, /256 */
     uint32_t sr_mid[SR_MEMORY];
     uint64_t sr_ms[SR_MEMORY];
     unsigned sr_next;
@@ -738,25 +740,30 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
         t->rtx_missed++;
         return;
     }
-    if (t->tokens < (int64_t)len) {
-        t->rtx_limited++;
-        return;
-    }
-    t->tokens -= (int64_t)len;
-    size_t cap;
-    uint8_t *slot = fo_transport_slot(p->transport, &cap);
-    fo_rtp_rewrite_t rw = {.ssrc = t->ssrc, .pt = t->out_pt, .seq = seq, .ts = v.ts + ts_delta,
-                           .tw_id = p->bwe ? p->twcc_id : 0, .tw_seq = p->tw_seq};
-    int n;
-    if (t->rtx_pt) {
-        rw.ssrc = t->rtx_ssrc;
-        rw.pt = t->rtx_pt;
-        rw.seq = t->rtx_seq++;
-        n = fo_rtx_wrap(&v, &rw, seq, slot, cap - FO_SRTP_MAX_TRAILER);
-    } else {
-        n = fo_rtp_rewrite(&v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
-    }
-    if (n > 0 && fo_transport_commit_rtp(p->transport, slot, (size_t)n) == 0) {
+    /* A lossy player loses retransmissions too, and a receiver retries a NACK only after its
+     * RTT estimate (Chrome's default when it only receives: 100 ms), which shows as a freeze:
+     * send a second copy when its last report said it loses DUP_RTX_LOSS or more. */
+    int copies = t->fraction_lost >= DUP_RTX_LOSS ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+        if (t->tokens < (int64_t)len) {
+            t->rtx_limited++;
+            return;
+        }
+        t->tokens -= (int64_t)len;
+        size_t cap;
+        uint8_t *slot = fo_transport_slot(p->transport, &cap);
+        fo_rtp_rewrite_t rw = {.ssrc = t->ssrc, .pt = t->out_pt, .seq = seq, .ts = v.ts + ts_delta,
+                               .tw_id = p->bwe ? p->twcc_id : 0, .tw_seq = p->tw_seq};
+        int n;
+        if (t->rtx_pt) {
+            rw.ssrc = t->rtx_ssrc;
+            rw.pt = t->rtx_pt;
+            rw.seq = t->rtx_seq++;
+            n = fo_rtx_wrap(&v, &rw, seq, slot, cap - FO_SRTP_MAX_TRAILER);
+        } else {
+            n = fo_rtp_rewrite(&v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
+        }
+        if (n <= 0 || fo_transport_commit_rtp(p->transport, slot, (size_t)n) != 0) return;
         t->retransmits++;
         if (p->bwe) fo_bwe_on_send(p->bwe, p->tw_seq++, (size_t)n, now);
     }
@@ -794,6 +801,7 @@ static void on_player_rr(fo_session_t *p, const fo_rtcp_pkt_t *pk)
             play_track_t *t = &p->play[k];
             if (!t->active || r.ssrc != t->ssrc) continue;
             t->lost = r.cumulative_lost > 0 ? (uint32_t)r.cumulative_lost : 0;
+            t->fraction_lost = r.fraction_lost;
             t->jitter = r.jitter;
             if (!r.lsr) continue;
             for (unsigned j = 0; j < SR_MEMORY; j++) {
