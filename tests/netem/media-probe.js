@@ -46,6 +46,11 @@ class Rig {
     }
     throw new Error('timed out waiting for ' + what);
   }
+  /** Closes the pages opened so far (so the next run does not share the CPU with them). */
+  async closePages() {
+    for (const p of this.pages) { try { await p.close(); } catch (e) { /* gone */ } }
+    this.pages = [];
+  }
   async close() {
     for (const p of this.pages) { try { await p.close(); } catch (e) { /* gone */ } }
     if (this.browser) await this.browser.close();
