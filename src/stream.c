@@ -125,7 +125,7 @@ struct fo_session {
     size_t index;          /* position in the stream's player array */
     bool ended;
     uint32_t rtcp_ssrc;    /* our SSRC as the sender of feedback */
-    pub_track_t pub[KIND_N];
+    pub_track_t *pub;      /* publisher: [KIND_N] (large: NACK lists per layer); NULL for players */
     uint8_t pt_kind[128];  /* publisher: payload type -> kind + 1 (0 = unknown) */
     uint8_t pt_class[128]; /* PT_MEDIA / PT_RTX */
     play_track_t play[KIND_N];
@@ -319,8 +319,9 @@ static void on_connected(void *user)
         for (unsigned l = 0; l < s->pub[FO_KIND_VIDEO].n_layers; l++) request_keyframe(st, (int)l);
 }
 
-/* Picks the player's payload type for the stream's current source of `kind`. */
-static void remap(fo_session_t *p, fo_kind_t kind)
+/* Picks the player's payload type for the stream's current source of `kind`. Rare (a new
+ * source), so kept out of line: GCC's split copy of it otherwise trips -Warray-bounds. */
+__attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
 {
     if ((unsigned)kind >= KIND_N) return;
     play_track_t *t = &p->play[kind];
@@ -1026,6 +1027,10 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         return NULL;
     }
     fo_session_t *s = calloc(1, sizeof *s);
+    if (s && role == FO_ROLE_PUBLISH && !(s->pub = calloc(KIND_N, sizeof *s->pub))) {
+        free(s);
+        s = NULL;
+    }
     if (!s) {
         *err = FO_ENOMEM;
         return NULL;
@@ -1063,6 +1068,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     if (!first) {
         free(s->twcc);
         free(s->bwe);
+        free(s->pub);
         free(s);
         *err = FO_ECODEC;
         return NULL;
@@ -1071,6 +1077,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     if (!s->transport) {
         free(s->twcc);
         free(s->bwe);
+        free(s->pub);
         free(s);
         *err = FO_ECRYPTO;
         return NULL;
@@ -1083,6 +1090,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         fo_transport_free(s->transport);
         free(s->twcc);
         free(s->bwe);
+        free(s->pub);
         free(s);
         *err = FO_ENOMEM;
         return NULL;
@@ -1134,6 +1142,7 @@ void fo_session_free(fo_session_t *s)
     fo_transport_free(s->transport);
     free(s->twcc);
     free(s->bwe);
+    free(s->pub);
     free(s);
 }
 
