@@ -36,6 +36,7 @@
 #define TWCC_EVERY 2         /* ticks: TWCC feedback every 50 ms */
 #define RR_EVERY 40          /* ticks: receiver report + REMB every second */
 #define RERANK_SECONDS 5     /* see measure_layers */
+#define LAYER_SETTLE_MS 300  /* wait this long for all simulcast layers before a first choice */
 #define CHOOSE_EVERY 8       /* ticks: simulcast layer choice for every player, 200 ms */
 #define HISTORY_SLOTS 1024   /* video packets kept per stream (~1 s at 10 Mbps) */
 #define AUDIO_HISTORY_SLOTS 128 /* audio packets (~1.3 s of 10 ms Opus frames) */
@@ -69,6 +70,7 @@ typedef struct {
     unsigned n_layers;     /* 1; 2-3 for simulcast video */
     uint8_t rank[FO_LAYER_MAX]; /* layer indexes from the lowest bitrate to the highest */
     unsigned rank_disagree; /* seconds the bitrates have contradicted rank[] */
+    uint64_t first_ms;     /* first packet of any layer */
     pub_layer_t l[FO_LAYER_MAX];
 } pub_track_t;
 
@@ -405,12 +407,16 @@ static void choose_layer(fo_session_t *p, uint64_t now)
         return;
     }
     uint64_t bps[FO_LAYER_MAX];
-    bool live[FO_LAYER_MAX];
+    bool live[FO_LAYER_MAX], all = true;
     for (unsigned i = 0; i < tr->n_layers; i++) {
         const pub_layer_t *l = &tr->l[tr->rank[i]];
         bps[i] = l->bps;
         live[i] = l->ssrc && l->last_ms && now - l->last_ms < 1000;
+        all &= live[i];
     }
+    /* The layers' first packets arrive one after another: a first choice made on the first
+     * one would start every player on it and switch soon after. */
+    if (t->want < 0 && !all && (!tr->first_ms || now - tr->first_ms < LAYER_SETTLE_MS)) return;
     int cur = t->started ? rank_of(tr, t->layer) : -1;
     uint64_t est = p->bwe ? fo_bwe_estimate(p->bwe, now) : 0;
     int r = fo_layer_choose(&t->sw, (int)tr->n_layers, bps, live, cur, est, now);
@@ -607,6 +613,7 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     l->packets++;
     l->bytes += len;
     l->last_ms = now;
+    if (!tr->first_ms) tr->first_ms = now;
     if (v.payload_len == 0) return; /* padding-only */
     bool key = kind == FO_KIND_VIDEO && fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
     fo_history_t **h = &st->hist[kind][li];

@@ -56,6 +56,7 @@ struct fo_peer {
     bool h264;
     bool no_rtx;
     bool audio_nack;
+    bool simulcast;
     char cname[24];
     char *offer;
     char *answer_sdp;
@@ -198,7 +199,14 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
                       "a=rtpmap:%d rtx/90000\r\n"
                       "a=fmtp:%d apt=%d\r\n",
                       FO_PEER_PT_RTX, FO_PEER_PT_RTX, vpt);
-    if (pub && p->no_rtx)
+    if (p->simulcast)
+        n += snprintf(o + n, cap - (size_t)n,
+                      "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+                      "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n"
+                      "a=rid:l send\r\na=rid:m send\r\na=rid:h send\r\n"
+                      "a=simulcast:send l;m;h\r\n",
+                      FO_PEER_EXT_RID, FO_PEER_EXT_RRID);
+    else if (pub && p->no_rtx)
         n += snprintf(o + n, cap - (size_t)n,
                       "a=ssrc:%u cname:%s\r\n"
                       "a=ssrc:%u msid:fo-stream fo-video\r\n",
@@ -695,6 +703,7 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->h264 = opts->h264;
     p->no_rtx = opts->no_rtx;
     p->audio_nack = opts->audio_nack;
+    p->simulcast = opts->simulcast && opts->role == FO_PEER_PUBLISH;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;
     if (!p->dctx) {

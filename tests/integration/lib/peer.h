@@ -32,6 +32,8 @@ typedef enum {
 #define FO_PEER_PT_VP8 96
 #define FO_PEER_PT_RTX 97
 #define FO_PEER_PT_H264 102 /* packetization-mode=1, profile-level-id=42e01f */
+#define FO_PEER_EXT_RID 10  /* simulcast offers: rtp-stream-id */
+#define FO_PEER_EXT_RRID 11 /* repaired-rtp-stream-id */
 
 typedef struct {
     fo_peer_role_t role;
@@ -41,6 +43,9 @@ typedef struct {
     bool h264;           /* offer H.264 (FO_PEER_PT_H264) instead of VP8 as the video codec */
     bool no_rtx;         /* offer no RTX (retransmissions are then plain, RFC 4585) */
     bool audio_nack;     /* offer "a=rtcp-fb:111 nack" for Opus (browsers usually do not) */
+    bool simulcast;      /* publish: video as three layers, Chrome's way (a=rid:l/m/h send,
+                            a=simulcast:send l;m;h, rtp-stream-id as extension 10 and
+                            repaired-rtp-stream-id as 11, no a=ssrc for video) */
 } fo_peer_opts_t;
 
 /* One m-section of the server's answer, as far as the peer needs it. */
