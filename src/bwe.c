@@ -45,7 +45,7 @@ static void judge(fo_bwe_t *b, uint64_t now_ms)
     } else if (b->loss_permille < 20 && b->queue_ms < 20) {
         /* Without probing, growth is not evidence: keep within reach of what was delivered,
          * so a player moves up one simulcast layer at a time and a wrong step costs little. */
-        uint64_t next = b->estimate_bps * 105 / 100, reach = b->delivery_bps * 2 + FO_BWE_HEADROOM_BPS;
+        uint64_t next = b->estimate_bps * 105 / 100 + FO_BWE_STEP_BPS, reach = b->delivery_bps * 2 + FO_BWE_HEADROOM_BPS;
         if (next > reach) next = reach > b->estimate_bps ? reach : b->estimate_bps;
         if (next > b->estimate_bps) b->increases++;
         b->estimate_bps = next;

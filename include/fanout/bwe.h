@@ -5,7 +5,8 @@
  * delivery rate (bytes acknowledged over their arrival span), loss ratio and queuing delay
  * (growth of arrival - send time over its recent minimum). The estimate is deliberately simple
  * (not GoogCC): it falls to 85% of the delivery rate when loss > 10% or queuing delay > 60 ms,
- * holds between, and grows by 5% every 200 ms (~28%/s) while loss < 2% and delay < 20 ms, but
+ * holds between, and grows by 5% + 20 kbps every 200 ms (from the 50 kbps floor to 1 Mbps in
+ * ~5 s; ~28%/s higher up) while loss < 2% and delay < 20 ms, but
  * not past twice the delivery rate + FO_BWE_HEADROOM_BPS (we do not probe), within
  * [FO_BWE_MIN_BPS, FO_BWE_MAX_BPS]. A REMB from the player caps it. Fixed-size ring, no
  * allocation. Pure: libc only; the caller supplies clock readings. One thread. */
@@ -22,6 +23,7 @@
 #define FO_BWE_START_BPS 1000000     /* before any evidence */
 #define FO_BWE_UPDATE_MS 200
 #define FO_BWE_HEADROOM_BPS 1000000  /* growth limit above 2x the delivery rate */
+#define FO_BWE_STEP_BPS 20000        /* added to each 5% step, so recovery from a low value is quick */
 #define FO_BWE_REMB_TTL_MS 3000      /* a REMB older than this no longer caps */
 
 typedef struct {
