@@ -49,14 +49,6 @@ void fo_api_free(fo_api_t *api)
 }
 
 
-void fo_api_set_layer(fo_router_t *router, const char *session_id, const char *value)
-{
-    fo_session_t *s = fo_router_session(router, session_id);
-    int rank = fo_layer_parse(value);
-    if (rank < 0) FO_LOG(FO_LOG_INFO, session_id, "layer=%s is not low, mid, high or 0..2: automatic", value);
-    if (s) fo_session_set_layer(s, rank);
-}
-
 /* AUTH HOOK: the one place that decides whether `req` may do `action` on `stream`.
  * action: "publish", "play" (SRS API, WHIP, WHEP; stream is "app/stream"), "delete" (WHIP/WHEP
  * resource; stream is the session's), "read" (GET /api/v1/..., stream NULL or the stream
@@ -343,4 +335,13 @@ bool fo_api_handle(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
     route(api, req, resp);
     fo_metrics_count_request(api->metrics, resp->status);
     return true;
+}
+
+/* Simulcast: a play session's explicit layer from ?layer= (api.h). */
+void fo_api_set_layer(fo_router_t *router, const char *session_id, const char *value)
+{
+    fo_session_t *s = fo_router_session(router, session_id);
+    int rank = fo_layer_parse(value);
+    if (rank < 0) FO_LOG(FO_LOG_INFO, session_id, "layer=%s is not low, mid, high or 0..2: automatic", value);
+    if (s) fo_session_set_layer(s, rank);
 }
