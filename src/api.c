@@ -48,7 +48,6 @@ void fo_api_free(fo_api_t *api)
     free(api);
 }
 
-
 /* AUTH HOOK: the one place that decides whether `req` may do `action` on `stream`.
  * action: "publish", "play" (SRS API, WHIP, WHEP; stream is "app/stream"), "delete" (WHIP/WHEP
  * resource; stream is the session's), "read" (GET /api/v1/..., stream NULL or the stream
