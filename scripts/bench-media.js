@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Media-quality benchmark (not a test): publisher bitrate after 10 s, time to first frame
 // (median of N joins, instant start on and off), A/V playout offset, with and without 5% loss
-// + 40 ms RTT. Prints a markdown section and writes it into docs/benchmarks.md under
+// + 40 ms RTT, and simulcast layer switches of an automatic player under loss (with $VIDEO720). Prints a markdown section and writes it into docs/benchmarks.md under
 // "## Media quality" (replacing only that section). Run through scripts/bench-media.sh.
 'use strict';
 const fs = require('node:fs');
@@ -38,6 +38,17 @@ async function withRig(opts, fn) {
     const r = await withRig({}, (rig) => m.lossRun(rig, 'bench-loss', { link, loss, delayMs: loss ? 20 : 0, seconds: 15 }));
     rows.push(`| 15 s playback, ${name} | ${r.frames} frames decoded, ${r.freezeCount} freezes (${r.freezeMs} ms), player NACKs ${r.playerNacks} / retransmissions received ${r.playerRetransmitted}, publisher NACKed ${r.publisherNacksReceived} / retransmitted ${r.publisherRetransmitted}, A/V playout offset ${r.avOffsetMs} ms |`);
     console.error(rows[rows.length - 1]);
+  }
+  // Simulcast: an automatic player on a 1280x720 publisher with three layers, its link clean,
+  // then losing 25%, then clean again.
+  if (process.env.VIDEO720) {
+    const r = await withRig({ video: process.env.VIDEO720 }, (rig) => m.simulcastRun(rig, 'bench-sim',
+      [['clean', 0, 10], ['25% loss + 40 ms RTT', 0.25, 10], ['clean again', 0, 15]]));
+    const names = ['low', 'mid', 'high'];
+    for (const p of r) {
+      rows.push(`| simulcast (3 layers, 1280x720), automatic player, ${p.seconds} s ${p.label} | layer ${names[p.from] || '-'} → ${names[p.layer] || '-'} (${p.width}px), ${p.switches} switch(es)${p.changedMs != null ? `, first change after ${p.changedMs} ms` : ''}, ${p.frames} frames decoded, ${p.freezeCount} freezes, estimate ${p.estimateKbps} kbps |`);
+      console.error(rows[rows.length - 1]);
+    }
   }
   const section = ['## Media quality', '',
     `Measured by \`scripts/bench-media.sh\` on ${new Date().toISOString().slice(0, 10)} (${require('node:os').cpus().length} cores, shared; headless chromium publisher and players on loopback; loss and delay from a user-space UDP relay, tests/netem/lossy-relay.js). Bitrate runs use a noisy 640x480 y4m as the camera so the encoder has something to spend bits on. A/V playout offset: video minus audio estimatedPlayoutTimestamp in the player (0 = in sync; it includes the jitter-buffer difference between the two tracks).`, '',

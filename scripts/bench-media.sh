@@ -14,4 +14,11 @@ if [ ! -s "$video" ] && command -v ffmpeg >/dev/null; then
     -t 4 -pix_fmt yuv420p "$video"
 fi
 [ -s "$video" ] && export VIDEO="$video"
+# Simulcast needs a picture big enough for three layers.
+video720=/tmp/fanout-simulcast-720p.y4m
+if [ ! -s "$video720" ] && command -v ffmpeg >/dev/null; then
+  ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=1280x720:rate=15,noise=alls=20:allf=t" \
+    -t 2 -pix_fmt yuv420p "$video720"
+fi
+[ -s "$video720" ] && export VIDEO720="$video720"
 FANOUT_BIN="$PWD/build/fanout" node scripts/bench-media.js

@@ -24,7 +24,13 @@ window.makeOffer = async (kind) => {
   const pc = new RTCPeerConnection();
   if (kind.startsWith('publish')) {
     const s = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-    for (const t of s.getTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [s] });
+    for (const t of s.getTracks()) {
+      const init = { direction: 'sendonly', streams: [s] };
+      // Three simulcast layers, low to high, as www/publisher.html asks with ?simulcast=1.
+      if (kind === 'publish-simulcast' && t.kind === 'video')
+        init.sendEncodings = [{ rid: 'l', scaleResolutionDownBy: 4 }, { rid: 'm', scaleResolutionDownBy: 2 }, { rid: 'h' }];
+      pc.addTransceiver(t, init);
+    }
     if (kind === 'publish-dc') pc.createDataChannel('chat');
   } else {
     pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -92,7 +98,7 @@ async function run(name, page, kinds) {
   return results;
 }
 
-const KINDS = ['publish', 'play', 'publish-dc', 'play-ipv6', 'publish-novideo'];
+const KINDS = process.env.KINDS ? process.env.KINDS.split(',') : ['publish', 'play', 'publish-dc', 'play-ipv6', 'publish-novideo', 'publish-simulcast'];
 
 (async () => {
   fs.mkdirSync(outDir, { recursive: true });

@@ -14,6 +14,7 @@
 
 #include "fanout/admin.h"
 #include "fanout/common.h"
+#include "fanout/layer.h"
 #include "fanout/log.h"
 #include "fanout/metrics.h"
 #include "fanout/whip.h"
@@ -213,6 +214,11 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         FO_LOG(FO_LOG_INFO, r.url.key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);
         error_resp(resp, res.http_status, c, res.msg);
     } else {
+        /* Simulcast: ?layer=low|mid|high|0..2 on the API URL or the stream URL. */
+        char layer[16];
+        if (role == FO_ROLE_PLAY && (fo_url_query_get(req->query, "layer", layer, sizeof layer) >= 0 ||
+                                     fo_url_query_get(r.url.query, "layer", layer, sizeof layer) >= 0))
+            fo_api_set_layer(api->router, res.session_id, layer);
         json_resp(resp, 200,
                   json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
                             "service", "fanout", "pid", (int)getpid(), "sessionid", res.session_id,
@@ -372,4 +378,13 @@ bool fo_api_handle(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
     route(api, req, resp);
     fo_metrics_count_request(api->metrics, resp->status);
     return true;
+}
+
+/* Simulcast: a play session's explicit layer from ?layer= (api.h). */
+void fo_api_set_layer(fo_router_t *router, const char *session_id, const char *value)
+{
+    fo_session_t *s = fo_router_session(router, session_id);
+    int rank = fo_layer_parse(value);
+    if (rank < 0) FO_LOG(FO_LOG_INFO, session_id, "layer=%s is not low, mid, high or 0..2: automatic", value);
+    if (s) fo_session_set_layer(s, rank);
 }

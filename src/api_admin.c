@@ -128,12 +128,14 @@ void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t
         lost += t->lost;
         if (!t->active) continue;
         json_array_append_new(
-            tracks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "kind",
+            tracks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "kind",
                               k == FO_KIND_AUDIO ? "audio" : "video", "codec", fo_codec_name(t->codec),
                               "ssrc", (json_int_t)t->ssrc, "packets", (json_int_t)t->packets, "bytes",
                               (json_int_t)t->bytes, "lost", (json_int_t)t->lost, "jitter",
                               (json_int_t)t->jitter, "nacks", (json_int_t)t->nacks, "plis",
-                              (json_int_t)t->plis));
+                              (json_int_t)t->plis, "retransmits", (json_int_t)t->retransmits,
+                              "rtx_limited", (json_int_t)t->rtx_limited, "rtx_missed",
+                              (json_int_t)t->rtx_missed, "recovered", (json_int_t)t->recovered));
     }
     double alive = now_ms > in->created_ms ? (double)(now_ms - in->created_ms) / 1000.0 : 0;
     json_t *o = json_pack(
@@ -152,6 +154,31 @@ void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t
         "rtt_ms", in->rtt_ms ? json_integer(in->rtt_ms) : json_null(), "bitrate",
         json_pack("{s:I, s:I}", "recv_bps", (json_int_t)rate.rx_bps, "send_bps", (json_int_t)rate.tx_bps),
         "tracks", tracks);
+    /* A player's send-side bandwidth estimate (transport-wide-cc players only). */
+    if (o && in->estimate_bps)
+        json_object_set_new(o, "bwe",
+                            json_pack("{s:I, s:I, s:I, s:I}", "estimate_bps", (json_int_t)in->estimate_bps,
+                                      "delivery_bps", (json_int_t)in->delivery_bps, "loss_permille",
+                                      (json_int_t)in->est_loss_permille, "queue_ms",
+                                      (json_int_t)in->est_queue_ms));
+    if (o && in->n_layers) {
+        json_t *sc = json_object();
+        if (in->role == FO_ROLE_PUBLISH) {
+            json_t *ls = json_array();
+            for (unsigned i = 0; i < in->n_layers && i < 3; i++)
+                json_array_append_new(ls, json_pack("{s:s, s:I, s:I, s:I}", "rid", in->layers[i].rid, "ssrc",
+                                                    (json_int_t)in->layers[i].ssrc, "bps",
+                                                    (json_int_t)in->layers[i].bps, "packets",
+                                                    (json_int_t)in->layers[i].packets));
+            json_object_set_new(sc, "layers", ls);
+        } else {
+            json_object_set_new(sc, "layers", json_integer(in->n_layers));
+            json_object_set_new(sc, "layer", in->layer >= 0 ? json_integer(in->layer) : json_null());
+            json_object_set_new(sc, "target", in->layer_target >= 0 ? json_integer(in->layer_target) : json_null());
+            json_object_set_new(sc, "switches", json_integer((json_int_t)in->layer_switches));
+        }
+        json_object_set_new(o, "simulcast", sc);
+    }
     return o;
 }
 

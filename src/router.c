@@ -49,8 +49,14 @@ struct fo_router {
 
 static const char *const publish_exts[] = {
     "urn:ietf:params:rtp-hdrext:sdes:mid",
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    /* simulcast: which layer (and which layer an RTX stream repairs) a new SSRC carries */
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+    "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", NULL};
+/* Players: transport-wide sequence numbers on what we send them, so their TWCC feedback gives
+ * us a per-player bandwidth estimate (bwe.c). */
+static const char *const play_exts[] = {
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", NULL};
-static const char *const play_exts[] = {NULL};
 
 static void random_token(char *out, size_t len)
 {

@@ -113,30 +113,27 @@ int fo_rtp_ext_find(const fo_rtp_view_t *v, uint8_t id, const uint8_t **data, si
     return FO_ENOTFOUND;
 }
 
-/* Size of the elements kept by `map`, and whether all of them fit the one-byte form. */
-static size_t ext_kept_size(const fo_rtp_view_t *in, const uint8_t *map, bool *one_out)
+/* Counts the elements kept by `map` and their data bytes, and clears *one when one of them does
+ * not fit the one-byte form. */
+static void ext_kept_size(const fo_rtp_view_t *in, const uint8_t *map, size_t *count,
+                          size_t *data, bool *one)
 {
     bool one_in = ext_is_one_byte(in->ext_profile);
     fo_rd_t r = fo_rd_init(in->ext, in->ext_len);
-    size_t count = 0, data = 0;
-    bool one = true;
     uint8_t id;
     const uint8_t *d;
     size_t n;
     while (ext_next(one_in, &r, &id, &d, &n)) {
         uint8_t nid = map[id];
         if (!nid) continue;
-        count++;
-        data += n;
-        if (nid > 14 || n < 1 || n > 16) one = false;
+        (*count)++;
+        *data += n;
+        if (nid > 14 || n < 1 || n > 16) *one = false;
     }
-    *one_out = one;
-    return count == 0 ? 0 : data + count * (one ? 1 : 2);
 }
 
-/* Writes the kept elements at out (room already checked) and pads with zeros to `size`. */
-static void ext_write(const fo_rtp_view_t *in, const uint8_t *map, bool one, uint8_t *out,
-                      size_t size)
+/* Writes the kept elements at out (room already checked); returns the bytes written. */
+static size_t ext_write(const fo_rtp_view_t *in, const uint8_t *map, bool one, uint8_t *out)
 {
     bool one_in = ext_is_one_byte(in->ext_profile);
     fo_rd_t r = fo_rd_init(in->ext, in->ext_len);
@@ -156,7 +153,7 @@ static void ext_write(const fo_rtp_view_t *in, const uint8_t *map, bool one, uin
         memcpy(w, d, n);
         w += n;
     }
-    memset(w, 0, size - (size_t)(w - out));
+    return (size_t)(w - out);
 }
 
 /* One pass to size the kept extensions (so capacity is checked once), one pass to write them,
@@ -165,11 +162,17 @@ static void ext_write(const fo_rtp_view_t *in, const uint8_t *map, bool one, uin
 int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t *out, size_t cap)
 {
     size_t csrc = (size_t)in->csrc_count * 4;
-    size_t ext_data = 0;
+    size_t count = 0, data = 0;
     bool one = true;
-    if (rw->ext_map && in->ext &&
-        (ext_is_one_byte(in->ext_profile) || ext_is_two_byte(in->ext_profile)))
-        ext_data = ext_kept_size(in, rw->ext_map, &one);
+    bool keep = rw->ext_map && in->ext &&
+                (ext_is_one_byte(in->ext_profile) || ext_is_two_byte(in->ext_profile));
+    if (keep) ext_kept_size(in, rw->ext_map, &count, &data, &one);
+    if (rw->tw_id) {
+        count++;
+        data += 2;
+        if (rw->tw_id > 14) one = false;
+    }
+    size_t ext_data = count ? data + count * (one ? 1 : 2) : 0;
     size_t ext_padded = (ext_data + 3) & ~(size_t)3;
     size_t ext_total = ext_data ? 4 + ext_padded : 0;
     size_t tail = in->payload_len + in->padding_len;
@@ -190,7 +193,19 @@ int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t 
     if (ext_data) {
         wr_u16(w, one ? EXT_ONE_BYTE : EXT_TWO_BYTE);
         wr_u16(w + 2, (uint16_t)(ext_padded / 4));
-        ext_write(in, rw->ext_map, one, w + 4, ext_padded);
+        size_t n = keep ? ext_write(in, rw->ext_map, one, w + 4) : 0;
+        uint8_t *e = w + 4 + n;
+        if (rw->tw_id) {
+            if (one) {
+                *e++ = (uint8_t)(rw->tw_id << 4 | 1);
+            } else {
+                *e++ = rw->tw_id;
+                *e++ = 2;
+            }
+            wr_u16(e, rw->tw_seq);
+            e += 2;
+        }
+        memset(e, 0, ext_padded - (size_t)(e - (w + 4)));
         w += ext_total;
     }
     if (tail) memcpy(w, in->payload, tail);

@@ -311,6 +311,52 @@ static int parse_ssrc_group(parser_t *ps, span_t v)
     return 0;
 }
 
+static bool rid_ok(span_t id)
+{
+    if (id.n == 0 || id.n >= FO_SDP_RID_LEN) return false;
+    for (size_t i = 0; i < id.n; i++) {
+        char c = id.p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* a=rid:<id> send [restrictions]: only sending rids matter to us. */
+static int parse_rid(parser_t *ps, span_t v)
+{
+    span_t id, dir;
+    fo_sdp_media_t *m = ps->m;
+    if (!span_token(&v, &id) || !span_token(&v, &dir)) return -1;
+    if (!span_eq(dir, "send") || !rid_ok(id) || m->n_rids == FO_ARRAY_LEN(m->rids)) return 0;
+    span_copy(m->rids[m->n_rids++], FO_SDP_RID_LEN, id);
+    return 0;
+}
+
+/* a=simulcast:send q;h;f [recv ...] (RFC 8853), or Firefox's older "send rid=q;h;f". */
+static int parse_simulcast(parser_t *ps, span_t v)
+{
+    span_t dir, list;
+    fo_sdp_media_t *m = ps->m;
+    if (!span_token(&v, &dir)) return -1;
+    if (!span_eq(dir, "send")) return 0;
+    if (!span_token(&v, &list)) return -1;
+    span_eat(&list, "rid=");
+    m->n_sim = 0;
+    while (list.n && m->n_sim < FO_ARRAY_LEN(m->sim)) {
+        span_t stream = list, alt;
+        if (!span_split(&list, ';', &stream)) list.n = 0;
+        alt = stream;
+        if (!span_split(&stream, ',', &alt)) alt = stream;
+        if (alt.n && alt.p[0] == '~') {
+            alt.p++;
+            alt.n--;
+        }
+        if (rid_ok(alt)) span_copy(m->sim[m->n_sim++], FO_SDP_RID_LEN, alt);
+    }
+    return 0;
+}
+
 static int parse_setup(span_t v, fo_setup_t *s)
 {
     if (span_eq(v, "actpass")) *s = FO_SETUP_ACTPASS;
@@ -382,6 +428,7 @@ static int parse_attr(parser_t *ps, span_t a)
         {"rtpmap", parse_rtpmap, "bad rtpmap"},        {"fmtp", parse_fmtp, "bad fmtp"},
         {"rtcp-fb", parse_rtcp_fb, "bad rtcp-fb"},     {"extmap", parse_extmap, "bad extmap"},
         {"ssrc", parse_ssrc, "bad ssrc"},              {"ssrc-group", parse_ssrc_group, "bad ssrc-group"},
+        {"rid", parse_rid, "bad rid"},                 {"simulcast", parse_simulcast, "bad simulcast"},
     };
     for (size_t i = 0; i < FO_ARRAY_LEN(media_attrs); i++) {
         if (!span_eq(name, media_attrs[i].name)) continue;
@@ -648,6 +695,7 @@ bool fo_sdp_codec_compatible(const fo_sdp_codec_t *a, const fo_sdp_codec_t *b)
 /* ---- negotiation ---- */
 
 static const char TWCC_URI[] = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+static const char RID_URI[] = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 
 static bool usable(const fo_sdp_codec_t *c, fo_codec_t want)
 {
@@ -706,6 +754,18 @@ static void pick_codecs(const fo_sdp_media_t *m, fo_sdp_role_t role, const fo_co
     }
 }
 
+/* Simulcast layers: the a=simulcast:send streams that have an a=rid:<id> send line. */
+static void pick_rids(const fo_sdp_media_t *m, fo_sdp_answer_media_t *out)
+{
+    for (size_t i = 0; i < m->n_sim && out->n_rids < FO_SDP_MAX_RIDS; i++)
+        for (size_t j = 0; j < m->n_rids; j++)
+            if (strcmp(m->sim[i], m->rids[j]) == 0) {
+                snprintf(out->rids[out->n_rids++], FO_SDP_RID_LEN, "%s", m->sim[i]);
+                break;
+            }
+    if (out->n_rids < 2) out->n_rids = 0; /* one layer is not simulcast */
+}
+
 int fo_sdp_negotiate(const fo_sdp_media_t *m, fo_sdp_role_t role, const fo_codec_t *prefs,
                      size_t n_prefs, const char *const *ext_uris, fo_sdp_answer_media_t *out)
 {
@@ -721,18 +781,20 @@ int fo_sdp_negotiate(const fo_sdp_media_t *m, fo_sdp_role_t role, const fo_codec
     pick_codecs(m, role, prefs, n_prefs, out);
     if (!out->n_pts) return FO_ECODEC;
     out->accept = true;
-    bool twcc = false;
+    bool twcc = false, rid_ext = false;
     for (size_t i = 0; i < m->n_ext && i < FO_SDP_MAX_EXT && ext_uris; i++) {
         for (const char *const *u = ext_uris; *u; u++) {
             if (strcmp(*u, m->ext[i].uri) != 0) continue;
             out->ext_ids[out->n_ext++] = m->ext[i].id;
             twcc |= strcmp(*u, TWCC_URI) == 0;
+            rid_ext |= strcmp(*u, RID_URI) == 0;
             break;
         }
     }
     /* transport-cc feedback without the sequence-number extension would promise feedback we
      * cannot give. */
     out->fb_mask = FO_FB_NACK | FO_FB_PLI | FO_FB_FIR | FO_FB_REMB | (twcc ? FO_FB_TWCC : 0);
+    if (publish && m->kind == FO_KIND_VIDEO && rid_ext) pick_rids(m, out);
     return 0;
 }
 
@@ -847,6 +909,12 @@ static void write_media(writer_t *w, const fo_sdp_media_t *m, const fo_sdp_answe
             snprintf(track, sizeof track, "fanout-%.64s", m->mid[0] ? m->mid : "track");
         wr(w, "a=msid:%s %s\r\n", stream, track);
         write_ssrcs(w, a, stream, track);
+    }
+    if (a->n_rids && a->dir == FO_DIR_RECVONLY) {
+        for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "a=rid:%s recv\r\n", a->rids[i]);
+        wr(w, "a=simulcast:recv");
+        for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "%s%s", i ? ";" : " ", a->rids[i]);
+        wr(w, "\r\n");
     }
     for (size_t i = 0; i < ans->n_candidates && i < FO_SDP_MAX_CANDIDATES; i++)
         wr(w, "a=candidate:%zu 1 udp %u %s %u typ host generation 0\r\n", i + 1,

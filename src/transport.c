@@ -306,6 +306,8 @@ int fo_transport_send_rtcp(fo_transport_t *t, const uint8_t *buf, size_t len)
     return fo_transport_commit_rtcp(t, slot, len);
 }
 
+void fo_transport_flush(fo_transport_t *t) { fo_udp_flush(t->env->udp); }
+
 void fo_transport_close(fo_transport_t *t)
 {
     if (t->state == FO_TS_CLOSED) return;

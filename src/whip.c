@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fanout/api.h"
 #include "fanout/common.h"
 #include "fanout/log.h"
 #include "fanout/url.h"
@@ -91,6 +92,9 @@ void fo_whip_offer(fo_router_t *r, fo_role_t role, const char *key, const fo_htt
         return;
     }
     FO_LOG(FO_LOG_INFO, res.session_id, "%s session for %s", what, key);
+    char layer[16];
+    if (role == FO_ROLE_PLAY && fo_url_query_get(req->query, "layer", layer, sizeof layer) >= 0)
+        fo_api_set_layer(r, res.session_id, layer);
     resp->status = 201;
     snprintf(resp->content_type, sizeof resp->content_type, "application/sdp");
     snprintf(resp->location, sizeof resp->location, FO_WHIP_RESOURCE_PREFIX "%s", res.session_id);

@@ -300,9 +300,12 @@
           }
           this.state.phase = 'getUserMedia';
           this._changed();
+          // Simulcast wants a picture big enough for three layers (browsers drop layers below
+          // ~960x540): 1280x720 gives 320x180, 640x360 and 1280x720.
+          const big = !!this.opts.simulcast;
           stream = await navigator.mediaDevices.getUserMedia({
             audio: true,
-            video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } },
+            video: { width: { ideal: big ? 1280 : 640 }, height: { ideal: big ? 720 : 480 }, frameRate: { ideal: 30 } },
           });
         }
         this.localStream = stream;
@@ -310,7 +313,13 @@
         for (const kind of ['audio', 'video']) {
           const track = stream.getTracks().find((t) => t.kind === kind);
           if (!track) continue;
-          const t = pc.addTransceiver(track, { direction: 'sendonly', streams: [stream] });
+          const init = { direction: 'sendonly', streams: [stream] };
+          // Simulcast: three layers, lowest first (the server ranks them by bitrate anyway).
+          if (kind === 'video' && this.opts.simulcast) {
+            init.sendEncodings = [{ rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 200000 },
+              { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 700000 }, { rid: 'h', maxBitrate: 2500000 }];
+          }
+          const t = pc.addTransceiver(track, init);
           if (kind === 'video' && this.opts.codec) preferCodec(t, 'video', this.opts.codec, 'send');
         }
         if (!pc.getTransceivers().length) throw new FanoutError('no audio or video track to publish');
@@ -505,6 +514,7 @@
       bundlePolicy: q.get('bundle') || '',
       proto: /^(whip|whep)$/i.test(q.get('proto') || '') ? 'whip' : '',
       autostart: /^(1|true|yes)$/i.test(q.get('autostart') || ''),
+      simulcast: /^(1|true|yes)$/i.test(q.get('simulcast') || ''),
     };
   }
 

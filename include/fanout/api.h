@@ -65,4 +65,8 @@ bool fo_api_handle(void *api, const fo_http_req_t *req, fo_http_resp_t *resp);
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream);
 
+/* A play session's explicit simulcast layer from a ?layer= value ("low", "mid", "high", "0".."2";
+ * anything else means automatic, logged). Loop thread. */
+void fo_api_set_layer(fo_router_t *router, const char *session_id, const char *value);
+
 #endif

@@ -49,12 +49,16 @@ typedef struct {
     uint16_t seq;
     uint32_t ts;
     const uint8_t *ext_map; /* 256 entries or NULL */
+    uint8_t tw_id;          /* non-zero: add a transport-wide sequence number element with this
+                               id (ext_map must not map anything onto it) */
+    uint16_t tw_seq;
 } fo_rtp_rewrite_t;
 
 /* Writes `in` rewritten by `rw` into out[0..cap): new fixed header, CSRCs copied, extensions
  * kept/remapped per ext_map (written in one-byte form when all ids and lengths fit, else
  * two-byte; no block and X clear when none is kept; a profile other than RFC 8285's is always
- * dropped), payload and padding copied. `out` must not overlap the input packet. Returns the
+ * dropped), then the transport-wide sequence number when rw->tw_id is set, payload and padding
+ * copied. `out` must not overlap the input packet. Returns the
  * length written, or FO_ETOOBIG (nothing useful written). */
 int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t *out, size_t cap);
 

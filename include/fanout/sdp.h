@@ -17,6 +17,8 @@
 #define FO_SDP_MAX_EXT 16
 #define FO_SDP_MAX_SSRCS 8
 #define FO_SDP_MAX_CANDIDATES 8
+#define FO_SDP_MAX_RIDS 3    /* simulcast layers we take (more are not answered) */
+#define FO_SDP_RID_LEN 17    /* RFC 8851 rid-id, at most 16 characters here */
 #define FO_SDP_MAX_LEN 65536 /* offers longer than this are refused */
 
 typedef enum { FO_DIR_SENDRECV = 0, FO_DIR_SENDONLY, FO_DIR_RECVONLY, FO_DIR_INACTIVE } fo_dir_t;
@@ -77,6 +79,13 @@ typedef struct {
     uint32_t fid[FO_SDP_MAX_SSRCS][2]; /* a=ssrc-group:FID media rtx */
     size_t n_fid;
     char fmt_app[64];     /* m=application format list, verbatim */
+    /* Simulcast (RFC 8853/8851): the offerer's a=rid:<id> send lines (ids of 1-16 characters
+     * from [A-Za-z0-9_-]; others are ignored), and the first alternative of each stream of
+     * a=simulcast:send (paused "~" dropped; Firefox's older "rid=" prefix accepted). */
+    char rids[FO_SDP_MAX_RIDS * 2][FO_SDP_RID_LEN];
+    size_t n_rids;
+    char sim[FO_SDP_MAX_RIDS * 2][FO_SDP_RID_LEN];
+    size_t n_sim;
 } fo_sdp_media_t;
 
 typedef struct {
@@ -126,6 +135,10 @@ typedef struct {
     char cname[32];
     char msid_stream[64];
     char msid_track[64];
+    /* Publish with simulcast: the rids we receive, in the offer's a=simulcast order (answered as
+     * a=rid:<id> recv and a=simulcast:recv). 0 without simulcast. */
+    char rids[FO_SDP_MAX_RIDS][FO_SDP_RID_LEN];
+    size_t n_rids;
 } fo_sdp_answer_media_t;
 
 /* Chooses codecs and extensions for media `m` in `role`. Zeroes *out first: when we send, the
@@ -134,6 +147,8 @@ typedef struct {
  * ext_uris: the header-extension URIs we implement for this role (NULL-terminated list).
  * Publish: audio takes Opus; video takes the first codec of `prefs` the offer has (for H.264
  * packetization-mode=1, preferring profile 42e01f), with its RTX; dir recvonly.
+ * Publish video with a=simulcast:send and matching a=rid lines: up to FO_SDP_MAX_RIDS rids
+ * in out->rids (only when ext_uris has the rtp-stream-id extension and the offer maps it).
  * Play: every offered codec in `prefs` (all H.264 pm=1 variants), each with its RTX; dir
  * sendonly. Media the offer disabled, m=application, media whose offered direction is of no use
  * to the role (a publisher's recvonly/inactive, a player's sendonly/inactive) and media with

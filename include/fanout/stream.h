@@ -79,6 +79,11 @@ typedef struct {
     uint32_t lost;              /* packets lost (publisher: gaps we saw; player: from its RRs) */
     uint32_t jitter;            /* RTP timestamp units, from RTCP */
     uint64_t nacks, plis;       /* feedback received (player) or sent (publisher) */
+    uint64_t retransmits;       /* player: packets resent from the history (RTX or plain);
+                                   publisher: RTX packets received */
+    uint64_t rtx_limited;       /* player: NACKed packets not resent (over its budget) */
+    uint64_t rtx_missed;        /* player: NACKed packets no longer in the history */
+    uint64_t recovered;         /* publisher: gaps filled later (reordered or repaired) */
 } fo_track_info_t;
 
 typedef struct {
@@ -90,10 +95,27 @@ typedef struct {
     uint64_t created_ms, connected_ms; /* loop clock; connected 0 if not yet */
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
     uint32_t rtt_ms;            /* 0 when unknown */
+    /* Player with transport-wide-cc: the send-side bandwidth estimate (bwe.h) and what it was
+     * computed from, over the last feedback window. All 0 without TWCC. */
+    uint64_t estimate_bps, delivery_bps;
+    uint32_t est_loss_permille, est_queue_ms;
+    /* Simulcast (0 layers without). Publisher: its layers, lowest bitrate first. Player: the
+     * rank it receives and the one it is switching to (-1: none yet), and switches so far. */
+    unsigned n_layers;
+    struct {
+        char rid[17];
+        uint32_t ssrc;
+        uint64_t bps, packets;
+    } layers[3];
+    int layer, layer_target;
+    uint64_t layer_switches;
     fo_track_info_t track[2];   /* [FO_KIND_AUDIO], [FO_KIND_VIDEO] */
 } fo_session_info_t;
 
 void fo_session_info(const fo_session_t *s, fo_session_info_t *out);
+/* A player's explicit simulcast layer: rank 0 (lowest) .. 2, or -1 for automatic (by its
+ * bandwidth estimate). Applies at the next keyframe of that layer. No-op for publishers. */
+void fo_session_set_layer(fo_session_t *s, int rank);
 /* The players of a stream (array owned by the stream, valid until the next change). */
 fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n);
 /* The reason given when the session ended (static text), NULL while it runs. */

@@ -79,6 +79,10 @@ int fo_transport_commit_rtp(fo_transport_t *t, uint8_t *slot, size_t len);
 int fo_transport_commit_rtcp(fo_transport_t *t, uint8_t *slot, size_t len);
 /* Copying variant for RTCP built elsewhere. */
 int fo_transport_send_rtcp(fo_transport_t *t, const uint8_t *buf, size_t len);
+/* Sends what is queued now. Packets are batched and the batch goes out after each read of the
+ * socket; code that sends from a timer (feedback, keyframe requests) calls this so its packets
+ * do not wait for the next incoming datagram. */
+void fo_transport_flush(fo_transport_t *t);
 
 /* Sends DTLS close_notify if connected and marks the transport closed (no callback). */
 void fo_transport_close(fo_transport_t *t);

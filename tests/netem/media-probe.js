@@ -46,6 +46,11 @@ class Rig {
     }
     throw new Error('timed out waiting for ' + what);
   }
+  /** Closes the pages opened so far (so the next run does not share the CPU with them). */
+  async closePages() {
+    for (const p of this.pages) { try { await p.close(); } catch (e) { /* gone */ } }
+    this.pages = [];
+  }
   async close() {
     for (const p of this.pages) { try { await p.close(); } catch (e) { /* gone */ } }
     if (this.browser) await this.browser.close();
@@ -91,6 +96,7 @@ async function playStats(page) {
         freezeMs: Math.round(1000 * (s.totalFreezesDuration || 0)), nackCount: s.nackCount || 0,
         packetsLost: s.packetsLost || 0, packetsReceived: s.packetsReceived || 0,
         retransmitted: s.retransmittedPacketsReceived || 0, pliCount: s.pliCount || 0,
+        width: s.frameWidth || 0,
       });
     });
     if (est.audio && est.video) out.avOffsetMs = est.video - est.audio;
@@ -160,6 +166,47 @@ async function joinTimes(rig, stream, joins) {
   return times;
 }
 
+/** Simulcast: a publisher with three layers (publisher.html?simulcast=1) and one automatic
+ * player; `phases` is [[label, loss, seconds], ...] applied to the player link in turn. Per phase:
+ * the player's layer (rank) and switches from /api/v1/clients, frames decoded, decoded width and
+ * freezes; plus when the layer first changed in that phase (ms from its start). */
+async function simulcastRun(rig, stream, phases) {
+  const pub = await rig.browser.newPage();
+  rig.pages.push(pub);
+  await pub.goto(rig.url('publisher.html', stream, rig.pubLink, '&simulcast=1'));
+  const end0 = Date.now() + 20000;
+  while (!(await published(pub))) { if (Date.now() > end0) throw new Error('publisher not sending'); await sleep(200); }
+  await sleep(2000);
+  const player = await rig.open('player.html', stream, rig.playLink);
+  const end1 = Date.now() + 20000;
+  while (!(await decoding(player))) { if (Date.now() > end1) throw new Error('player decoded nothing'); await sleep(100); }
+  const info = async () => {
+    const j = await (await fetch(rig.server.origin + '/api/v1/clients?count=100')).json();
+    const c = j.clients.find((x) => x.type === 'rtc-play' && x.stream.endsWith('/' + stream));
+    return { sc: (c && c.simulcast) || {}, bwe: (c && c.bwe) || {} };
+  };
+  const out = [];
+  for (const [label, loss, seconds] of phases) {
+    rig.playLink.set(loss, loss ? 20 : 0);
+    const a = await playStats(player);
+    const i0 = await info();
+    let changedMs = null;
+    const t0 = Date.now();
+    while (Date.now() - t0 < seconds * 1000) {
+      await sleep(250);
+      const i = await info();
+      if (changedMs == null && i.sc.target !== i0.sc.target) changedMs = Date.now() - t0;
+    }
+    const b = await playStats(player);
+    const i1 = await info();
+    out.push({ label, loss, seconds, from: i0.sc.layer, layer: i1.sc.layer, switches: (i1.sc.switches || 0) - (i0.sc.switches || 0),
+      changedMs, frames: b.framesDecoded - a.framesDecoded, width: b.width, freezeCount: b.freezeCount - a.freezeCount,
+      estimateKbps: Math.round((i1.bwe.estimate_bps || 0) / 1000) });
+  }
+  rig.playLink.set(0, 0);
+  return out;
+}
+
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN; };
 
-module.exports = { Rig, publisherBitrate, lossRun, joinTimes, median, pubStats, playStats };
+module.exports = { Rig, publisherBitrate, lossRun, joinTimes, simulcastRun, median, pubStats, playStats };

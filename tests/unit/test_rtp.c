@@ -331,6 +331,51 @@ static void test_rewrite_remap_to_two_byte(void **state)
     assert_memory_equal(out.payload, in.payload, in.payload_len);
 }
 
+/* tw_id adds the player's own transport-wide sequence number after the kept elements, in the
+ * one-byte form when it fits, else two-byte; with no map it is the only element. */
+static void test_rewrite_adds_transport_seq(void **state)
+{
+    (void)state;
+    uint8_t map[256] = {0};
+    map[3] = 1;
+    fo_rtp_view_t in, out;
+    parse_ok(vp8_key_pkt, sizeof vp8_key_pkt, &in);
+    uint8_t buf[1500];
+    const uint8_t *d;
+    size_t dn;
+    fo_rtp_rewrite_t rw = {.ssrc = 5, .pt = 96, .seq = 9, .ts = 9, .ext_map = map, .tw_id = 7,
+                           .tw_seq = 0xabcd};
+    int n = fo_rtp_rewrite(&in, &rw, buf, sizeof buf);
+    assert_true(n > 0);
+    parse_ok(buf, (size_t)n, &out);
+    assert_int_equal(out.ext_profile, 0xBEDE);
+    static const uint8_t want1[8] = {0x11, 0x01, 0x02, 0x71, 0xab, 0xcd, 0, 0};
+    assert_int_equal(out.ext_len, 8);
+    assert_memory_equal(out.ext, want1, 8);
+    assert_int_equal(out.payload_len, in.payload_len);
+    assert_memory_equal(out.payload, in.payload, in.payload_len);
+
+    rw.tw_id = 20;
+    n = fo_rtp_rewrite(&in, &rw, buf, sizeof buf);
+    parse_ok(buf, (size_t)n, &out);
+    assert_int_equal(out.ext_profile, 0x1000);
+    assert_int_equal(fo_rtp_ext_find(&out, 20, &d, &dn), 0);
+    assert_int_equal(dn, 2);
+    assert_int_equal(d[0] << 8 | d[1], 0xabcd);
+    assert_int_equal(fo_rtp_ext_find(&out, 1, &d, &dn), 0);
+    assert_int_equal(dn, 2);
+
+    rw.ext_map = NULL;
+    rw.tw_id = 3;
+    rw.tw_seq = 1;
+    n = fo_rtp_rewrite(&in, &rw, buf, sizeof buf);
+    parse_ok(buf, (size_t)n, &out);
+    static const uint8_t want3[4] = {0x31, 0x00, 0x01, 0};
+    assert_int_equal(out.ext_len, 4);
+    assert_memory_equal(out.ext, want3, 4);
+    assert_memory_equal(out.payload, in.payload, in.payload_len);
+}
+
 /* A two-byte input whose kept elements all fit goes out in the one-byte form; the padding bytes
  * between input elements disappear. */
 static void test_rewrite_two_byte_to_one_byte(void **state)
@@ -706,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_keyframe_h264),
         cmocka_unit_test(test_keyframe_vp9),
         cmocka_unit_test(test_keyframe_av1),
+        cmocka_unit_test(test_rewrite_adds_transport_seq),
         cmocka_unit_test(test_garbage),
     };
     return cmocka_run_group_tests(tests, setup_maps, NULL);

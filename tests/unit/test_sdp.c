@@ -916,6 +916,60 @@ static void parse_tolerant(void **state)
     assert_int_equal(g_offer.media[0].codecs[0].codec, FO_CODEC_AV1);
 }
 
+/* Simulcast offers of Chrome and Firefox (sendEncodings with rids l, m, h): the rids are parsed
+ * in a=simulcast order and answered as recv when the rid extension is implemented; without it,
+ * or for a player, there is no simulcast in the answer. */
+static void simulcast_offers(void **state)
+{
+    (void)state;
+    static const char *const exts[] = {MID_URI, TWCC_URI, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+                                       "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id", NULL};
+    const char *files[] = {"chrome-publish-simulcast.sdp", "firefox-publish-simulcast.sdp"};
+    for (int f = 0; f < 2; f++) {
+        parse_file(files[f], &g_offer);
+        const fo_sdp_media_t *v = &g_offer.media[1];
+        assert_int_equal(v->kind, FO_KIND_VIDEO);
+        assert_int_equal(v->n_rids, 3);
+        assert_int_equal(v->n_sim, 3);
+        assert_string_equal(v->sim[0], "l");
+        assert_string_equal(v->sim[2], "h");
+        memset(&g_ans, 0, sizeof g_ans);
+        for (size_t i = 0; i < g_offer.n_media; i++)
+            assert_int_equal(fo_sdp_negotiate(&g_offer.media[i], FO_SDP_ROLE_PUBLISH, PREFS_VP8, 2,
+                                              exts, &g_ans.media[i]), 0);
+        assert_int_equal(g_ans.media[0].n_rids, 0);
+        assert_int_equal(g_ans.media[1].n_rids, 3);
+        assert_string_equal(g_ans.media[1].rids[1], "m");
+        g_ans.ice_ufrag = "ourufrag";
+        g_ans.ice_pwd = "ourpassword0123456789012";
+        g_ans.fingerprint = FP;
+        g_ans.candidates[0] = "127.0.0.1";
+        g_ans.n_candidates = 1;
+        g_ans.port = 8000;
+        assert_true(fo_sdp_build_answer(&g_offer, &g_ans, g_out, sizeof g_out) > 0);
+        assert_true(has_line(g_out, "a=rid:l recv"));
+        assert_true(has_line(g_out, "a=rid:h recv"));
+        assert_true(has_line(g_out, "a=simulcast:recv l;m;h"));
+        /* Without the rid extension we could not tell the layers apart: no simulcast. */
+        assert_int_equal(fo_sdp_negotiate(&g_offer.media[1], FO_SDP_ROLE_PUBLISH, PREFS_VP8, 2, EXTS,
+                                          &g_ans.media[1]), 0);
+        assert_int_equal(g_ans.media[1].n_rids, 0);
+    }
+    /* Paused streams, alternatives and Firefox's old "rid=" form; bad ids are skipped. */
+    const char *why;
+    static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+                              "a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n"
+                              "a=fingerprint:sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89\r\n"
+                              "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\n"
+                              "a=rid:a send\r\na=rid:b send\r\na=rid:c recv\r\na=rid:b@d send\r\n"
+                              "a=simulcast:send rid=~b,x;a\r\n";
+    assert_int_equal(parse_str(sdp, &g_offer, &why), 0);
+    assert_int_equal(g_offer.media[0].n_rids, 2);
+    assert_int_equal(g_offer.media[0].n_sim, 2);
+    assert_string_equal(g_offer.media[0].sim[0], "b");
+    assert_string_equal(g_offer.media[0].sim[1], "a");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -931,6 +985,7 @@ int main(void)
         cmocka_unit_test(answer_errors),           cmocka_unit_test(parse_errors),
         cmocka_unit_test(parse_truncated),         cmocka_unit_test(parse_oversized),
         cmocka_unit_test(parse_too_many),          cmocka_unit_test(parse_tolerant),
+        cmocka_unit_test(simulcast_offers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,6 +56,9 @@ struct fo_peer {
     uint64_t tie;
     uint32_t audio_ssrc, video_ssrc, rtx_ssrc;
     bool h264;
+    bool no_rtx;
+    bool audio_nack;
+    bool simulcast;
     char cname[24];
     char *offer;
     char *answer_sdp;
@@ -72,6 +75,8 @@ struct fo_peer {
 
     fo_peer_recv_cb cb;
     void *cb_user;
+    fo_peer_filter_cb filter;
+    void *filter_user;
     fo_peer_stats_t stats;
 };
 
@@ -162,14 +167,18 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
                   "a=rtcp-fb:%d transport-cc\r\n"
                   "a=fmtp:%d minptime=10;useinbandfec=1\r\n",
                   FO_PEER_PT_OPUS, FO_PEER_PT_OPUS, FO_PEER_PT_OPUS);
+    if (p->audio_nack) n += snprintf(o + n, cap - (size_t)n, "a=rtcp-fb:%d nack\r\n", FO_PEER_PT_OPUS);
     if (pub)
         n += snprintf(o + n, cap - (size_t)n,
                       "a=ssrc:%u cname:%s\r\n"
                       "a=ssrc:%u msid:fo-stream fo-audio\r\n",
                       p->audio_ssrc, p->cname, p->audio_ssrc);
     int vpt = p->h264 ? FO_PEER_PT_H264 : FO_PEER_PT_VP8;
-    n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", vpt,
-                  FO_PEER_PT_RTX);
+    if (p->no_rtx)
+        n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n", vpt);
+    else
+        n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", vpt,
+                      FO_PEER_PT_RTX);
     n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-video\r\n");
     n += snprintf(o + n, cap - (size_t)n,
@@ -187,11 +196,24 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
                       "a=fmtp:%d level-asymmetry-allowed=1;packetization-mode=1;"
                       "profile-level-id=42e01f\r\n",
                       vpt);
-    n += snprintf(o + n, cap - (size_t)n,
-                  "a=rtpmap:%d rtx/90000\r\n"
-                  "a=fmtp:%d apt=%d\r\n",
-                  FO_PEER_PT_RTX, FO_PEER_PT_RTX, vpt);
-    if (pub)
+    if (!p->no_rtx)
+        n += snprintf(o + n, cap - (size_t)n,
+                      "a=rtpmap:%d rtx/90000\r\n"
+                      "a=fmtp:%d apt=%d\r\n",
+                      FO_PEER_PT_RTX, FO_PEER_PT_RTX, vpt);
+    if (p->simulcast)
+        n += snprintf(o + n, cap - (size_t)n,
+                      "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+                      "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id\r\n"
+                      "a=rid:l send\r\na=rid:m send\r\na=rid:h send\r\n"
+                      "a=simulcast:send l;m;h\r\n",
+                      FO_PEER_EXT_RID, FO_PEER_EXT_RRID);
+    else if (pub && p->no_rtx)
+        n += snprintf(o + n, cap - (size_t)n,
+                      "a=ssrc:%u cname:%s\r\n"
+                      "a=ssrc:%u msid:fo-stream fo-video\r\n",
+                      p->video_ssrc, p->cname, p->video_ssrc);
+    else if (pub)
         n += snprintf(o + n, cap - (size_t)n,
                       "a=ssrc-group:FID %u %u\r\n"
                       "a=ssrc:%u cname:%s\r\n"
@@ -592,6 +614,7 @@ static void on_srtp(fo_peer_t *p, uint8_t *buf, size_t len)
         p->stats.dropped++;
         return;
     }
+    if (p->filter && !p->filter(p->filter_user, p, buf, len)) return;
     bool rtcp = len >= 2 && buf[1] >= 192 && buf[1] <= 223;
     int r = rtcp ? fo_srtp_unprotect_rtcp(p->srtp, buf, &len) : fo_srtp_unprotect(p->srtp, buf, &len);
     if (r != 0) {
@@ -691,6 +714,9 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->dtls_due_ms = -1;
     p->role = opts->role;
     p->h264 = opts->h264;
+    p->no_rtx = opts->no_rtx;
+    p->audio_nack = opts->audio_nack;
+    p->simulcast = opts->simulcast && opts->role == FO_PEER_PUBLISH;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;
     if (!p->dctx) {
@@ -751,6 +777,12 @@ void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user)
 {
     p->cb = cb;
     p->cb_user = user;
+}
+
+void fo_peer_set_filter(fo_peer_t *p, fo_peer_filter_cb cb, void *user)
+{
+    p->filter = cb;
+    p->filter_user = user;
 }
 
 static int open_socket(fo_peer_t *p)

@@ -32,6 +32,8 @@ typedef enum {
 #define FO_PEER_PT_VP8 96
 #define FO_PEER_PT_RTX 97
 #define FO_PEER_PT_H264 102 /* packetization-mode=1, profile-level-id=42e01f */
+#define FO_PEER_EXT_RID 10  /* simulcast offers: rtp-stream-id */
+#define FO_PEER_EXT_RRID 11 /* repaired-rtp-stream-id */
 
 typedef struct {
     fo_peer_role_t role;
@@ -39,6 +41,11 @@ typedef struct {
     fo_stun_t *stun;     /* shared (one per thread); NULL: the peer makes its own */
     const char *name;    /* log context, e.g. "pub"; copied */
     bool h264;           /* offer H.264 (FO_PEER_PT_H264) instead of VP8 as the video codec */
+    bool no_rtx;         /* offer no RTX (retransmissions are then plain, RFC 4585) */
+    bool audio_nack;     /* offer "a=rtcp-fb:111 nack" for Opus (browsers usually do not) */
+    bool simulcast;      /* publish: video as three layers, Chrome's way (a=rid:l/m/h send,
+                            a=simulcast:send l;m;h, rtp-stream-id as extension 10 and
+                            repaired-rtp-stream-id as 11, no a=ssrc for video) */
 } fo_peer_opts_t;
 
 /* One m-section of the server's answer, as far as the peer needs it. */
@@ -69,6 +76,11 @@ typedef struct {
 typedef void (*fo_peer_recv_cb)(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len,
                                 bool is_rtcp);
 
+/* Called for every SRTP/SRTCP datagram before it is decrypted (the RTP header is readable);
+ * returning false drops it as if the network had lost it, before SRTP's replay window sees it,
+ * so a plain retransmission of it is accepted later. */
+typedef bool (*fo_peer_filter_cb)(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len);
+
 /* Creates a peer with random ICE credentials and SSRCs. NULL on failure. */
 fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts);
 /* Sends close_notify if connected, then frees. NULL is a no-op. */
@@ -77,6 +89,7 @@ void fo_peer_free(fo_peer_t *p);
 void fo_peer_vanish(fo_peer_t *p);
 
 void fo_peer_set_recv_cb(fo_peer_t *p, fo_peer_recv_cb cb, void *user);
+void fo_peer_set_filter(fo_peer_t *p, fo_peer_filter_cb cb, void *user);
 
 /* Signals: POSTs the offer to `api_base` + "/rtc/v1/publish/" (or play), stream `stream`
  * ("app/name"), parses the answer and starts ICE. Blocking HTTP (timeout_ms). Returns 0, or
