@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Publish/play media logic. The hot path is on_publisher_rtp: parse once, then per player a
  * rewrite straight into a send slot, SRTP-protect in place, queue for sendmmsg. No allocation
- * per packet; players are kept in a flat array for a cache-friendly loop.
- * Media quality: towards the publisher a 25 ms timer sends NACKs for gaps (nack.c), TWCC
- * feedback every 50 ms (twcc.c), and each second receiver reports (rxstats.c) with a REMB
- * ceiling; the publisher's RTX is unwrapped into the normal path. Towards players the stream's
- * video history (history.c, shared by all players) answers NACKs as RTX or plain
- * retransmissions under a per-player token bucket, and new players start from the latest
- * keyframe in it, fast-forwarded (instant start). */
+ * per packet; players are kept in a flat array for a cache-friendly loop. The publisher's RTX
+ * is unwrapped into the normal path. The stream's history (history.c, shared by all players)
+ * also lets new players start from its latest keyframe, fast-forwarded (instant start). RTCP
+ * both ways is feedback.c's, simulcast layers simulcast.c's; their shared state is in
+ * stream_internal.h. */
 #include "fanout/stream.h"
 
 #include <stdio.h>
@@ -24,143 +22,18 @@
 #include "fanout/nack.h"
 #include "fanout/rtcp.h"
 #include "fanout/rtp.h"
-#include "fanout/rtx.h"
 #include "fanout/rxstats.h"
 #include "fanout/twcc.h"
+#include "stream_internal.h"
 
-#define KIND_N 2             /* audio, video */
 #define PLI_MIN_INTERVAL 500 /* ms between keyframe requests to one publisher */
 #define PLI_RETRY 1000       /* ms before asking again while a player still waits */
-#define MAX_PLAY_CODECS 12
-#define TICK_MS 25           /* publisher feedback timer */
-#define TWCC_EVERY 2         /* ticks: TWCC feedback every 50 ms */
-#define RR_EVERY 40          /* ticks: receiver report + REMB every second */
-#define RERANK_SECONDS 5     /* see measure_layers */
-#define LAYER_SETTLE_MS 300  /* wait this long for all simulcast layers before a first choice */
-#define CHOOSE_EVERY 8       /* ticks: simulcast layer choice for every player, 200 ms */
 #define HISTORY_SLOTS 1024   /* video packets kept per stream (~1 s at 10 Mbps) */
 #define AUDIO_HISTORY_SLOTS 128 /* audio packets (~1.3 s of 10 ms Opus frames) */
 #define HISTORY_AGE_MS 1000
 #define INSTANT_MAX_PKTS 600 /* larger cached GOPs are not replayed: ask for a keyframe */
-#define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
-#define RTX_MIN_RATE 62500   /* bytes/s of retransmission a player may cause, at least */
-#define DUP_RTX_LOSS 5       /* /256 (2%): a player losing this much gets retransmissions twice */
 
 enum { PT_NONE = 0, PT_MEDIA = 1, PT_RTX = 2 };
-
-/* One incoming RTP stream of a publisher's track: the track itself, or one simulcast layer. */
-typedef struct {
-    char rid[FO_SDP_RID_LEN]; /* simulcast: the layer's rid ("" otherwise) */
-    uint32_t ssrc;         /* learned from the first packet (by its rid with simulcast) */
-    uint32_t rtx_ssrc;     /* learned from the first RTX packet */
-    uint64_t packets, bytes;
-    uint64_t rtx_packets, duplicates;
-    uint64_t nacks_sent;   /* NACK packets */
-    uint64_t bytes_mark, bps; /* bitrate measured each second */
-    uint64_t last_ms;      /* last packet */
-    fo_nack_t nack;
-    fo_rxstats_t rx;
-} pub_layer_t;
-
-typedef struct {
-    bool active;
-    fo_sdp_codec_t codec;
-    uint8_t rtx_pt;
-    bool nack_fb;          /* the publisher accepts NACKs for this track */
-    unsigned n_layers;     /* 1; 2-3 for simulcast video */
-    uint8_t rank[FO_LAYER_MAX]; /* layer indexes from the lowest bitrate to the highest */
-    unsigned rank_disagree; /* seconds the bitrates have contradicted rank[] */
-    uint64_t first_ms;     /* first packet of any layer */
-    pub_layer_t l[FO_LAYER_MAX];
-} pub_track_t;
-
-typedef struct {
-    bool active;
-    uint32_t ssrc;                          /* ours, signalled in the answer */
-    fo_sdp_codec_t codecs[MAX_PLAY_CODECS]; /* what the player accepted */
-    size_t n_codecs;
-    uint32_t gen;          /* stream generation out_pt was chosen for */
-    uint8_t out_pt;        /* 0: cannot receive the current source */
-    uint32_t clock;
-    bool started;          /* deltas set for the current source */
-    bool need_key;
-    uint16_t seq_delta;
-    uint32_t ts_delta;
-    bool have_last;
-    uint16_t last_seq;
-    uint32_t last_ts;
-    uint64_t last_ms;
-    uint64_t packets, bytes;
-    /* Video: which publisher layer is forwarded (-1 none yet) and which is wanted (switch at
-     * its next keyframe); before the last switch, the previous layer's offsets, for NACKs of
-     * packets sent before it (seqs older than switch_seq). Audio: always layer 0. */
-    int layer, want;
-    fo_layer_sw_t sw;
-    bool have_prev;
-    int prev_layer;
-    uint16_t prev_seq_delta, switch_seq;
-    uint32_t prev_ts_delta;
-    uint64_t switches;
-    uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
-    uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
-    bool nack_fb;          /* the player negotiated NACK for this track */
-    uint32_t rtx_ssrc;
-    uint16_t rtx_seq;
-    int64_t tokens;        /* retransmission budget, bytes */
-    uint64_t tokens_ms;
-    uint64_t nacks, plis, retransmits, rtx_missed, rtx_limited;
-    uint32_t lost, jitter; /* from the player's receiver reports */
-    uint8_t fraction_lost; /* of its last report, /256 */
-    uint32_t sr_mid[SR_MEMORY];
-    uint64_t sr_ms[SR_MEMORY];
-    unsigned sr_next;
-} play_track_t;
-
-struct fo_session {
-    char id[40];
-    char ufrag[16];
-    char pwd[40];
-    char ctx[256];
-    fo_role_t role;
-    fo_stream_t *stream;
-    fo_transport_t *transport;
-    size_t index;          /* position in the stream's player array */
-    bool ended;
-    uint32_t rtcp_ssrc;    /* our SSRC as the sender of feedback */
-    pub_track_t *pub;      /* publisher: [KIND_N] (large: NACK lists per layer); NULL for players */
-    uint8_t pt_kind[128];  /* publisher: payload type -> kind + 1 (0 = unknown) */
-    uint8_t pt_class[128]; /* PT_MEDIA / PT_RTX */
-    play_track_t play[KIND_N];
-    const char *end_reason; /* static text given to fo_session_end */
-    uint32_t rtt_ms;       /* player: from its RRs; publisher: from NACK repairs */
-    uint8_t twcc_id;       /* transport-wide-cc extension id, 0 if not negotiated */
-    uint8_t rid_id, rrid_id; /* publisher: rtp-stream-id / repaired-rtp-stream-id ids (simulcast) */
-    fo_twcc_t *twcc;       /* publisher: feedback we send */
-    fo_bwe_t *bwe;         /* player: estimate from its feedback (NULL without TWCC) */
-    uint16_t tw_seq;       /* player: next transport-wide sequence number */
-    fo_timer_t tick;
-    unsigned ticks;
-    uint8_t scratch[FO_HISTORY_PKT + 64]; /* unwrapped RTX */
-};
-
-struct fo_stream {
-    const fo_stream_env_t *env;
-    char key[200];
-    fo_session_t *publisher;
-    fo_session_t **players;
-    size_t n_players, cap_players;
-    uint32_t gen[KIND_N];  /* per kind: bumps when the publisher or its SSRC changes */
-    bool had_publisher;
-    uint64_t last_pli_ms[FO_LAYER_MAX]; /* per video layer */
-    uint64_t plis_sent;
-    /* Per kind and layer. Video: allocated with the layer's first packet. Audio (layer 0
-     * only): once a player that negotiated NACK for audio joins (Chrome and Firefox do not
-     * offer it for Opus). */
-    fo_history_t *hist[KIND_N][FO_LAYER_MAX];
-    fo_timer_t pli_timer;
-    fo_timer_t grace_timer;
-    bool idle_reported;
-};
 
 static uint32_t rand32(void)
 {
@@ -213,7 +86,7 @@ static bool players_waiting(const fo_stream_t *st, int layer)
 }
 
 /* Asks the publisher for a keyframe of `layer` now, or as soon as the rate limit allows. */
-static void request_keyframe(fo_stream_t *st, int layer)
+void fo_stream_request_keyframe(fo_stream_t *st, int layer)
 {
     fo_loop_t *loop = st->env->transport.loop;
     uint64_t now = fo_loop_now(loop);
@@ -231,7 +104,7 @@ static void pli_timer_fired(fo_timer_t *t)
 {
     fo_stream_t *st = t->user;
     for (int l = 0; l < FO_LAYER_MAX; l++)
-        if (players_waiting(st, l)) request_keyframe(st, l);
+        if (players_waiting(st, l)) fo_stream_request_keyframe(st, l);
     if (st->publisher) fo_transport_flush(st->publisher->transport);
 }
 
@@ -297,7 +170,6 @@ static void on_address(void *user, const fo_addr_t *addr)
 }
 
 static bool instant_start(fo_session_t *p);
-static void choose_layer(fo_session_t *p, uint64_t now);
 
 static void on_connected(void *user)
 {
@@ -305,8 +177,8 @@ static void on_connected(void *user)
     fo_stream_t *st = s->stream;
     if (s->role == FO_ROLE_PLAY) {
         if (s->play[FO_KIND_VIDEO].active && !instant_start(s)) {
-            choose_layer(s, fo_loop_now(st->env->transport.loop));
-            request_keyframe(st, s->play[FO_KIND_VIDEO].want);
+            fo_simulcast_choose(s, fo_loop_now(st->env->transport.loop));
+            fo_stream_request_keyframe(st, s->play[FO_KIND_VIDEO].want);
         }
         return;
     }
@@ -318,7 +190,7 @@ static void on_connected(void *user)
             if (st->hist[k][l]) fo_history_clear(st->hist[k][l]);
     fo_timer_start(st->env->transport.loop, &s->tick, TICK_MS);
     if (st->n_players)
-        for (unsigned l = 0; l < s->pub[FO_KIND_VIDEO].n_layers; l++) request_keyframe(st, (int)l);
+        for (unsigned l = 0; l < s->pub[FO_KIND_VIDEO].n_layers; l++) fo_stream_request_keyframe(st, (int)l);
 }
 
 /* Picks the player's payload type for the stream's current source of `kind`. Rare (a new
@@ -386,49 +258,6 @@ static void send_rewritten(fo_session_t *p, play_track_t *t, const fo_rtp_view_t
     t->bytes += (size_t)n;
 }
 
-/* The rank (0 = lowest) of publisher layer `layer`, -1 if none. */
-static int rank_of(const pub_track_t *tr, int layer)
-{
-    for (unsigned i = 0; i < tr->n_layers; i++)
-        if (tr->rank[i] == layer) return (int)i;
-    return -1;
-}
-
-/* Picks the video layer a player should receive (layer.c) from its bandwidth estimate or its
- * explicit choice, and asks for a keyframe of a new one. Without simulcast: layer 0. */
-static void choose_layer(fo_session_t *p, uint64_t now)
-{
-    fo_stream_t *st = p->stream;
-    play_track_t *t = &p->play[FO_KIND_VIDEO];
-    const pub_track_t *tr = st->publisher ? &st->publisher->pub[FO_KIND_VIDEO] : NULL;
-    if (!t->active || !tr || !tr->active) return;
-    if (tr->n_layers <= 1) {
-        t->want = 0;
-        return;
-    }
-    uint64_t bps[FO_LAYER_MAX];
-    bool live[FO_LAYER_MAX], all = true;
-    for (unsigned i = 0; i < tr->n_layers; i++) {
-        const pub_layer_t *l = &tr->l[tr->rank[i]];
-        bps[i] = l->bps;
-        live[i] = l->ssrc && l->last_ms && now - l->last_ms < 1000;
-        all &= live[i];
-    }
-    /* The layers' first packets arrive one after another: a first choice made on the first
-     * one would start every player on it and switch soon after. */
-    if (t->want < 0 && !all && (!tr->first_ms || now - tr->first_ms < LAYER_SETTLE_MS)) return;
-    int cur = t->started ? rank_of(tr, t->layer) : -1;
-    uint64_t est = p->bwe ? fo_bwe_estimate(p->bwe, now) : 0;
-    int r = fo_layer_choose(&t->sw, (int)tr->n_layers, bps, live, cur, est, now);
-    if (r < 0) return;
-    int want = tr->rank[r];
-    if (want == t->want) return;
-    FO_LOG(FO_LOG_DEBUG, p->ctx, "layer %d (%s) -> %d (%s): estimate %llu bps", t->layer,
-           t->layer >= 0 ? tr->l[t->layer].rid : "-", want, tr->l[want].rid, (unsigned long long)est);
-    t->want = want;
-    if (!t->started || want != t->layer) request_keyframe(st, want);
-}
-
 /* Forwards one parsed publisher packet of `layer` to one player. Video starts, and switches
  * layer, at a keyframe of the wanted layer; seq/ts continue across a switch. */
 static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_view_t *v, bool key,
@@ -439,7 +268,7 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
     if (t->gen != p->stream->gen[kind]) remap(p, kind);
     if (!t->out_pt) return;
     if (kind == FO_KIND_VIDEO) {
-        if (t->want < 0) choose_layer(p, now);
+        if (t->want < 0) fo_simulcast_choose(p, now);
         bool current = t->started && layer == t->layer;
         if (!current) {
             if (layer != t->want || !key) return;
@@ -472,7 +301,7 @@ static bool instant_start(fo_session_t *p)
     if (!st->env->instant_start || !st->publisher || !t->active) return false;
     if (t->gen != st->gen[FO_KIND_VIDEO]) remap(p, FO_KIND_VIDEO);
     if (!t->out_pt || t->started) return false;
-    choose_layer(p, now);
+    fo_simulcast_choose(p, now);
     if (t->want < 0) return false;
     fo_history_t *hist = st->hist[FO_KIND_VIDEO][t->want];
     if (!hist || !fo_history_last_key(hist, now, &key, &newest)) return false;
@@ -506,66 +335,6 @@ static bool instant_start(fo_session_t *p)
     return true;
 }
 
-/* The layer whose rid the packet's extension `id` names, -1 if none. */
-static int layer_by_rid(const pub_track_t *tr, const fo_rtp_view_t *v, uint8_t id)
-{
-    const uint8_t *d;
-    size_t n;
-    if (!id || fo_rtp_ext_find(v, id, &d, &n) != 0) return -1;
-    for (unsigned i = 0; i < tr->n_layers; i++)
-        if (strlen(tr->l[i].rid) == n && memcmp(tr->l[i].rid, d, n) == 0) return (int)i;
-    return -1;
-}
-
-/* Publisher RTX (RFC 4588): restores the original packet into the session's scratch buffer
- * and says which layer it repairs (by RTX SSRC once learned; with simulcast first from the
- * repaired-rtp-stream-id extension). Returns its length, or 0 to drop (padding probe, unknown
- * association). */
-static size_t unwrap_publisher_rtx(fo_session_t *s, const fo_rtp_view_t *v, unsigned kind, int *layer)
-{
-    pub_track_t *tr = &s->pub[kind];
-    int li = -1;
-    for (unsigned i = 0; i < tr->n_layers && li < 0; i++)
-        if (tr->l[i].rtx_ssrc == v->ssrc) li = (int)i;
-    if (li < 0) li = tr->n_layers > 1 ? layer_by_rid(tr, v, s->rrid_id) : 0;
-    if (li < 0) return 0;
-    pub_layer_t *l = &tr->l[li];
-    if (!l->ssrc || v->payload_len < 2) return 0;
-    l->rtx_ssrc = v->ssrc;
-    uint16_t osn;
-    int n = fo_rtx_unwrap(v, l->ssrc, tr->codec.pt, NULL, s->scratch, sizeof s->scratch, &osn);
-    if (n <= 0) return 0;
-    l->rtx_packets++;
-    *layer = li;
-    return (size_t)n;
-}
-
-/* The layer of a media packet: by SSRC; a new SSRC is learned from its rid with simulcast, and
- * without simulcast replaces the old one (the sender restarted its track: players restart that
- * track at its next keyframe; learning the first SSRC changes nothing). -1: drop. */
-static int publisher_layer(fo_session_t *s, unsigned kind, const fo_rtp_view_t *v)
-{
-    pub_track_t *tr = &s->pub[kind];
-    fo_stream_t *st = s->stream;
-    for (unsigned i = 0; i < tr->n_layers; i++)
-        if (tr->l[i].ssrc == v->ssrc) return (int)i;
-    int li = tr->n_layers > 1 ? layer_by_rid(tr, v, s->rid_id) : 0;
-    if (li < 0) return -1; /* simulcast SSRC not announced by a rid yet */
-    pub_layer_t *l = &tr->l[li];
-    if (l->ssrc) {
-        FO_LOG(FO_LOG_INFO, s->ctx, "%s SSRC changed%s%s", kind ? "video" : "audio",
-               l->rid[0] ? " for layer " : "", l->rid);
-        st->gen[kind]++;
-        if (st->hist[kind][li]) fo_history_clear(st->hist[kind][li]);
-    } else if (l->rid[0]) {
-        FO_LOG(FO_LOG_INFO, s->ctx, "simulcast layer %s is SSRC %u", l->rid, (unsigned)v->ssrc);
-    }
-    l->ssrc = v->ssrc;
-    fo_nack_init(&l->nack);
-    memset(&l->rx, 0, sizeof l->rx);
-    return li;
-}
-
 static int64_t now_us(void)
 {
     struct timespec ts;
@@ -594,11 +363,11 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     uint64_t now = fo_loop_now(st->env->transport.loop);
     int li;
     if (s->pt_class[v.pt] == PT_RTX) {
-        size_t n = unwrap_publisher_rtx(s, &v, kind, &li);
+        size_t n = fo_simulcast_unwrap_rtx(s, &v, kind, &li);
         if (!n || fo_rtp_parse(s->scratch, n, &v) != 0) return;
         buf = s->scratch;
         len = n;
-    } else if ((li = publisher_layer(s, kind, &v)) < 0) {
+    } else if ((li = fo_simulcast_layer(s, kind, &v)) < 0) {
         return;
     }
     pub_layer_t *l = &tr->l[li];
@@ -622,272 +391,6 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     for (size_t i = 0; i < st->n_players; i++) forward(st->players[i], kind, li, &v, key, now);
 }
 
-/* --- feedback to the publisher (timer) --- */
-
-static void send_nacks(fo_session_t *s, const pub_track_t *tr, pub_layer_t *l, uint64_t now)
-{
-    uint16_t seqs[FO_NACK_MAX];
-    size_t n = fo_nack_collect(&l->nack, now, seqs, FO_ARRAY_LEN(seqs));
-    if (!n || !tr->nack_fb) return;
-    uint8_t buf[1200];
-    int len = fo_rtcp_build_nack(buf, sizeof buf, s->rtcp_ssrc, l->ssrc, seqs, n);
-    if (len > 0 && fo_transport_send_rtcp(s->transport, buf, (size_t)len) == 0) l->nacks_sent++;
-    FO_LOG(FO_LOG_TRACE, s->ctx, "NACK to publisher: %zu seq(s) from %u", n, seqs[0]);
-}
-
-static void send_reports(fo_session_t *s, uint64_t now)
-{
-    uint8_t buf[512];
-    fo_rtcp_report_t r[KIND_N * FO_LAYER_MAX];
-    uint32_t ssrcs[KIND_N * FO_LAYER_MAX];
-    size_t n = 0, ns = 0;
-    for (int k = 0; k < KIND_N; k++) {
-        pub_track_t *tr = &s->pub[k];
-        for (unsigned i = 0; tr->active && i < tr->n_layers; i++) {
-            pub_layer_t *l = &tr->l[i];
-            if (!l->ssrc) continue;
-            fo_rxstats_report(&l->rx, l->ssrc, now, &r[n++]);
-            ssrcs[ns++] = l->ssrc;
-        }
-    }
-    if (!n) return;
-    int len = fo_rtcp_build_rr(buf, sizeof buf, s->rtcp_ssrc, r, n);
-    if (len <= 0) return;
-    int max = s->stream->env->max_bitrate_kbps;
-    if (max > 0) {
-        int m = fo_rtcp_build_remb(buf + len, sizeof buf - (size_t)len, s->rtcp_ssrc,
-                                   (uint64_t)max * 1000, ssrcs, ns);
-        if (m > 0) len += m;
-    }
-    fo_transport_send_rtcp(s->transport, buf, (size_t)len);
-}
-
-/* Each second: every layer's bitrate, and the layers ranked by it. The rank starts in the
- * offer's a=simulcast order (low to high, as sendEncodings usually are); it changes only when
- * the bitrates have disagreed with it clearly (by 25%) for RERANK_SECONDS in a row, so a
- * publisher listing its layers high to low is set right within seconds, while the ramp-up
- * (where a small layer's keyframes can outweigh a bigger layer) does not move players. */
-static void measure_layers(pub_track_t *tr)
-{
-    for (unsigned i = 0; i < tr->n_layers; i++) {
-        pub_layer_t *l = &tr->l[i];
-        l->bps = (l->bytes - l->bytes_mark) * 8;
-        l->bytes_mark = l->bytes;
-    }
-    uint8_t r[FO_LAYER_MAX];
-    memcpy(r, tr->rank, sizeof r);
-    for (unsigned i = 1; i < tr->n_layers; i++)
-        for (unsigned j = i; j > 0; j--) {
-            uint64_t lo = tr->l[r[j - 1]].bps, hi = tr->l[r[j]].bps;
-            if (!hi || lo * 4 <= hi * 5) break;
-            uint8_t x = r[j - 1];
-            r[j - 1] = r[j];
-            r[j] = x;
-        }
-    if (memcmp(r, tr->rank, sizeof r) == 0) {
-        tr->rank_disagree = 0;
-    } else if (++tr->rank_disagree >= RERANK_SECONDS) {
-        memcpy(tr->rank, r, sizeof r);
-        tr->rank_disagree = 0;
-    }
-}
-
-static void publisher_tick(fo_timer_t *timer)
-{
-    fo_session_t *s = timer->user;
-    fo_loop_t *loop = s->stream->env->transport.loop;
-    if (s->ended || !fo_transport_ready(s->transport)) return;
-    uint64_t now = fo_loop_now(loop);
-    s->ticks++;
-    for (int k = 0; k < KIND_N; k++)
-        for (unsigned i = 0; s->pub[k].active && i < s->pub[k].n_layers; i++)
-            if (s->pub[k].l[i].ssrc) send_nacks(s, &s->pub[k], &s->pub[k].l[i], now);
-    if (s->twcc && s->ticks % TWCC_EVERY == 0) {
-        uint8_t buf[1200];
-        uint32_t media = s->pub[FO_KIND_VIDEO].l[0].ssrc ? s->pub[FO_KIND_VIDEO].l[0].ssrc
-                                                          : s->pub[FO_KIND_AUDIO].l[0].ssrc;
-        for (int i = 0; i < 8; i++) {
-            int n = fo_twcc_build(s->twcc, s->rtcp_ssrc, media, buf, sizeof buf);
-            if (n <= 0) break;
-            fo_transport_send_rtcp(s->transport, buf, (size_t)n);
-        }
-    }
-    if (s->ticks % RR_EVERY == 1) {
-        send_reports(s, now);
-        measure_layers(&s->pub[FO_KIND_VIDEO]);
-    }
-    if (s->pub[FO_KIND_VIDEO].n_layers > 1 && s->ticks % CHOOSE_EVERY == 0)
-        for (size_t i = 0; i < s->stream->n_players; i++) choose_layer(s->stream->players[i], now);
-    fo_transport_flush(s->transport);
-    fo_timer_start(loop, &s->tick, TICK_MS);
-}
-
-/* --- players' feedback --- */
-
-/* Answers one NACKed sequence number (the player's numbering) from the stream's history, as
- * RTX when the player takes it, within the player's retransmission budget. */
-static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t now)
-{
-    fo_stream_t *st = p->stream;
-    play_track_t *t = &p->play[kind];
-    if (!t->started || t->gen != st->gen[kind]) return;
-    int layer = kind == FO_KIND_VIDEO ? t->layer : 0;
-    uint16_t seq_delta = t->seq_delta;
-    uint32_t ts_delta = t->ts_delta;
-    if (kind == FO_KIND_VIDEO && t->have_prev && fo_seq_diff(seq, t->switch_seq) < 0) {
-        layer = t->prev_layer; /* sent before the last layer switch */
-        seq_delta = t->prev_seq_delta;
-        ts_delta = t->prev_ts_delta;
-    }
-    size_t len;
-    const uint8_t *pkt = NULL;
-    if (layer >= 0 && st->hist[kind][layer])
-        pkt = fo_history_get(st->hist[kind][layer], (uint16_t)(seq - seq_delta), now, &len);
-    fo_rtp_view_t v;
-    if (!pkt || fo_rtp_parse(pkt, len, &v) != 0) {
-        t->rtx_missed++;
-        return;
-    }
-    /* A lossy player loses retransmissions too, and a receiver retries a NACK only after its
-     * RTT estimate (Chrome's default when it only receives: 100 ms), which shows as a freeze:
-     * send a second copy when its last report said it loses DUP_RTX_LOSS or more. */
-    int copies = t->fraction_lost >= DUP_RTX_LOSS ? 2 : 1;
-    for (int c = 0; c < copies; c++) {
-        if (t->tokens < (int64_t)len) {
-            t->rtx_limited++;
-            return;
-        }
-        t->tokens -= (int64_t)len;
-        size_t cap;
-        uint8_t *slot = fo_transport_slot(p->transport, &cap);
-        fo_rtp_rewrite_t rw = {.ssrc = t->ssrc, .pt = t->out_pt, .seq = seq, .ts = v.ts + ts_delta,
-                               .tw_id = p->bwe ? p->twcc_id : 0, .tw_seq = p->tw_seq};
-        int n;
-        if (t->rtx_pt) {
-            rw.ssrc = t->rtx_ssrc;
-            rw.pt = t->rtx_pt;
-            rw.seq = t->rtx_seq++;
-            n = fo_rtx_wrap(&v, &rw, seq, slot, cap - FO_SRTP_MAX_TRAILER);
-        } else {
-            n = fo_rtp_rewrite(&v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
-        }
-        if (n <= 0 || fo_transport_commit_rtp(p->transport, slot, (size_t)n) != 0) return;
-        t->retransmits++;
-        if (p->bwe) fo_bwe_on_send(p->bwe, p->tw_seq++, (size_t)n, now);
-    }
-}
-
-static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
-{
-    fo_kind_t kind = FO_KIND_VIDEO;
-    if (p->play[FO_KIND_AUDIO].active && pk->media_ssrc == p->play[FO_KIND_AUDIO].ssrc)
-        kind = FO_KIND_AUDIO;
-    play_track_t *t = &p->play[kind];
-    if (!t->active || pk->media_ssrc != t->ssrc) return;
-    t->nacks++;
-    uint64_t now = fo_loop_now(p->stream->env->transport.loop);
-    /* Token bucket: half the stream's ceiling (or RTX_MIN_RATE) per second, 250 ms of burst. */
-    int64_t rate = (int64_t)p->stream->env->max_bitrate_kbps * 125 / 2;
-    if (rate < RTX_MIN_RATE) rate = RTX_MIN_RATE;
-    t->tokens += (int64_t)(now - t->tokens_ms) * rate / 1000;
-    if (t->tokens > rate / 4) t->tokens = rate / 4;
-    t->tokens_ms = now;
-    uint16_t seqs[256];
-    size_t n = fo_rtcp_nack_seqs(pk, seqs, FO_ARRAY_LEN(seqs));
-    for (size_t i = 0; i < n; i++) retransmit(p, kind, seqs[i], now);
-}
-
-/* A player's RR: loss and jitter as it sees them, and RTT from the SR it echoes (RFC 3550
- * §6.4.1; we remember when we sent each SR since its NTP time is the publisher's clock). */
-static void on_player_rr(fo_session_t *p, const fo_rtcp_pkt_t *pk)
-{
-    uint64_t now = fo_loop_now(p->stream->env->transport.loop);
-    for (unsigned i = 0; i < pk->count; i++) {
-        fo_rtcp_report_t r;
-        if (fo_rtcp_report_get(pk, i, &r) != 0) break;
-        for (int k = 0; k < KIND_N; k++) {
-            play_track_t *t = &p->play[k];
-            if (!t->active || r.ssrc != t->ssrc) continue;
-            t->lost = r.cumulative_lost > 0 ? (uint32_t)r.cumulative_lost : 0;
-            t->fraction_lost = r.fraction_lost;
-            t->jitter = r.jitter;
-            if (!r.lsr) continue;
-            for (unsigned j = 0; j < SR_MEMORY; j++) {
-                if (t->sr_mid[j] != r.lsr || !t->sr_ms[j]) continue;
-                int64_t rtt = (int64_t)(now - t->sr_ms[j]) - (int64_t)((uint64_t)r.dlsr * 1000 / 65536);
-                if (rtt >= 0 && rtt < 60000) p->rtt_ms = (uint32_t)(rtt ? rtt : 1);
-            }
-        }
-    }
-}
-
-/* Publisher SR: re-issue it to each player on the player's SSRC and timeline (A/V sync). */
-static void relay_sr(fo_session_t *pub, const fo_rtcp_pkt_t *p)
-{
-    fo_stream_t *st = pub->stream;
-    uint64_t now = fo_loop_now(st->env->transport.loop);
-    int kind = -1, layer = -1;
-    for (int k = 0; k < KIND_N; k++)
-        for (unsigned i = 0; pub->pub[k].active && i < pub->pub[k].n_layers; i++)
-            if (pub->pub[k].l[i].ssrc == p->sender_ssrc) {
-                kind = k;
-                layer = (int)i;
-            }
-    if (kind < 0) return;
-    fo_rxstats_on_sr(&pub->pub[kind].l[layer].rx, p->ntp, now);
-    for (size_t i = 0; i < st->n_players; i++) {
-        fo_session_t *pl = st->players[i];
-        play_track_t *t = &pl->play[kind];
-        if (!t->active || !t->started || t->gen != st->gen[kind] || !fo_transport_ready(pl->transport))
-            continue;
-        if (kind == FO_KIND_VIDEO && t->layer != layer) continue; /* its timestamps are another layer's */
-        size_t cap;
-        uint8_t *slot = fo_transport_slot(pl->transport, &cap);
-        int n = fo_rtcp_build_sr(slot, cap - FO_SRTP_MAX_TRAILER, t->ssrc, p->ntp,
-                                 p->rtp_ts + t->ts_delta, (uint32_t)t->packets, (uint32_t)t->bytes,
-                                 NULL, 0);
-        if (n > 0 && fo_transport_commit_rtcp(pl->transport, slot, (size_t)n) == 0) {
-            t->sr_mid[t->sr_next] = (uint32_t)(p->ntp >> 16);
-            t->sr_ms[t->sr_next] = now;
-            t->sr_next = (t->sr_next + 1) % SR_MEMORY;
-        }
-    }
-}
-
-static void on_rtcp(void *user, uint8_t *buf, size_t len)
-{
-    fo_session_t *s = user;
-    fo_rtcp_pkt_t pkts[16];
-    size_t n = 0;
-    int rc = fo_rtcp_parse(buf, len, pkts, FO_ARRAY_LEN(pkts), &n);
-    if (rc != 0 && rc != FO_ETOOBIG) return;
-    for (size_t i = 0; i < n; i++) {
-        const fo_rtcp_pkt_t *p = &pkts[i];
-        if (s->role == FO_ROLE_PUBLISH) {
-            if (p->pt == FO_RTCP_SR) relay_sr(s, p);
-            continue;
-        }
-        if ((p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_PLI) ||
-            (p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_FIR)) {
-            FO_LOG(FO_LOG_DEBUG, s->ctx, "player asked for a keyframe");
-            s->play[FO_KIND_VIDEO].plis++;
-            request_keyframe(s->stream, s->play[FO_KIND_VIDEO].layer >= 0 ? s->play[FO_KIND_VIDEO].layer : 0);
-        } else if (p->pt == FO_RTCP_RTPFB && p->count == FO_RTCP_FMT_NACK) {
-            on_player_nack(s, p);
-        } else if (p->pt == FO_RTCP_RR || p->pt == FO_RTCP_SR) {
-            on_player_rr(s, p);
-        } else if (s->bwe && p->pt == FO_RTCP_RTPFB && p->count == FO_RTCP_FMT_TWCC) {
-            fo_bwe_on_feedback(s->bwe, p->fci, p->fci_len, fo_loop_now(s->stream->env->transport.loop));
-        } else if (s->bwe && p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_AFB) {
-            uint64_t bps;
-            uint32_t ssrcs[4];
-            size_t ns;
-            if (fo_rtcp_remb_get(p, &bps, ssrcs, FO_ARRAY_LEN(ssrcs), &ns) == 0)
-                fo_bwe_on_remb(s->bwe, bps, fo_loop_now(s->stream->env->transport.loop));
-        }
-    }
-}
-
 static void on_rtp(void *user, uint8_t *buf, size_t len)
 {
     fo_session_t *s = user;
@@ -897,7 +400,7 @@ static void on_rtp(void *user, uint8_t *buf, size_t len)
 static const fo_transport_cbs_t session_cbs = {
     .on_connected = on_connected,
     .on_rtp = on_rtp,
-    .on_rtcp = on_rtcp,
+    .on_rtcp = fo_feedback_rtcp_cb,
     .on_closed = on_closed,
     .on_address = on_address,
 };
@@ -1052,7 +555,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     tracks_from_answer(s, offer, ans);
     if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb && !st->hist[FO_KIND_AUDIO][0])
         st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
-    fo_timer_init(&s->tick, publisher_tick, s);
+    fo_timer_init(&s->tick, fo_feedback_tick_cb, s);
     s->rid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
     s->rrid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id");
     s->twcc_id = kept_ext_id(offer, ans, "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01");
@@ -1165,7 +668,7 @@ void fo_session_set_layer(fo_session_t *s, int rank)
     play_track_t *t = &s->play[FO_KIND_VIDEO];
     if (s->role != FO_ROLE_PLAY) return;
     t->sw.forced = rank >= 0 && rank < FO_LAYER_MAX ? rank : -1;
-    if (t->started) choose_layer(s, fo_loop_now(s->stream->env->transport.loop));
+    if (t->started) fo_simulcast_choose(s, fo_loop_now(s->stream->env->transport.loop));
 }
 
 void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
@@ -1240,8 +743,8 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
             const fo_session_t *pub = s->stream->publisher;
             if (k == FO_KIND_VIDEO && pub && pub->pub[k].n_layers > 1) {
                 out->n_layers = pub->pub[k].n_layers;
-                out->layer = p->started && p->layer >= 0 ? rank_of(&pub->pub[k], p->layer) : -1;
-                out->layer_target = p->want >= 0 ? rank_of(&pub->pub[k], p->want) : -1;
+                out->layer = p->started && p->layer >= 0 ? fo_simulcast_rank(&pub->pub[k], p->layer) : -1;
+                out->layer_target = p->want >= 0 ? fo_simulcast_rank(&pub->pub[k], p->want) : -1;
                 out->layer_switches = p->switches;
             }
             t->rtx_limited = p->rtx_limited;

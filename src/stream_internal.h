@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* The stream module's private state, shared by its three files: stream.c (streams, sessions,
+ * keyframe requests and the publisher-to-player media path), simulcast.c (which publisher
+ * layer a packet belongs to, layer bitrates and ranking, each player's layer choice) and
+ * feedback.c (RTCP both ways: repair, reports and TWCC to the publisher, players' NACKs, RRs
+ * and keyframe requests, SR relay). The structs are here, not in stream.c, only because those
+ * three files read and write the same session and stream fields; only they include this header
+ * (it is not under include/fanout/: nothing else should see these types). Loop thread only. */
+#ifndef FO_STREAM_INTERNAL_H
+#define FO_STREAM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fanout/bwe.h"
+#include "fanout/history.h"
+#include "fanout/layer.h"
+#include "fanout/loop.h"
+#include "fanout/nack.h"
+#include "fanout/rtp.h"
+#include "fanout/rxstats.h"
+#include "fanout/stream.h"
+#include "fanout/twcc.h"
+
+#define KIND_N 2             /* audio, video */
+#define MAX_PLAY_CODECS 12
+#define TICK_MS 25           /* publisher feedback timer */
+#define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
+
+/* One incoming RTP stream of a publisher's track: the track itself, or one simulcast layer. */
+typedef struct {
+    char rid[FO_SDP_RID_LEN]; /* simulcast: the layer's rid ("" otherwise) */
+    uint32_t ssrc;         /* learned from the first packet (by its rid with simulcast) */
+    uint32_t rtx_ssrc;     /* learned from the first RTX packet */
+    uint64_t packets, bytes;
+    uint64_t rtx_packets, duplicates;
+    uint64_t nacks_sent;   /* NACK packets */
+    uint64_t bytes_mark, bps; /* bitrate measured each second */
+    uint64_t last_ms;      /* last packet */
+    fo_nack_t nack;
+    fo_rxstats_t rx;
+} pub_layer_t;
+
+typedef struct {
+    bool active;
+    fo_sdp_codec_t codec;
+    uint8_t rtx_pt;
+    bool nack_fb;          /* the publisher accepts NACKs for this track */
+    unsigned n_layers;     /* 1; 2-3 for simulcast video */
+    uint8_t rank[FO_LAYER_MAX]; /* layer indexes from the lowest bitrate to the highest */
+    unsigned rank_disagree; /* seconds the bitrates have contradicted rank[] */
+    uint64_t first_ms;     /* first packet of any layer */
+    pub_layer_t l[FO_LAYER_MAX];
+} pub_track_t;
+
+typedef struct {
+    bool active;
+    uint32_t ssrc;                          /* ours, signalled in the answer */
+    fo_sdp_codec_t codecs[MAX_PLAY_CODECS]; /* what the player accepted */
+    size_t n_codecs;
+    uint32_t gen;          /* stream generation out_pt was chosen for */
+    uint8_t out_pt;        /* 0: cannot receive the current source */
+    uint32_t clock;
+    bool started;          /* deltas set for the current source */
+    bool need_key;
+    uint16_t seq_delta;
+    uint32_t ts_delta;
+    bool have_last;
+    uint16_t last_seq;
+    uint32_t last_ts;
+    uint64_t last_ms;
+    uint64_t packets, bytes;
+    /* Video: which publisher layer is forwarded (-1 none yet) and which is wanted (switch at
+     * its next keyframe); before the last switch, the previous layer's offsets, for NACKs of
+     * packets sent before it (seqs older than switch_seq). Audio: always layer 0. */
+    int layer, want;
+    fo_layer_sw_t sw;
+    bool have_prev;
+    int prev_layer;
+    uint16_t prev_seq_delta, switch_seq;
+    uint32_t prev_ts_delta;
+    uint64_t switches;
+    uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
+    uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
+    bool nack_fb;          /* the player negotiated NACK for this track */
+    uint32_t rtx_ssrc;
+    uint16_t rtx_seq;
+    int64_t tokens;        /* retransmission budget, bytes */
+    uint64_t tokens_ms;
+    uint64_t nacks, plis, retransmits, rtx_missed, rtx_limited;
+    uint32_t lost, jitter; /* from the player's receiver reports */
+    uint8_t fraction_lost; /* of its last report, /256 */
+    uint32_t sr_mid[SR_MEMORY];
+    uint64_t sr_ms[SR_MEMORY];
+    unsigned sr_next;
+} play_track_t;
+
+struct fo_session {
+    char id[40];
+    char ufrag[16];
+    char pwd[40];
+    char ctx[256];
+    fo_role_t role;
+    fo_stream_t *stream;
+    fo_transport_t *transport;
+    size_t index;          /* position in the stream's player array */
+    bool ended;
+    uint32_t rtcp_ssrc;    /* our SSRC as the sender of feedback */
+    pub_track_t *pub;      /* publisher: [KIND_N] (large: NACK lists per layer); NULL for players */
+    uint8_t pt_kind[128];  /* publisher: payload type -> kind + 1 (0 = unknown) */
+    uint8_t pt_class[128]; /* PT_MEDIA / PT_RTX */
+    play_track_t play[KIND_N];
+    const char *end_reason; /* static text given to fo_session_end */
+    uint32_t rtt_ms;       /* player: from its RRs; publisher: from NACK repairs */
+    uint8_t twcc_id;       /* transport-wide-cc extension id, 0 if not negotiated */
+    uint8_t rid_id, rrid_id; /* publisher: rtp-stream-id / repaired-rtp-stream-id ids (simulcast) */
+    fo_twcc_t *twcc;       /* publisher: feedback we send */
+    fo_bwe_t *bwe;         /* player: estimate from its feedback (NULL without TWCC) */
+    uint16_t tw_seq;       /* player: next transport-wide sequence number */
+    fo_timer_t tick;
+    unsigned ticks;
+    uint8_t scratch[FO_HISTORY_PKT + 64]; /* unwrapped RTX */
+};
+
+struct fo_stream {
+    const fo_stream_env_t *env;
+    char key[200];
+    fo_session_t *publisher;
+    fo_session_t **players;
+    size_t n_players, cap_players;
+    uint32_t gen[KIND_N];  /* per kind: bumps when the publisher or its SSRC changes */
+    bool had_publisher;
+    uint64_t last_pli_ms[FO_LAYER_MAX]; /* per video layer */
+    uint64_t plis_sent;
+    /* Per kind and layer. Video: allocated with the layer's first packet. Audio (layer 0
+     * only): once a player that negotiated NACK for audio joins (Chrome and Firefox do not
+     * offer it for Opus). */
+    fo_history_t *hist[KIND_N][FO_LAYER_MAX];
+    fo_timer_t pli_timer;
+    fo_timer_t grace_timer;
+    bool idle_reported;
+};
+
+
+/* --- stream.c --- */
+
+/* Asks the publisher for a keyframe of `layer` now, or as soon as the stream's rate limit
+ * allows (a layer out of range asks for layer 0). */
+void fo_stream_request_keyframe(fo_stream_t *st, int layer);
+
+/* --- simulcast.c --- */
+
+/* The rank (0 = lowest bitrate) of publisher layer `layer` in `tr`, -1 if none. */
+int fo_simulcast_rank(const pub_track_t *tr, int layer);
+/* Picks the video layer player `p` should receive and asks for a keyframe of a new one. */
+void fo_simulcast_choose(fo_session_t *p, uint64_t now);
+/* Publisher RTX of `kind`: unwraps into s->scratch, sets *layer; returns the length, 0 to drop. */
+size_t fo_simulcast_unwrap_rtx(fo_session_t *s, const fo_rtp_view_t *v, unsigned kind, int *layer);
+/* The publisher layer of a media packet of `kind` (learning new SSRCs), -1 to drop. */
+int fo_simulcast_layer(fo_session_t *s, unsigned kind, const fo_rtp_view_t *v);
+/* Once a second: each layer's bitrate, and their ranking by it. */
+void fo_simulcast_measure(pub_track_t *tr);
+
+/* --- feedback.c --- */
+
+/* The publisher's feedback timer (s->tick, every TICK_MS): NACKs, TWCC, RR + REMB, and the
+ * periodic simulcast layer choice of its stream's players. */
+void fo_feedback_tick_cb(fo_timer_t *timer);
+/* The transport's on_rtcp callback (user: the session) for publishers and players alike. */
+void fo_feedback_rtcp_cb(void *user, uint8_t *buf, size_t len);
+
+#endif
