@@ -212,6 +212,17 @@ int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t 
     return (int)total;
 }
 
+size_t fo_rtp_write_header(uint8_t *out, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
+                           uint32_t ssrc)
+{
+    out[0] = 0x80;
+    out[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+    wr_u16(out + 2, seq);
+    wr_u32(out + 4, ts);
+    wr_u32(out + 8, ssrc);
+    return FO_RTP_MIN_HEADER;
+}
+
 void fo_rtp_set_seq(uint8_t *pkt, uint16_t seq) { wr_u16(pkt + 2, seq); }
 void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc) { wr_u32(pkt + 8, ssrc); }
 

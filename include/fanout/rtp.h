@@ -62,6 +62,11 @@ typedef struct {
  * length written, or FO_ETOOBIG (nothing useful written). */
 int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t *out, size_t cap);
 
+/* Writes a plain 12-byte RTP header (version 2; no padding, extension or CSRCs) at out, which
+ * needs 12 bytes. Returns 12. For senders that build packets from scratch (tests, load tool). */
+size_t fo_rtp_write_header(uint8_t *out, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
+                           uint32_t ssrc);
+
 /* Sets sequence number / SSRC in place in an already built packet (used by RTX and tests). */
 void fo_rtp_set_seq(uint8_t *pkt, uint16_t seq);
 void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc);

@@ -27,6 +27,7 @@
 #include "fanout/common.h"
 #include "fanout/dtls.h"
 #include "fanout/log.h"
+#include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "fanout/stun.h"
 #include "peer.h"
@@ -86,20 +87,6 @@ static void fill_payload(uint8_t *p, size_t from, size_t len, uint32_t seed, uin
     p[len - 1] = (uint8_t)counter;
 }
 
-static size_t rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
-                         uint32_t ssrc)
-{
-    b[0] = 0x80;
-    b[1] = (uint8_t)(pt | (marker ? 0x80 : 0));
-    b[2] = (uint8_t)(seq >> 8);
-    b[3] = (uint8_t)seq;
-    for (int i = 0; i < 4; i++) {
-        b[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
-        b[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
-    }
-    return 12;
-}
-
 typedef struct {
     fo_peer_t *pub;
     uint16_t a_seq, v_seq;
@@ -113,7 +100,7 @@ static void send_audio(sender_t *s, int64_t t)
     uint32_t c = g_n_audio;
     uint8_t pkt[12 + AUDIO_PAYLOAD];
     uint32_t ts = s->a_ts0 + c * 960;
-    size_t h = rtp_header(pkt, FO_PEER_PT_OPUS, false, s->a_seq++, ts,
+    size_t h = fo_rtp_write_header(pkt, FO_PEER_PT_OPUS, false, s->a_seq++, ts,
                           fo_peer_ssrc(s->pub, "audio"));
     fill_payload(pkt + h, 0, AUDIO_PAYLOAD, 1, c);
     sent_t *e = &g_audio[g_n_audio++];
@@ -137,7 +124,7 @@ static void send_video_frame(sender_t *s, int64_t t)
     for (int i = 0; i < npk && g_n_video < MAX_VIDEO; i++) {
         uint32_t c = g_n_video;
         uint8_t pkt[12 + VIDEO_PAYLOAD];
-        size_t h = rtp_header(pkt, FO_PEER_PT_VP8, i == npk - 1, s->v_seq++, ts,
+        size_t h = fo_rtp_write_header(pkt, FO_PEER_PT_VP8, i == npk - 1, s->v_seq++, ts,
                               fo_peer_ssrc(s->pub, "video"));
         uint8_t *pl = pkt + h;
         size_t off = 0;

@@ -75,20 +75,6 @@ typedef struct {
     uint64_t nack_pkts, nacked_seqs, resent, withheld;
 } pub_t;
 
-static size_t rtp_header(uint8_t *b, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
-                         uint32_t ssrc)
-{
-    b[0] = 0x80;
-    b[1] = (uint8_t)(pt | (marker ? 0x80 : 0));
-    b[2] = (uint8_t)(seq >> 8);
-    b[3] = (uint8_t)seq;
-    for (int i = 0; i < 4; i++) {
-        b[4 + i] = (uint8_t)(ts >> (24 - 8 * i));
-        b[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
-    }
-    return 12;
-}
-
 static void put_counter(uint8_t *end, uint32_t c)
 {
     end[-4] = (uint8_t)(c >> 24);
@@ -105,7 +91,7 @@ static uint32_t get_counter(const uint8_t *end)
 static void send_audio(pub_t *p)
 {
     uint8_t pkt[12 + AUDIO_PAYLOAD];
-    size_t h = rtp_header(pkt, FO_PEER_PT_OPUS, false, p->a_seq++, 5000 + p->n_audio * 960,
+    size_t h = fo_rtp_write_header(pkt, FO_PEER_PT_OPUS, false, p->a_seq++, 5000 + p->n_audio * 960,
                           fo_peer_ssrc(p->peer, "audio"));
     memset(pkt + h, 0xa5, AUDIO_PAYLOAD);
     put_counter(pkt + h + AUDIO_PAYLOAD, p->n_audio++);
@@ -122,7 +108,7 @@ static void send_video_frame(pub_t *p)
     for (int i = 0; i < npk && p->n_video < MAX_PKTS; i++) {
         uint32_t c = p->n_video;
         vpkt_t *e = &p->v[p->n_video++];
-        size_t h = rtp_header(e->pkt, FO_PEER_PT_VP8, i == npk - 1, (uint16_t)(p->v_seq0 + c), ts,
+        size_t h = fo_rtp_write_header(e->pkt, FO_PEER_PT_VP8, i == npk - 1, (uint16_t)(p->v_seq0 + c), ts,
                               fo_peer_ssrc(p->peer, "video"));
         uint8_t *pl = e->pkt + h;
         memset(pl, 0x5a, VIDEO_PAYLOAD);

@@ -11,6 +11,7 @@
 
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "fanout/stun.h"
 #include "peer.h"
@@ -48,14 +49,6 @@ static void on_rx(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len, bool
     t->packets++;
 }
 
-static size_t rtp(uint8_t *b, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc)
-{
-    b[0] = 0x80, b[1] = pt;
-    b[2] = (uint8_t)(seq >> 8), b[3] = (uint8_t)seq;
-    for (int i = 0; i < 4; i++) b[4 + i] = (uint8_t)(ts >> (24 - 8 * i)), b[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
-    return 12;
-}
-
 /* ~1 s of audio every 20 ms and video every 50 ms (one packet a frame, a keyframe first), with
  * the given starting seq/ts so the two publishers differ. */
 static void publish_for(fo_peer_t *pub, fo_peer_t *play, int ms, uint16_t seq0, uint32_t ts0)
@@ -67,13 +60,13 @@ static void publish_for(fo_peer_t *pub, fo_peer_t *play, int ms, uint16_t seq0, 
         int64_t t = fo_peer_now_ms() - t0;
         if (t >= ms) break;
         while (na * 20 <= t) {
-            size_t h = rtp(pkt, FO_PEER_PT_OPUS, (uint16_t)(seq0 + na), ts0 + (uint32_t)na * 960, fo_peer_ssrc(pub, "audio"));
+            size_t h = fo_rtp_write_header(pkt, FO_PEER_PT_OPUS, false, (uint16_t)(seq0 + na), ts0 + (uint32_t)na * 960, fo_peer_ssrc(pub, "audio"));
             memset(pkt + h, 0x55, 100);
             fo_peer_send_rtp(pub, pkt, h + 100);
             na++;
         }
         while (nv * 50 <= t) {
-            size_t h = rtp(pkt, FO_PEER_PT_VP8, (uint16_t)(seq0 + nv), ts0 + (uint32_t)nv * 4500, fo_peer_ssrc(pub, "video"));
+            size_t h = fo_rtp_write_header(pkt, FO_PEER_PT_VP8, false, (uint16_t)(seq0 + nv), ts0 + (uint32_t)nv * 4500, fo_peer_ssrc(pub, "video"));
             uint8_t *pl = pkt + h;
             bool key = nv % 20 == 0;
             uint32_t tag = (100u << 5) | (1u << 4) | (key ? 0u : 1u);

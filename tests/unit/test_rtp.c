@@ -729,10 +729,29 @@ static void test_garbage(void **state)
     }
 }
 
+static void test_write_header(void **state)
+{
+    (void)state;
+    uint8_t b[12 + 3] = {0};
+    assert_int_equal(fo_rtp_write_header(b, 96, true, 65535, 0x89abcdefu, 0x01020304u), 12);
+    b[12] = 1, b[13] = 2, b[14] = 3;
+    fo_rtp_view_t v;
+    assert_int_equal(fo_rtp_parse(b, sizeof b, &v), 0);
+    assert_int_equal(v.pt, 96);
+    assert_int_equal(v.marker, 1);
+    assert_int_equal(v.seq, 65535);
+    assert_int_equal(v.ts, 0x89abcdefu);
+    assert_int_equal(v.ssrc, 0x01020304u);
+    assert_int_equal(v.payload_len, 3);
+    assert_int_equal(fo_rtp_write_header(b, 111, false, 1, 2, 3), 12);
+    assert_int_equal(b[1], 111);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_chrome_vp8),
+        cmocka_unit_test(test_write_header),
         cmocka_unit_test(test_parse_csrc_padding),
         cmocka_unit_test(test_parse_two_byte),
         cmocka_unit_test(test_parse_invalid),

@@ -187,19 +187,6 @@ double bench_clip_video_bps(const bench_clip_t *c)
     return c->n_frames ? (double)bytes * 8.0 * c->fps / (double)c->n_frames : 0;
 }
 
-size_t bench_rtp_header(uint8_t *out, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
-                        uint32_t ssrc)
-{
-    out[0] = 0x80;
-    out[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
-    out[2] = (uint8_t)(seq >> 8), out[3] = (uint8_t)seq;
-    out[4] = (uint8_t)(ts >> 24), out[5] = (uint8_t)(ts >> 16), out[6] = (uint8_t)(ts >> 8);
-    out[7] = (uint8_t)ts;
-    out[8] = (uint8_t)(ssrc >> 24), out[9] = (uint8_t)(ssrc >> 16), out[10] = (uint8_t)(ssrc >> 8);
-    out[11] = (uint8_t)ssrc;
-    return 12;
-}
-
 /* RFC 6184 5.6 (single NAL unit) and 5.8 (FU-A: indicator with the NAL's F and NRI and type 28,
  * then a header with S/E bits and the NAL type; the NAL header byte itself is not repeated). */
 void bench_h264_packetize(const uint8_t *nal, size_t len, bench_emit_cb emit, void *user)

@@ -43,12 +43,9 @@ void bench_clip_free(bench_clip_t *c);
 /* Video bits per second of the clip as recorded. */
 double bench_clip_video_bps(const bench_clip_t *c);
 
-/* RTP packet writer: out must hold BENCH_RTP_MAX bytes. */
+/* RTP packets (header by fo_rtp_write_header, include/fanout/rtp.h) are at most BENCH_RTP_MAX. */
 #define BENCH_RTP_PAYLOAD 1188 /* 1200-byte datagrams before SRTP, like browsers */
 #define BENCH_RTP_MAX (12 + BENCH_RTP_PAYLOAD)
-
-size_t bench_rtp_header(uint8_t *out, uint8_t pt, bool marker, uint16_t seq, uint32_t ts,
-                        uint32_t ssrc);
 
 /* Calls emit(user, payload, len, last) for each RTP payload of NAL unit `nal` (a single NAL
  * unit packet when it fits, else FU-A fragments); `last` is true for the NAL's final one. */

@@ -28,6 +28,7 @@
 #include "fanout/common.h"
 #include "fanout/dtls.h"
 #include "fanout/log.h"
+#include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "fanout/stun.h"
 #include "peer.h"
@@ -102,7 +103,7 @@ typedef struct {
 static void send_video(publisher_t *pub, const uint8_t *payload, size_t len, bool marker,
                        uint32_t ts)
 {
-    size_t h = bench_rtp_header(pub->pkt, FO_PEER_PT_H264, marker, pub->vseq++, ts, pub->vssrc);
+    size_t h = fo_rtp_write_header(pub->pkt, FO_PEER_PT_H264, marker, pub->vseq++, ts, pub->vssrc);
     memcpy(pub->pkt + h, payload, len);
     if (fo_peer_send_rtp(pub->peer, pub->pkt, h + len) == 0) {
         pub->sent[1]++;
@@ -156,7 +157,7 @@ static void send_frame(publisher_t *pub, const bench_clip_t *clip, double filler
 static void send_audio(publisher_t *pub, const bench_clip_t *clip, uint32_t ts)
 {
     const bench_audio_t *a = &clip->audio[pub->audio_pkt % clip->n_audio];
-    size_t h = bench_rtp_header(pub->pkt, FO_PEER_PT_OPUS, false, pub->aseq++, ts, pub->assi);
+    size_t h = fo_rtp_write_header(pub->pkt, FO_PEER_PT_OPUS, false, pub->aseq++, ts, pub->assi);
     size_t len = a->len < BENCH_RTP_PAYLOAD ? a->len : BENCH_RTP_PAYLOAD;
     memcpy(pub->pkt + h, clip->opus + a->off, len);
     if (fo_peer_send_rtp(pub->peer, pub->pkt, h + len) == 0) {
