@@ -4,6 +4,8 @@
 #include "fanout/config.h"
 
 #include <ctype.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
@@ -59,8 +61,8 @@ static const setting_t settings[] = {
       "per-stream video+audio bitrate ceiling sent to publishers (REMB), kbps; 0 = none"),
     I("rtc", "instant_start", instant_start, "1", 0, 1,
       "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
-    I("rtc", "workers", workers, "1", 1, 64,
-      "threads that SRTP-protect and send media to players (1 = the media thread alone)"),
+    I("rtc", "workers", workers, "auto", 1, FO_CONFIG_MAX_WORKERS,
+      "threads that SRTP-protect and send media to players: auto = one per CPU; 1 = the media thread alone"),
     I("rtc", "max_players_per_stream", max_players_per_stream, "1000", 1, 1000000,
       "players of one stream; beyond it play requests get 503"),
     I("rtc", "max_sessions_per_ip", max_sessions_per_ip, "50", 1, 1000000,
@@ -147,14 +149,19 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
             *(int *)field = b;
             return 0;
         }
+        bool may_auto = s->off == offsetof(fo_config_t, workers);
+        if (may_auto && strcasecmp(value, "auto") == 0) {
+            *(int *)field = 0; /* resolved by fo_config_workers() */
+            return 0;
+        }
         char *end;
         errno = 0;
         long v = strtol(value, &end, 10);
         while (*end && isspace((unsigned char)*end)) end++;
         if (errno || end == value || *end || v < s->min || v > s->max) {
             if (err && errcap)
-                snprintf(err, errcap, "%s.%s: '%s' is not an integer in %ld..%ld", section, key,
-                         value, s->min, s->max);
+                snprintf(err, errcap, "%s.%s: '%s' is not an integer in %ld..%ld%s", section,
+                         key, value, s->min, s->max, may_auto ? " or auto" : "");
             return FO_EINVAL;
         }
         *(int *)field = (int)v;
@@ -291,4 +298,13 @@ void fo_config_print_settings(void *stdio_file)
         for (const char *p = s->key; *p; p++) fputc(toupper((unsigned char)*p), f);
         fprintf(f, ")\n%s = %s\n", s->key, s->def);
     }
+}
+
+int fo_config_workers(const fo_config_t *cfg)
+{
+    if (cfg->workers > 0) return cfg->workers;
+    /* auto: the CPUs this process may run on (taskset, cgroup cpusets), not all installed */
+    cpu_set_t set;
+    int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    return n < 1 ? 1 : n > FO_CONFIG_MAX_WORKERS ? FO_CONFIG_MAX_WORKERS : n;
 }

@@ -223,8 +223,11 @@ int main(int argc, char **argv)
                host, fo_http_port(https), cfg.https_cert);
     char https_txt[96] = "";
     if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg.https_listen, fo_http_port(https));
-    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d", cfg.http_listen,
-           fo_http_port(http), https_txt, cfg.rtc_listen, fo_router_udp_port(app.router));
+    int workers = fo_config_workers(&cfg);
+    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s",
+           cfg.http_listen, fo_http_port(http), https_txt, cfg.rtc_listen,
+           fo_router_udp_port(app.router), workers, workers == 1 ? "" : "s",
+           cfg.workers ? "" : " (workers = auto: one per CPU)");
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
     goto done;

@@ -287,8 +287,9 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun || !r->limits) goto fail;
     r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
     if (!r->udp) goto fail;
-    if (cfg->workers > 1) { /* docs/workers.md */
-        r->workers = fo_workers_new(cfg->workers, fo_udp_fd(r->udp));
+    int workers = fo_config_workers(cfg);
+    if (workers > 1) { /* docs/workers.md */
+        r->workers = fo_workers_new(workers, fo_udp_fd(r->udp));
         if (!r->workers) goto fail;
         fo_udp_set_flush_hook(r->udp, flush_workers_cb, r->workers);
     }

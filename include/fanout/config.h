@@ -11,6 +11,7 @@
 #include "fanout/media.h"
 
 #define FO_CONFIG_MAX_CANDIDATES 8
+#define FO_CONFIG_MAX_WORKERS 64
 
 typedef struct {
     /* [http] */
@@ -37,7 +38,8 @@ typedef struct {
     char dtls_key[512];
     int max_bitrate_kbps;       /* per-stream ceiling told to publishers (REMB); 0 = none */
     int instant_start;          /* 1: new players start from the cached keyframe */
-    int workers;                /* threads that SRTP-protect and send to players (docs/workers.md) */
+    int workers;                /* threads that SRTP-protect and send to players (docs/workers.md);
+                                 * 0 = "auto": use fo_config_workers() */
     /* [rtc] limits (src/limits.c) */
     int max_players_per_stream;
     int max_sessions_per_ip;
@@ -74,6 +76,10 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
 /* Applies environment overrides: FANOUT_<SECTION>_<KEY> for every setting (e.g.
  * FANOUT_RTC_PORT), plus CANDIDATE for rtc.candidate. Returns 0 or an error as above. */
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap);
+
+/* rtc.workers resolved: the number given, or for "auto" the CPUs this process may run on
+ * (sched_getaffinity), 1..FO_CONFIG_MAX_WORKERS. */
+int fo_config_workers(const fo_config_t *cfg);
 
 /* Sets "section.key=value" (the --set flag). Returns as fo_config_set; a missing '.' or '='
  * is FO_EINVAL. */

@@ -37,7 +37,8 @@ free_port() {
 start() {
   local log=$1
   shift
-  (cd "$tmp" && exec timeout -s KILL 90 "$bin" "$@" 2>"$log") &
+  # shellcheck disable=SC2086 # $prefix: optional words before the binary (e.g. taskset -c 0)
+  (cd "$tmp" && exec timeout -s KILL 90 ${prefix:-} "$bin" "$@" 2>"$log") &
   pid=$!
   for _ in $(seq 200); do
     grep -q "fanout ready" "${watch:-$log}" 2>/dev/null && return 0
@@ -166,6 +167,22 @@ if FANOUT_HTTP_PORT=1 CANDIDATE=198.51.100.7 start "$tmp/c.log" -c "$src/conf/fa
   stop
 else fail "flags: did not start"; fi
 
+# ---- rtc.workers = auto follows the CPUs the process may use (taskset, cpusets) ---------------
+hp=$(free_port); rp=$(free_port)
+if prefix="taskset -c 0" start "$tmp/w.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" --no-https \
+  --www "$src/www"; then
+  grep -q "fanout ready: .*, 1 send thread (workers = auto: one per CPU)" "$tmp/w.log" \
+    && ok "workers = auto under taskset -c 0: 1 send thread" || fail "workers auto: $(grep ready "$tmp/w.log")"
+  stop
+else fail "workers auto: did not start"; fi
+hp=$(free_port); rp=$(free_port)
+if start "$tmp/w3.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" --no-https \
+  --www "$src/www" --set rtc.workers=3; then
+  grep -q "fanout ready: .*, 3 send threads\$" "$tmp/w3.log" && ok "workers = 3: 3 send threads" \
+    || fail "workers 3: $(grep ready "$tmp/w3.log")"
+  stop
+else fail "workers 3: did not start"; fi
+
 # ---- broken configurations: exit 2, "file:line: reason" ---------------------------------------
 broken() { # name, file text, expected message part (after the path)
   local f="$tmp/$1.conf"
@@ -181,6 +198,7 @@ broken unknown-section '[htp]\nport = 1\n' ":2: unknown setting htp.port"
 broken syntax '[http]\nport = 1985\n[rtc\n' ":3: syntax error"
 broken bad-level '[log]\nlevel = loud\n' ":2: log.level: 'loud' is not one of"
 broken bad-bool '[https]\nenabled = sometimes\n' ":2: https.enabled: 'sometimes' is not true or false"
+broken bad-workers '[rtc]\nworkers = 0\n' ":2: rtc.workers: '0' is not an integer in 1..64 or auto"
 rc=0; out=$("$bin" -c "$tmp/nonexistent.conf" 2>&1 >/dev/null) || rc=$?
 [ "$rc" = 2 ] && grep -qF "$tmp/nonexistent.conf: No such file" <<<"$out" && ok "missing file: exit 2, '$out'" \
   || fail "missing file: exit $rc, '$out'"

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Configuration: defaults, the shipped conf/fanout.conf, environment overrides, and broken
  * files reported with file, line and reason. */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +79,8 @@ static void test_broken_files(void **state)
         {"[log]\n; c\nlevel = loud\n", ":3: log.level: 'loud' is not one of"},
         {"[rtc]\nvideo_codecs = VP8 MPEG2\n", ":2: rtc.video_codecs"},
         {"[https]\nenabled = maybe\n", ":2: https.enabled: 'maybe' is not true or false"},
+        {"[rtc]\nworkers = 0\n", ":2: rtc.workers: '0' is not an integer in 1..64 or auto"},
+        {"[rtc]\nworkers = many\n", ":2: rtc.workers: 'many' is not an integer in 1..64 or auto"},
     };
     for (size_t i = 0; i < FO_ARRAY_LEN(cases); i++) {
         fo_config_t c;
@@ -93,6 +96,27 @@ static void test_broken_files(void **state)
     char err[256];
     assert_int_not_equal(fo_config_load_file(&c, "/nonexistent/fanout.conf", err, sizeof err), 0);
     assert_non_null(strstr(err, "/nonexistent/fanout.conf"));
+}
+
+static void test_workers(void **state)
+{
+    (void)state;
+    fo_config_t c;
+    char err[256];
+    fo_config_defaults(&c);
+    /* default "auto": one per CPU this process may run on */
+    assert_int_equal(c.workers, 0);
+    cpu_set_t set;
+    assert_int_equal(sched_getaffinity(0, sizeof set, &set), 0);
+    int cpus = CPU_COUNT(&set);
+    assert_int_equal(fo_config_workers(&c), cpus > FO_CONFIG_MAX_WORKERS ? FO_CONFIG_MAX_WORKERS : cpus);
+    assert_int_equal(fo_config_set_assignment(&c, "rtc.workers=3", err, sizeof err), 0);
+    assert_int_equal(fo_config_workers(&c), 3);
+    assert_int_equal(fo_config_set_assignment(&c, "rtc.workers=AUTO", err, sizeof err), 0);
+    assert_int_equal(c.workers, 0);
+    /* "auto" is only a word for rtc.workers */
+    assert_int_not_equal(fo_config_set_assignment(&c, "rtc.port=auto", err, sizeof err), 0);
+    assert_null(strstr(err, "or auto"));
 }
 
 static void test_env(void **state)
@@ -137,6 +161,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_shipped_file),
         cmocka_unit_test(test_file_values),
         cmocka_unit_test(test_broken_files),
+        cmocka_unit_test(test_workers),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_https_and_set),
     };
