@@ -49,7 +49,7 @@ start_server() {
   local hp up
   hp=$(free_port SOCK_STREAM); up=$(free_port SOCK_DGRAM)
   "${pin_srv[@]}" "$bin" -c conf/fanout.conf --http-port "$hp" --rtc-port "$up" \
-    --candidate 127.0.0.1 --log-level warn --set rtc.workers="$WORKERS" --set rtc.max_sessions=100000 \
+    --candidate 127.0.0.1 --no-https --log-level warn --set rtc.workers="$WORKERS" --set rtc.max_sessions=100000 \
     --set rtc.max_players_per_stream=100000 --set rtc.max_pending=100000 \
     >"$work/server.log" 2>&1 &
   srv_pid=$!
@@ -57,6 +57,7 @@ start_server() {
     curl -fsS -o /dev/null -X OPTIONS "http://127.0.0.1:$hp/rtc/v1/play/" 2>/dev/null && break
     sleep 0.1
   done
+  kill -0 "$srv_pid" 2>/dev/null || { echo "fanout did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
   api="http://127.0.0.1:$hp"
 }
 stop_server() { kill "$srv_pid"; wait "$srv_pid" 2>/dev/null || true; srv_pid=""; }
@@ -99,6 +100,7 @@ run_bench() {
 echo "floor probes..." >&2
 floor_json=$("${pin_srv[@]}" "$floor")
 floor_us=$(jq -r .floor_us <<<"$floor_json")
+floor_fan_us=$(jq -r '.floor_fanout_us // -1' <<<"$floor_json")
 
 rows=()
 for n in "${counts[@]}"; do
@@ -124,7 +126,7 @@ for n in "${counts[@]}"; do
   [ -n "$out" ] || { cat "$work/bench.err" >&2; echo "fanout-bench printed nothing" >&2; exit 1; }
   row=$(jq -c --argjson n "$n" --argjson c0 "$c0" --argjson c1 "$c1" --argjson w0 "$w0" \
     --argjson w1 "$w1" --argjson tck "$tck" --argjson rss0 "$rss0" --argjson rss1 "$rss1" \
-    --argjson ctot "$ctot" --argjson floor "$floor_us" '
+    --argjson ctot "$ctot" --argjson floor "$floor_us" --argjson floor_fan "$floor_fan_us" '
     (.publisher.rtp_audio + .publisher.rtp_video) as $pub
     | (if .publisher.media_s > 0 then $pub / .publisher.media_s else 0 end) as $pps
     | (($c1 - $c0) / $tck) as $cpu
@@ -140,7 +142,9 @@ for n in "${counts[@]}"; do
        ttfv_p50: .ttfp_video_ms.p50, server_cpu_total_s: ($ctot / $tck),
        tool_cpu_s: (.cpu_s.user + .cpu_s.sys),
        tool_us_per_pkt: (if .received.rtp > 0 then (.cpu_s.user + .cpu_s.sys) * 1e6 / .received.rtp else null end),
-       pub_kbps: .publisher.kbps, floor_us: $floor, errors: .errors}' "$work/out.json")
+       pub_kbps: .publisher.kbps, floor_us: $floor, floor_fanout_us: $floor_fan,
+       x_floor_fanout: (if $fwd > 0 and $floor_fan > 0 then $cpu * 1e6 / $fwd / $floor_fan else null end),
+       errors: .errors}' "$work/out.json")
   echo "$row" >&2
   rows+=("$row")
 done
@@ -196,15 +200,20 @@ section=$(
   echo "- Pinning: ${pin_srv[*]:-none} for the server, ${pin_tool[*]:-none} for fanout-bench"
   echo "- Floor probes (fanout-floor, same run): \`$floor_json\`"
   echo
-  echo "| players | connected | server CPU % | fwd pkt/s | **server µs/pkt** | floor µs/pkt | players/core | loss % | RSS MiB | KiB/player | setups/s | first pkt p50/p95 ms | first video p50 ms | bench µs/pkt |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| players | connected | server CPU % | fwd pkt/s | **server µs/pkt** | floor µs/pkt: 1 socket / fan-out | × fan-out floor | players/core | loss % | RSS MiB | KiB/player | setups/s | first pkt p50/p95 ms | first video p50 ms | bench µs/pkt |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   for r in "${rows[@]}"; do
-    jq -r '"| \(.players) | \(.connected) | \(.server_cpu_pct|floor) | \(.fwd_pps|floor) | **\(if .connected < .players then "n/a: not all connected" elif .us_per_pkt then (.us_per_pkt*100|round/100) else "–" end)** | \(.floor_us*100|round/100) | \(if .connected < .players then "–" elif .players_per_core then (.players_per_core|floor) else "–" end) | \(.loss_pct*1000|round/1000) | \(.rss_mib*10|round/10) | \(if .kib_per_player then (.kib_per_player|round) else "–" end) | \(.setup_per_s) | \(.ttfp_p50)/\(.ttfp_p95) | \(.ttfv_p50) | \(if .tool_us_per_pkt then (.tool_us_per_pkt*100|round/100) else "–" end) |"' <<<"$r"
+    jq -r '"| \(.players) | \(.connected) | \(.server_cpu_pct|floor) | \(.fwd_pps|floor) | **\(if .connected < .players then "n/a: not all connected" elif .us_per_pkt then (.us_per_pkt*100|round/100) else "–" end)** | \(.floor_us*100|round/100) / \(.floor_fanout_us*100|round/100) | \(if .connected < .players or .x_floor_fanout == null then "–" else (.x_floor_fanout*100|round/100) end) | \(if .connected < .players then "–" elif .players_per_core then (.players_per_core|floor) else "–" end) | \(.loss_pct*1000|round/1000) | \(.rss_mib*10|round/10) | \(if .kib_per_player then (.kib_per_player|round) else "–" end) | \(.setup_per_s) | \(.ttfp_p50)/\(.ttfp_p95) | \(.ttfv_p50) | \(if .tool_us_per_pkt then (.tool_us_per_pkt*100|round/100) else "–" end) |"' <<<"$r"
   done
   if [ "$idle_row" != "null" ]; then
     echo
     jq -r '"Idle players (signaled, ICE+DTLS+SRTP up, no publisher): \(.players) players, \(.connected) connected, **\(.kib_per_idle_player|round) KiB RSS per idle player**, \(.setup_per_s) setups/s, connect p50/p95 \(.connect_p50)/\(.connect_p95) ms; server CPU per session set-up **\(.server_ms_per_setup*100|round/100) ms** (HTTP + SDP + ICE + DTLS handshake + SRTP), i.e. ~\(1000 / .server_ms_per_setup | floor) set-ups/s per server core."' <<<"$idle_row"
   fi
+  echo
+  echo "Floors: SRTP protect (nettle) plus a 1/32 share of a sendmmsg of 1210-byte datagrams, either all"
+  echo "to one socket nobody waits on (\"1 socket\") or each to the next of 1000 sockets another process"
+  echo "drains with epoll, so the sender also pays the receivers' wake-ups and cold socket state, as"
+  echo "with real players on loopback (\"fan-out\"; sender thread CPU time)."
   echo
   echo "\"bench µs/pkt\" is the load tool's own CPU (recv + SRTP unprotect + bookkeeping, pinned to the"
   echo "other core) per packet it received; \"setups/s\" is bounded by --ramp and by the DTLS"

@@ -2,7 +2,8 @@
 /* fanout-floor: what one forwarded packet must cost at least on this machine, measured with the
  * server's own code where it has some: fo_srtp_protect of a 1200-byte RTP packet with nettle's and
  * with libsrtp's stock (NSS) primitives, raw nettle AES-128-CTR and HMAC-SHA1 over 1200 bytes, and
- * the sender's cost of a 1210-byte loopback datagram with sendmmsg(32) and with sendto. Best of a
+ * the sender's cost of a 1210-byte loopback datagram with sendmmsg(32) and with sendto, and of a
+ * sendmmsg(32) fanned out over 1000 sockets another process drains (floor_fanout_us). Best of a
  * few rounds (shared machines are noisy). Prints one JSON object. Our copy of the probes in
  * ../shared/tools (srtp-profiles, nettle-floor, send-floor), so benchmarks need nothing outside
  * the repository. */
@@ -10,7 +11,11 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +148,110 @@ static void send_us(double *mmsg, double *single)
     *mmsg = b1, *single = b2;
 }
 
+/* The sender's cost of fanning out: sendmmsg(32) of 1210-byte datagrams, each to the next of
+ * FAN receiving sockets that another process drains with epoll + recvmmsg, as players do. Unlike
+ * send_us (one socket nobody waits on, hot in cache), the sender here also pays waking the
+ * receiver and touching FAN sockets' state in turn: what the server pays per player on loopback.
+ * Measured as the sending thread's CPU time (loopback delivery runs in the sender's context and
+ * is charged to it). Returns µs per datagram, or -1. */
+static double now_cpu_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double fanout_send_us(void)
+{
+    enum { B = 32, DLEN = 1210, FAN = 1000, N = 64000 };
+    static uint8_t pkt[DLEN];
+    static int rfd[FAN];
+    static struct sockaddr_in addr[FAN];
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < FAN + 64 && rl.rlim_max >= FAN + 64) {
+        rl.rlim_cur = FAN + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    int n_open = 0;
+    for (; n_open < FAN; n_open++) {
+        int big = 4 << 20;
+        rfd[n_open] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        addr[n_open] = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t al = sizeof addr[n_open];
+        if (rfd[n_open] < 0 ||
+            bind(rfd[n_open], (struct sockaddr *)&addr[n_open], sizeof addr[n_open]) != 0 ||
+            getsockname(rfd[n_open], (struct sockaddr *)&addr[n_open], &al) != 0) {
+            if (rfd[n_open] >= 0) close(rfd[n_open]);
+            break;
+        }
+        setsockopt(rfd[n_open], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    }
+    double best = -1;
+    int go[2], fd = socket(AF_INET, SOCK_DGRAM, 0);
+    if (n_open < FAN || fd < 0 || pipe(go) != 0) goto out;
+    pid_t child = fork();
+    if (child == 0) { /* the "players": drain every socket until the parent closes the pipe */
+        cpu_set_t all;
+        CPU_ZERO(&all);
+        for (int c = 0; c < CPU_SETSIZE; c++) CPU_SET(c, &all);
+        sched_setaffinity(0, sizeof all, &all); /* not on the sender's pinned core only */
+        close(go[1]);
+        int ep = epoll_create1(0);
+        for (int i = 0; i < FAN; i++) {
+            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+            epoll_ctl(ep, EPOLL_CTL_ADD, rfd[i], &ev);
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = FAN};
+        epoll_ctl(ep, EPOLL_CTL_ADD, go[0], &ev);
+        static uint8_t rbuf[8][1500];
+        for (;;) {
+            struct epoll_event evs[64];
+            int n = epoll_wait(ep, evs, 64, 5000);
+            if (n <= 0) _exit(0);
+            for (int i = 0; i < n; i++) {
+                if (evs[i].data.u32 == FAN) _exit(0);
+                struct mmsghdr m[8];
+                struct iovec iov[8];
+                for (int k = 0; k < 8; k++) {
+                    iov[k] = (struct iovec){rbuf[k], sizeof rbuf[k]};
+                    m[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[k], .msg_iovlen = 1}};
+                }
+                while (recvmmsg(rfd[evs[i].data.u32], m, 8, MSG_DONTWAIT, NULL) > 0) {}
+            }
+        }
+    }
+    close(go[0]);
+    if (child > 0) {
+        struct mmsghdr m[B];
+        struct iovec iov[B];
+        for (int r = 0; r < ROUNDS; r++) {
+            int next = 0, sent = 0;
+            double t0 = now_cpu_s();
+            while (sent < N) {
+                for (int i = 0; i < B; i++, next = (next + 1) % FAN) {
+                    iov[i] = (struct iovec){pkt, DLEN};
+                    m[i] = (struct mmsghdr){.msg_hdr = {.msg_name = &addr[next], .msg_namelen = sizeof addr[next],
+                                                        .msg_iov = &iov[i], .msg_iovlen = 1}};
+                }
+                int n = sendmmsg(fd, m, B, 0);
+                if (n <= 0) break;
+                sent += n;
+            }
+            double us = sent ? (now_cpu_s() - t0) * 1e6 / sent : -1;
+            if (us > 0 && (best < 0 || us < best)) best = us;
+            usleep(20000); /* let the receiver catch up between rounds */
+        }
+        close(go[1]);
+        waitpid(child, NULL, 0);
+    } else {
+        close(go[1]);
+    }
+out:
+    if (fd >= 0) close(fd);
+    for (int i = 0; i < n_open; i++) close(rfd[i]);
+    return best;
+}
+
 int main(void)
 {
     fo_log_set_level(FO_LOG_ERROR);
@@ -151,9 +260,11 @@ int main(void)
     fo_srtp_global_shutdown();
     nettle_us(&aes, &hmac);
     send_us(&mmsg, &single);
+    double fan = fanout_send_us();
     printf("{\"srtp_protect_nettle_us\":%.3f,\"srtp_protect_libsrtp_us\":%.3f,"
            "\"nettle_aes128_ctr_us\":%.3f,\"nettle_hmac_sha1_us\":%.3f,"
-           "\"sendmmsg32_us\":%.3f,\"sendto_us\":%.3f,\"floor_us\":%.3f}\n",
-           nettle, stock, aes, hmac, mmsg, single, nettle + mmsg);
+           "\"sendmmsg32_us\":%.3f,\"sendto_us\":%.3f,\"sendmmsg32_fanout1000_us\":%.3f,"
+           "\"floor_us\":%.3f,\"floor_fanout_us\":%.3f}\n",
+           nettle, stock, aes, hmac, mmsg, single, fan, nettle + mmsg, fan > 0 ? nettle + fan : -1);
     return 0;
 }
