@@ -12,8 +12,19 @@
 #        PROCS=1 (fanout-bench processes sharing the players; their JSON is merged)
 #        WORKERS=1 (the server's rtc.workers)  SETTLE=3 (s after the ramp before measuring)
 #        TITLE="Fan-out" (the docs/benchmarks.md section written)
+#        NETNS=1 (root only: run everything in a fresh network namespace with its own loopback,
+#                 where no netfilter/conntrack hooks are loaded, as on a host that exempts the
+#                 media port from conntrack; the namespace is deleted at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${NETNS:-}" = 1 ] && [ -z "${FO_BENCH_IN_NETNS:-}" ]; then
+  ns=fo-bench-$$
+  ip netns add "$ns"
+  trap 'ip netns delete "$ns" 2>/dev/null || true' EXIT
+  ip -n "$ns" link set lo up
+  FO_BENCH_IN_NETNS=$ns ip netns exec "$ns" "$0" "$@"
+  exit
+fi
 counts=("$@")
 [ ${#counts[@]} -eq 0 ] && counts=(50 100 200 500 1000)
 DURATION=${DURATION:-10}
@@ -174,7 +185,7 @@ if [ "$IDLE" -gt 0 ]; then
 fi
 
 # The section, as Markdown.
-cmd="scripts/bench.sh ${counts[*]}  (DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
+cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
 title=${TITLE:-Fan-out}
 [ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"
@@ -198,6 +209,7 @@ section=$(
   echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo ' (+ local changes)')"
   echo "- Command: \`$cmd\`"
   echo "- Pinning: ${pin_srv[*]:-none} for the server, ${pin_tool[*]:-none} for fanout-bench"
+  [ -n "${FO_BENCH_IN_NETNS:-}" ] && echo "- Network: a fresh network namespace's loopback (NETNS=1: no netfilter/conntrack hooks)"
   echo "- Floor probes (fanout-floor, same run): \`$floor_json\`"
   echo
   echo "| players | connected | server CPU % | fwd pkt/s | **server µs/pkt** | floor µs/pkt: 1 socket / fan-out | × fan-out floor | players/core | loss % | RSS MiB | KiB/player | setups/s | first pkt p50/p95 ms | first video p50 ms | bench µs/pkt |"
