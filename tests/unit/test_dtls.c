@@ -181,6 +181,40 @@ static void test_handshake(void **state)
     pair_free(t);
 }
 
+/* The ECDHE group in the server's ServerKeyExchange (RFC 8422 5.4: curve_type 3 = named_curve,
+ * then the 2-byte group), found in the server's first flight; -1 when absent. */
+static int ske_group(const peer_t *srv)
+{
+    for (int i = 0; i < srv->n; i++) {
+        const uint8_t *b = srv->q[i].buf;
+        size_t len = srv->q[i].len;
+        for (size_t off = 0; off + 13 <= len;) { /* DTLS records */
+            size_t rlen = (size_t)b[off + 11] << 8 | b[off + 12], body = off + 13;
+            if (body + rlen > len) break;
+            for (size_t h = body; b[off] == 22 && h + 12 + 3 <= body + rlen;) { /* handshake msgs */
+                size_t flen = (size_t)b[h + 9] << 16 | (size_t)b[h + 10] << 8 | b[h + 11];
+                if (b[h] == 12 && b[h + 12] == 3) return b[h + 13] << 8 | b[h + 14];
+                h += 12 + flen;
+            }
+            off = body + rlen;
+        }
+    }
+    return -1;
+}
+
+static void test_ecdhe_group(void **state)
+{
+    pair_t *t = *state;
+    pair_init(t, t->sctx, t->cctx, NULL, NULL);
+    assert_int_equal(fo_dtls_start(t->cli.d), 0);
+    deliver(&t->cli, &t->srv); /* ClientHello -> the server's first flight */
+    /* x25519 (29), not mbedtls 2.28's default first choice secp521r1 (25): ~3x cheaper */
+    assert_int_equal(ske_group(&t->srv), 29);
+    pump(&t->srv, &t->cli);
+    assert_true(fo_dtls_is_done(t->srv.d));
+    pair_free(t);
+}
+
 static void test_fingerprint_mismatch(void **state)
 {
     pair_t *t = *state;
@@ -405,6 +439,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fingerprint_format),
         cmocka_unit_test(test_handshake),
+        cmocka_unit_test(test_ecdhe_group),
         cmocka_unit_test(test_fingerprint_mismatch),
         cmocka_unit_test(test_fingerprint_unusable),
         cmocka_unit_test(test_garbage),
