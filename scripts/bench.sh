@@ -7,6 +7,8 @@
 # Usage: scripts/bench.sh [player counts...]        (default: 50 100 200 500 1000)
 #   env: DURATION=10 (s of media per count after ramp-up)  RAMP=200 (players/s)  KBPS=1000
 #        IDLE=500 (idle players for memory per idle player; 0 skips)  NO_DOC=1 (do not write)
+#        IDLE_HOLD=0 (s the idle players stay connected before RSS is sampled; 35 lets their DTLS
+#        sessions hibernate, see include/fanout/dtls.h)
 #        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison)
 #        SERVER_CPU=1 (pin the server to that CPU and the load tool to the other; "" does not pin)
 #        PROCS=1 (fanout-bench processes sharing the players; their JSON is merged)
@@ -35,6 +37,7 @@ SERVER_CPU=${SERVER_CPU-1}
 PROCS=${PROCS:-1}
 WORKERS=${WORKERS:-1}
 SETTLE=${SETTLE:-3}
+IDLE_HOLD=${IDLE_HOLD:-0}
 bdir=build-release
 scripts/deps.sh
 command -v jq >/dev/null || { echo "bench.sh needs jq (apt-get install jq)" >&2; exit 1; }
@@ -167,9 +170,10 @@ if [ "$IDLE" -gt 0 ]; then
   rss0=$(rss_kib)
   c0=$(cpu_ticks)
   run_bench "$IDLE" "$work/idle.json" --ramp "$(awk -v r="$RAMP" -v k="$PROCS" 'BEGIN{print r / k}')" \
-    --duration 4 --no-publish &
+    --duration "$((4 + IDLE_HOLD))" --no-publish &
   bpid=$!
-  sleep "$(awk -v n="$IDLE" -v r="$RAMP" 'BEGIN{print n/r + 3}')" # all connected, not yet closed
+  # all connected (and IDLE_HOLD s idle), not yet closed
+  sleep "$(awk -v n="$IDLE" -v r="$RAMP" -v h="$IDLE_HOLD" 'BEGIN{print n/r + 3 + h}')"
   rss1=$(rss_kib)
   wait "$bpid" || true
   c1=$(cpu_ticks) # the server's CPU for signaling + ICE + DTLS + SRTP set-up of every session
@@ -185,7 +189,7 @@ if [ "$IDLE" -gt 0 ]; then
 fi
 
 # The section, as Markdown.
-cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
+cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE$([ "$IDLE_HOLD" != 0 ] && echo " IDLE_HOLD=$IDLE_HOLD") SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
 title=${TITLE:-Fan-out}
 [ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"

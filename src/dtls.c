@@ -3,10 +3,16 @@
  * configurations and each peer's mbedtls_ssl_context. It does no socket I/O and keeps no timers:
  * datagrams come in through fo_dtls_input and go out through io.send_cb; mbedtls's retransmission
  * timer is mirrored to the owner through io.timer_cb. It never touches SRTP packets: it only hands
- * out the exported keys. Everything here runs on the thread that owns the context. */
+ * out the exported keys. Once the peer has shown it completed the handshake too, a session
+ * hibernates: the mbedtls context (~40 KiB: record buffers, handshake state, transform, peer
+ * certificate) is freed and only a pre-made close_notify and the peer's alert key stay
+ * (dtls_alert.c). Everything here runs on the thread that owns the context. */
 #include "fanout/dtls.h"
 
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +30,12 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/ssl_internal.h> /* mbedtls_ssl_handshake_wrapup_free_hs_transform */
 #include <mbedtls/x509_crt.h>
 
 #include "fanout/common.h"
+#include "fanout/dtls_alert.h"
 #include "fanout/log.h"
 
 #if !defined(MBEDTLS_SSL_DTLS_SRTP) || !defined(MBEDTLS_SSL_EXPORT_KEYS) ||                        \
@@ -44,6 +53,17 @@
 #define DTLS_MASTER_LEN 48
 #define DTLS_EXPORT_LEN (2 * FO_SRTP_MASTER_LEN)
 #define DTLS_MAX_DIGEST 64
+/* Hibernation without proof from the peer: past every retransmission of its last flight that
+ * it could still be waiting on (mbedtls gives up after ~12 s, browsers' timers back off from
+ * 1 s: 1+2+4+8+16 s), long after any real peer sent SRTP or SRTCP. */
+#define DTLS_HIBERNATE_MS 30000
+/* Largest pre-made close_notify: AES-256-GCM is 13 + 8 + 2 + 16 = 39 bytes. */
+#define DTLS_CLOSE_MAX 48
+/* glibc keeps freed blocks below the top of its heap resident; the hibernated sessions' record
+ * buffers are such blocks (allocated among longer-lived ones). After this much was released,
+ * malloc_trim(0) hands the free pages back (a walk over the free lists: well under a
+ * millisecond, once per ~25 sessions). */
+#define DTLS_TRIM_BYTES (1u << 20)
 
 enum { ST_HANDSHAKE, ST_DONE, ST_FAILED, ST_CLOSED };
 
@@ -58,16 +78,25 @@ struct fo_dtls_ctx {
      * user pointer (shared by all sessions), and a context is single-threaded, so this says whose
      * keys they are. */
     fo_dtls_t *active;
+    size_t released; /* bytes freed by settling sessions since the last malloc_trim */
+    int hibernate_ms;
 };
 
 struct fo_dtls {
     fo_dtls_ctx_t *ctx;
-    mbedtls_ssl_context ssl;
+    mbedtls_ssl_context *ssl; /* NULL once hibernated */
     fo_dtls_io_t io;
     fo_dtls_role_t role;
     int state;
     int err; /* the code returned for good once state is ST_FAILED */
     bool keys_ready;
+    bool settled;  /* after completion: hibernated, or (not AES-GCM) handshake state freed */
+    uint64_t hibernate_at_ms; /* ST_DONE and not settled: the fallback deadline */
+    /* While hibernating: mbedtls's send callback writes here instead of to the network. */
+    bool capture;
+    uint8_t close_len;
+    uint8_t close_rec[DTLS_CLOSE_MAX]; /* the pre-made close_notify, once hibernated */
+    fo_dtls_alert_key_t alert;         /* the peer's write key, AES-GCM suites only */
     /* The one datagram being fed by fo_dtls_input, read by the recv BIO. */
     const uint8_t *in;
     size_t in_len;
@@ -246,13 +275,21 @@ static int export_keys_cb(void *p, const unsigned char *ms, const unsigned char 
 {
     fo_dtls_ctx_t *ctx = p;
     fo_dtls_t *d = ctx->active;
-    (void)kb, (void)maclen, (void)keylen, (void)ivlen;
     if (!d) return 0;
     memcpy(d->master, ms, DTLS_MASTER_LEN);
     memcpy(d->randoms, client_random, 32);
     memcpy(d->randoms + 32, server_random, 32);
     d->prf = prf;
     d->have_secret = true;
+    /* AES-GCM (no MAC keys, a 4-byte implicit IV): the key block is client_write_key,
+     * server_write_key, client_write_IV, server_write_IV (RFC 5246 6.3, RFC 5288 3). Keep the
+     * peer's half for recognising its alerts after hibernation. */
+    if (maclen == 0 && ivlen == sizeof d->alert.iv && (keylen == 16 || keylen == 32)) {
+        size_t peer = d->role == FO_DTLS_SERVER ? 0 : 1; /* the client's half, or the server's */
+        memcpy(d->alert.key, kb + peer * keylen, keylen);
+        memcpy(d->alert.iv, kb + 2 * keylen + peer * ivlen, ivlen);
+        d->alert.key_len = (uint8_t)keylen;
+    }
     return 0;
 }
 
@@ -300,6 +337,7 @@ fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_pa
     mbedtls_pk_init(&ctx->key);
     mbedtls_ssl_config_init(&ctx->conf[FO_DTLS_SERVER]);
     mbedtls_ssl_config_init(&ctx->conf[FO_DTLS_CLIENT]);
+    ctx->hibernate_ms = DTLS_HIBERNATE_MS;
 
     int ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
                                     (const unsigned char *)pers, sizeof pers - 1);
@@ -345,6 +383,11 @@ void fo_dtls_ctx_free(fo_dtls_ctx_t *ctx)
 }
 
 const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx) { return ctx->fingerprint; }
+
+void fo_dtls_ctx_set_hibernate_ms(fo_dtls_ctx_t *ctx, int ms)
+{
+    ctx->hibernate_ms = ms < 0 ? 0 : ms;
+}
 
 static int write_file(const char *path, const unsigned char *buf, size_t len, mode_t mode)
 {
@@ -458,6 +501,12 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 static int bio_send(void *p, const unsigned char *buf, size_t len)
 {
     fo_dtls_t *d = p;
+    if (d->capture) { /* hibernate() making the close_notify to send later */
+        if (len > sizeof d->close_rec) return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
+        memcpy(d->close_rec, buf, len);
+        d->close_len = (uint8_t)len;
+        return (int)len;
+    }
     d->io.send_cb(d->io.user, buf, len);
     return (int)len; /* datagrams: a lost one is retransmitted by the handshake */
 }
@@ -474,13 +523,26 @@ static int bio_recv(void *p, unsigned char *buf, size_t len)
     return (int)n;
 }
 
+/* The owner's timer serves mbedtls's retransmissions during the handshake and the hibernation
+ * deadline after it (mbedtls's timer then only matters inside mbedtls_ssl_read, as before). */
+static void arm_owner_timer(fo_dtls_t *d)
+{
+    if (!d->io.timer_cb) return;
+    int ms = d->timer_fin_ms ? (int)d->timer_fin_ms : -1;
+    if (d->state == ST_DONE) {
+        uint64_t now = now_ms();
+        ms = d->settled ? -1 : d->hibernate_at_ms > now ? (int)(d->hibernate_at_ms - now) : 0;
+    }
+    d->io.timer_cb(d->io.user, ms);
+}
+
 static void timer_set(void *p, uint32_t int_ms, uint32_t fin_ms)
 {
     fo_dtls_t *d = p;
     d->timer_start_ms = now_ms();
     d->timer_int_ms = int_ms;
     d->timer_fin_ms = fin_ms;
-    if (d->io.timer_cb) d->io.timer_cb(d->io.user, fin_ms ? (int)fin_ms : -1);
+    arm_owner_timer(d);
 }
 
 static int timer_get(void *p)
@@ -500,6 +562,10 @@ fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io
         return NULL;
     fo_dtls_t *d = calloc(1, sizeof *d);
     if (!d) return NULL;
+    if (!(d->ssl = malloc(sizeof *d->ssl))) {
+        free(d);
+        return NULL;
+    }
     d->ctx = ctx;
     d->io = *io;
     d->role = role;
@@ -515,17 +581,17 @@ fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io
         FO_LOG(FO_LOG_WARN, d->name, "unusable remote fingerprint \"%s\" \"%s\"",
                remote_fp_alg ? remote_fp_alg : "(null)", remote_fp ? remote_fp : "(null)");
 
-    mbedtls_ssl_init(&d->ssl);
-    int ret = mbedtls_ssl_setup(&d->ssl, &ctx->conf[role]);
+    mbedtls_ssl_init(d->ssl);
+    int ret = mbedtls_ssl_setup(d->ssl, &ctx->conf[role]);
     if (ret != 0) {
         log_mbedtls(FO_LOG_ERROR, d->name, "setup", ret);
         fo_dtls_free(d);
         return NULL;
     }
-    mbedtls_ssl_set_bio(&d->ssl, d, bio_send, bio_recv, NULL);
-    mbedtls_ssl_set_timer_cb(&d->ssl, d, timer_set, timer_get);
-    mbedtls_ssl_set_mtu(&d->ssl, DTLS_MTU);
-    mbedtls_ssl_set_verify(&d->ssl, verify_cb, d);
+    mbedtls_ssl_set_bio(d->ssl, d, bio_send, bio_recv, NULL);
+    mbedtls_ssl_set_timer_cb(d->ssl, d, timer_set, timer_get);
+    mbedtls_ssl_set_mtu(d->ssl, DTLS_MTU);
+    mbedtls_ssl_set_verify(d->ssl, verify_cb, d);
     return d;
 }
 
@@ -537,7 +603,10 @@ void fo_dtls_set_log_ctx(fo_dtls_t *d, const char *name)
 void fo_dtls_free(fo_dtls_t *d)
 {
     if (!d) return;
-    mbedtls_ssl_free(&d->ssl);
+    if (d->ssl) {
+        mbedtls_ssl_free(d->ssl);
+        free(d->ssl);
+    }
     mbedtls_platform_zeroize(d, sizeof *d);
     free(d);
 }
@@ -552,6 +621,7 @@ static int fail(fo_dtls_t *d, int err, int mbedtls_ret, const char *what)
     else
         FO_LOG(FO_LOG_WARN, d->name, "%s: %s", what, fo_strerror(err));
     mbedtls_platform_zeroize(d->master, sizeof d->master);
+    fo_dtls_alert_key_wipe(&d->alert);
     if (d->timer_fin_ms && d->io.timer_cb) d->io.timer_cb(d->io.user, -1); /* nothing to resend */
     d->timer_fin_ms = 0;
     return err;
@@ -582,16 +652,16 @@ static int derive_keys(fo_dtls_t *d)
 static int finish(fo_dtls_t *d)
 {
     mbedtls_dtls_srtp_info info;
-    mbedtls_ssl_get_dtls_srtp_negotiation_result(&d->ssl, &info);
+    mbedtls_ssl_get_dtls_srtp_negotiation_result(d->ssl, &info);
     if (info.chosen_dtls_srtp_profile != MBEDTLS_TLS_SRTP_AES128_CM_HMAC_SHA1_80) {
-        mbedtls_ssl_send_alert_message(&d->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+        mbedtls_ssl_send_alert_message(d->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                        MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
         return fail(d, FO_ECRYPTO, 0, "peer did not negotiate SRTP_AES128_CM_HMAC_SHA1_80");
     }
     /* verify_cb checked this already; checking again costs one hash per session and does not
      * depend on mbedtls calling the callback. */
-    if (!fp_matches(d, mbedtls_ssl_get_peer_cert(&d->ssl))) {
-        mbedtls_ssl_send_alert_message(&d->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+    if (!fp_matches(d, mbedtls_ssl_get_peer_cert(d->ssl))) {
+        mbedtls_ssl_send_alert_message(d->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                        MBEDTLS_SSL_ALERT_MSG_BAD_CERT);
         return fail(d, FO_EAUTH, 0, "peer certificate does not match the fingerprint");
     }
@@ -599,16 +669,86 @@ static int finish(fo_dtls_t *d)
     int ret = derive_keys(d);
     if (ret != 0) return fail(d, FO_ECRYPTO, ret, "exporting SRTP keys");
     d->state = ST_DONE;
-    FO_LOG(FO_LOG_DEBUG, d->name, "handshake done, %s", mbedtls_ssl_get_ciphersuite(&d->ssl));
+    d->hibernate_at_ms = now_ms() + (uint64_t)d->ctx->hibernate_ms;
+    arm_owner_timer(d);
+    FO_LOG(FO_LOG_DEBUG, d->name, "handshake done, %s", mbedtls_ssl_get_ciphersuite(d->ssl));
     return 0;
 }
+
+static bool is_aes_gcm(int suite)
+{
+    return suite == MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 ||
+           suite == MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384;
+}
+
+/* Pre-makes the close_notify, notes where the peer's records are and frees the SSL context.
+ * Returns false (nothing changed) if the suite or the captured key does not allow it. */
+static bool hibernate_gcm(fo_dtls_t *d)
+{
+    mbedtls_ssl_context *ssl = d->ssl;
+    int suite = mbedtls_ssl_get_ciphersuite_id(mbedtls_ssl_get_ciphersuite(ssl));
+    size_t want_key = suite == MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 ? 32 : 16;
+    if (!is_aes_gcm(suite) || d->alert.key_len != want_key || ssl->out_left != 0) return false;
+    /* Nothing but this alert is ever sent after the handshake, so its record number stays the
+     * next one whenever it goes out. */
+    d->capture = true;
+    int ret = mbedtls_ssl_close_notify(ssl);
+    d->capture = false;
+    if (ret != 0 || d->close_len == 0) {
+        log_mbedtls(FO_LOG_DEBUG, d->name, "making close_notify", ret);
+        d->close_len = 0;
+        return false;
+    }
+    d->alert.epoch = ssl->in_epoch;
+#if defined(MBEDTLS_SSL_DTLS_ANTI_REPLAY)
+    d->alert.seq_top = ssl->in_window_top;
+#else
+    d->alert.seq_top = 0;
+#endif
+    mbedtls_ssl_free(ssl);
+    free(ssl);
+    d->ssl = NULL;
+    return true;
+}
+
+/* After completion, once the peer has proved it completed too or the fallback deadline passed:
+ * drops what the session no longer needs. AES-GCM suites (what browsers negotiate with our
+ * preference order) lose the whole context; others keep it, minus the handshake state and the
+ * last flight that mbedtls's DTLS server keeps until application data arrives (never, here). */
+static void settle(fo_dtls_t *d)
+{
+    if (d->state != ST_DONE || d->settled) return;
+    d->settled = true;
+    bool hibernated = hibernate_gcm(d);
+    if (!hibernated) {
+        fo_dtls_alert_key_wipe(&d->alert);
+        if (d->ssl->handshake && d->ssl->state == MBEDTLS_SSL_HANDSHAKE_OVER)
+            mbedtls_ssl_handshake_wrapup_free_hs_transform(d->ssl);
+    }
+    d->timer_fin_ms = 0;
+    if (d->io.timer_cb) d->io.timer_cb(d->io.user, -1);
+    d->ctx->released += hibernated ? sizeof(mbedtls_ssl_context) + MBEDTLS_SSL_IN_BUFFER_LEN +
+                                         MBEDTLS_SSL_OUT_BUFFER_LEN
+                                   : sizeof(mbedtls_ssl_handshake_params);
+    if (d->ctx->released >= DTLS_TRIM_BYTES) {
+        d->ctx->released = 0;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+    }
+    FO_LOG(FO_LOG_DEBUG, d->name, "%s", hibernated ? "hibernated" : "handshake state freed");
+}
+
+void fo_dtls_peer_done(fo_dtls_t *d) { settle(d); }
+
+bool fo_dtls_is_hibernated(const fo_dtls_t *d) { return d->state == ST_DONE && !d->ssl; }
 
 static int handshake(fo_dtls_t *d)
 {
     /* Before a ClientHello has been accepted nothing is lost by starting over. */
-    bool fresh = d->role == FO_DTLS_SERVER && d->ssl.state <= MBEDTLS_SSL_CLIENT_HELLO;
+    bool fresh = d->role == FO_DTLS_SERVER && d->ssl->state <= MBEDTLS_SSL_CLIENT_HELLO;
     d->ctx->active = d;
-    int ret = mbedtls_ssl_handshake(&d->ssl);
+    int ret = mbedtls_ssl_handshake(d->ssl);
     d->ctx->active = NULL;
     if (ret == 0) return finish(d);
     int err = map_error(ret);
@@ -616,7 +756,7 @@ static int handshake(fo_dtls_t *d)
     /* mbedtls's server parses the first record itself and fails on anything but a ClientHello
      * (say, a late alert or retransmission from an earlier session on this address). Drop it
      * and keep waiting instead of killing the session. */
-    if (fresh && !d->fp_mismatch && mbedtls_ssl_session_reset(&d->ssl) == 0) {
+    if (fresh && !d->fp_mismatch && mbedtls_ssl_session_reset(d->ssl) == 0) {
         log_mbedtls(FO_LOG_DEBUG, d->name, "dropped a datagram before the ClientHello", ret);
         return FO_EINVAL;
     }
@@ -630,10 +770,22 @@ static int handshake(fo_dtls_t *d)
  * channel) and anything mbedtls drops are ignored; only the end of the session is reported. */
 static int read_after_done(fo_dtls_t *d)
 {
+    if (!d->ssl) { /* hibernated */
+        fo_dtls_alert_scan_t scan;
+        if (fo_dtls_alert_scan(&d->alert, d->in, d->in_len, &scan) != 1) {
+            if (scan.dropped)
+                FO_LOG(FO_LOG_DEBUG, d->name, "hibernated: dropped %u record(s)", scan.dropped);
+            return 0;
+        }
+        FO_LOG(FO_LOG_DEBUG, d->name, "peer closed (%s)",
+               scan.desc == 0 ? "close_notify" : "fatal alert");
+        d->state = ST_CLOSED;
+        return FO_ECLOSED;
+    }
     unsigned char scratch[1500];
     for (;;) {
         d->ctx->active = d;
-        int ret = mbedtls_ssl_read(&d->ssl, scratch, sizeof scratch);
+        int ret = mbedtls_ssl_read(d->ssl, scratch, sizeof scratch);
         d->ctx->active = NULL;
         if (ret > 0) continue;
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
@@ -687,7 +839,12 @@ int fo_dtls_timeout(fo_dtls_t *d)
     switch (d->state) {
     case ST_FAILED: return d->err;
     case ST_CLOSED: return FO_ECLOSED;
-    case ST_DONE: return 0;
+    case ST_DONE:
+        if (!d->settled) {
+            if (now_ms() >= d->hibernate_at_ms) settle(d);
+            else arm_owner_timer(d);
+        }
+        return 0;
     default: break;
     }
     if (d->timer_fin_ms == 0) return FO_EAGAIN;
@@ -711,14 +868,17 @@ int fo_dtls_srtp_keys(const fo_dtls_t *d, fo_srtp_keys_t *out)
 
 void fo_dtls_close(fo_dtls_t *d)
 {
-    if (d->state == ST_DONE) {
-        int ret = mbedtls_ssl_close_notify(&d->ssl);
+    if (d->state == ST_DONE && !d->ssl) {
+        if (d->close_len) d->io.send_cb(d->io.user, d->close_rec, d->close_len);
+    } else if (d->state == ST_DONE) {
+        int ret = mbedtls_ssl_close_notify(d->ssl);
         if (ret != 0) log_mbedtls(FO_LOG_DEBUG, d->name, "close_notify", ret);
     }
     if (d->state == ST_HANDSHAKE || d->state == ST_DONE) {
+        /* No retransmissions or hibernation after this: the owner's timer is not needed. */
+        bool armed = d->timer_fin_ms || (d->state == ST_DONE && !d->settled);
         d->state = ST_CLOSED;
-        /* No retransmissions after this: tell the owner its timer is not needed. */
-        if (d->timer_fin_ms && d->io.timer_cb) d->io.timer_cb(d->io.user, -1);
+        if (armed && d->io.timer_cb) d->io.timer_cb(d->io.user, -1);
         d->timer_fin_ms = 0;
     }
 }

@@ -88,7 +88,7 @@ size_t fo_simulcast_unwrap_rtx(fo_session_t *s, const fo_rtp_view_t *v, unsigned
     if (!l->ssrc || v->payload_len < 2) return 0;
     l->rtx_ssrc = v->ssrc;
     uint16_t osn;
-    int n = fo_rtx_unwrap(v, l->ssrc, tr->codec.pt, NULL, s->scratch, sizeof s->scratch, &osn);
+    int n = fo_rtx_unwrap(v, l->ssrc, tr->codec.pt, NULL, s->scratch, SESSION_SCRATCH, &osn);
     if (n <= 0) return 0;
     l->rtx_packets++;
     *layer = li;

@@ -537,9 +537,13 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         return NULL;
     }
     fo_session_t *s = calloc(1, sizeof *s);
-    if (s && role == FO_ROLE_PUBLISH && !(s->pub = calloc(KIND_N, sizeof *s->pub))) {
-        free(s);
-        s = NULL;
+    if (s && role == FO_ROLE_PUBLISH) {
+        if ((s->pub = calloc(1, KIND_N * sizeof *s->pub + SESSION_SCRATCH)))
+            s->scratch = (uint8_t *)(s->pub + KIND_N);
+        else {
+            free(s);
+            s = NULL;
+        }
     }
     if (!s) {
         *err = FO_ENOMEM;

@@ -119,8 +119,10 @@ struct fo_session {
     uint16_t tw_seq;       /* player: next transport-wide sequence number */
     fo_timer_t tick;
     unsigned ticks;
-    uint8_t scratch[FO_HISTORY_PKT + 64]; /* unwrapped RTX */
+    uint8_t *scratch;      /* publisher: SESSION_SCRATCH bytes for unwrapped RTX, allocated
+                            * after pub[] (players do not need it: ~1.5 KiB each) */
 };
+#define SESSION_SCRATCH (FO_HISTORY_PKT + 64)
 
 struct fo_stream {
     const fo_stream_env_t *env;

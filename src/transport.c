@@ -26,6 +26,7 @@ struct fo_transport {
     int selected;            /* index into addrs we send to, -1 none */
     bool nominated;          /* selected came from a USE-CANDIDATE check */
     fo_dtls_t *dtls;
+    bool peer_done;          /* told dtls that SRTP/SRTCP from the peer authenticated */
     fo_srtp_t *srtp;
     unsigned worker;         /* send worker owning srtp's outbound half; 0: the loop */
     struct reasm *reasm;     /* ClientHello reassembly, only while handshaking */
@@ -239,6 +240,10 @@ void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const
     }
     t->stats.rx_packets++;
     t->stats.rx_bytes += len;
+    if (!t->peer_done) { /* the peer has our last DTLS flight: dtls may hibernate */
+        t->peer_done = true;
+        fo_dtls_peer_done(t->dtls);
+    }
     if (rtcp) {
         if (t->cbs.on_rtcp) t->cbs.on_rtcp(t->user, buf, n);
     } else if (t->cbs.on_rtp) {

@@ -2,7 +2,22 @@
 /* DTLS 1.2 with use_srtp over mbedtls 2.28: the certificate (self-signed ECDSA P-256 made at
  * start-up, or loaded), its SHA-256 fingerprint for SDP, and per-peer handshakes as server or
  * client over caller-supplied I/O and timers; exports the SRTP keys (RFC 5705/5764).
- * The only user of mbedtls's SSL API. A context and its sessions belong to one thread. */
+ * The only user of mbedtls's SSL API. A context and its sessions belong to one thread.
+ *
+ * Hibernation. After the handshake nothing but alerts ever crosses a DTLS-SRTP session, yet an
+ * mbedtls context holds ~40 KiB (two 16 KiB record buffers, and on the server the handshake
+ * state and last flight, kept until application data arrives: never, in WebRTC). So once the
+ * peer has shown that it completed the handshake too (fo_dtls_peer_done: the owner
+ * authenticated SRTP or SRTCP from it), or DTLS_HIBERNATE_MS (30 s) after completion, when no
+ * retransmission of its last flight can still be expected, a session settles:
+ *   - AES-GCM suites (what Chrome, Firefox and Safari negotiate with our preference order): the
+ *     context is freed. What stays is a pre-made close_notify (made then, sent by
+ *     fo_dtls_close; its record number is still the next one since nothing else is sent) and
+ *     the peer's write key, so that its close_notify or fatal alert still ends the session
+ *     (FO_ECLOSED) and nothing unauthenticated does (dtls_alert.h). A retransmitted flight from
+ *     the peer can no longer be answered: that is what the wait is for.
+ *   - other suites (CBC, ChaCha20): the context stays; only the handshake state is freed.
+ * Neither changes what the functions below return. */
 #ifndef FO_DTLS_H
 #define FO_DTLS_H
 
@@ -28,6 +43,10 @@ const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx);
  * fo_dtls_ctx_new() can load, so a generated certificate (and the fingerprint in SDP) can be kept
  * across restarts. Returns 0, FO_ESYS (file) or FO_ECRYPTO (encoding), logged. */
 int fo_dtls_ctx_write_pem(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path);
+
+/* The fallback delay between completion and hibernation (default DTLS_HIBERNATE_MS, 30 s) for
+ * sessions completing from now on; shorter only makes sense in tests. */
+void fo_dtls_ctx_set_hibernate_ms(fo_dtls_ctx_t *ctx, int ms);
 
 typedef enum { FO_DTLS_SERVER = 0, FO_DTLS_CLIENT = 1 } fo_dtls_role_t;
 
@@ -60,7 +79,8 @@ int fo_dtls_start(fo_dtls_t *d);
 /* Feeds one received DTLS datagram. Returns:
  *   FO_EAGAIN  handshake still in progress (fine),
  *   0          handshake has completed (returned once, on the datagram that completed it;
- *              afterwards application data is ignored and 0 is returned),
+ *              afterwards application data, and once hibernated anything but an authentic
+ *              alert, is ignored and 0 is returned),
  *   FO_ECLOSED the peer sent close_notify,
  *   FO_EAUTH   the peer's certificate does not match the fingerprint,
  *   FO_EINVAL  not a DTLS record (RFC 7983 first byte / DTLS header): dropped, session unharmed,
@@ -71,9 +91,17 @@ int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len);
 
 /* Called by the owner when the timer armed through timer_cb fires: retransmits or fails.
  * Returns FO_EAGAIN, or a negative code when the handshake timed out for good (FO_ECRYPTO,
- * about 12 s without progress). Called early, it re-arms timer_cb for the rest; called after
- * completion, it returns 0 and does nothing. */
+ * about 12 s without progress). Called early, it re-arms timer_cb for the rest. After
+ * completion the timer is the hibernation deadline: it returns 0 (and hibernates when due). */
 int fo_dtls_timeout(fo_dtls_t *d);
+
+/* Tells the session that the peer has completed the handshake (the owner authenticated an SRTP
+ * or SRTCP packet keyed from it): it hibernates now (see above) and cancels its timer through
+ * timer_cb. Cheap and idempotent; does nothing before completion or after the end. */
+void fo_dtls_peer_done(fo_dtls_t *d);
+
+/* True once the session's mbedtls context has been freed (AES-GCM suites, see above). */
+bool fo_dtls_is_hibernated(const fo_dtls_t *d);
 
 bool fo_dtls_is_done(const fo_dtls_t *d);
 
@@ -81,8 +109,8 @@ bool fo_dtls_is_done(const fo_dtls_t *d);
  * for outbound). Returns 0 or FO_EAGAIN if not done. */
 int fo_dtls_srtp_keys(const fo_dtls_t *d, fo_srtp_keys_t *out);
 
-/* Sends close_notify (best effort; nothing is sent before completion) and cancels the timer
- * through timer_cb. Later input returns FO_ECLOSED. */
+/* Sends close_notify (best effort; nothing is sent before completion; the pre-made one once
+ * hibernated) and cancels the timer through timer_cb. Later input returns FO_ECLOSED. */
 void fo_dtls_close(fo_dtls_t *d);
 
 #endif

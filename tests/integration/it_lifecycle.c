@@ -3,7 +3,9 @@
  * DTLS and SRTP (with the HTTPS server on as well), then SIGTERM to the server: both peers must
  * receive a DTLS close_notify (their state becomes CLOSED, not FAILED or timed out), and the
  * server must exit 0 (no leaks under ASan). The server's log lines about each session must
- * carry that session's id. */
+ * carry that session's id. Before that, one SRTP packet from the publisher and one SRTCP
+ * receiver report from the player let the server hibernate both DTLS sessions (dtls.h), so
+ * the close_notify they get is the pre-made one. */
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,6 +68,19 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++) snprintf(ids[i], sizeof ids[i], "[%s ", fo_peer_session_id(peers[i]));
     printf("it_lifecycle: publisher %s and player %s connected\n", fo_peer_session_id(peers[0]),
            fo_peer_session_id(peers[1]));
+
+    /* The peers prove they completed the handshake: the server's DTLS sessions hibernate. */
+    uint8_t rtp[20] = {0x80, FO_PEER_PT_OPUS, 0, 1, 0, 0, 0, 0};
+    uint32_t ssrc = fo_peer_ssrc(peers[0], "audio");
+    for (int i = 0; i < 4; i++) rtp[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+    uint8_t rr[8] = {0x80, 201, 0, 1, 0x12, 0x34, 0x56, 0x78};
+    if (fo_peer_send_rtp(peers[0], rtp, sizeof rtp) || fo_peer_send_rtcp(peers[1], rr, sizeof rr))
+        fo_test_fail("sending SRTP/SRTCP");
+    for (int64_t end = fo_peer_now_ms() + 3000;
+         fo_testsrv_log_count(&srv, "hibernated") < 2 && fo_peer_now_ms() < end;)
+        usleep(20000);
+    if (fo_testsrv_log_count(&srv, "hibernated") != 2)
+        fo_test_fail("%d DTLS sessions hibernated, want 2", fo_testsrv_log_count(&srv, "hibernated"));
 
     if (kill(srv.pid, SIGTERM) != 0) fo_test_fail("kill");
     drive_until_closed(peers, 2, 5000);

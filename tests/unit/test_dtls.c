@@ -175,7 +175,10 @@ static void test_handshake(void **state)
     assert_int_equal(t->cli.done_rc, 1);
     assert_int_equal(t->srv.last_rc, 0);
     assert_int_equal(t->cli.last_rc, 0);
-    assert_int_equal(t->cli.timer_ms, -1); /* nothing left to retransmit */
+    /* nothing left to retransmit: the timer is the hibernation deadline now */
+    assert_in_range(t->cli.timer_ms, 25000, 30000);
+    assert_in_range(t->srv.timer_ms, 25000, 30000);
+    assert_false(fo_dtls_is_hibernated(t->srv.d));
     assert_keys_crosswise(t);
     assert_int_equal(fo_dtls_timeout(t->cli.d), 0);
     pair_free(t);
@@ -392,6 +395,139 @@ static void test_close_notify(void **state)
     pair_free(t);
 }
 
+/* A completed pair, the server (and the client, if asked) hibernated. */
+static void hibernated_pair(pair_t *t, bool client_too)
+{
+    pair_init(t, t->sctx, t->cctx, NULL, NULL);
+    assert_int_equal(fo_dtls_start(t->cli.d), 0);
+    pump(&t->cli, &t->srv);
+    assert_true(fo_dtls_is_done(t->srv.d));
+    assert_true(fo_dtls_is_done(t->cli.d));
+    fo_dtls_peer_done(t->srv.d);
+    assert_true(fo_dtls_is_hibernated(t->srv.d));
+    assert_int_equal(t->srv.timer_ms, -1); /* nothing left to wait for */
+    if (client_too) {
+        fo_dtls_peer_done(t->cli.d);
+        assert_true(fo_dtls_is_hibernated(t->cli.d));
+    }
+    assert_int_equal(t->srv.n + t->cli.n, 0); /* hibernating sends nothing */
+}
+
+static void test_hibernate(void **state)
+{
+    pair_t *t = *state;
+    hibernated_pair(t, false);
+    fo_dtls_peer_done(t->srv.d); /* idempotent */
+    assert_true(fo_dtls_is_done(t->srv.d));
+    assert_keys_crosswise(t); /* the keys outlive the context */
+    assert_int_equal(fo_dtls_timeout(t->srv.d), 0);
+    feed_garbage(&t->srv);
+    assert_true(fo_dtls_is_done(t->srv.d));
+
+    /* The pre-made close_notify (AES-128-GCM: 13 + 8 + 2 + 16 bytes) is one mbedtls accepts. */
+    fo_dtls_close(t->srv.d);
+    assert_int_equal(t->srv.n, 1);
+    assert_int_equal(t->srv.q[0].len, 39);
+    assert_int_equal(fo_dtls_input(t->cli.d, t->srv.q[0].buf, t->srv.q[0].len), FO_ECLOSED);
+    pair_free(t);
+
+    /* Before completion it is a no-op. */
+    pair_init(t, t->sctx, t->cctx, NULL, NULL);
+    fo_dtls_peer_done(t->srv.d);
+    assert_false(fo_dtls_is_hibernated(t->srv.d));
+    assert_int_equal(fo_dtls_start(t->cli.d), 0);
+    pump(&t->cli, &t->srv);
+    assert_true(fo_dtls_is_done(t->srv.d));
+    assert_false(fo_dtls_is_hibernated(t->srv.d));
+    pair_free(t);
+}
+
+static void test_hibernate_timer(void **state)
+{
+    pair_t *t = *state;
+    fo_dtls_ctx_set_hibernate_ms(t->sctx, 50);
+    pair_init(t, t->sctx, t->cctx, NULL, NULL);
+    assert_int_equal(fo_dtls_start(t->cli.d), 0);
+    pump(&t->cli, &t->srv);
+    fo_dtls_ctx_set_hibernate_ms(t->sctx, 30000); /* read when a handshake completes */
+    assert_true(fo_dtls_is_done(t->srv.d));
+    assert_in_range(t->srv.timer_ms, 0, 50);
+    /* Early: re-armed for the rest, still awake. */
+    assert_int_equal(fo_dtls_timeout(t->srv.d), 0);
+    assert_false(fo_dtls_is_hibernated(t->srv.d));
+    assert_in_range(t->srv.timer_ms, 0, 50);
+    wait_ms(50);
+    assert_int_equal(fo_dtls_timeout(t->srv.d), 0);
+    assert_true(fo_dtls_is_hibernated(t->srv.d));
+    assert_int_equal(t->srv.timer_ms, -1);
+    /* The client's close_notify still ends it. */
+    fo_dtls_close(t->cli.d);
+    assert_int_equal(t->cli.n, 1);
+    assert_int_equal(fo_dtls_input(t->srv.d, t->cli.q[0].buf, t->cli.q[0].len), FO_ECLOSED);
+    pair_free(t);
+}
+
+static void test_hibernated_peer_alert(void **state)
+{
+    pair_t *t = *state;
+    hibernated_pair(t, false);
+    fo_dtls_close(t->cli.d); /* mbedtls's own close_notify, encrypted */
+    assert_int_equal(t->cli.n, 1);
+    dgram_t cn = t->cli.q[0];
+    t->cli.n = 0;
+
+    /* Forged: any bit flipped, anywhere; truncated; unharmed afterwards. */
+    dgram_t bad;
+    for (size_t i = 0; i < cn.len; i++)
+        for (int b = 0; b < 8; b += 3) {
+            bad = cn;
+            bad.buf[i] ^= (uint8_t)(1u << b);
+            int rc = fo_dtls_input(t->srv.d, bad.buf, bad.len);
+            assert_true(rc == 0 || rc == FO_EINVAL);
+        }
+    for (size_t n = 0; n < cn.len; n++) {
+        int rc = fo_dtls_input(t->srv.d, cn.buf, n);
+        assert_true(rc == 0 || rc == FO_EINVAL);
+    }
+    assert_true(fo_dtls_is_done(t->srv.d));
+
+    /* Behind a forged record in the same datagram, the real one counts. */
+    bad = cn;
+    bad.buf[cn.len - 1] ^= 1;
+    memcpy(bad.buf + cn.len, cn.buf, cn.len);
+    bad.len = 2 * cn.len;
+    assert_int_equal(fo_dtls_input(t->srv.d, bad.buf, bad.len), FO_ECLOSED);
+    assert_int_equal(fo_dtls_input(t->srv.d, cn.buf, cn.len), FO_ECLOSED);
+    pair_free(t);
+
+    /* The plain case, and a replay into a fresh session (other keys) does nothing. */
+    hibernated_pair(t, false);
+    assert_int_equal(fo_dtls_input(t->srv.d, cn.buf, cn.len), 0);
+    fo_dtls_close(t->cli.d);
+    assert_int_equal(fo_dtls_input(t->srv.d, t->cli.q[0].buf, t->cli.q[0].len), FO_ECLOSED);
+    pair_free(t);
+}
+
+static void test_hibernated_both(void **state)
+{
+    pair_t *t = *state;
+    /* The client hibernates too (it keeps the server's write key): either close works. */
+    hibernated_pair(t, true);
+    fo_dtls_close(t->srv.d);
+    assert_int_equal(fo_dtls_input(t->cli.d, t->srv.q[0].buf, t->srv.q[0].len), FO_ECLOSED);
+    pair_free(t);
+
+    hibernated_pair(t, true);
+    feed_garbage(&t->cli);
+    fo_dtls_close(t->cli.d);
+    assert_int_equal(t->cli.n, 1);
+    assert_int_equal(fo_dtls_input(t->srv.d, t->cli.q[0].buf, t->cli.q[0].len), FO_ECLOSED);
+    /* What the server had kept from the handshake does not matter any more. */
+    fo_dtls_close(t->srv.d); /* already closed by the peer: sends nothing */
+    assert_int_equal(t->srv.n, 0);
+    pair_free(t);
+}
+
 static void test_pem_roundtrip(void **state)
 {
     pair_t *t = *state;
@@ -445,6 +581,10 @@ int main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_retransmit),
         cmocka_unit_test(test_close_notify),
+        cmocka_unit_test(test_hibernate),
+        cmocka_unit_test(test_hibernate_timer),
+        cmocka_unit_test(test_hibernated_peer_alert),
+        cmocka_unit_test(test_hibernated_both),
         cmocka_unit_test(test_pem_roundtrip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
