@@ -59,7 +59,9 @@ struct fo_srtp {
 
 static bool initialised;
 static const char *crypto_name = "libsrtp";
-static bool fast_out; /* nettle's crypto is in use and srtp_out passed its self-test */
+static bool fast_out;     /* new sessions protect with srtp_out.c */
+static bool prims_set;    /* which primitives are behind libsrtp is known: */
+static bool prims_nettle; /* nettle's (else libsrtp's stock) */
 
 /* ------------------------------------------------------------------------------------------ */
 /* nettle behind libsrtp: AES-128 in counter mode (RFC 3711 4.1.1) and HMAC-SHA1 (4.2) */
@@ -208,9 +210,9 @@ static srtp_err_status_t sha1_mac_compute(void *state, const uint8_t *buf, int l
     return srtp_err_status_ok;
 }
 
-/* Puts nettle's types behind libsrtp's ids (libsrtp self-tests each on replacement) or the stock
- * ones back. Sessions created before keep the implementation they were created with. */
-static int use_crypto(bool nettle)
+/* Puts nettle's AES-CM and HMAC-SHA1 behind libsrtp's ids, or its stock ones back; libsrtp
+ * self-tests each replacement. */
+static int use_primitives(bool nettle)
 {
     icm_type = (srtp_cipher_type_t){
         .alloc = icm_alloc,
@@ -250,25 +252,40 @@ static int use_crypto(bool nettle)
             srtp_replace_auth_type(&srtp_hmac, SRTP_HMAC_SHA1);
         }
         crypto_name = "libsrtp";
-        fast_out = false;
+        prims_set = true, prims_nettle = false;
         return FO_ECRYPTO;
     }
-    crypto_name = nettle ? "nettle" : "libsrtp";
+    prims_set = true, prims_nettle = nettle;
+    return 0;
+}
+
+/* What new sessions use: nettle's or libsrtp's primitives behind libsrtp (replaced only when they
+ * change), and with `fast` (nettle only) srtp_out.c for protect, once its known answers pass.
+ * Sessions created before keep what they were created with. */
+static int use_crypto(bool nettle, bool fast)
+{
     fast_out = false;
-    if (nettle) {
-        fast_out = fo_srtp_out_self_test() == 0;
-        if (!fast_out)
-            FO_LOG(FO_LOG_ERROR, "srtp",
-                   "outbound SRTP over nettle failed its known answers: protecting with libsrtp");
+    if (!prims_set || prims_nettle != nettle) {
+        int err = use_primitives(nettle);
+        if (err) return err;
     }
+    crypto_name = !nettle ? "libsrtp" : fast ? "nettle" : "libsrtp+nettle";
+    if (fast && fo_srtp_out_self_test() != 0) {
+        FO_LOG(FO_LOG_ERROR, "srtp",
+               "outbound SRTP over nettle failed its known answers: protecting with libsrtp");
+        crypto_name = "libsrtp+nettle";
+        return FO_ECRYPTO;
+    }
+    fast_out = fast;
     return 0;
 }
 
 int fo_srtp_set_crypto(const char *name)
 {
     if (!initialised) return FO_EINVAL;
-    if (!name || strcmp(name, "nettle") == 0) return use_crypto(true);
-    if (strcmp(name, "libsrtp") == 0) return use_crypto(false);
+    if (!name || strcmp(name, "nettle") == 0) return use_crypto(true, true);
+    if (strcmp(name, "libsrtp+nettle") == 0) return use_crypto(true, false);
+    if (strcmp(name, "libsrtp") == 0) return use_crypto(false, false);
     return FO_EINVAL;
 }
 
@@ -289,7 +306,8 @@ int fo_srtp_global_init(void)
     const char *want = getenv("FANOUT_SRTP_CRYPTO");
     int err = fo_srtp_set_crypto(want && *want ? want : "nettle");
     if (err == FO_EINVAL)
-        FO_LOG(FO_LOG_WARN, "srtp", "FANOUT_SRTP_CRYPTO=%s: expected nettle or libsrtp", want);
+        FO_LOG(FO_LOG_WARN, "srtp", "FANOUT_SRTP_CRYPTO=%s: expected nettle, libsrtp+nettle or "
+               "libsrtp", want);
     FO_LOG(FO_LOG_DEBUG, "srtp", "%s, %s crypto", srtp_get_version_string(), crypto_name);
     return 0;
 }
@@ -300,7 +318,7 @@ void fo_srtp_global_shutdown(void)
     srtp_shutdown();
     initialised = false;
     crypto_name = "libsrtp";
-    fast_out = false;
+    fast_out = prims_set = false;
 }
 
 static srtp_t session(const uint8_t key[FO_SRTP_MASTER_LEN], srtp_ssrc_type_t type)

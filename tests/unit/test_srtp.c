@@ -534,6 +534,39 @@ static void test_fast_rtcp_matches_libsrtp(void **state)
     trio_free(&t);
 }
 
+/* The three modes of fo_srtp_set_crypto produce the same bytes. */
+static void test_modes_agree(void **state)
+{
+    (void)state;
+    static const char *const modes[] = {"libsrtp", "libsrtp+nettle", "nettle"};
+    fo_srtp_t *s[3];
+    fo_srtp_keys_t k;
+    for (int i = 0; i < FO_SRTP_MASTER_LEN; i++) k.local[i] = k.remote[i] = (uint8_t)rnd();
+    for (int m = 0; m < 3; m++) {
+        assert_int_equal(fo_srtp_set_crypto(modes[m]), 0);
+        assert_string_equal(fo_srtp_crypto(), modes[m]);
+        assert_non_null(s[m] = fo_srtp_new(&k));
+    }
+    static uint8_t pkt[CAP], out[3][CAP];
+    for (unsigned n = 0; n < 500; n++) {
+        bool rtcp = n % 5 == 4;
+        size_t len = rtcp ? make_rtcp(pkt, 7 + n % 2) : random_rtp(pkt, 1 + n % 3, (uint16_t)n);
+        size_t l[3];
+        for (int m = 0; m < 3; m++) {
+            memcpy(out[m], pkt, len);
+            l[m] = len;
+            assert_int_equal(rtcp ? fo_srtp_protect_rtcp(s[m], out[m], &l[m], CAP)
+                                  : fo_srtp_protect(s[m], out[m], &l[m], CAP),
+                             0);
+        }
+        assert_int_equal(l[0], l[1]), assert_int_equal(l[0], l[2]);
+        assert_memory_equal(out[0], out[1], l[0]);
+        assert_memory_equal(out[0], out[2], l[0]);
+    }
+    for (int m = 0; m < 3; m++) fo_srtp_free(s[m]);
+    assert_string_equal(fo_srtp_crypto(), "nettle");
+}
+
 /* Malformed RTP: the fast path refuses exactly what libsrtp refuses, never writes, and never
  * reads past the packet (ASan: the packet is copied to a heap block of exactly its length plus
  * the trailer room). */
@@ -735,6 +768,7 @@ int main(void)
         cmocka_unit_test(test_nettle_matches_libsrtp), cmocka_unit_test(test_kdf_vectors),
         cmocka_unit_test(test_fast_rtp_matches_libsrtp),
         cmocka_unit_test(test_fast_rtcp_matches_libsrtp), cmocka_unit_test(test_fast_malformed),
+        cmocka_unit_test(test_modes_agree),
         cmocka_unit_test(test_fast_limits), cmocka_unit_test(test_protect_cost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
