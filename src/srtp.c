@@ -37,8 +37,6 @@
 _Static_assert(FO_SRTP_MAX_TRAILER == SRTP_MAX_TRAILER_LEN, "FO_SRTP_MAX_TRAILER is libsrtp's");
 _Static_assert(FO_SRTP_MASTER_LEN == SRTP_AES_ICM_128_KEY_LEN_WSALT, "AES-128 key + 112-bit salt");
 
-/* Packets may arrive up to FO_SRTP_WINDOW indexes late (video bursts and NACK retransmissions
- * are reordered); 1024 is what browsers use too. */
 /* Smallest RTP header and smallest RTCP packet (header + sender SSRC). */
 #define RTP_MIN_LEN 12
 #define RTCP_MIN_LEN 8
@@ -49,9 +47,9 @@ struct fo_srtp {
     srtp_t in;
     unsigned errors_in; /* failures seen, for rate-limited logging */
     struct {
-        alignas(64) bool fast;      /* protect with `fast` (else everything through `lib`) */
+        alignas(64) bool fast; /* protect with fast_state (else everything through `lib`) */
         unsigned errors;
-        srtp_t lib;                 /* libsrtp: every SSRC, or (fast) those past fast's table */
+        srtp_t lib; /* libsrtp: every SSRC, or (fast) the SSRCs past fast_state's table */
         uint8_t master[FO_SRTP_MASTER_LEN]; /* (fast) to create `lib` when first needed */
         fo_srtp_out_t fast_state;
     } out;
@@ -331,6 +329,8 @@ static srtp_t session(const uint8_t key[FO_SRTP_MASTER_LEN], srtp_ssrc_type_t ty
     srtp_crypto_policy_set_rtcp_default(&pol.rtcp);
     pol.ssrc.type = type;
     pol.key = k;
+    /* Packets may arrive up to this many indexes late (video bursts and NACK retransmissions
+     * are reordered); 1024 is what browsers use too. */
     pol.window_size = FO_SRTP_WINDOW;
     /* Outbound: NACK retransmissions re-send the same index with the same payload. */
     pol.allow_repeat_tx = type == ssrc_any_outbound;
