@@ -9,7 +9,8 @@
 #        IDLE=500 (idle players for memory per idle player; 0 skips)  NO_DOC=1 (do not write)
 #        IDLE_HOLD=0 (s the idle players stay connected before RSS is sampled; 35 lets their DTLS
 #        sessions hibernate, see include/fanout/dtls.h)
-#        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison)
+#        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison;
+#        libsrtp+nettle: libsrtp's engine over nettle, the outbound path before src/srtp_out.c)
 #        SERVER_CPU=1 (pin the server to that CPU and the load tool to the other; "" does not pin)
 #        PROCS=1 (fanout-bench processes sharing the players; their JSON is merged)
 #        WORKERS=1 (the server's rtc.workers)  SETTLE=3 (s after the ramp before measuring)

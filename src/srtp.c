@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* SRTP adapter over libsrtp2 (2.5, Debian's NSS build): owns the inbound and outbound libsrtp
- * sessions of one transport, keyed with AES128_CM_HMAC_SHA1_80. It knows nothing of DTLS (the
- * keys come in through fo_srtp_keys_t) nor of sockets and buffers (the caller owns them; every
- * call works in place). The hot path allocates nothing and logs at debug, rate-limited.
+/* SRTP adapter over libsrtp2 (2.5, Debian's NSS build): owns the inbound and outbound halves of
+ * one transport's SRTP, keyed with AES128_CM_HMAC_SHA1_80. It knows nothing of DTLS (the keys
+ * come in through fo_srtp_keys_t) nor of sockets and buffers (the caller owns them; every call
+ * works in place). The hot path allocates nothing and logs at debug, rate-limited.
  *
- * libsrtp stays the SRTP engine (key derivation, indexes, replay windows), but the two
- * primitives behind the profile are nettle's (AES-NI, SHA-NI) instead of Debian's NSS ones,
- * swapped in with srtp_replace_cipher_type/srtp_replace_auth_type: NSS costs ~8-11 us per
- * srtp_protect of a 1200-byte packet, mostly per-call overhead; nettle ~1.3 us. libsrtp runs its
- * own test vectors (the stock types' test_data) on each replacement and refuses a failing one.
- * nettle is the only other library used here; it comes with GnuTLS anyway. */
+ * Inbound (unprotect, replay windows) is libsrtp's, with nettle's AES-CM and HMAC-SHA1 swapped
+ * in behind it (srtp_replace_cipher_type/srtp_replace_auth_type): Debian's NSS ones cost ~8-11
+ * us per 1200-byte packet, mostly per-call overhead; nettle ~1.3 us. libsrtp runs its own test
+ * vectors on each replacement and refuses a failing one.
+ *
+ * Outbound (protect: once per player per forwarded packet) is src/srtp_out.c, our own code over
+ * nettle, when the crypto is "nettle": libsrtp's generic per-packet path (stream list lookup,
+ * srtp_protect_mki) measured 13.5 % of the server at 1000 players, more than the crypto, while
+ * the KDF and transforms are small and pinned by RFC 3711 test vectors (self-tested here before
+ * use) and byte-exact cross-checks against libsrtp (tests). Only SSRCs beyond its table go to
+ * an outbound libsrtp session, created then. "libsrtp" keeps libsrtp (NSS) for everything. */
 #include "fanout/srtp.h"
 
 #include <limits.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +32,34 @@
 
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/srtp_out.h"
 
 _Static_assert(FO_SRTP_MAX_TRAILER == SRTP_MAX_TRAILER_LEN, "FO_SRTP_MAX_TRAILER is libsrtp's");
 _Static_assert(FO_SRTP_MASTER_LEN == SRTP_AES_ICM_128_KEY_LEN_WSALT, "AES-128 key + 112-bit salt");
 
-/* Packets may arrive up to this many indexes late (video bursts and NACK retransmissions are
- * reordered); 1024 is what browsers use too. */
-#define SRTP_REPLAY_WINDOW 1024
 /* Smallest RTP header and smallest RTCP packet (header + sender SSRC). */
 #define RTP_MIN_LEN 12
 #define RTCP_MIN_LEN 8
 
+/* With send workers the inbound half is the loop thread's and the outbound half the worker's
+ * (docs/workers.md): they share no field and the outbound half starts on its own cache line. */
 struct fo_srtp {
-    srtp_t in, out;
-    /* failures seen, for rate-limited logging; one counter per direction because with send
-     * workers protect and unprotect of one session run on different threads */
-    unsigned errors_in, errors_out;
+    srtp_t in;
+    unsigned errors_in; /* failures seen, for rate-limited logging */
+    struct {
+        alignas(64) bool fast; /* protect with fast_state (else everything through `lib`) */
+        unsigned errors;
+        srtp_t lib; /* libsrtp: every SSRC, or (fast) the SSRCs past fast_state's table */
+        uint8_t master[FO_SRTP_MASTER_LEN]; /* (fast) to create `lib` when first needed */
+        fo_srtp_out_t fast_state;
+    } out;
 };
 
 static bool initialised;
 static const char *crypto_name = "libsrtp";
+static bool fast_out;     /* new sessions protect with srtp_out.c */
+static bool prims_set;    /* which primitives are behind libsrtp is known: */
+static bool prims_nettle; /* nettle's (else libsrtp's stock) */
 
 /* ------------------------------------------------------------------------------------------ */
 /* nettle behind libsrtp: AES-128 in counter mode (RFC 3711 4.1.1) and HMAC-SHA1 (4.2) */
@@ -194,9 +208,9 @@ static srtp_err_status_t sha1_mac_compute(void *state, const uint8_t *buf, int l
     return srtp_err_status_ok;
 }
 
-/* Puts nettle's types behind libsrtp's ids (libsrtp self-tests each on replacement) or the stock
- * ones back. Sessions created before keep the implementation they were created with. */
-static int use_crypto(bool nettle)
+/* Puts nettle's AES-CM and HMAC-SHA1 behind libsrtp's ids, or its stock ones back; libsrtp
+ * self-tests each replacement. */
+static int use_primitives(bool nettle)
 {
     icm_type = (srtp_cipher_type_t){
         .alloc = icm_alloc,
@@ -236,17 +250,40 @@ static int use_crypto(bool nettle)
             srtp_replace_auth_type(&srtp_hmac, SRTP_HMAC_SHA1);
         }
         crypto_name = "libsrtp";
+        prims_set = true, prims_nettle = false;
         return FO_ECRYPTO;
     }
-    crypto_name = nettle ? "nettle" : "libsrtp";
+    prims_set = true, prims_nettle = nettle;
+    return 0;
+}
+
+/* What new sessions use: nettle's or libsrtp's primitives behind libsrtp (replaced only when they
+ * change), and with `fast` (nettle only) srtp_out.c for protect, once its known answers pass.
+ * Sessions created before keep what they were created with. */
+static int use_crypto(bool nettle, bool fast)
+{
+    fast_out = false;
+    if (!prims_set || prims_nettle != nettle) {
+        int err = use_primitives(nettle);
+        if (err) return err;
+    }
+    crypto_name = !nettle ? "libsrtp" : fast ? "nettle" : "libsrtp+nettle";
+    if (fast && fo_srtp_out_self_test() != 0) {
+        FO_LOG(FO_LOG_ERROR, "srtp",
+               "outbound SRTP over nettle failed its known answers: protecting with libsrtp");
+        crypto_name = "libsrtp+nettle";
+        return FO_ECRYPTO;
+    }
+    fast_out = fast;
     return 0;
 }
 
 int fo_srtp_set_crypto(const char *name)
 {
     if (!initialised) return FO_EINVAL;
-    if (!name || strcmp(name, "nettle") == 0) return use_crypto(true);
-    if (strcmp(name, "libsrtp") == 0) return use_crypto(false);
+    if (!name || strcmp(name, "nettle") == 0) return use_crypto(true, true);
+    if (strcmp(name, "libsrtp+nettle") == 0) return use_crypto(true, false);
+    if (strcmp(name, "libsrtp") == 0) return use_crypto(false, false);
     return FO_EINVAL;
 }
 
@@ -267,7 +304,8 @@ int fo_srtp_global_init(void)
     const char *want = getenv("FANOUT_SRTP_CRYPTO");
     int err = fo_srtp_set_crypto(want && *want ? want : "nettle");
     if (err == FO_EINVAL)
-        FO_LOG(FO_LOG_WARN, "srtp", "FANOUT_SRTP_CRYPTO=%s: expected nettle or libsrtp", want);
+        FO_LOG(FO_LOG_WARN, "srtp", "FANOUT_SRTP_CRYPTO=%s: expected nettle, libsrtp+nettle or "
+               "libsrtp", want);
     FO_LOG(FO_LOG_DEBUG, "srtp", "%s, %s crypto", srtp_get_version_string(), crypto_name);
     return 0;
 }
@@ -278,6 +316,7 @@ void fo_srtp_global_shutdown(void)
     srtp_shutdown();
     initialised = false;
     crypto_name = "libsrtp";
+    fast_out = prims_set = false;
 }
 
 static srtp_t session(const uint8_t key[FO_SRTP_MASTER_LEN], srtp_ssrc_type_t type)
@@ -290,7 +329,9 @@ static srtp_t session(const uint8_t key[FO_SRTP_MASTER_LEN], srtp_ssrc_type_t ty
     srtp_crypto_policy_set_rtcp_default(&pol.rtcp);
     pol.ssrc.type = type;
     pol.key = k;
-    pol.window_size = SRTP_REPLAY_WINDOW;
+    /* Packets may arrive up to this many indexes late (video bursts and NACK retransmissions
+     * are reordered); 1024 is what browsers use too. */
+    pol.window_size = FO_SRTP_WINDOW;
     /* Outbound: NACK retransmissions re-send the same index with the same payload. */
     pol.allow_repeat_tx = type == ssrc_any_outbound;
     srtp_t s = NULL;
@@ -311,11 +352,19 @@ fo_srtp_t *fo_srtp_new(const fo_srtp_keys_t *keys)
         FO_LOG(FO_LOG_ERROR, "srtp", "fo_srtp_global_init() was not called");
         return NULL;
     }
-    fo_srtp_t *s = calloc(1, sizeof *s);
+    /* aligned_alloc: the outbound half's alignas(64); the size is a multiple of it. */
+    fo_srtp_t *s = aligned_alloc(alignof(fo_srtp_t), sizeof *s);
     if (!s) return NULL;
+    memset(s, 0, sizeof *s);
     s->in = session(keys->remote, ssrc_any_inbound);
-    s->out = session(keys->local, ssrc_any_outbound);
-    if (!s->in || !s->out) {
+    s->out.fast = fast_out;
+    if (s->out.fast) {
+        fo_srtp_out_init(&s->out.fast_state, keys->local);
+        memcpy(s->out.master, keys->local, sizeof s->out.master);
+    } else {
+        s->out.lib = session(keys->local, ssrc_any_outbound);
+    }
+    if (!s->in || (!s->out.fast && !s->out.lib)) {
         fo_srtp_free(s);
         return NULL;
     }
@@ -326,7 +375,8 @@ void fo_srtp_free(fo_srtp_t *s)
 {
     if (!s) return;
     if (s->in) srtp_dealloc(s->in);
-    if (s->out) srtp_dealloc(s->out);
+    if (s->out.lib) srtp_dealloc(s->out.lib);
+    explicit_bzero(&s->out, sizeof s->out);
     free(s);
 }
 
@@ -359,24 +409,59 @@ static int room(size_t len, size_t cap)
     return 0;
 }
 
+/* Counts and logs (rate-limited) a failure of ours, as map_status does for libsrtp's. */
+static int note(unsigned *errors, int err, const char *what)
+{
+    if (err != FO_EAGAIN && ((*errors)++ < 8 || (*errors & 1023) == 0))
+        FO_LOG(FO_LOG_DEBUG, "srtp", "%s failed (%s, %u failures so far)", what,
+               fo_strerror(err), *errors);
+    return err;
+}
+
+/* In fast mode, the libsrtp session for SSRCs past the table: created the first time one comes
+ * (on the sending thread; srtp_create only reads libsrtp's global tables). */
+static srtp_t overflow(fo_srtp_t *s)
+{
+    if (!s->out.lib) {
+        s->out.lib = session(s->out.master, ssrc_any_outbound);
+        if (s->out.lib)
+            FO_LOG(FO_LOG_DEBUG, "srtp", "more than %d outbound SSRCs: the others go through "
+                   "libsrtp", FO_SRTP_OUT_STREAMS);
+    }
+    return s->out.lib;
+}
+
+static int protect_lib(fo_srtp_t *s, uint8_t *buf, size_t *len, bool rtcp)
+{
+    srtp_t lib = s->out.fast ? overflow(s) : s->out.lib;
+    if (!lib) return note(&s->out.errors, FO_ENOMEM, rtcp ? "protect_rtcp" : "protect");
+    int n = (int)*len;
+    srtp_err_status_t st = rtcp ? srtp_protect_rtcp(lib, buf, &n) : srtp_protect(lib, buf, &n);
+    int err = map_status(&s->out.errors, st, rtcp ? "protect_rtcp" : "protect");
+    if (err == 0) *len = (size_t)n;
+    return err;
+}
+
 int fo_srtp_protect(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
 {
     if (room(*len, cap)) return FO_ETOOBIG;
     if (*len < RTP_MIN_LEN) return FO_EINVAL;
-    int n = (int)*len;
-    int err = map_status(&s->errors_out, srtp_protect(s->out, buf, &n), "protect");
-    if (err == 0) *len = (size_t)n;
-    return err;
+    if (s->out.fast) {
+        int err = fo_srtp_out_protect(&s->out.fast_state, buf, len);
+        if (err != FO_EFULL) return err ? note(&s->out.errors, err, "protect") : 0;
+    }
+    return protect_lib(s, buf, len, false);
 }
 
 int fo_srtp_protect_rtcp(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
 {
     if (room(*len, cap)) return FO_ETOOBIG;
     if (*len < RTCP_MIN_LEN) return FO_EINVAL;
-    int n = (int)*len;
-    int err = map_status(&s->errors_out, srtp_protect_rtcp(s->out, buf, &n), "protect_rtcp");
-    if (err == 0) *len = (size_t)n;
-    return err;
+    if (s->out.fast) {
+        int err = fo_srtp_out_protect_rtcp(&s->out.fast_state, buf, len);
+        if (err != FO_EFULL) return err ? note(&s->out.errors, err, "protect_rtcp") : 0;
+    }
+    return protect_lib(s, buf, len, true);
 }
 
 int fo_srtp_unprotect(fo_srtp_t *s, uint8_t *buf, size_t *len)

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* fo_srtp: round trips with crosswise keys, authentication and replay failures, buffer room,
  * known answers (RFC 3711 B.3 key derivation, recomputed here with mbedtls's AES and HMAC, and
- * libsrtp's reference packets for the same master key), and the cost of protect (printed). */
+ * libsrtp's reference packets for the same master key), the outbound fast path (srtp_out.c)
+ * byte for byte against libsrtp over long random packet sequences, and the cost of protect
+ * (printed). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@
 #include "fanout/common.h"
 #include "fanout/log.h"
 #include "fanout/srtp.h"
+#include "fanout/srtp_out.h"
 
 #define CAP (1500 + FO_SRTP_MAX_TRAILER)
 
@@ -224,6 +228,14 @@ static const uint8_t kat_master[FO_SRTP_MASTER_LEN] = {
     0x39, 0x0e, 0xc6, 0x75, 0xad, 0x49, 0x8a, 0xfe, 0xeb, 0xb6, 0x96, 0x0b, 0x3a, 0xab, 0xe6,
 };
 
+/* RFC 3711 B.3's session cipher key, salt and authentication key for that master. */
+static const uint8_t b3_key[16] = {0xc6, 0x1e, 0x7a, 0x93, 0x74, 0x4f, 0x39, 0xee,
+                                   0x10, 0x73, 0x4a, 0xfe, 0x3f, 0xf7, 0xa0, 0x87};
+static const uint8_t b3_salt[14] = {0x30, 0xcb, 0xbc, 0x08, 0x86, 0x3d, 0x8c,
+                                    0x85, 0xd4, 0x9d, 0xb3, 0x4a, 0x9a, 0xe1};
+static const uint8_t b3_auth[20] = {0xce, 0xbe, 0x32, 0x1f, 0x6f, 0xf7, 0x71, 0x6b, 0x6f, 0xd4,
+                                    0xab, 0x49, 0xaf, 0x25, 0x6a, 0x15, 0x6d, 0x38, 0xba, 0xa4};
+
 /* RFC 3711 4.3: PRF(master key, (label || 0) XOR salt), AES-CM keystream with that IV. */
 static void kdf(uint8_t label, uint8_t *out, size_t n)
 {
@@ -245,13 +257,9 @@ static size_t reference_protect(const uint8_t *pkt, size_t len, uint8_t *out)
     kdf(0x00, ck, sizeof ck);
     kdf(0x02, cs, sizeof cs);
     kdf(0x01, ak, sizeof ak);
-    /* RFC 3711 B.3's session cipher key and salt. */
-    static const uint8_t b3_key[16] = {0xc6, 0x1e, 0x7a, 0x93, 0x74, 0x4f, 0x39, 0xee,
-                                       0x10, 0x73, 0x4a, 0xfe, 0x3f, 0xf7, 0xa0, 0x87};
-    static const uint8_t b3_salt[14] = {0x30, 0xcb, 0xbc, 0x08, 0x86, 0x3d, 0x8c,
-                                        0x85, 0xd4, 0x9d, 0xb3, 0x4a, 0x9a, 0xe1};
     assert_memory_equal(ck, b3_key, 16);
     assert_memory_equal(cs, b3_salt, 14);
+    assert_memory_equal(ak, b3_auth, 20);
 
     uint8_t iv[16] = {0}, stream[16];
     memcpy(iv, cs, 14);
@@ -324,6 +332,336 @@ static void test_known_answer(void **state)
     assert_int_equal(fo_srtp_unprotect_rtcp(s, rbuf, &len), 0);
     assert_memory_equal(rbuf, rtcp_plain, sizeof rtcp_plain);
     fo_srtp_free(s);
+}
+
+/* --- the outbound fast path against libsrtp --------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13; /* xorshift64 */
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 32);
+}
+
+static void test_kdf_vectors(void **state)
+{
+    (void)state;
+    /* RFC 3711 B.3: master key, salt and the derived session cipher key, salt and auth key. */
+    uint8_t key[16], salt[14], auth[20];
+    fo_srtp_out_kdf(kat_master, 0x00, key, sizeof key);
+    fo_srtp_out_kdf(kat_master, 0x02, salt, sizeof salt);
+    fo_srtp_out_kdf(kat_master, 0x01, auth, sizeof auth);
+    assert_memory_equal(key, b3_key, 16);
+    assert_memory_equal(salt, b3_salt, 14);
+    assert_memory_equal(auth, b3_auth, 20);
+    /* Every label against the mbedtls recomputation above (SRTCP's too, and a 32-byte run). */
+    for (uint8_t label = 0; label <= 5; label++) {
+        uint8_t a[32], b[32];
+        fo_srtp_out_kdf(kat_master, label, a, sizeof a);
+        kdf(label, b, sizeof b);
+        assert_memory_equal(a, b, sizeof a);
+    }
+    assert_int_equal(fo_srtp_out_self_test(), 0);
+}
+
+typedef struct {
+    fo_srtp_t *fast, *ref, *peer; /* fast path, libsrtp (stock), receiver of fast's output */
+} trio_t;
+
+static trio_t trio_new(void)
+{
+    fo_srtp_keys_t k, kp;
+    for (int i = 0; i < FO_SRTP_MASTER_LEN; i++) {
+        k.local[i] = (uint8_t)rnd();
+        k.remote[i] = (uint8_t)rnd();
+    }
+    memcpy(kp.local, k.remote, FO_SRTP_MASTER_LEN);
+    memcpy(kp.remote, k.local, FO_SRTP_MASTER_LEN);
+    trio_t t;
+    assert_int_equal(fo_srtp_set_crypto("libsrtp"), 0);
+    t.ref = fo_srtp_new(&k);
+    assert_int_equal(fo_srtp_set_crypto("nettle"), 0);
+    t.fast = fo_srtp_new(&k);
+    t.peer = fo_srtp_new(&kp);
+    assert_non_null(t.ref), assert_non_null(t.fast), assert_non_null(t.peer);
+    return t;
+}
+
+static void trio_free(trio_t *t)
+{
+    fo_srtp_free(t->fast), fo_srtp_free(t->ref), fo_srtp_free(t->peer);
+}
+
+/* An RTP packet with random CSRCs, header extension (one-byte or two-byte profile) and payload
+ * length; returns its length. */
+static size_t random_rtp(uint8_t *buf, uint32_t ssrc, uint16_t seq)
+{
+    unsigned cc = rnd() % 4 == 0 ? rnd() % 16 : 0, x = rnd() % 3 == 0;
+    buf[0] = (uint8_t)(0x80 | (x ? 0x10 : 0) | cc);
+    buf[1] = (uint8_t)(rnd() & 0xff);
+    buf[2] = (uint8_t)(seq >> 8), buf[3] = (uint8_t)seq;
+    uint32_t ts = rnd();
+    buf[4] = (uint8_t)(ts >> 24), buf[5] = (uint8_t)(ts >> 16), buf[6] = (uint8_t)(ts >> 8);
+    buf[7] = (uint8_t)ts;
+    buf[8] = (uint8_t)(ssrc >> 24), buf[9] = (uint8_t)(ssrc >> 16), buf[10] = (uint8_t)(ssrc >> 8);
+    buf[11] = (uint8_t)ssrc;
+    size_t n = 12;
+    for (unsigned i = 0; i < 4 * cc; i++) buf[n++] = (uint8_t)rnd();
+    if (x) {
+        unsigned words = rnd() % 8;
+        uint16_t profile = rnd() % 2 ? 0xBEDE : 0x1000;
+        buf[n++] = (uint8_t)(profile >> 8), buf[n++] = (uint8_t)profile;
+        buf[n++] = 0, buf[n++] = (uint8_t)words;
+        for (unsigned i = 0; i < 4 * words; i++) buf[n++] = (uint8_t)rnd();
+    }
+    size_t payload = rnd() % 8 == 0 ? rnd() % 16 : rnd() % 1300;
+    for (size_t i = 0; i < payload; i++) buf[n++] = (uint8_t)rnd();
+    return n;
+}
+
+/* Protects the same bytes with the fast path and with libsrtp: same result, same output; the
+ * peer then unprotects the fast path's packet (0, or FO_EAGAIN for a replayed index). Returns
+ * what protect returned. */
+static int protect_both(trio_t *t, const uint8_t *pkt, size_t n, bool rtcp, unsigned *replays)
+{
+    static uint8_t a[CAP], b[CAP];
+    assert_true(n <= CAP - FO_SRTP_MAX_TRAILER);
+    memcpy(a, pkt, n), memcpy(b, pkt, n);
+    size_t la = n, lb = n;
+    int ra = rtcp ? fo_srtp_protect_rtcp(t->fast, a, &la, sizeof a)
+                  : fo_srtp_protect(t->fast, a, &la, sizeof a);
+    int rb = rtcp ? fo_srtp_protect_rtcp(t->ref, b, &lb, sizeof b)
+                  : fo_srtp_protect(t->ref, b, &lb, sizeof b);
+    assert_int_equal(ra, rb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    if (ra != 0) {
+        assert_memory_equal(a, pkt, n); /* untouched on failure */
+        return ra;
+    }
+    int ru = rtcp ? fo_srtp_unprotect_rtcp(t->peer, a, &la) : fo_srtp_unprotect(t->peer, a, &la);
+    if (ru == FO_EAGAIN) {
+        (*replays)++;
+    } else {
+        assert_int_equal(ru, 0);
+        assert_int_equal(la, n);
+        assert_memory_equal(a, pkt, n);
+    }
+    return 0;
+}
+
+/* Several SSRCs interleaved (more than the fast path's table when `n_ssrc` > 8), starting just
+ * before the sequence wrap: in order, small gaps, repeats (NACK retransmissions on the original
+ * SSRC), old sequence numbers inside and beyond libsrtp's window (across the wrap too), and
+ * large jumps either way. */
+static void rtp_sequence(unsigned n_ssrc, unsigned packets)
+{
+    trio_t t = trio_new();
+    uint32_t ssrc[16];
+    uint16_t next[16];
+    assert_true(n_ssrc <= 16);
+    for (unsigned i = 0; i < n_ssrc; i++) {
+        ssrc[i] = rnd();
+        next[i] = (uint16_t)(i % 3 == 0 ? 65536 - 200 - rnd() % 400 : rnd());
+    }
+    static uint8_t pkt[CAP];
+    unsigned ok = 0, old = 0, replays = 0, wraps = 0;
+    for (unsigned k = 0; k < packets; k++) {
+        unsigned i = rnd() % 10 < 6 ? k / 7 % n_ssrc : rnd() % n_ssrc;
+        unsigned what = rnd() % 100;
+        uint16_t seq, prev = next[i];
+        if (what < 70) { /* next, sometimes after a gap */
+            seq = next[i];
+            next[i] = (uint16_t)(next[i] + 1 + (rnd() % 10 == 0 ? rnd() % 50 : 0));
+        } else if (what < 82) { /* a retransmission of a recent one */
+            seq = (uint16_t)(next[i] - 1 - rnd() % 64);
+        } else if (what < 92) { /* an old one, near and past the window's edge */
+            seq = (uint16_t)(next[i] - 1 - (FO_SRTP_WINDOW - 40) - rnd() % 80);
+        } else if (what < 97) { /* anything (ahead of next: the new highest) */
+            seq = (uint16_t)rnd();
+            if ((int16_t)(seq - next[i]) >= 0) next[i] = (uint16_t)(seq + 1);
+        } else { /* a jump forward */
+            seq = (uint16_t)(next[i] + 1000 + rnd() % 30000);
+            next[i] = (uint16_t)(seq + 1);
+        }
+        if (next[i] < prev && (int16_t)(next[i] - prev) > 0) wraps++; /* ROC + 1 */
+        size_t n = random_rtp(pkt, ssrc[i], seq);
+        int rc = protect_both(&t, pkt, n, false, &replays);
+        if (rc == 0) ok++;
+        else if (rc == FO_EAGAIN) old++;
+        else fail_msg("protect: %d", rc);
+    }
+    printf("%u SSRCs: %u protected, %u too old, %u replays at the peer, %u wraps\n", n_ssrc, ok,
+           old, replays, wraps);
+    /* The sequences above must reach every case. */
+    assert_true(ok > packets / 2);
+    assert_true(old > 0);
+    assert_true(replays > 0);
+    assert_true(wraps >= n_ssrc / 3);
+    trio_free(&t);
+}
+
+static void test_fast_rtp_matches_libsrtp(void **state)
+{
+    (void)state;
+    rtp_sequence(3, 6000);
+    rtp_sequence(FO_SRTP_OUT_STREAMS, 6000);
+    rtp_sequence(13, 6000); /* 5 SSRCs through the overflow libsrtp session */
+}
+
+static void test_fast_rtcp_matches_libsrtp(void **state)
+{
+    (void)state;
+    trio_t t = trio_new();
+    uint32_t ssrc[11];
+    for (unsigned i = 0; i < FO_ARRAY_LEN(ssrc); i++) ssrc[i] = rnd();
+    static uint8_t pkt[CAP];
+    unsigned replays = 0;
+    for (unsigned k = 0; k < 3000; k++) {
+        /* mostly 4 SSRCs (the table), sometimes the others (the overflow session) */
+        uint32_t s = ssrc[rnd() % 10 ? rnd() % 4 : rnd() % FO_ARRAY_LEN(ssrc)];
+        size_t n = 8 + (rnd() % 4 == 0 ? rnd() % 8 : rnd() % 600);
+        for (size_t i = 0; i < n; i++) pkt[i] = (uint8_t)rnd();
+        pkt[0] = 0x80, pkt[1] = (uint8_t)(200 + rnd() % 7);
+        pkt[4] = (uint8_t)(s >> 24), pkt[5] = (uint8_t)(s >> 16), pkt[6] = (uint8_t)(s >> 8);
+        pkt[7] = (uint8_t)s;
+        assert_int_equal(protect_both(&t, pkt, n, true, &replays), 0);
+    }
+    assert_int_equal(replays, 0);
+    trio_free(&t);
+}
+
+/* The three modes of fo_srtp_set_crypto produce the same bytes. */
+static void test_modes_agree(void **state)
+{
+    (void)state;
+    static const char *const modes[] = {"libsrtp", "libsrtp+nettle", "nettle"};
+    fo_srtp_t *s[3];
+    fo_srtp_keys_t k;
+    for (int i = 0; i < FO_SRTP_MASTER_LEN; i++) k.local[i] = k.remote[i] = (uint8_t)rnd();
+    for (int m = 0; m < 3; m++) {
+        assert_int_equal(fo_srtp_set_crypto(modes[m]), 0);
+        assert_string_equal(fo_srtp_crypto(), modes[m]);
+        assert_non_null(s[m] = fo_srtp_new(&k));
+    }
+    static uint8_t pkt[CAP], out[3][CAP];
+    for (unsigned n = 0; n < 500; n++) {
+        bool rtcp = n % 5 == 4;
+        size_t len = rtcp ? make_rtcp(pkt, 7 + n % 2) : random_rtp(pkt, 1 + n % 3, (uint16_t)n);
+        size_t l[3];
+        for (int m = 0; m < 3; m++) {
+            memcpy(out[m], pkt, len);
+            l[m] = len;
+            assert_int_equal(rtcp ? fo_srtp_protect_rtcp(s[m], out[m], &l[m], CAP)
+                                  : fo_srtp_protect(s[m], out[m], &l[m], CAP),
+                             0);
+        }
+        assert_int_equal(l[0], l[1]), assert_int_equal(l[0], l[2]);
+        assert_memory_equal(out[0], out[1], l[0]);
+        assert_memory_equal(out[0], out[2], l[0]);
+    }
+    for (int m = 0; m < 3; m++) fo_srtp_free(s[m]);
+    assert_string_equal(fo_srtp_crypto(), "nettle");
+}
+
+/* Malformed RTP: the fast path refuses exactly what libsrtp refuses, never writes, and never
+ * reads past the packet (ASan: the packet is copied to a heap block of exactly its length plus
+ * the trailer room). */
+static void test_fast_malformed(void **state)
+{
+    (void)state;
+    trio_t t = trio_new();
+    static const struct {
+        uint8_t b0;
+        size_t len;
+        uint16_t ext_words;
+        int rc;
+    } cases[] = {
+        {0x80, 11, 0, FO_EINVAL},      /* shorter than a header */
+        {0x80, 12, 0, 0},              /* a bare header: nothing to encrypt */
+        {0x81, 15, 0, FO_EINVAL},      /* one CSRC, cut */
+        {0x81, 16, 0, 0},              /* one CSRC, no payload */
+        {0x8f, 71, 0, FO_EINVAL},      /* 15 CSRCs, one byte short */
+        {0x8f, 72, 0, 0},              /* 15 CSRCs */
+        {0x90, 15, 0, FO_EINVAL},      /* X, the extension header cut */
+        {0x90, 16, 0, 0},              /* X, empty extension */
+        {0x90, 16, 1, FO_EINVAL},      /* X, one word announced, none there */
+        {0x90, 23, 2, FO_EINVAL},      /* X, two words announced, 7 bytes there */
+        {0x90, 24, 2, 0},              /* exactly */
+        {0x92, 31, 2, FO_EINVAL},      /* CSRCs and extension, one short */
+        {0x92, 100, 2, 0},             /* CSRCs, extension and payload */
+        {0x90, 16, 0xffff, FO_EINVAL}, /* the largest extension length */
+        {0x10, 40, 1, 0},              /* version 0: libsrtp does not check it either */
+    };
+    unsigned replays = 0;
+    for (size_t i = 0; i < FO_ARRAY_LEN(cases); i++) {
+        uint8_t hdr[CAP];
+        memset(hdr, 0x5a, sizeof hdr);
+        hdr[0] = cases[i].b0, hdr[1] = 96, hdr[2] = 0, hdr[3] = (uint8_t)(i + 1);
+        hdr[8] = 0x77, hdr[9] = 0x66, hdr[10] = 0x55, hdr[11] = 0x44;
+        size_t ext_at = 12 + 4 * (cases[i].b0 & 0x0f);
+        if ((cases[i].b0 & 0x10) && ext_at + 4 <= sizeof hdr) {
+            hdr[ext_at] = 0xbe, hdr[ext_at + 1] = 0xde;
+            hdr[ext_at + 2] = (uint8_t)(cases[i].ext_words >> 8);
+            hdr[ext_at + 3] = (uint8_t)cases[i].ext_words;
+        }
+        size_t len = cases[i].len, cap = len + FO_SRTP_MAX_TRAILER;
+        uint8_t *heap = malloc(cap);
+        assert_non_null(heap);
+        memcpy(heap, hdr, len);
+        int rc = fo_srtp_protect(t.fast, heap, &len, cap);
+        if (rc != cases[i].rc) fail_msg("case %zu: %d, expected %d", i, rc, cases[i].rc);
+        if (rc) {
+            assert_int_equal(len, cases[i].len);
+            assert_memory_equal(heap, hdr, len);
+        }
+        free(heap);
+        assert_int_equal(protect_both(&t, hdr, cases[i].len, false, &replays), cases[i].rc);
+    }
+    /* No trailer room: refused before anything is read. */
+    uint8_t buf[64];
+    size_t len = make_rtp(buf, 1, 2, 40);
+    assert_int_equal(fo_srtp_protect(t.fast, buf, &len, sizeof buf), FO_ETOOBIG);
+    assert_int_equal(fo_srtp_protect_rtcp(t.fast, buf, &len, sizeof buf), FO_ETOOBIG);
+    len = 7;
+    assert_int_equal(fo_srtp_protect_rtcp(t.fast, buf, &len, CAP), FO_EINVAL);
+    trio_free(&t);
+}
+
+/* The engine directly: the SRTCP index stops where libsrtp's does; the table does not evict. */
+static void test_fast_limits(void **state)
+{
+    (void)state;
+    fo_srtp_out_t *o = malloc(sizeof *o);
+    assert_non_null(o);
+    fo_srtp_out_init(o, kat_master);
+    uint8_t buf[64 + FO_SRTP_MAX_TRAILER];
+    size_t len = make_rtcp(buf, 0xcafe);
+    assert_int_equal(fo_srtp_out_protect_rtcp(o, buf, &len), 0);
+    assert_int_equal(o->n, 1);
+    o->streams[0].rtcp_index = 0x7ffffffe;
+    len = make_rtcp(buf, 0xcafe);
+    assert_int_equal(fo_srtp_out_protect_rtcp(o, buf, &len), 0);
+    assert_int_equal(buf[32], 0xff), assert_int_equal(buf[35], 0xff); /* E || 0x7fffffff */
+    len = make_rtcp(buf, 0xcafe);
+    assert_int_equal(fo_srtp_out_protect_rtcp(o, buf, &len), FO_ECRYPTO);
+    for (uint32_t s = 1; s < FO_SRTP_OUT_STREAMS; s++) {
+        len = make_rtp(buf, 1, s, 40);
+        assert_int_equal(fo_srtp_out_protect(o, buf, &len), 0);
+    }
+    uint8_t before[64];
+    len = make_rtp(buf, 1, 0xfeed, 40);
+    memcpy(before, buf, 40);
+    assert_int_equal(fo_srtp_out_protect(o, buf, &len), FO_EFULL);
+    assert_int_equal(len, 40);
+    assert_memory_equal(buf, before, 40);
+    len = make_rtp(buf, 2, 3, 40); /* a known SSRC still works */
+    assert_int_equal(fo_srtp_out_protect(o, buf, &len), 0);
+    fo_srtp_out_wipe(o);
+    free(o);
 }
 
 static double now_s(void)
@@ -427,7 +765,11 @@ int main(void)
         cmocka_unit_test(test_rtp_roundtrip),  cmocka_unit_test(test_rtcp_roundtrip),
         cmocka_unit_test(test_tamper),         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_room_and_sizes), cmocka_unit_test(test_known_answer),
-        cmocka_unit_test(test_nettle_matches_libsrtp), cmocka_unit_test(test_protect_cost),
+        cmocka_unit_test(test_nettle_matches_libsrtp), cmocka_unit_test(test_kdf_vectors),
+        cmocka_unit_test(test_fast_rtp_matches_libsrtp),
+        cmocka_unit_test(test_fast_rtcp_matches_libsrtp), cmocka_unit_test(test_fast_malformed),
+        cmocka_unit_test(test_modes_agree),
+        cmocka_unit_test(test_fast_limits), cmocka_unit_test(test_protect_cost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
