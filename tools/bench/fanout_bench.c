@@ -28,6 +28,7 @@
 #include "fanout/common.h"
 #include "fanout/dtls.h"
 #include "fanout/log.h"
+#include "fanout/rtcp.h"
 #include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "fanout/stun.h"
@@ -53,6 +54,7 @@ typedef struct {
     bool publish, per_player, h264;
     int signal_threads; /* HTTP requests in flight at once */
     int name_offset;    /* first player number (several processes in one run) */
+    int rr_ms;          /* each connected player sends an RTCP receiver report this often; 0: never */
 } opts_t;
 
 typedef struct {
@@ -68,6 +70,7 @@ typedef struct {
     uint32_t ssrc[2];                                     /* [0] audio, [1] video */
     track_rx_t rx[2];
     bool failed, closed;
+    int64_t t_next_rr; /* when this player sends its next receiver report */
     /* signaling job: body and url written by the loop, status and resp by a pool thread */
     char url[512];
     char *body, *resp;
@@ -283,6 +286,8 @@ static void usage(void)
             "  --per-player     list every session's counts in the summary\n"
             "  --signal-threads N  HTTP signaling requests in flight at once (default 16)\n"
             "  --name-offset N  number players from N+1 (several processes in one run)\n"
+            "  --rr-ms MS       each player sends an RTCP receiver report every MS ms, as\n"
+            "                   browsers do (default 1000; 0: none)\n"
             "Prints one JSON object on stdout when done.\n",
             FO_BENCH_MEDIA);
 }
@@ -290,13 +295,13 @@ static void usage(void)
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t){.players = 10, .ramp = 50, .duration = 10, .api = "http://127.0.0.1:1985",
-                  .stream = "live/bench", .media = FO_BENCH_MEDIA, .publish = true, .h264 = true, .signal_threads = 16};
+                  .stream = "live/bench", .media = FO_BENCH_MEDIA, .publish = true, .h264 = true, .signal_threads = 16, .rr_ms = 1000};
     static const struct option lo[] = {
         {"api", 1, 0, 'a'},        {"stream", 1, 0, 's'},     {"players", 1, 0, 'n'},
         {"ramp", 1, 0, 'r'},       {"duration", 1, 0, 'd'},   {"video-kbps", 1, 0, 'k'},
         {"no-publish", 0, 0, 'P'}, {"media", 1, 0, 'm'},      {"per-player", 0, 0, 'p'},
         {"vp8", 0, 0, '8'},        {"help", 0, 0, 'h'},       {"signal-threads", 1, 0, 'T'},
-        {"name-offset", 1, 0, 'O'}, {0, 0, 0, 0}};
+        {"name-offset", 1, 0, 'O'}, {"rr-ms", 1, 0, 'R'},      {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -312,11 +317,12 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case '8': o->h264 = false; break;
         case 'T': o->signal_threads = atoi(optarg); break;
         case 'O': o->name_offset = atoi(optarg); break;
+        case 'R': o->rr_ms = atoi(optarg); break;
         default: usage(); return -1;
         }
     }
     if (o->players < 0 || o->ramp <= 0 || o->duration < 0 || o->video_kbps < 0 ||
-        o->signal_threads < 1 || o->name_offset < 0) {
+        o->signal_threads < 1 || o->name_offset < 0 || o->rr_ms < 0) {
         usage();
         return -1;
     }
@@ -515,10 +521,33 @@ static void service_player(bench_t *b, player_t *pl)
     }
 }
 
+/* A receiver report as browsers send one about every second, audio and video, whether or not
+ * media arrives: the server sees the players' RTCP (and, with it, that they completed DTLS). */
+static void send_rr(bench_t *b, player_t *pl, int index, int64_t now)
+{
+    fo_rtcp_report_t r[2];
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        const track_rx_t *t = &pl->rx[k];
+        if (!t->started || !pl->ssrc[k]) continue;
+        uint64_t lost = track_lost(t);
+        r[n++] = (fo_rtcp_report_t){.ssrc = pl->ssrc[k],
+                                    .cumulative_lost = lost > 0x7fffff ? 0x7fffff : (int32_t)lost,
+                                    .highest_seq = (uint32_t)t->ext_max};
+    }
+    uint8_t buf[128];
+    int len = fo_rtcp_build_rr(buf, sizeof buf, 0x10000u + (uint32_t)index, r, n);
+    if (len > 0) fo_peer_send_rtcp(pl->peer, buf, (size_t)len);
+    pl->t_next_rr = now + b->o.rr_ms;
+}
+
 static void sweep_timers(bench_t *b)
 {
+    int64_t now = b->o.rr_ms > 0 ? now_ms() : 0;
     for (int i = 0; i < b->started; i++) {
         player_t *pl = &b->pl[i];
+        if (now && pl->t_connected && !pl->failed && !pl->closed && now >= pl->t_next_rr)
+            send_rr(b, pl, b->o.name_offset + i, now);
         if (pl->peer && !pl->failed && !pl->closed && fo_peer_timeout_ms(pl->peer) == 0)
             service_player(b, pl);
     }
