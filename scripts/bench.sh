@@ -190,7 +190,9 @@ if [ "$IDLE" -gt 0 ]; then
 fi
 
 # The section, as Markdown.
-cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE$([ "$IDLE_HOLD" != 0 ] && echo " IDLE_HOLD=$IDLE_HOLD") SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
+hold_txt=""
+[ "$IDLE_HOLD" != 0 ] && hold_txt=" IDLE_HOLD=$IDLE_HOLD"
+cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE$hold_txt SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
 title=${TITLE:-Fan-out}
 [ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"
