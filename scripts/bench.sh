@@ -7,8 +7,8 @@
 # Usage: scripts/bench.sh [player counts...]        (default: 50 100 200 500 1000)
 #   env: DURATION=10 (s of media per count after ramp-up)  RAMP=200 (players/s)  KBPS=1000
 #        IDLE=500 (idle players for memory per idle player; 0 skips)  NO_DOC=1 (do not write)
-#        IDLE_HOLD=0 (s the idle players stay connected before RSS is sampled; 35 lets their DTLS
-#        sessions hibernate, see include/fanout/dtls.h)
+#        IDLE_HOLD=0 (s the idle players stay connected before RSS is sampled; players hibernate
+#        their DTLS at their first receiver report, or after 30 s with --rr-ms 0: include/fanout/dtls.h)
 #        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison;
 #        libsrtp+nettle: libsrtp's engine over nettle, the outbound path before src/srtp_out.c)
 #        SERVER_CPU=1 (pin the server to that CPU and the load tool to the other; "" does not pin)
