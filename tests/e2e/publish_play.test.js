@@ -6,7 +6,8 @@
 //
 // Tests: (1) chromium publisher -> two chromium players; (2) a player that asks before the
 // publisher exists; (3) firefox -> chromium and chromium -> firefox (VP8, the default pick);
-// (4) chromium publishing H.264, VP9 and AV1 each to chromium and firefox players (firefox-esr
+// (3) also closes all four PeerConnections and checks that the server ended every session on the
+// browsers' DTLS close_notify; (4) chromium publishing H.264, VP9 and AV1 each to chromium and firefox players (firefox-esr
 // has no H.264 here: the API must refuse it with an error status the page shows).
 // Each test starts its own fanout on free ports (lib/server.js) and kills it afterwards.
 // What passes is read from getStats() inside the player pages: video frames decoded at
@@ -249,6 +250,20 @@ test('interop: firefox publishes to chromium, chromium publishes to firefox', { 
     const [m1, m2] = await Promise.all([measurePlayer(crPlay, WINDOW_MS), measurePlayer(ffPlay, WINDOW_MS)]);
     checkPlayback('firefox->chromium', m1);
     checkPlayback('chromium->firefox', m2);
+
+    // Every session has hibernated its DTLS by now (the peers' SRTP/SRTCP proved they completed
+    // the handshake; include/fanout/dtls.h): closing the PeerConnections makes both browsers
+    // send an encrypted close_notify, which the server must still authenticate and act on.
+    for (const p of [crPlay, ffPlay, ffPub, crPub]) await p.evaluate(() => window.fanout.close());
+    const want = /^fanout_sessions_ended_total\{reason="peer_closed"\} 4$/m;
+    let metrics = '';
+    for (let i = 0; i < 100 && !want.test(metrics); i++) {
+      await sleep(100);
+      metrics = await (await fetch(ctx.server.origin + '/metrics')).text();
+    }
+    assert.match(metrics, want, 'sessions ended by the browsers\' close_notify:\n' +
+      metrics.split('\n').filter((l) => /sessions_ended/.test(l)).join('\n'));
+    console.log('  pc.close() in chromium and firefox: 4 sessions ended by close_notify');
   });
 });
 
