@@ -112,7 +112,10 @@ fi
 
 rc=0; out=$(E run --rm --network host $run_args -e FANOUT_HTTP_PORT=x "$image" 2>&1) || rc=$?
 [ "$rc" = 2 ] && ok "bad setting: exit 2 ($out)" || fail "bad setting: exit $rc ($out)"
-E run --rm $run_args "$image" --help | grep -q "FANOUT_HTTPS_PORT" && ok "--help" || fail "--help"
+# the whole output first: grep -q would close the pipe early and podman fails on the broken pipe
+help=$(E run --rm $run_args "$image" --help 2>&1)
+grep -q "FANOUT_HTTPS_PORT" <<<"$help" && grep -q "workers.*auto" <<<"$help" && ok "--help (lists FANOUT_HTTPS_PORT, workers auto)" \
+  || fail "--help: ${help:0:300}"
 
 E stop -t 10 "$name" >/dev/null
 code=$(E inspect --format '{{.State.ExitCode}}' "$name")
