@@ -231,6 +231,7 @@ static void start_track(play_track_t *t, uint16_t seq, uint32_t ts, uint64_t now
     t->ts_delta = next_ts - ts;
     t->started = true;
     t->need_key = false;
+    t->instant_n = 0;
 }
 
 /* Rewrites one source packet onto the player's track and queues it. */
@@ -318,6 +319,9 @@ static bool instant_start(fo_session_t *p)
                 start_track(t, v.seq, v.ts, now);
                 in_ts = v.ts;
                 out_ts = v.ts + t->ts_delta;
+                t->instant_key = seq;
+                t->instant_ts = out_ts;
+                t->instant_layer = t->layer;
                 first = false;
             } else if (v.ts != in_ts) {
                 in_ts = v.ts;
@@ -329,6 +333,7 @@ static bool instant_start(fo_session_t *p)
         if (seq == newest) break;
     }
     if (first) return false;
+    t->instant_n = (uint16_t)(newest - t->instant_key + 1);
     /* Live packets of the newest frame keep its squeezed timestamp; later frames advance by
      * their real distance from it. A packet's seq maps through the unchanged seq_delta. */
     FO_LOG(FO_LOG_DEBUG, p->ctx, "instant start: %u cached packets", (unsigned)(uint16_t)(newest - key + 1));

@@ -80,6 +80,12 @@ typedef struct {
     uint16_t prev_seq_delta, switch_seq;
     uint32_t prev_ts_delta;
     uint64_t switches;
+    /* Instant start (video): the replayed cached packets got squeezed timestamps, one tick per
+     * frame from instant_ts; a retransmission of one of them must carry the same timestamp,
+     * not the live ts_delta. instant_n = 0: nothing replayed on this track. */
+    uint16_t instant_n, instant_key; /* packets replayed, and the first one's source seq */
+    uint32_t instant_ts;             /* the replayed keyframe's output timestamp */
+    int instant_layer;
     uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
     uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
     bool nack_fb;          /* the player negotiated NACK for this track */

@@ -12,7 +12,12 @@
  *     gets its lost audio back too, and only it has "a=rtcp-fb:111 nack" in its answer.
  * (c) A player NACKing the last 17 packets every 5 ms for half a second is held to its budget:
  *     retransmissions received stay bounded and the server counts the refused ones
- *     (/api/v1/clients/{id}: tracks[].rtx_limited). One process, alarm(90). */
+ *     (/api/v1/clients/{id}: tracks[].rtx_limited).
+ * (d) With instant start (a second server): a player joining after a keyframe and 9 frames
+ *     gets them replayed with squeezed timestamps; it loses one packet of the replayed
+ *     keyframe and NACKs it. The retransmission must carry the timestamp the replay gave that
+ *     frame (every packet of one source frame, first copy or retransmission, one timestamp).
+ * One process, alarm(90). */
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -488,6 +493,120 @@ static void run(fo_dtls_ctx_t *dctx, fo_stun_t *stun, bool pub_rtx, char *summar
     free(pub);
 }
 
+/* (d): a late player's view of the replay. */
+typedef struct {
+    fo_peer_t *peer;
+    uint32_t ssrc, rtx_ssrc;
+    int seen;             /* video packets seen on the wire (before SRTP) */
+    uint16_t lost_seq;    /* the one dropped and NACKed */
+    bool lost, repaired;
+    bool have_ts[64];
+    uint32_t out_ts[64];  /* by source frame */
+    uint64_t bad;
+    char err[200];
+} late_t;
+
+static bool late_filter(void *user, fo_peer_t *peer, const uint8_t *pkt, size_t len)
+{
+    (void)peer;
+    late_t *l = user;
+    if (len < 12 || (pkt[1] >= 192 && pkt[1] <= 223)) return true;
+    uint32_t ssrc = (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 | (uint32_t)pkt[10] << 8 | pkt[11];
+    if (ssrc != l->ssrc || l->seen++ != 1) return true;
+    /* the second packet of the replay: part of the keyframe (4 packets) */
+    l->lost = true;
+    l->lost_seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
+    uint8_t buf[64];
+    int n = fo_rtcp_build_nack(buf, sizeof buf, 0x4321, l->ssrc, &l->lost_seq, 1);
+    if (n <= 0 || fo_peer_send_rtcp(l->peer, buf, (size_t)n)) die("late player: sending NACK");
+    return false;
+}
+
+static void late_rx(void *user, fo_peer_t *peer, const uint8_t *pkt, size_t len, bool is_rtcp)
+{
+    (void)peer;
+    late_t *l = user;
+    fo_rtp_view_t v;
+    if (is_rtcp || fo_rtp_parse(pkt, len, &v) || v.payload_len < 4) return;
+    if (v.ssrc != l->ssrc && v.ssrc != l->rtx_ssrc) return;
+    uint32_t c = get_counter(v.payload + v.payload_len);
+    if (c >= g_pub->n_video) return;
+    const uint8_t *h = g_pub->v[c].pkt;
+    uint32_t src_ts = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+    uint32_t f = (src_ts - g_pub->v_ts0) / (90000 / VIDEO_FPS);
+    if (f >= 64) return;
+    uint16_t seq = v.ssrc == l->rtx_ssrc ? (uint16_t)(v.payload[0] << 8 | v.payload[1]) : v.seq;
+    if (l->lost && seq == l->lost_seq) l->repaired = true;
+    if (!l->have_ts[f]) {
+        l->have_ts[f] = true;
+        l->out_ts[f] = v.ts;
+    } else if (l->out_ts[f] != v.ts && !l->bad++) {
+        snprintf(l->err, sizeof l->err, "%s of seq %u (frame %u) has ts %u, the frame's others %u",
+                 v.ssrc == l->rtx_ssrc ? "RTX" : "packet", seq, f, v.ts, l->out_ts[f]);
+    }
+}
+
+static void run_late(fo_dtls_ctx_t *dctx, fo_stun_t *stun, char *summary, size_t cap)
+{
+    char stream[64];
+    snprintf(stream, sizeof stream, "live/nack-late-%d", (int)getpid());
+    pub_t *pub = calloc(1, sizeof *pub);
+    late_t *l = calloc(1, sizeof *l);
+    if (!pub || !l) die("out of memory");
+    fo_peer_opts_t po = {.role = FO_PEER_PUBLISH, .dtls = dctx, .stun = stun, .name = "pub-late"};
+    if (!(pub->peer = fo_peer_new(&po))) die("fo_peer_new");
+    fo_peer_set_recv_cb(pub->peer, pub_rx, pub);
+    if (fo_peer_connect(pub->peer, g_srv.api, stream, 10000)) die("publisher: %s", fo_peer_error(pub->peer));
+    pub->rtx = true;
+    pub->v_seq0 = 100;
+    pub->v_ts0 = 5000;
+    g_pub = pub;
+    /* a keyframe and 9 frames, none withheld: the server caches them for instant start */
+    while (pub->frame < 10) {
+        send_video_frame(pub);
+        for (uint32_t i = 0; i < pub->n_video; i++)
+            if (pub->v[i].withheld && !pub->v[i].resent) { /* send it now: not this part's subject */
+                if (fo_peer_send_rtp(pub->peer, pub->v[i].pkt, pub->v[i].len)) die("publisher: resend");
+                pub->v[i].resent = true;
+            }
+        fo_peer_process(pub->peer);
+        usleep(5000);
+    }
+    for (int i = 0; i < 20; i++) { /* let the server take them in */
+        fo_peer_process(pub->peer);
+        usleep(5000);
+    }
+    fo_peer_opts_t o = {.role = FO_PEER_PLAY, .dtls = dctx, .stun = stun, .name = "late"};
+    if (!(l->peer = fo_peer_new(&o))) die("fo_peer_new");
+    fo_peer_set_recv_cb(l->peer, late_rx, l);
+    fo_peer_set_filter(l->peer, late_filter, l);
+    const fo_peer_media_t *vm;
+    if (fo_peer_signal(l->peer, g_srv.api, stream, 5000) || !(vm = fo_peer_answer_media(l->peer, "video")))
+        die("late player: %s", fo_peer_error(l->peer));
+    l->ssrc = vm->ssrc;
+    l->rtx_ssrc = vm->rtx_ssrc;
+    int64_t end = fo_peer_now_ms() + 10000;
+    while (!l->repaired && fo_peer_now_ms() < end) {
+        struct pollfd pfd[2] = {{.fd = fo_peer_fd(pub->peer), .events = POLLIN},
+                                {.fd = fo_peer_fd(l->peer), .events = POLLIN}};
+        poll(pfd, 2, 5);
+        fo_peer_process(pub->peer);
+        fo_peer_state_t st = fo_peer_process(l->peer);
+        if (st == FO_PEER_FAILED) die("late player: %s", fo_peer_error(l->peer));
+    }
+    if (!l->lost || !l->repaired)
+        die("late player: %s (saw %d video packets)", l->lost ? "the NACKed replayed packet never came back" : "lost nothing", l->seen);
+    if (l->bad) die("late player: %llu packets off their frame's timestamp, first: %s", (unsigned long long)l->bad, l->err);
+    if (!l->have_ts[0] || !l->have_ts[9] || l->out_ts[9] - l->out_ts[0] != 9)
+        die("late player: replay not squeezed (frame 0 ts %u, frame 9 ts %u)", l->out_ts[0], l->out_ts[9]);
+    snprintf(summary, cap, "late player: %d replayed/live packets, replayed keyframe packet seq %u NACKed and "
+             "retransmitted with its frame's squeezed timestamp", l->seen, l->lost_seq);
+    fo_peer_free(l->peer);
+    fo_peer_free(pub->peer);
+    free(l);
+    free(pub);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -507,7 +626,13 @@ int main(int argc, char **argv)
     run(dctx, stun, true, s1, sizeof s1);
     run(dctx, stun, false, s2, sizeof s2);
     fo_testsrv_stop_clean(&g_srv);
-    printf("it_nack: OK\n  %s\n  %s\n", s1, s2);
+    /* (d) needs instant start: a second server */
+    setenv("FANOUT_RTC_INSTANT_START", "1", 1);
+    fo_testsrv_start(&g_srv, "it_nack-late", argv[1], argv[2], NULL, 90);
+    char s3[512];
+    run_late(dctx, stun, s3, sizeof s3);
+    fo_testsrv_stop_clean(&g_srv);
+    printf("it_nack: OK\n  %s\n  %s\n  %s\n", s1, s2, s3);
     fo_stun_free(stun);
     fo_dtls_ctx_free(dctx);
     return 0;
