@@ -16,7 +16,8 @@
 #include "fanout/common.h"
 #include "fanout/log.h"
 
-typedef enum { T_STR, T_INT, T_BOOL } type_t;
+/* T_COUNT: an integer in min..max, or "auto" (stored as 0, resolved by the setting's user). */
+typedef enum { T_STR, T_INT, T_COUNT, T_BOOL } type_t;
 
 typedef struct {
     const char *section, *key;
@@ -29,6 +30,7 @@ typedef struct {
 
 #define S(sec, k, field, d, h) {sec, k, T_STR, offsetof(fo_config_t, field), sizeof(((fo_config_t *)0)->field), d, 0, 0, h}
 #define I(sec, k, field, d, lo, hi, h) {sec, k, T_INT, offsetof(fo_config_t, field), sizeof(int), d, lo, hi, h}
+#define N(sec, k, field, d, lo, hi, h) {sec, k, T_COUNT, offsetof(fo_config_t, field), sizeof(int), d, lo, hi, h}
 #define B(sec, k, field, d, h) {sec, k, T_BOOL, offsetof(fo_config_t, field), sizeof(int), d, 0, 1, h}
 
 static const setting_t settings[] = {
@@ -61,7 +63,7 @@ static const setting_t settings[] = {
       "per-stream video+audio bitrate ceiling sent to publishers (REMB), kbps; 0 = none"),
     I("rtc", "instant_start", instant_start, "1", 0, 1,
       "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
-    I("rtc", "workers", workers, "auto", 1, FO_CONFIG_MAX_WORKERS,
+    N("rtc", "workers", workers, "auto", 1, FO_CONFIG_MAX_WORKERS,
       "threads that SRTP-protect and send media to players: auto = one per CPU; 1 = the media thread alone"),
     I("rtc", "max_players_per_stream", max_players_per_stream, "1000", 1, 1000000,
       "players of one stream; beyond it play requests get 503"),
@@ -149,7 +151,7 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
             *(int *)field = b;
             return 0;
         }
-        bool may_auto = s->off == offsetof(fo_config_t, workers);
+        bool may_auto = s->type == T_COUNT;
         if (may_auto && strcasecmp(value, "auto") == 0) {
             *(int *)field = 0; /* resolved by fo_config_workers() */
             return 0;

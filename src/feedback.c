@@ -97,35 +97,6 @@ void fo_feedback_tick_cb(fo_timer_t *timer)
 
 /* --- players' feedback --- */
 
-/* The timestamp instant start gave source packet `src` of its replay (one tick per frame from
- * the keyframe's, counting frames as the replay did, from the same history). False if the
- * history no longer holds the replay's packets. */
-static bool replayed_ts(fo_history_t *h, const play_track_t *t, uint16_t src, uint64_t now,
-                        uint32_t *out)
-{
-    uint32_t ts = t->instant_ts, in_ts = 0;
-    bool first = true;
-    for (uint16_t seq = t->instant_key;; seq++) {
-        size_t len;
-        const uint8_t *pkt = fo_history_get(h, seq, now, &len);
-        fo_rtp_view_t v;
-        if (pkt && fo_rtp_parse(pkt, len, &v) == 0) {
-            if (first) {
-                in_ts = v.ts;
-                first = false;
-            } else if (v.ts != in_ts) {
-                in_ts = v.ts;
-                ts++;
-            }
-        } else if (seq == t->instant_key) {
-            return false;
-        }
-        if (seq == src) break;
-    }
-    *out = ts;
-    return true;
-}
-
 /* Answers one NACKed sequence number (the player's numbering) from the stream's history, as
  * RTX when the player takes it, within the player's retransmission budget. */
 static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t now)
@@ -154,7 +125,7 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
     uint16_t src = (uint16_t)(seq - seq_delta);
     if (kind == FO_KIND_VIDEO && t->instant_n && layer == t->instant_layer &&
         (uint16_t)(src - t->instant_key) < t->instant_n &&
-        !replayed_ts(st->hist[kind][layer], t, src, now, &out_ts)) {
+        !fo_play_replayed_ts(st, t, src, now, &out_ts)) {
         t->rtx_missed++;
         return;
     }

@@ -290,6 +290,38 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
     send_rewritten(p, t, v, now);
 }
 
+/* Instant start's squeezed clock: one output tick per source frame (a new source timestamp).
+ * The replay and the retransmission of a replayed packet count frames with it. */
+static uint32_t squeeze(uint32_t *in_ts, uint32_t *out_ts, uint32_t ts)
+{
+    if (ts != *in_ts) {
+        *in_ts = ts;
+        ++*out_ts;
+    }
+    return *out_ts;
+}
+
+bool fo_play_replayed_ts(const fo_stream_t *st, const play_track_t *t, uint16_t src, uint64_t now,
+                         uint32_t *out)
+{
+    fo_history_t *h = st->hist[FO_KIND_VIDEO][t->instant_layer];
+    uint32_t in_ts = 0, out_ts = t->instant_ts;
+    for (uint16_t seq = t->instant_key;; seq++) {
+        size_t len;
+        const uint8_t *pkt = fo_history_get(h, seq, now, &len);
+        fo_rtp_view_t v;
+        if (pkt && fo_rtp_parse(pkt, len, &v) == 0) {
+            if (seq == t->instant_key) in_ts = v.ts;
+            squeeze(&in_ts, &out_ts, v.ts);
+        } else if (seq == t->instant_key) {
+            return false; /* the replay's keyframe is gone from the history */
+        }
+        if (seq == src) break;
+    }
+    *out = out_ts;
+    return true;
+}
+
 /* Instant start: replays the stream's cached keyframe and what followed to a new player, with
  * the cached frames' timestamps squeezed one tick apart so the player decodes them at once and
  * continues live instead of lagging by the cache's age. False when nothing usable is cached. */
@@ -323,11 +355,8 @@ static bool instant_start(fo_session_t *p)
                 t->instant_ts = out_ts;
                 t->instant_layer = t->layer;
                 first = false;
-            } else if (v.ts != in_ts) {
-                in_ts = v.ts;
-                out_ts++;
             }
-            t->ts_delta = out_ts - v.ts;
+            t->ts_delta = squeeze(&in_ts, &out_ts, v.ts) - v.ts;
             send_rewritten(p, t, &v, now);
         }
         if (seq == newest) break;

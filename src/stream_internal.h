@@ -152,6 +152,12 @@ struct fo_stream {
 
 /* --- stream.c --- */
 
+/* The timestamp instant start gave source packet `src` of its replay on video track `t` (one
+ * tick per frame from the replayed keyframe's, counting frames as the replay did, from the same
+ * history), for its retransmission. False if the history no longer holds the replay's start. */
+bool fo_play_replayed_ts(const fo_stream_t *st, const play_track_t *t, uint16_t src, uint64_t now,
+                         uint32_t *out);
+
 /* Asks the publisher for a keyframe of `layer` now, or as soon as the stream's rate limit
  * allows (a layer out of range asks for layer 0). */
 void fo_stream_request_keyframe(fo_stream_t *st, int layer);
