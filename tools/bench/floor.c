@@ -100,18 +100,21 @@ static void nettle_us(double *aes, double *hmac)
     }
 }
 
-/* A receiving socket with a large buffer on loopback (SO_RCVBUFFORCE needs CAP_NET_ADMIN; the
- * sender pays the same either way, dropped or not). */
-static int sink(struct sockaddr_in *a)
+/* A receiving socket on loopback with a `rcvbuf`-byte buffer (SO_RCVBUFFORCE needs
+ * CAP_NET_ADMIN; the sender pays the same either way, dropped or not); `flags` are added to
+ * the socket type (SOCK_NONBLOCK). Returns the fd, or -1. */
+static int sink(struct sockaddr_in *a, int flags, int rcvbuf)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM, 0), big = 256 << 20;
+    int fd = socket(AF_INET, SOCK_DGRAM | flags, 0);
     *a = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t al = sizeof *a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)a, sizeof *a) != 0 ||
-        getsockname(fd, (struct sockaddr *)a, &al) != 0)
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)a, sizeof *a) != 0 || getsockname(fd, (struct sockaddr *)a, &al) != 0) {
+        close(fd);
         return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     return fd;
 }
 
@@ -125,7 +128,7 @@ static void send_us(double *mmsg, double *single)
     double b1 = 1e9, b2 = 1e9;
     for (int r = 0; r < ROUNDS; r++) {
         struct sockaddr_in a;
-        int rfd = sink(&a);
+        int rfd = sink(&a, 0, 256 << 20);
         if (rfd < 0) break;
         struct mmsghdr m[B];
         struct iovec iov[B];
@@ -143,7 +146,7 @@ static void send_us(double *mmsg, double *single)
         }
         if (sent) b1 = (now_s() - t0) * 1e6 / sent < b1 ? (now_s() - t0) * 1e6 / sent : b1;
         close(rfd);
-        if ((rfd = sink(&a)) < 0) break;
+        if ((rfd = sink(&a, 0, 256 << 20)) < 0) break;
         t0 = now_s();
         sent = 0;
         while (sent < N && sendto(fd, pkt, DLEN, 0, (struct sockaddr *)&a, sizeof a) > 0) sent++;
@@ -179,19 +182,8 @@ static double fanout_send_us(void)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     int n_open = 0;
-    for (; n_open < FAN; n_open++) {
-        int big = 4 << 20;
-        rfd[n_open] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-        addr[n_open] = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t al = sizeof addr[n_open];
-        if (rfd[n_open] < 0 ||
-            bind(rfd[n_open], (struct sockaddr *)&addr[n_open], sizeof addr[n_open]) != 0 ||
-            getsockname(rfd[n_open], (struct sockaddr *)&addr[n_open], &al) != 0) {
-            if (rfd[n_open] >= 0) close(rfd[n_open]);
-            break;
-        }
-        setsockopt(rfd[n_open], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    }
+    for (; n_open < FAN; n_open++)
+        if ((rfd[n_open] = sink(&addr[n_open], SOCK_NONBLOCK, 4 << 20)) < 0) break;
     double best = -1;
     int go[2], fd = socket(AF_INET, SOCK_DGRAM, 0);
     if (n_open < FAN || fd < 0 || pipe(go) != 0) goto out;
