@@ -13,25 +13,35 @@ class LossyRelay {
     this.loss = loss;
     this.delayMs = delayMs;
     this.clients = new Map();
-    this.stats = { up: 0, down: 0, dropped: 0 };
+    this.stats = { up: 0, down: 0, dropped: 0, errors: 0 };
+    this.timers = new Set();
+    this.closed = false;
   }
   async start() {
     this.sock = dgram.createSocket('udp4');
     this.sock.on('message', (msg, rinfo) => this._fromClient(msg, rinfo));
+    this.sock.on('error', () => this.stats.errors++);
     await new Promise((r) => this.sock.bind(0, '127.0.0.1', r));
     this.port = this.sock.address().port;
     return this;
   }
   set(loss, delayMs) { this.loss = loss; this.delayMs = delayMs; }
+  // Delayed datagrams still in flight when the relay closes are dropped: sending on a closed
+  // socket throws ERR_SOCKET_DGRAM_NOT_RUNNING from a timer, after the test has ended.
   _pass(fn) {
+    if (this.closed) return;
     if (this.loss > 0 && Math.random() < this.loss) { this.stats.dropped++; return; }
-    if (this.delayMs > 0) setTimeout(fn, this.delayMs); else fn();
+    if (this.delayMs <= 0) { fn(); return; }
+    const t = setTimeout(() => { this.timers.delete(t); if (!this.closed) fn(); }, this.delayMs);
+    this.timers.add(t);
   }
   _fromClient(msg, rinfo) {
+    if (this.closed) return;
     const key = rinfo.address + ':' + rinfo.port;
     let up = this.clients.get(key);
     if (!up) {
       up = dgram.createSocket('udp4');
+      up.on('error', () => this.stats.errors++);
       up.on('message', (m) => { this.stats.down++; this._pass(() => this.sock.send(m, rinfo.port, rinfo.address)); });
       up.bind(0, '127.0.0.1');
       this.clients.set(key, up);
@@ -40,6 +50,9 @@ class LossyRelay {
     this._pass(() => up.send(msg, this.target.port, this.target.host));
   }
   close() {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     for (const s of this.clients.values()) s.close();
     this.clients.clear();
     if (this.sock) this.sock.close();
