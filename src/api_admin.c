@@ -128,14 +128,15 @@ void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t
         lost += t->lost;
         if (!t->active) continue;
         json_array_append_new(
-            tracks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "kind",
+            tracks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "kind",
                               k == FO_KIND_AUDIO ? "audio" : "video", "codec", fo_codec_name(t->codec),
                               "ssrc", (json_int_t)t->ssrc, "packets", (json_int_t)t->packets, "bytes",
                               (json_int_t)t->bytes, "lost", (json_int_t)t->lost, "jitter",
                               (json_int_t)t->jitter, "nacks", (json_int_t)t->nacks, "plis",
                               (json_int_t)t->plis, "retransmits", (json_int_t)t->retransmits,
                               "rtx_limited", (json_int_t)t->rtx_limited, "rtx_missed",
-                              (json_int_t)t->rtx_missed, "recovered", (json_int_t)t->recovered));
+                              (json_int_t)t->rtx_missed, "recovered", (json_int_t)t->recovered,
+                              "unrecovered", (json_int_t)t->unrecovered));
     }
     double alive = now_ms > in->created_ms ? (double)(now_ms - in->created_ms) / 1000.0 : 0;
     json_t *o = json_pack(

@@ -84,6 +84,7 @@ typedef struct {
     uint64_t rtx_limited;       /* player: NACKed packets not resent (over its budget) */
     uint64_t rtx_missed;        /* player: NACKed packets no longer in the history */
     uint64_t recovered;         /* publisher: gaps filled later (reordered or repaired) */
+    uint64_t unrecovered;       /* publisher: gaps given up (NACKed too often or too long) */
 } fo_track_info_t;
 
 typedef struct {
