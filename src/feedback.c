@@ -31,6 +31,15 @@ static void send_nacks(fo_session_t *s, const pub_track_t *tr, pub_layer_t *l, u
 {
     uint16_t seqs[FO_NACK_MAX];
     size_t n = fo_nack_collect(&l->nack, now, seqs, FO_ARRAY_LEN(seqs));
+    if (l->nack.gave_up != l->gave_up_seen) {
+        /* A video packet will not come back: every player's decoder now waits for a keyframe
+         * (Chrome asks for one itself only after 3 s without a decodable frame). */
+        l->gave_up_seen = l->nack.gave_up;
+        if (tr == &s->pub[FO_KIND_VIDEO]) {
+            FO_LOG(FO_LOG_DEBUG, s->ctx, "video packet(s) unrecovered: asking for a keyframe");
+            fo_stream_request_keyframe(s->stream, (int)(l - tr->l));
+        }
+    }
     if (!n || !tr->nack_fb) return;
     uint8_t buf[1200];
     int len = fo_rtcp_build_nack(buf, sizeof buf, s->rtcp_ssrc, l->ssrc, seqs, n);
@@ -121,14 +130,7 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
         t->rtx_missed++;
         return;
     }
-    uint32_t out_ts = v.ts + ts_delta;
-    uint16_t src = (uint16_t)(seq - seq_delta);
-    if (kind == FO_KIND_VIDEO && t->instant_n && layer == t->instant_layer &&
-        (uint16_t)(src - t->instant_key) < t->instant_n &&
-        !fo_play_replayed_ts(st, t, src, now, &out_ts)) {
-        t->rtx_missed++;
-        return;
-    }
+    uint32_t out_ts = kind == FO_KIND_VIDEO ? fo_play_out_ts(t, layer, v.ts, ts_delta) : v.ts + ts_delta;
     /* A lossy player loses retransmissions too, and a receiver retries a NACK only after its
      * RTT estimate (Chrome's default when it only receives: 100 ms), which shows as a freeze:
      * send a second copy when its last report said it loses DUP_RTX_LOSS or more. */

@@ -63,6 +63,7 @@ static void send_pli(fo_stream_t *st, int layer)
     uint8_t buf[32];
     int n = fo_rtcp_build_pli(buf, sizeof buf, pub->rtcp_ssrc, v->l[layer].ssrc);
     if (n > 0 && fo_transport_send_rtcp(pub->transport, buf, (size_t)n) == 0) {
+        st->pli_due[layer] = false;
         st->last_pli_ms[layer] = fo_loop_now(st->env->transport.loop);
         st->plis_sent++;
         FO_LOG(FO_LOG_DEBUG, pub->ctx, "PLI sent to publisher (layer %d)", layer);
@@ -92,8 +93,11 @@ void fo_stream_request_keyframe(fo_stream_t *st, int layer)
     uint64_t now = fo_loop_now(loop);
     if (layer < 0 || layer >= FO_LAYER_MAX) layer = 0;
     if (st->last_pli_ms[layer] && now - st->last_pli_ms[layer] < PLI_MIN_INTERVAL) {
-        if (!fo_timer_active(&st->pli_timer))
-            fo_timer_start(loop, &st->pli_timer, PLI_MIN_INTERVAL - (now - st->last_pli_ms[layer]));
+        /* Due once the limit allows (unless a keyframe of the layer comes first). */
+        uint64_t due = st->last_pli_ms[layer] + PLI_MIN_INTERVAL;
+        st->pli_due[layer] = true;
+        if (!fo_timer_active(&st->pli_timer) || st->pli_timer.due_ms > due)
+            fo_timer_start(loop, &st->pli_timer, due - now);
         return;
     }
     send_pli(st, layer);
@@ -104,7 +108,7 @@ static void pli_timer_fired(fo_timer_t *t)
 {
     fo_stream_t *st = t->user;
     for (int l = 0; l < FO_LAYER_MAX; l++)
-        if (players_waiting(st, l)) fo_stream_request_keyframe(st, l);
+        if (st->pli_due[l] || players_waiting(st, l)) fo_stream_request_keyframe(st, l);
     if (st->publisher) fo_transport_flush(st->publisher->transport);
 }
 
@@ -207,6 +211,7 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
     t->need_key = kind == FO_KIND_VIDEO;
     t->layer = t->want = kind == FO_KIND_VIDEO ? -1 : 0;
     t->have_prev = false;
+    t->instant = false;
     if (!src) return;
     for (size_t i = 0; i < t->n_codecs; i++) {
         if (fo_sdp_codec_compatible(&t->codecs[i], src)) {
@@ -231,18 +236,18 @@ static void start_track(play_track_t *t, uint16_t seq, uint32_t ts, uint64_t now
     t->ts_delta = next_ts - ts;
     t->started = true;
     t->need_key = false;
-    t->instant_n = 0;
 }
 
-/* Rewrites one source packet onto the player's track and queues it. */
-static void send_rewritten(fo_session_t *p, play_track_t *t, const fo_rtp_view_t *v, uint64_t now)
+/* Rewrites one source packet onto the player's track with output timestamp `ts` and queues it. */
+static void send_rewritten(fo_session_t *p, play_track_t *t, const fo_rtp_view_t *v, uint32_t ts,
+                           uint64_t now)
 {
     size_t cap;
     uint8_t *slot = fo_transport_slot(p->transport, &cap);
     fo_rtp_rewrite_t rw = {.ssrc = t->ssrc,
                            .pt = t->out_pt,
                            .seq = (uint16_t)(v->seq + t->seq_delta),
-                           .ts = v->ts + t->ts_delta,
+                           .ts = ts,
                            .ext_map = NULL,
                            .tw_id = p->bwe ? p->twcc_id : 0,
                            .tw_seq = p->tw_seq};
@@ -269,6 +274,9 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
     if (t->gen != p->stream->gen[kind]) remap(p, kind);
     if (!t->out_pt) return;
     if (kind == FO_KIND_VIDEO) {
+        if (t->instant && layer == t->instant_layer &&
+            (int32_t)(v->ts - t->instant_src - t->instant_span) > INSTANT_FORGET)
+            t->instant = false; /* long past the replay: no repair can still belong to it */
         if (t->want < 0) fo_simulcast_choose(p, now);
         bool current = t->started && layer == t->layer;
         if (!current) {
@@ -287,44 +295,15 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
     } else if (!t->started) {
         start_track(t, v->seq, v->ts, now);
     }
-    send_rewritten(p, t, v, now);
-}
-
-/* Instant start's squeezed clock: one output tick per source frame (a new source timestamp).
- * The replay and the retransmission of a replayed packet count frames with it. */
-static uint32_t squeeze(uint32_t *in_ts, uint32_t *out_ts, uint32_t ts)
-{
-    if (ts != *in_ts) {
-        *in_ts = ts;
-        ++*out_ts;
-    }
-    return *out_ts;
-}
-
-bool fo_play_replayed_ts(const fo_stream_t *st, const play_track_t *t, uint16_t src, uint64_t now,
-                         uint32_t *out)
-{
-    fo_history_t *h = st->hist[FO_KIND_VIDEO][t->instant_layer];
-    uint32_t in_ts = 0, out_ts = t->instant_ts;
-    for (uint16_t seq = t->instant_key;; seq++) {
-        size_t len;
-        const uint8_t *pkt = fo_history_get(h, seq, now, &len);
-        fo_rtp_view_t v;
-        if (pkt && fo_rtp_parse(pkt, len, &v) == 0) {
-            if (seq == t->instant_key) in_ts = v.ts;
-            squeeze(&in_ts, &out_ts, v.ts);
-        } else if (seq == t->instant_key) {
-            return false; /* the replay's keyframe is gone from the history */
-        }
-        if (seq == src) break;
-    }
-    *out = out_ts;
-    return true;
+    send_rewritten(p, t, v, fo_play_out_ts(t, layer, v->ts, t->ts_delta), now);
 }
 
 /* Instant start: replays the stream's cached keyframe and what followed to a new player, with
- * the cached frames' timestamps squeezed one tick apart so the player decodes them at once and
- * continues live instead of lagging by the cache's age. False when nothing usable is cached. */
+ * the cached frames' timestamp distances divided by INSTANT_SQUEEZE so the player decodes them
+ * at once and continues live instead of lagging by the cache's age. False when nothing usable
+ * is cached. The squeeze is a function of the source timestamp alone, so a packet missing from
+ * the cache now (lost on the publisher's link, repaired later) gets the same timestamp as the
+ * rest of its frame when it is forwarded or retransmitted (fo_play_out_ts). */
 static bool instant_start(fo_session_t *p)
 {
     fo_stream_t *st = p->stream;
@@ -339,7 +318,6 @@ static bool instant_start(fo_session_t *p)
     fo_history_t *hist = st->hist[FO_KIND_VIDEO][t->want];
     if (!hist || !fo_history_last_key(hist, now, &key, &newest)) return false;
     if ((uint16_t)(newest - key) >= INSTANT_MAX_PKTS) return false;
-    uint32_t in_ts = 0, out_ts = 0;
     bool first = true;
     for (uint16_t seq = key;; seq++) {
         size_t len;
@@ -349,22 +327,26 @@ static bool instant_start(fo_session_t *p)
             if (first) {
                 t->layer = t->want;
                 start_track(t, v.seq, v.ts, now);
-                in_ts = v.ts;
-                out_ts = v.ts + t->ts_delta;
-                t->instant_key = seq;
-                t->instant_ts = out_ts;
+                t->instant = true;
                 t->instant_layer = t->layer;
+                t->instant_src = v.ts;
+                t->instant_span = 0;
+                t->instant_ts = v.ts + t->ts_delta;
                 first = false;
             }
-            t->ts_delta = squeeze(&in_ts, &out_ts, v.ts) - v.ts;
-            send_rewritten(p, t, &v, now);
+            /* A timestamp jump inside the cached GOP (a broken sender) is not replayed. */
+            uint32_t off = v.ts - t->instant_src;
+            if (off < INSTANT_FORGET) {
+                if (off > t->instant_span) t->instant_span = off;
+                send_rewritten(p, t, &v, fo_play_out_ts(t, t->layer, v.ts, 0), now);
+            }
         }
         if (seq == newest) break;
     }
     if (first) return false;
-    t->instant_n = (uint16_t)(newest - t->instant_key + 1);
     /* Live packets of the newest frame keep its squeezed timestamp; later frames advance by
      * their real distance from it. A packet's seq maps through the unchanged seq_delta. */
+    t->ts_delta = t->instant_ts + t->instant_span / INSTANT_SQUEEZE - (t->instant_src + t->instant_span);
     FO_LOG(FO_LOG_DEBUG, p->ctx, "instant start: %u cached packets", (unsigned)(uint16_t)(newest - key + 1));
     return true;
 }
@@ -422,6 +404,7 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     fo_history_t **h = &st->hist[kind][li];
     if (kind == FO_KIND_VIDEO && !*h) *h = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
     if (*h) fo_history_put(*h, v.seq, buf, len, key, now);
+    if (key) st->pli_due[li] = false;
     for (size_t i = 0; i < st->n_players; i++) forward(st->players[i], kind, li, &v, key, now);
 }
 
@@ -752,6 +735,7 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
                 t->nacks += l->nacks_sent;
                 t->retransmits += l->rtx_packets;
                 t->recovered += l->nack.recovered;
+                t->unrecovered += l->nack.gave_up;
                 if (k == FO_KIND_VIDEO && l->nack.recovered) out->rtt_ms = l->nack.rtt_ms;
             }
             t->plis = k == FO_KIND_VIDEO ? s->stream->plis_sent : 0;

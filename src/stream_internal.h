@@ -26,6 +26,10 @@
 #define MAX_PLAY_CODECS 12
 #define TICK_MS 25           /* publisher feedback timer */
 #define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
+/* Instant start divides the replayed frames' timestamp distances by this: a second of cached
+ * video plays out in 8 ms, and frames captured 1.4 ms or more apart keep distinct timestamps. */
+#define INSTANT_SQUEEZE 128
+#define INSTANT_FORGET 900000 /* ticks (10 s at 90 kHz) past the replay: forget it (wrap-safe) */
 
 /* One incoming RTP stream of a publisher's track: the track itself, or one simulcast layer. */
 typedef struct {
@@ -35,6 +39,7 @@ typedef struct {
     uint64_t packets, bytes;
     uint64_t rtx_packets, duplicates;
     uint64_t nacks_sent;   /* NACK packets */
+    uint64_t gave_up_seen; /* nack.gave_up when a keyframe was last asked for because of it */
     uint64_t bytes_mark, bps; /* bitrate measured each second */
     uint64_t last_ms;      /* last packet */
     fo_nack_t nack;
@@ -80,12 +85,13 @@ typedef struct {
     uint16_t prev_seq_delta, switch_seq;
     uint32_t prev_ts_delta;
     uint64_t switches;
-    /* Instant start (video): the replayed cached packets got squeezed timestamps, one tick per
-     * frame from instant_ts; a retransmission of one of them must carry the same timestamp,
-     * not the live ts_delta. instant_n = 0: nothing replayed on this track. */
-    uint16_t instant_n, instant_key; /* packets replayed, and the first one's source seq */
-    uint32_t instant_ts;             /* the replayed keyframe's output timestamp */
+    /* Instant start (video): the replay covered source timestamps instant_src .. instant_src +
+     * instant_span of instant_layer, squeezed INSTANT_SQUEEZE times from instant_ts. Any packet
+     * in that range (a repair arriving late, a retransmission) carries the squeezed timestamp,
+     * not the live ts_delta: see fo_play_out_ts. */
+    bool instant;
     int instant_layer;
+    uint32_t instant_src, instant_span, instant_ts;
     uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
     uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
     bool nack_fb;          /* the player negotiated NACK for this track */
@@ -139,6 +145,7 @@ struct fo_stream {
     uint32_t gen[KIND_N];  /* per kind: bumps when the publisher or its SSRC changes */
     bool had_publisher;
     uint64_t last_pli_ms[FO_LAYER_MAX]; /* per video layer */
+    bool pli_due[FO_LAYER_MAX];  /* asked for within the rate limit: sent when it allows */
     uint64_t plis_sent;
     /* Per kind and layer. Video: allocated with the layer's first packet. Audio (layer 0
      * only): once a player that negotiated NACK for audio joins (Chrome and Firefox do not
@@ -152,11 +159,16 @@ struct fo_stream {
 
 /* --- stream.c --- */
 
-/* The timestamp instant start gave source packet `src` of its replay on video track `t` (one
- * tick per frame from the replayed keyframe's, counting frames as the replay did, from the same
- * history), for its retransmission. False if the history no longer holds the replay's start. */
-bool fo_play_replayed_ts(const fo_stream_t *st, const play_track_t *t, uint16_t src, uint64_t now,
-                         uint32_t *out);
+/* The output timestamp of a source packet of `layer` with timestamp `ts` on track `t`, whose
+ * offset at the time it was (or would have been) sent is `ts_delta`: inside an instant-start
+ * replay, the squeezed timestamp the replay gave its frame. */
+static inline uint32_t fo_play_out_ts(const play_track_t *t, int layer, uint32_t ts, uint32_t ts_delta)
+{
+    uint32_t off = ts - t->instant_src;
+    if (t->instant && layer == t->instant_layer && off <= t->instant_span)
+        return t->instant_ts + off / INSTANT_SQUEEZE;
+    return ts + ts_delta;
+}
 
 /* Asks the publisher for a keyframe of `layer` now, or as soon as the stream's rate limit
  * allows (a layer out of range asks for layer 0). */

@@ -17,6 +17,12 @@
  *     gets them replayed with squeezed timestamps; it loses one packet of the replayed
  *     keyframe and NACKs it. The retransmission must carry the timestamp the replay gave that
  *     frame (every packet of one source frame, first copy or retransmission, one timestamp).
+ *     One packet of frame 4 is still missing on the server when the player joins (the
+ *     publisher lost it and answers the server's NACKs only once the replay is out): its
+ *     late repair, forwarded live, must carry frame 4's squeezed timestamp too.
+ * (e) Then the publisher stops answering NACKs: once the server gives a video packet up, it
+ *     asks the publisher for a keyframe (a PLI; nothing else asks for one here), and the
+ *     publisher's track counts it as unrecovered in /api/v1/clients/{id}.
  * One process, alarm(90). */
 #include <poll.h>
 #include <stdarg.h>
@@ -78,6 +84,8 @@ typedef struct {
     vpkt_t v[MAX_PKTS];
     uint32_t n_video;
     uint64_t nack_pkts, nacked_seqs, resent, withheld;
+    bool hold;           /* (d), (e): withheld packets are not resent, NACKed or not */
+    uint64_t plis;       /* PLIs received */
 } pub_t;
 
 static void put_counter(uint8_t *end, uint32_t c)
@@ -144,6 +152,27 @@ static void send_video_frame(pub_t *p)
     p->frame++;
 }
 
+/* Sends withheld packet `e` once: as RTX when the publisher's answer kept RTX, else plain. */
+static void pub_resend(pub_t *p, vpkt_t *e)
+{
+    e->resent = true;
+    p->resent++;
+    int r;
+    if (p->rtx) {
+        fo_rtp_view_t v;
+        uint8_t out[1500];
+        if (fo_rtp_parse(e->pkt, e->len, &v)) die("publisher: own packet does not parse");
+        fo_rtp_rewrite_t rw = {.ssrc = fo_peer_ssrc(p->peer, "rtx"), .pt = FO_PEER_PT_RTX,
+                               .seq = p->rtx_seq++, .ts = v.ts};
+        int len = fo_rtx_wrap(&v, &rw, v.seq, out, sizeof out);
+        if (len <= 0) die("fo_rtx_wrap");
+        r = fo_peer_send_rtp(p->peer, out, (size_t)len);
+    } else {
+        r = fo_peer_send_rtp(p->peer, e->pkt, e->len);
+    }
+    if (r) die("publisher: retransmitting: %s", fo_strerror(r));
+}
+
 /* Checks one NACK's wire format and answers the sequence numbers it names, once each. */
 static void pub_on_nack(pub_t *p, const fo_rtcp_pkt_t *pk)
 {
@@ -167,23 +196,8 @@ static void pub_on_nack(pub_t *p, const fo_rtcp_pkt_t *pk)
         p->nacked_seqs++;
         e->nacked++;
         if (!e->withheld) continue; /* loopback lost it after all: not our business */
-        if (e->resent) continue;    /* a retry before our answer arrived */
-        e->resent = true;
-        p->resent++;
-        int r;
-        if (p->rtx) {
-            fo_rtp_view_t v;
-            uint8_t out[1500];
-            if (fo_rtp_parse(e->pkt, e->len, &v)) die("publisher: own packet does not parse");
-            fo_rtp_rewrite_t rw = {.ssrc = fo_peer_ssrc(p->peer, "rtx"), .pt = FO_PEER_PT_RTX,
-                                   .seq = p->rtx_seq++, .ts = v.ts};
-            int len = fo_rtx_wrap(&v, &rw, v.seq, out, sizeof out);
-            if (len <= 0) die("fo_rtx_wrap");
-            r = fo_peer_send_rtp(p->peer, out, (size_t)len);
-        } else {
-            r = fo_peer_send_rtp(p->peer, e->pkt, e->len);
-        }
-        if (r) die("publisher: retransmitting: %s", fo_strerror(r));
+        if (e->resent || p->hold) continue; /* a retry before our answer arrived, or held */
+        pub_resend(p, e);
     }
 }
 
@@ -197,6 +211,7 @@ static void pub_rx(void *user, fo_peer_t *peer, const uint8_t *pkt, size_t len, 
     if (fo_rtcp_parse(pkt, len, pk, FO_ARRAY_LEN(pk), &n) < 0) die("publisher: bad RTCP from server");
     for (size_t i = 0; i < n; i++)
         if (pk[i].pt == FO_RTCP_RTPFB && pk[i].count == FO_RTCP_FMT_NACK) pub_on_nack(p, &pk[i]);
+        else if (pk[i].pt == FO_RTCP_PSFB && pk[i].count == FO_RTCP_FMT_PLI) p->plis++;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -500,6 +515,9 @@ typedef struct {
     int seen;             /* video packets seen on the wire (before SRTP) */
     uint16_t lost_seq;    /* the one dropped and NACKed */
     bool lost, repaired;
+    uint32_t held;        /* the publisher's packet still missing on the server at the join */
+    bool held_seen;
+    uint32_t replayed;    /* packets received before the held one was released */
     bool have_ts[64];
     uint32_t out_ts[64];  /* by source frame */
     uint64_t bad;
@@ -537,6 +555,8 @@ static void late_rx(void *user, fo_peer_t *peer, const uint8_t *pkt, size_t len,
     if (f >= 64) return;
     uint16_t seq = v.ssrc == l->rtx_ssrc ? (uint16_t)(v.payload[0] << 8 | v.payload[1]) : v.seq;
     if (l->lost && seq == l->lost_seq) l->repaired = true;
+    if (c == l->held) l->held_seen = true;
+    if (g_pub->hold) l->replayed++;
     if (!l->have_ts[f]) {
         l->have_ts[f] = true;
         l->out_ts[f] = v.ts;
@@ -561,17 +581,17 @@ static void run_late(fo_dtls_ctx_t *dctx, fo_stun_t *stun, char *summary, size_t
     pub->v_seq0 = 100;
     pub->v_ts0 = 5000;
     g_pub = pub;
-    /* a keyframe and 9 frames, none withheld: the server caches them for instant start */
+    /* A keyframe and 9 frames, which the server caches for instant start; it lacks one packet
+     * of them (withheld: the 12th, in frame 4) until the late player has had the replay. */
+    pub->hold = true;
     while (pub->frame < 10) {
         send_video_frame(pub);
-        for (uint32_t i = 0; i < pub->n_video; i++)
-            if (pub->v[i].withheld && !pub->v[i].resent) { /* send it now: not this part's subject */
-                if (fo_peer_send_rtp(pub->peer, pub->v[i].pkt, pub->v[i].len)) die("publisher: resend");
-                pub->v[i].resent = true;
-            }
         fo_peer_process(pub->peer);
         usleep(5000);
     }
+    for (uint32_t i = 0; i < pub->n_video; i++)
+        if (pub->v[i].withheld) l->held = i;
+    if (pub->withheld != 1) die("late: expected one withheld packet, not %llu", (unsigned long long)pub->withheld);
     for (int i = 0; i < 20; i++) { /* let the server take them in */
         fo_peer_process(pub->peer);
         usleep(5000);
@@ -586,21 +606,50 @@ static void run_late(fo_dtls_ctx_t *dctx, fo_stun_t *stun, char *summary, size_t
     l->ssrc = vm->ssrc;
     l->rtx_ssrc = vm->rtx_ssrc;
     int64_t end = fo_peer_now_ms() + 10000;
-    while (!l->repaired && fo_peer_now_ms() < end) {
+    while (!(l->repaired && l->held_seen) && fo_peer_now_ms() < end) {
         struct pollfd pfd[2] = {{.fd = fo_peer_fd(pub->peer), .events = POLLIN},
                                 {.fd = fo_peer_fd(l->peer), .events = POLLIN}};
         poll(pfd, 2, 5);
         fo_peer_process(pub->peer);
         fo_peer_state_t st = fo_peer_process(l->peer);
         if (st == FO_PEER_FAILED) die("late player: %s", fo_peer_error(l->peer));
+        if (pub->hold && l->replayed >= 20) { /* the replay is out (21 packets): repair it now */
+            pub->hold = false;
+            pub_resend(pub, &pub->v[l->held]);
+        }
     }
     if (!l->lost || !l->repaired)
         die("late player: %s (saw %d video packets)", l->lost ? "the NACKed replayed packet never came back" : "lost nothing", l->seen);
+    if (!l->held_seen)
+        die("late player: the packet the server lacked at the join never reached it (%u packets before its release)", l->replayed);
     if (l->bad) die("late player: %llu packets off their frame's timestamp, first: %s", (unsigned long long)l->bad, l->err);
-    if (!l->have_ts[0] || !l->have_ts[9] || l->out_ts[9] - l->out_ts[0] != 9)
+    /* squeezed: frames keep their order, 9 frames (0.3 s) span well under a frame's distance */
+    for (int f = 1; f < 10; f++)
+        if (!l->have_ts[f - 1] || !l->have_ts[f] || (int32_t)(l->out_ts[f] - l->out_ts[f - 1]) <= 0)
+            die("late player: replayed frame %d's timestamp does not follow frame %d's", f, f - 1);
+    if (l->out_ts[9] - l->out_ts[0] >= 90000 / VIDEO_FPS)
         die("late player: replay not squeezed (frame 0 ts %u, frame 9 ts %u)", l->out_ts[0], l->out_ts[9]);
+    /* (e) packets withheld from now on stay lost: the server gives them up after a second */
+    uint64_t plis0 = pub->plis;
+    pub->hold = true;
+    uint64_t withheld0 = pub->withheld;
+    end = fo_peer_now_ms() + 4000;
+    while (pub->plis == plis0 && fo_peer_now_ms() < end) {
+        if (pub->frame < KEYFRAME_EVERY - 1) send_video_frame(pub); /* no keyframe of its own */
+        for (int i = 0; i < 7; i++) {
+            fo_peer_process(pub->peer);
+            fo_peer_process(l->peer);
+            usleep(5000);
+        }
+    }
+    if (pub->withheld == withheld0) die("(e): the publisher withheld nothing");
+    if (pub->plis == plis0) die("(e): no keyframe request after the server gave a packet up");
+    long long unrecovered = api_track_field(fo_peer_session_id(pub->peer), "video", "unrecovered");
+    if (unrecovered < 1) die("(e): the publisher's video track shows %lld unrecovered", unrecovered);
     snprintf(summary, cap, "late player: %d replayed/live packets, replayed keyframe packet seq %u NACKed and "
-             "retransmitted with its frame's squeezed timestamp", l->seen, l->lost_seq);
+             "retransmitted, and frame 4's packet repaired after the replay forwarded, each with its "
+             "frame's squeezed timestamp; %llu packets never repaired -> PLI, %lld unrecovered",
+             l->seen, l->lost_seq, (unsigned long long)(pub->withheld - withheld0), unrecovered);
     fo_peer_free(l->peer);
     fo_peer_free(pub->peer);
     free(l);
