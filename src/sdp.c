@@ -678,18 +678,35 @@ static uint64_t fmtp_uint(const char *fmtp, const char *key, uint64_t def)
     return fmtp_param(cstr(fmtp), key, &v) && span_uint(v, UINT32_MAX, &n) ? n : def;
 }
 
+void fo_sdp_format_of(const fo_sdp_codec_t *c, fo_sdp_format_t *out)
+{
+    *out = (fo_sdp_format_t){.pt = c->pt, .codec = c->codec, .clock = c->clock};
+    switch (c->codec) {
+    case FO_CODEC_H264:
+        out->h264_pmode = c->h264_pmode;
+        out->profile = (uint32_t)h264_profile(c->h264_profile_level);
+        break;
+    case FO_CODEC_VP9: out->profile = (uint32_t)fmtp_uint(c->fmtp, "profile-id", 0); break;
+    case FO_CODEC_AV1: out->profile = (uint32_t)fmtp_uint(c->fmtp, "profile", 0); break;
+    default: break;
+    }
+    snprintf(out->name, sizeof out->name, "%s", c->name);
+}
+
+bool fo_sdp_format_compatible(const fo_sdp_format_t *a, const fo_sdp_format_t *b)
+{
+    if (a->codec != b->codec || a->clock != b->clock || a->profile != b->profile ||
+        a->h264_pmode != b->h264_pmode)
+        return false;
+    return a->codec != FO_CODEC_OTHER || strcasecmp(a->name, b->name) == 0;
+}
+
 bool fo_sdp_codec_compatible(const fo_sdp_codec_t *a, const fo_sdp_codec_t *b)
 {
-    if (a->codec != b->codec || a->clock != b->clock) return false;
-    switch (a->codec) {
-    case FO_CODEC_H264:
-        return a->h264_pmode == b->h264_pmode &&
-               h264_profile(a->h264_profile_level) == h264_profile(b->h264_profile_level);
-    case FO_CODEC_VP9: return fmtp_uint(a->fmtp, "profile-id", 0) == fmtp_uint(b->fmtp, "profile-id", 0);
-    case FO_CODEC_AV1: return fmtp_uint(a->fmtp, "profile", 0) == fmtp_uint(b->fmtp, "profile", 0);
-    case FO_CODEC_OTHER: return strcasecmp(a->name, b->name) == 0;
-    default: return true;
-    }
+    fo_sdp_format_t fa, fb;
+    fo_sdp_format_of(a, &fa);
+    fo_sdp_format_of(b, &fb);
+    return fo_sdp_format_compatible(&fa, &fb);
 }
 
 /* ---- negotiation ---- */

@@ -213,8 +213,10 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
     t->have_prev = false;
     t->instant = false;
     if (!src) return;
+    fo_sdp_format_t want;
+    fo_sdp_format_of(src, &want);
     for (size_t i = 0; i < t->n_codecs; i++) {
-        if (fo_sdp_codec_compatible(&t->codecs[i], src)) {
+        if (fo_sdp_format_compatible(&t->codecs[i], &want)) {
             t->out_pt = t->codecs[i].pt;
             t->rtx_pt = t->rtx_ssrc ? t->codec_rtx[i] : 0;
             t->clock = t->codecs[i].clock ? t->codecs[i].clock : 90000;
@@ -513,7 +515,7 @@ static void tracks_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_
                 bool taken = false;
                 for (size_t j = 0; j < am->n_pts && rtx; j++) taken |= am->pts[j] == rtx;
                 t->codec_rtx[t->n_codecs] = taken ? rtx : 0;
-                t->codecs[t->n_codecs++] = *c;
+                fo_sdp_format_of(c, &t->codecs[t->n_codecs++]);
             }
         }
     }

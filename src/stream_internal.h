@@ -61,7 +61,7 @@ typedef struct {
 typedef struct {
     bool active;
     uint32_t ssrc;                          /* ours, signalled in the answer */
-    fo_sdp_codec_t codecs[MAX_PLAY_CODECS]; /* what the player accepted */
+    fo_sdp_format_t codecs[MAX_PLAY_CODECS]; /* what the player accepted */
     size_t n_codecs;
     uint32_t gen;          /* stream generation out_pt was chosen for */
     uint8_t out_pt;        /* 0: cannot receive the current source */

@@ -117,6 +117,20 @@ uint8_t fo_sdp_rtx_for(const fo_sdp_media_t *m, uint8_t pt);
  * for codecs outside fo_codec_t's list the same encoding name. */
 bool fo_sdp_codec_compatible(const fo_sdp_codec_t *a, const fo_sdp_codec_t *b);
 
+/* The part of a codec entry that decides compatibility, small enough to keep for each player
+ * (fo_sdp_codec_t carries the fmtp text: 300 bytes). */
+typedef struct {
+    uint8_t pt;
+    uint8_t h264_pmode;
+    fo_codec_t codec;
+    uint32_t clock;
+    uint32_t profile;             /* H.264: its profile class; VP9: profile-id; AV1: profile */
+    char name[24];                /* compared for codecs outside fo_codec_t's list */
+} fo_sdp_format_t;
+void fo_sdp_format_of(const fo_sdp_codec_t *c, fo_sdp_format_t *out);
+/* fo_sdp_codec_compatible's rule, on formats. */
+bool fo_sdp_format_compatible(const fo_sdp_format_t *a, const fo_sdp_format_t *b);
+
 typedef enum { FO_SDP_ROLE_PUBLISH = 0, FO_SDP_ROLE_PLAY = 1 } fo_sdp_role_t;
 
 /* What we answer for one offered m-line. */

@@ -486,6 +486,24 @@ static void codec_compatibility(void **state)
     assert_true(fo_sdp_codec_compatible(&o1, &o2));
     o2.clock = 16000;
     assert_false(fo_sdp_codec_compatible(&o1, &o2));
+    fo_sdp_codec_t x1 = {.codec = FO_CODEC_OTHER, .clock = 90000, .name = "H265"}, x2 = x1;
+    snprintf(x2.name, sizeof x2.name, "h265");
+    assert_true(fo_sdp_codec_compatible(&x1, &x2));
+    snprintf(x2.name, sizeof x2.name, "AV2");
+    assert_false(fo_sdp_codec_compatible(&x1, &x2));
+    /* A player keeps formats, not entries: they outlive the offer's text and stay small. */
+    fo_sdp_format_t f1, f2;
+    snprintf(v2.fmtp, sizeof v2.fmtp, "profile-id=2");
+    v2.pt = 98;
+    fo_sdp_format_of(&v2, &f1);
+    memset(&v2, 0, sizeof v2);
+    fo_sdp_format_of(&v1, &f2);
+    assert_int_equal(f1.pt, 98);
+    assert_int_equal(f1.profile, 2);
+    assert_false(fo_sdp_format_compatible(&f1, &f2));
+    f2.profile = 2;
+    assert_true(fo_sdp_format_compatible(&f1, &f2));
+    assert_true(sizeof(fo_sdp_format_t) <= 48);
 }
 
 /* ---- answers ---- */
