@@ -61,17 +61,10 @@ fo_limits_t *fo_limits_new(const fo_config_t *cfg)
     return l;
 }
 
-static void free_val(void *val, void *user)
-{
-    (void)user;
-    free(val);
-}
-
 void fo_limits_free(fo_limits_t *l)
 {
     if (!l) return;
-    if (l->by_id) fo_map_foreach(l->by_id, free_val, NULL);
-    fo_map_free(l->by_id);
+    fo_map_free_owning(l->by_id);
     fo_map_free(l->by_ip);
     free(l);
 }

@@ -2,6 +2,7 @@
 /* Chained hash map with FNV-1a over short keys. */
 #include "fanout/map.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,18 +42,22 @@ fo_map_t *fo_map_new(void)
     return m;
 }
 
-void fo_map_free(fo_map_t *m)
+static void free_map(fo_map_t *m, bool owning)
 {
     if (!m) return;
     for (size_t i = 0; i < m->nb; i++) {
         for (node_t *n = m->buckets[i], *next; n; n = next) {
             next = n->next;
+            if (owning) free(n->val);
             free(n);
         }
     }
     free(m->buckets);
     free(m);
 }
+
+void fo_map_free(fo_map_t *m) { free_map(m, false); }
+void fo_map_free_owning(fo_map_t *m) { free_map(m, true); }
 
 static node_t **find(const fo_map_t *m, const void *key, size_t klen, uint32_t h)
 {

@@ -222,18 +222,11 @@ fo_metrics_t *fo_metrics_new(fo_loop_t *loop, fo_router_t *router, int interval_
     return m;
 }
 
-static void free_entry_cb(void *val, void *user)
-{
-    (void)user;
-    free(val);
-}
-
 void fo_metrics_free(fo_metrics_t *m)
 {
     if (!m) return;
     fo_timer_stop(m->loop, &m->timer);
-    fo_map_foreach(m->entries, free_entry_cb, NULL);
-    fo_map_free(m->entries);
+    fo_map_free_owning(m->entries);
     free(m);
 }
 

@@ -14,6 +14,8 @@ typedef struct fo_map fo_map_t;
 
 fo_map_t *fo_map_new(void);
 void fo_map_free(fo_map_t *m);
+/* fo_map_free for a map that owns its values: free()s each one first. */
+void fo_map_free_owning(fo_map_t *m);
 /* Inserts or replaces. Returns 0, FO_ENOMEM or FO_ETOOBIG (key too long). */
 int fo_map_put(fo_map_t *m, const void *key, size_t klen, void *val);
 void *fo_map_get(const fo_map_t *m, const void *key, size_t klen);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -57,11 +58,29 @@ static void test_binary_and_limits(void **state)
     fo_map_free(NULL);
 }
 
+/* An owning map frees its values with itself (the sanitizer stages would report a leak). */
+static void test_owning(void **state)
+{
+    (void)state;
+    fo_map_t *m = fo_map_new();
+    for (int i = 0; i < 100; i++) {
+        int *v = malloc(sizeof *v);
+        assert_non_null(v);
+        *v = i;
+        assert_int_equal(fo_map_put(m, &i, sizeof i, v), 0);
+    }
+    int k = 42;
+    assert_int_equal(*(int *)fo_map_get(m, &k, sizeof k), 42);
+    fo_map_free_owning(m);
+    fo_map_free_owning(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_binary_and_limits),
+        cmocka_unit_test(test_owning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
