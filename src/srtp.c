@@ -431,37 +431,34 @@ static srtp_t overflow(fo_srtp_t *s)
     return s->out.lib;
 }
 
-static int protect_lib(fo_srtp_t *s, uint8_t *buf, size_t *len, bool rtcp)
+/* Our own engine first in fast mode (FO_EFULL: an SSRC past its table), else libsrtp. */
+static inline int protect(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap, bool rtcp)
 {
+    const char *what = rtcp ? "protect_rtcp" : "protect";
+    if (room(*len, cap)) return FO_ETOOBIG;
+    if (*len < (rtcp ? RTCP_MIN_LEN : RTP_MIN_LEN)) return FO_EINVAL;
+    if (s->out.fast) {
+        int err = rtcp ? fo_srtp_out_protect_rtcp(&s->out.fast_state, buf, len)
+                       : fo_srtp_out_protect(&s->out.fast_state, buf, len);
+        if (err != FO_EFULL) return err ? note(&s->out.errors, err, what) : 0;
+    }
     srtp_t lib = s->out.fast ? overflow(s) : s->out.lib;
-    if (!lib) return note(&s->out.errors, FO_ENOMEM, rtcp ? "protect_rtcp" : "protect");
+    if (!lib) return note(&s->out.errors, FO_ENOMEM, what);
     int n = (int)*len;
     srtp_err_status_t st = rtcp ? srtp_protect_rtcp(lib, buf, &n) : srtp_protect(lib, buf, &n);
-    int err = map_status(&s->out.errors, st, rtcp ? "protect_rtcp" : "protect");
+    int err = map_status(&s->out.errors, st, what);
     if (err == 0) *len = (size_t)n;
     return err;
 }
 
 int fo_srtp_protect(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
 {
-    if (room(*len, cap)) return FO_ETOOBIG;
-    if (*len < RTP_MIN_LEN) return FO_EINVAL;
-    if (s->out.fast) {
-        int err = fo_srtp_out_protect(&s->out.fast_state, buf, len);
-        if (err != FO_EFULL) return err ? note(&s->out.errors, err, "protect") : 0;
-    }
-    return protect_lib(s, buf, len, false);
+    return protect(s, buf, len, cap, false);
 }
 
 int fo_srtp_protect_rtcp(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap)
 {
-    if (room(*len, cap)) return FO_ETOOBIG;
-    if (*len < RTCP_MIN_LEN) return FO_EINVAL;
-    if (s->out.fast) {
-        int err = fo_srtp_out_protect_rtcp(&s->out.fast_state, buf, len);
-        if (err != FO_EFULL) return err ? note(&s->out.errors, err, "protect_rtcp") : 0;
-    }
-    return protect_lib(s, buf, len, true);
+    return protect(s, buf, len, cap, true);
 }
 
 int fo_srtp_unprotect(fo_srtp_t *s, uint8_t *buf, size_t *len)
