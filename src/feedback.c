@@ -27,17 +27,19 @@
 
 /* --- feedback to the publisher (timer) --- */
 
-static void send_nacks(fo_session_t *s, const pub_track_t *tr, pub_layer_t *l, uint64_t now)
+static void send_nacks(fo_session_t *s, int kind, unsigned layer, uint64_t now)
 {
+    const pub_track_t *tr = &s->pub[kind];
+    pub_layer_t *l = &s->pub[kind].l[layer];
     uint16_t seqs[FO_NACK_MAX];
     size_t n = fo_nack_collect(&l->nack, now, seqs, FO_ARRAY_LEN(seqs));
     if (l->nack.gave_up != l->gave_up_seen) {
         /* A video packet will not come back: every player's decoder now waits for a keyframe
          * (Chrome asks for one itself only after 3 s without a decodable frame). */
         l->gave_up_seen = l->nack.gave_up;
-        if (tr == &s->pub[FO_KIND_VIDEO]) {
+        if (kind == FO_KIND_VIDEO) {
             FO_LOG(FO_LOG_DEBUG, s->ctx, "video packet(s) unrecovered: asking for a keyframe");
-            fo_stream_request_keyframe(s->stream, (int)(l - tr->l));
+            fo_stream_request_keyframe(s->stream, (int)layer);
         }
     }
     if (!n || !tr->nack_fb) return;
@@ -83,7 +85,7 @@ void fo_feedback_tick_cb(fo_timer_t *timer)
     s->ticks++;
     for (int k = 0; k < KIND_N; k++)
         for (unsigned i = 0; s->pub[k].active && i < s->pub[k].n_layers; i++)
-            if (s->pub[k].l[i].ssrc) send_nacks(s, &s->pub[k], &s->pub[k].l[i], now);
+            if (s->pub[k].l[i].ssrc) send_nacks(s, k, i, now);
     if (s->twcc && s->ticks % TWCC_EVERY == 0) {
         uint8_t buf[1200];
         uint32_t media = s->pub[FO_KIND_VIDEO].l[0].ssrc ? s->pub[FO_KIND_VIDEO].l[0].ssrc
@@ -130,7 +132,7 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
         t->rtx_missed++;
         return;
     }
-    uint32_t out_ts = kind == FO_KIND_VIDEO ? fo_play_out_ts(t, layer, v.ts, ts_delta) : v.ts + ts_delta;
+    uint32_t out_ts = fo_play_out_ts(t, layer, v.ts, ts_delta);
     /* A lossy player loses retransmissions too, and a receiver retries a NACK only after its
      * RTT estimate (Chrome's default when it only receives: 100 ms), which shows as a freeze:
      * send a second copy when its last report said it loses DUP_RTX_LOSS or more. */
@@ -254,7 +256,7 @@ void fo_feedback_rtcp_cb(void *user, uint8_t *buf, size_t len)
             (p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_FIR)) {
             FO_LOG(FO_LOG_DEBUG, s->ctx, "player asked for a keyframe");
             s->play[FO_KIND_VIDEO].plis++;
-            fo_stream_request_keyframe(s->stream, s->play[FO_KIND_VIDEO].layer >= 0 ? s->play[FO_KIND_VIDEO].layer : 0);
+            fo_stream_request_keyframe(s->stream, s->play[FO_KIND_VIDEO].layer);
         } else if (p->pt == FO_RTCP_RTPFB && p->count == FO_RTCP_FMT_NACK) {
             on_player_nack(s, p);
         } else if (p->pt == FO_RTCP_RR || p->pt == FO_RTCP_SR) {

@@ -88,7 +88,7 @@ size_t fo_simulcast_unwrap_rtx(fo_session_t *s, const fo_rtp_view_t *v, unsigned
     if (!l->ssrc || v->payload_len < 2) return 0;
     l->rtx_ssrc = v->ssrc;
     uint16_t osn;
-    int n = fo_rtx_unwrap(v, l->ssrc, tr->codec.pt, NULL, s->scratch, SESSION_SCRATCH, &osn);
+    int n = fo_rtx_unwrap(v, l->ssrc, tr->codec.pt, NULL, fo_session_scratch(s), SESSION_SCRATCH, &osn);
     if (n <= 0) return 0;
     l->rtx_packets++;
     *layer = li;
@@ -117,6 +117,7 @@ int fo_simulcast_layer(fo_session_t *s, unsigned kind, const fo_rtp_view_t *v)
     }
     l->ssrc = v->ssrc;
     fo_nack_init(&l->nack);
+    l->gave_up_seen = 0;
     memset(&l->rx, 0, sizeof l->rx);
     return li;
 }

@@ -382,8 +382,8 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     int li;
     if (s->pt_class[v.pt] == PT_RTX) {
         size_t n = fo_simulcast_unwrap_rtx(s, &v, kind, &li);
-        if (!n || fo_rtp_parse(s->scratch, n, &v) != 0) return;
-        buf = s->scratch;
+        buf = fo_session_scratch(s);
+        if (!n || fo_rtp_parse(buf, n, &v) != 0) return;
         len = n;
     } else if ((li = fo_simulcast_layer(s, kind, &v)) < 0) {
         return;
@@ -528,6 +528,8 @@ const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
     for (int kind = 0; kind < KIND_N; kind++) {
         const fo_sdp_codec_t *src = fo_stream_codec(st, (fo_kind_t)kind);
         if (!src) continue;
+        fo_sdp_format_t want;
+        fo_sdp_format_of(src, &want);
         bool found = false, has_kind = false;
         for (size_t m = 0; m < offer->n_media && !found; m++) {
             /* Any live m-line of this kind counts as wanting it, accepted or not: a player that
@@ -537,7 +539,9 @@ const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
             if (!ans->media[m].accept) continue;
             for (size_t i = 0; i < ans->media[m].n_pts && !found; i++) {
                 const fo_sdp_codec_t *c = fo_sdp_codec_by_pt(&offer->media[m], ans->media[m].pts[i]);
-                found = c && fo_sdp_codec_compatible(c, src);
+                fo_sdp_format_t f;
+                if (c) fo_sdp_format_of(c, &f);
+                found = c && fo_sdp_format_compatible(&f, &want);
             }
         }
         if (has_kind && !found) {
@@ -557,9 +561,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     }
     fo_session_t *s = calloc(1, sizeof *s);
     if (s && role == FO_ROLE_PUBLISH) {
-        if ((s->pub = calloc(1, KIND_N * sizeof *s->pub + SESSION_SCRATCH)))
-            s->scratch = (uint8_t *)(s->pub + KIND_N);
-        else {
+        if (!(s->pub = calloc(1, KIND_N * sizeof *s->pub + SESSION_SCRATCH))) {
             free(s);
             s = NULL;
         }

@@ -131,10 +131,12 @@ struct fo_session {
     uint16_t tw_seq;       /* player: next transport-wide sequence number */
     fo_timer_t tick;
     unsigned ticks;
-    uint8_t *scratch;      /* publisher: SESSION_SCRATCH bytes for unwrapped RTX, allocated
-                            * after pub[] (players do not need it: ~1.5 KiB each) */
 };
 #define SESSION_SCRATCH (FO_HISTORY_PKT + 64)
+
+/* Publisher: SESSION_SCRATCH bytes for unwrapped RTX, allocated after pub[] (players do not
+ * need it: ~1.5 KiB each). */
+static inline uint8_t *fo_session_scratch(fo_session_t *s) { return (uint8_t *)(s->pub + KIND_N); }
 
 struct fo_stream {
     const fo_stream_env_t *env;
