@@ -28,10 +28,15 @@ struct fo_api {
     fo_auth_t *auth;
 };
 
+static fo_auth_action_t auth_action(fo_role_t role)
+{
+    return role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
+}
+
 static void session_gone_cb(void *user, const char *id, const char *key, fo_role_t role)
 {
     fo_api_t *api = user;
-    fo_auth_hook_ended(api->auth, role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY, key, id);
+    fo_auth_hook_ended(api->auth, auth_action(role), key, id);
 }
 
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
@@ -69,16 +74,24 @@ void fo_api_free(fo_api_t *api)
  * handle_rtc checks that itself. "delete" (a WHIP/WHEP resource): the resource's random id is the
  * capability, as WHIP intends. "read", "kick", "metrics": the operator secret (auth.api_secret),
  * loopback clients only without one. Returning false answers 401 with WWW-Authenticate. */
+/* The publish/play token check: the token from ?token=, "Authorization: Bearer" or (the SRS
+ * API) the stream URL's query `stream_query`. */
+static int check_token(fo_api_t *api, const fo_http_req_t *req, fo_auth_action_t act,
+                       const char *stream, const char *stream_query, const char **why)
+{
+    char token[256];
+    fo_auth_find_token(stream_query, req->query, req->authorization, token, sizeof token);
+    return fo_auth_check(api->auth, act, stream, token, (int64_t)time(NULL), why);
+}
+
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream)
 {
     if (strcmp(action, "delete") == 0) return true;
     if (strcmp(action, "publish") == 0 || strcmp(action, "play") == 0) {
-        char token[256];
         const char *why = "";
-        fo_auth_find_token(NULL, req->query, req->authorization, token, sizeof token);
-        return fo_auth_check(api->auth, action[1] == 'u' ? FO_AUTH_PUBLISH : FO_AUTH_PLAY, stream,
-                             token, (int64_t)time(NULL), &why) == 0;
+        fo_auth_action_t act = strcmp(action, "publish") == 0 ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
+        return check_token(api, req, act, stream, NULL, &why) == 0;
     }
     return fo_auth_api_check(api->auth, req->remote_ip, req->authorization, req->query) == 0;
 }
@@ -188,11 +201,9 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     /* Who may: a token (auth.secret), then the operator's callback (auth.on_publish/on_play). */
-    fo_auth_action_t act = role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
-    char token[256];
-    fo_auth_find_token(r.url.query, req->query, req->authorization, token, sizeof token);
+    fo_auth_action_t act = auth_action(role);
     const char *why = "";
-    if (fo_auth_check(api->auth, act, r.url.key, token, (int64_t)time(NULL), &why) != 0) {
+    if (check_token(api, req, act, r.url.key, r.url.query, &why) != 0) {
         FO_LOG(FO_LOG_INFO, r.url.key, "%s refused from %s: %s", act == FO_AUTH_PUBLISH ? "publish" : "play",
                req->remote_ip, why);
         snprintf(resp->headers, sizeof resp->headers, "WWW-Authenticate: Bearer\r\n");
@@ -285,8 +296,7 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
     }
     if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
     char msg[300];
-    int hrc = fo_auth_hook_admit(api->auth, role == FO_ROLE_PUBLISH ? FO_AUTH_PUBLISH : FO_AUTH_PLAY,
-                                 key, req->remote_ip, "", msg, sizeof msg);
+    int hrc = fo_auth_hook_admit(api->auth, auth_action(role), key, req->remote_ip, "", msg, sizeof msg);
     if (hrc != 0) {
         FO_LOG(FO_LOG_INFO, key, "%s", msg);
         text_resp(resp, hrc == FO_EAUTH ? 403 : 503, msg);

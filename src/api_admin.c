@@ -353,7 +353,8 @@ static void summaries(fo_admin_t *a, fo_http_resp_t *resp)
     fo_metrics_proc(a->metrics, &p);
     fo_router_stats_t rs;
     fo_router_stats(a->router, &rs);
-    const fo_udp_stats_t *u = fo_router_udp_stats(a->router);
+    fo_udp_stats_t us, *u = &us;
+    fo_router_udp_stats(a->router, u);
     fo_rate_t rate = fo_metrics_total_rate(a->metrics);
     uint64_t mem_total = 0;
     double load[3];

@@ -26,7 +26,7 @@
 
 typedef struct note {
     struct note *next;
-    char *url;
+    const char *url; /* the configuration's (it outlives this module) */
     char *body;
 } note_t;
 
@@ -36,6 +36,7 @@ struct fo_auth {
     /* notification worker */
     pthread_t worker;
     bool worker_running, stopping;
+    bool curl_inited;   /* curl_global_init done (some hook is configured) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     note_t *head, *tail;
@@ -293,7 +294,6 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&a->mu);
         sink_t sink = {.len = 0};
         long st = post_json(n->url, n->body, a->cfg->hook_timeout_ms, &sink);
-        free(n->url);
         free(n->body);
         free(n);
         pthread_mutex_lock(&a->mu);
@@ -312,15 +312,15 @@ void fo_auth_hook_ended(fo_auth_t *a, fo_auth_action_t action, const char *strea
     if (!url[0]) return;
     note_t *n = calloc(1, sizeof *n);
     if (n) {
-        n->url = strdup(url);
+        n->url = url;
         n->body = hook_body(action == FO_AUTH_PUBLISH ? "on_unpublish" : "on_stop", stream_key,
                             NULL, session_id);
     }
     pthread_mutex_lock(&a->mu);
-    if (!n || !n->url || !n->body || a->queued >= NOTIFY_QUEUE_MAX) {
+    if (!n || !n->body || a->queued >= NOTIFY_QUEUE_MAX) {
         a->stats.notify_dropped++;
         pthread_mutex_unlock(&a->mu);
-        if (n) free(n->url), free(n->body), free(n);
+        if (n) free(n->body), free(n);
         return;
     }
     if (a->tail) a->tail->next = n;
@@ -348,10 +348,13 @@ fo_auth_t *fo_auth_new(const fo_config_t *cfg)
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     bool hooks = cfg->on_publish[0] || cfg->on_play[0] || cfg->on_unpublish[0] || cfg->on_stop[0];
-    if (hooks && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        FO_LOG(FO_LOG_ERROR, NULL, "libcurl initialisation failed");
-        fo_auth_free(a);
-        return NULL;
+    if (hooks) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+            FO_LOG(FO_LOG_ERROR, NULL, "libcurl initialisation failed");
+            fo_auth_free(a);
+            return NULL;
+        }
+        a->curl_inited = true;
     }
     if (cfg->on_unpublish[0] || cfg->on_stop[0]) {
         if (pthread_create(&a->worker, NULL, worker_main, a) != 0) {
@@ -379,13 +382,10 @@ void fo_auth_free(fo_auth_t *a)
     }
     for (note_t *n = a->head, *next; n; n = next) {
         next = n->next;
-        free(n->url);
         free(n->body);
         free(n);
     }
-    bool hooks = a->cfg->on_publish[0] || a->cfg->on_play[0] || a->cfg->on_unpublish[0] ||
-                 a->cfg->on_stop[0];
-    if (hooks) curl_global_cleanup();
+    if (a->curl_inited) curl_global_cleanup();
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     free(a);

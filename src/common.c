@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Error texts for the FO_E* codes. */
+/* Error texts for the FO_E* codes; the heap trim. */
 #include "fanout/common.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void fo_heap_trim(void)
+{
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
 
 const char *fo_strerror(int err)
 {

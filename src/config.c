@@ -201,6 +201,15 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     return 1;
 }
 
+/* inih's result: 0, or the first failing line, whether the syntax or our handler refused it. */
+static int load_result(int rc, const load_ctx_t *lc, const char *name, char *err, size_t errcap)
+{
+    if (rc == 0 && !lc->failed) return 0;
+    if (err && errcap)
+        snprintf(err, errcap, "%s:%d: %s", name, rc, lc->failed ? lc->err : "syntax error");
+    return FO_EINVAL;
+}
+
 int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t errcap)
 {
     FILE *f = fopen(path, "r");
@@ -212,11 +221,7 @@ int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t er
     load_ctx_t lc = {cfg, why, sizeof why, 0};
     int rc = ini_parse_file(f, ini_cb, &lc);
     fclose(f);
-    if (rc == 0 && !lc.failed) return 0;
-    /* inih reports the first failing line, whether the syntax or our handler refused it */
-    if (!lc.failed) snprintf(why, sizeof why, "syntax error");
-    if (err && errcap) snprintf(err, errcap, "%s:%d: %s", path, rc, why);
-    return FO_EINVAL;
+    return load_result(rc, &lc, path, err, errcap);
 }
 
 int fo_config_set_assignment(fo_config_t *cfg, const char *assignment, char *err, size_t errcap)
@@ -240,11 +245,7 @@ int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, 
 {
     char why[300] = "";
     load_ctx_t lc = {cfg, why, sizeof why, 0};
-    int rc = ini_parse_string(text, ini_cb, &lc);
-    if (rc == 0 && !lc.failed) return 0;
-    if (!lc.failed) snprintf(why, sizeof why, "syntax error");
-    if (err && errcap) snprintf(err, errcap, "%s:%d: %s", name ? name : "config", rc, why);
-    return FO_EINVAL;
+    return load_result(ini_parse_string(text, ini_cb, &lc), &lc, name ? name : "config", err, errcap);
 }
 
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)

@@ -10,9 +10,6 @@
 #include "fanout/dtls.h"
 
 #include <fcntl.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,9 +729,7 @@ static void settle(fo_dtls_t *d)
                                    : sizeof(mbedtls_ssl_handshake_params);
     if (d->ctx->released >= DTLS_TRIM_BYTES) {
         d->ctx->released = 0;
-#if defined(__GLIBC__)
-        malloc_trim(0);
-#endif
+        fo_heap_trim();
     }
     FO_LOG(FO_LOG_DEBUG, d->name, "%s", hibernated ? "hibernated" : "handshake state freed");
 }

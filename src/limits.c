@@ -55,7 +55,7 @@ fo_limits_t *fo_limits_new(const fo_config_t *cfg)
     }
     char buf[sizeof cfg->limits_exempt];
     snprintf(buf, sizeof buf, "%s", cfg->limits_exempt);
-    for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok && l->n_exempt < 8;
+    for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok && l->n_exempt < FO_ARRAY_LEN(l->exempt);
          tok = strtok_r(NULL, " ,\t", &save))
         if (ip_key(tok, &l->exempt[l->n_exempt])) l->n_exempt++;
     return l;
@@ -138,4 +138,3 @@ void fo_limits_release(fo_limits_t *l, const char *id)
     free(k);
 }
 
-int fo_limits_max_pps(const fo_limits_t *l) { return l->cfg->max_pps; }

@@ -171,7 +171,8 @@ static void sample(fo_metrics_t *m)
 {
     uint64_t now = fo_loop_update_time(m->loop);
     fold(m, true);
-    const fo_udp_stats_t *u = fo_router_udp_stats(m->router);
+    fo_udp_stats_t us, *u = &us;
+    fo_router_udp_stats(m->router, u);
     if (now > m->udp_base_ms) {
         m->rate.rx_bps = rate_of(u->rx_bytes, m->udp_base_rx, now - m->udp_base_ms);
         m->rate.tx_bps = rate_of(u->tx_bytes, m->udp_base_tx, now - m->udp_base_ms);
@@ -291,7 +292,8 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
     fo_router_stats(m->router, &out->router);
     fo_router_end_counts(m->router, out->ended);
     out->streams = out->router.streams;
-    const fo_udp_stats_t *u = fo_router_udp_stats(m->router);
+    fo_udp_stats_t us, *u = &us;
+    fo_router_udp_stats(m->router, u);
     out->udp_rx_packets = u->rx_packets;
     out->udp_rx_bytes = u->rx_bytes;
     out->udp_tx_packets = u->tx_packets;

@@ -9,7 +9,6 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <malloc.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -26,7 +25,6 @@ struct fo_router {
     const fo_config_t *cfg;
     fo_udp_t *udp;
     fo_workers_t *workers; /* NULL with rtc.workers = 1 */
-    fo_udp_stats_t udp_stats; /* fo_router_udp_stats with workers: socket + workers */
     fo_stun_t *stun;
     fo_stream_env_t env;
     fo_map_t *streams;     /* key -> fo_stream_t (keys may exceed FO_MAP_KEY_MAX: hashed) */
@@ -138,7 +136,7 @@ static void session_ended(void *user, fo_session_t *s)
      * by live chunks above it. Once most of a crowd has gone, hand the free pages back (a heap
      * walk of a few ms, at most once per halving of the crowd twice over). */
     if (r->sessions_high >= 64 && r->stats.sessions <= r->sessions_high / 4) {
-        malloc_trim(0);
+        fo_heap_trim();
         r->sessions_high = r->stats.sessions;
     }
     fo_udp_flush(r->udp); /* the close_notify */
@@ -400,17 +398,17 @@ static int fail_with(fo_offer_result_t *res, int http, int err, const char *fmt,
     return err;
 }
 
+static void count_pending_cb(void *val, void *user)
+{
+    if (!fo_transport_ready(fo_session_transport(val))) ++*(size_t *)user;
+}
+
 /* Sessions not yet connected. Walks the sessions (offers only, never per packet). */
 static size_t count_pending(const fo_router_t *r)
 {
     size_t n = fo_map_size(r->by_id), pending = 0;
     if (n < (size_t)r->cfg->max_pending) return n; /* cannot be over the cap: skip the walk */
-    void **all = malloc(n * sizeof *all);
-    if (!all) return n;
-    n = fo_map_values(r->by_id, all, n);
-    for (size_t i = 0; i < n; i++)
-        if (!fo_transport_ready(fo_session_transport(all[i]))) pending++;
-    free(all);
+    fo_map_foreach(r->by_id, count_pending_cb, &pending);
     return pending;
 }
 
@@ -659,16 +657,14 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 
 fo_loop_t *fo_router_loop(const fo_router_t *r) { return r->loop; }
 
-const fo_udp_stats_t *fo_router_udp_stats(const fo_router_t *r)
+void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
 {
-    if (!r->workers) return fo_udp_stats(r->udp);
+    *out = *fo_udp_stats(r->udp);
+    if (!r->workers) return;
     /* what the send workers sent went out on the same socket: count it there too */
     fo_workers_stats_t w;
     fo_workers_stats(r->workers, &w);
-    fo_router_t *rw = (fo_router_t *)r; /* a snapshot buffer, loop thread only */
-    rw->udp_stats = *fo_udp_stats(r->udp);
-    rw->udp_stats.tx_packets += w.tx_packets;
-    rw->udp_stats.tx_bytes += w.tx_bytes;
-    rw->udp_stats.tx_dropped += w.tx_dropped;
-    return &rw->udp_stats;
+    out->tx_packets += w.tx_packets;
+    out->tx_bytes += w.tx_bytes;
+    out->tx_dropped += w.tx_dropped;
 }

@@ -27,6 +27,9 @@ enum {
 
 /* Text for an FO_E* code; never NULL; static storage. Any thread. */
 const char *fo_strerror(int err);
+/* Hands the heap's free pages back to the system (glibc's malloc_trim; a no-op elsewhere). A
+ * walk of the free lists: call it after much has been freed, never per packet. */
+void fo_heap_trim(void);
 
 #define FO_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

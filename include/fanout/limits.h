@@ -67,7 +67,4 @@ void fo_limits_release(fo_limits_t *l, const char *id);
 /* Sessions counted against this IP now. */
 size_t fo_limits_ip_sessions(const fo_limits_t *l, const char *client_ip);
 
-/* The per-session packet rate cap (packets/s, 0 = none). */
-int fo_limits_max_pps(const fo_limits_t *l);
-
 #endif
