@@ -672,20 +672,14 @@ static int finish(fo_dtls_t *d)
     return 0;
 }
 
-static bool is_aes_gcm(int suite)
-{
-    return suite == MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 ||
-           suite == MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384;
-}
-
 /* Pre-makes the close_notify, notes where the peer's records are and frees the SSL context.
  * Returns false (nothing changed) if the suite or the captured key does not allow it. */
 static bool hibernate_gcm(fo_dtls_t *d)
 {
     mbedtls_ssl_context *ssl = d->ssl;
-    int suite = mbedtls_ssl_get_ciphersuite_id(mbedtls_ssl_get_ciphersuite(ssl));
-    size_t want_key = suite == MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384 ? 32 : 16;
-    if (!is_aes_gcm(suite) || d->alert.key_len != want_key || ssl->out_left != 0) return false;
+    /* export_keys_cb captured the peer's key only for a key block shaped as AES-GCM's (no MAC
+     * key, 4-byte implicit IV): of our suites, just the two AES-GCM ones. */
+    if (d->alert.key_len == 0 || ssl->out_left != 0) return false;
     /* Nothing but this alert is ever sent after the handshake, so its record number stays the
      * next one whenever it goes out. */
     d->capture = true;
@@ -723,7 +717,7 @@ static void settle(fo_dtls_t *d)
             mbedtls_ssl_handshake_wrapup_free_hs_transform(d->ssl);
     }
     d->timer_fin_ms = 0;
-    if (d->io.timer_cb) d->io.timer_cb(d->io.user, -1);
+    arm_owner_timer(d); /* settled: no timer */
     d->ctx->released += hibernated ? sizeof(mbedtls_ssl_context) + MBEDTLS_SSL_IN_BUFFER_LEN +
                                          MBEDTLS_SSL_OUT_BUFFER_LEN
                                    : sizeof(mbedtls_ssl_handshake_params);
@@ -799,11 +793,6 @@ static int read_after_done(fo_dtls_t *d)
 
 /* RFC 7983: DTLS records start with a content type 20..63; the 13-byte DTLS header carries
  * version 254.x. Anything else is not for mbedtls. */
-static bool looks_like_dtls(const uint8_t *buf, size_t len)
-{
-    return len >= 13 && buf[0] >= 20 && buf[0] <= 63 && buf[1] == 0xfe;
-}
-
 int fo_dtls_start(fo_dtls_t *d)
 {
     if (d->role != FO_DTLS_CLIENT || d->state != ST_HANDSHAKE) return 0;
@@ -818,7 +807,7 @@ int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len)
     case ST_CLOSED: return FO_ECLOSED;
     default: break;
     }
-    if (!looks_like_dtls(buf, len)) {
+    if (!fo_dtls_record_like(buf, len)) {
         FO_LOG(FO_LOG_DEBUG, d->name, "dropping a %zu-byte non-DTLS datagram", len);
         return FO_EINVAL;
     }

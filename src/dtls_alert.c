@@ -9,22 +9,16 @@
 #include <mbedtls/gcm.h>
 #include <mbedtls/platform_util.h>
 
+#include "fanout/bytes.h"
 #include "fanout/common.h"
 
-#define REC_HDR 13      /* type, version (2), epoch (2), sequence number (6), length (2) */
+#define REC_HDR FO_DTLS_RECORD_HDR
 #define GCM_EXPLICIT 8  /* the per-record part of the nonce, sent before the ciphertext */
 #define GCM_TAG 16
 #define ALERT_LEN 2     /* level, description */
 #define CT_ALERT 21
 #define ALERT_FATAL 2
 #define ALERT_CLOSE_NOTIFY 0
-
-static uint64_t be48(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 6; i++) v = v << 8 | p[i];
-    return v;
-}
 
 /* Opens one alert record of exactly REC_HDR + 8 + 2 + 16 bytes into out[2]. */
 static bool open_alert(const fo_dtls_alert_key_t *k, const uint8_t *rec, uint8_t out[ALERT_LEN])
@@ -50,20 +44,22 @@ int fo_dtls_alert_scan(fo_dtls_alert_key_t *k, const uint8_t *buf, size_t len,
                        fo_dtls_alert_scan_t *out)
 {
     fo_dtls_alert_scan_t scan = {0};
-    int rc = 0;
-    if (len < REC_HDR || buf[0] < 20 || buf[0] > 63 || buf[1] != 0xfe) rc = FO_EINVAL;
-    for (size_t pos = 0; rc == 0 && len - pos >= REC_HDR;) {
-        const uint8_t *rec = buf + pos;
-        size_t body = (size_t)rec[11] << 8 | rec[12];
-        if (body > len - pos - REC_HDR) break; /* truncated: the rest is not a record */
-        pos += REC_HDR + body;
+    int rc = fo_dtls_record_like(buf, len) ? 0 : FO_EINVAL;
+    fo_rd_t r = fo_rd_init(buf, len);
+    while (rc == 0 && fo_rd_left(&r) >= REC_HDR) {
+        const uint8_t *rec = r.p + r.pos;
+        uint8_t type = fo_rd_u8(&r);
+        uint16_t version = fo_rd_u16(&r);
+        uint16_t epoch = fo_rd_u16(&r);
+        uint64_t seq = (uint64_t)fo_rd_u16(&r) << 32;
+        seq |= fo_rd_u32(&r);
+        size_t body = fo_rd_u16(&r);
+        if (!fo_rd_take(&r, body)) break; /* truncated: the rest is not a record */
         scan.records++;
-        uint16_t epoch = (uint16_t)(rec[3] << 8 | rec[4]);
-        uint64_t seq = be48(rec + 5);
         uint8_t alert[ALERT_LEN];
-        if (k->key_len == 0 || rec[0] != CT_ALERT || rec[1] != 0xfe || rec[2] != 0xfd ||
-            epoch != k->epoch || seq <= k->seq_top ||
-            body != GCM_EXPLICIT + ALERT_LEN + GCM_TAG || !open_alert(k, rec, alert)) {
+        if (k->key_len == 0 || type != CT_ALERT || version != 0xfefd || epoch != k->epoch ||
+            seq <= k->seq_top || body != GCM_EXPLICIT + ALERT_LEN + GCM_TAG ||
+            !open_alert(k, rec, alert)) {
             scan.dropped++;
             continue;
         }

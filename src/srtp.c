@@ -56,7 +56,6 @@ struct fo_srtp {
 };
 
 static bool initialised;
-static const char *crypto_name = "libsrtp";
 static bool fast_out;     /* new sessions protect with srtp_out.c */
 static bool prims_set;    /* which primitives are behind libsrtp is known: */
 static bool prims_nettle; /* nettle's (else libsrtp's stock) */
@@ -249,7 +248,6 @@ static int use_primitives(bool nettle)
             srtp_replace_cipher_type(&srtp_aes_icm_128, SRTP_AES_ICM_128);
             srtp_replace_auth_type(&srtp_hmac, SRTP_HMAC_SHA1);
         }
-        crypto_name = "libsrtp";
         prims_set = true, prims_nettle = false;
         return FO_ECRYPTO;
     }
@@ -267,11 +265,9 @@ static int use_crypto(bool nettle, bool fast)
         int err = use_primitives(nettle);
         if (err) return err;
     }
-    crypto_name = !nettle ? "libsrtp" : fast ? "nettle" : "libsrtp+nettle";
     if (fast && fo_srtp_out_self_test() != 0) {
         FO_LOG(FO_LOG_ERROR, "srtp",
                "outbound SRTP over nettle failed its known answers: protecting with libsrtp");
-        crypto_name = "libsrtp+nettle";
         return FO_ECRYPTO;
     }
     fast_out = fast;
@@ -287,7 +283,10 @@ int fo_srtp_set_crypto(const char *name)
     return FO_EINVAL;
 }
 
-const char *fo_srtp_crypto(void) { return crypto_name; }
+const char *fo_srtp_crypto(void)
+{
+    return !prims_nettle ? "libsrtp" : fast_out ? "nettle" : "libsrtp+nettle";
+}
 
 /* ------------------------------------------------------------------------------------------ */
 
@@ -300,13 +299,12 @@ int fo_srtp_global_init(void)
         return FO_ECRYPTO;
     }
     initialised = true;
-    crypto_name = "libsrtp";
     const char *want = getenv("FANOUT_SRTP_CRYPTO");
     int err = fo_srtp_set_crypto(want && *want ? want : "nettle");
     if (err == FO_EINVAL)
         FO_LOG(FO_LOG_WARN, "srtp", "FANOUT_SRTP_CRYPTO=%s: expected nettle, libsrtp+nettle or "
                "libsrtp", want);
-    FO_LOG(FO_LOG_DEBUG, "srtp", "%s, %s crypto", srtp_get_version_string(), crypto_name);
+    FO_LOG(FO_LOG_DEBUG, "srtp", "%s, %s crypto", srtp_get_version_string(), fo_srtp_crypto());
     return 0;
 }
 
@@ -315,8 +313,7 @@ void fo_srtp_global_shutdown(void)
     if (!initialised) return;
     srtp_shutdown();
     initialised = false;
-    crypto_name = "libsrtp";
-    fast_out = prims_set = false;
+    fast_out = prims_set = prims_nettle = false;
 }
 
 static srtp_t session(const uint8_t key[FO_SRTP_MASTER_LEN], srtp_ssrc_type_t type)
@@ -380,6 +377,13 @@ void fo_srtp_free(fo_srtp_t *s)
     free(s);
 }
 
+/* Counts a failure (a replay, FO_EAGAIN, is not one); true for the first few and then one in
+ * 1024, which are logged. */
+static bool log_due(unsigned *errors, int err)
+{
+    return err != FO_EAGAIN && ((*errors)++ < 8 || (*errors & 1023) == 0);
+}
+
 /* Maps libsrtp's status; logs the first few failures and then one in 1024. */
 static int map_status(unsigned *errors, srtp_err_status_t st, const char *what)
 {
@@ -393,7 +397,7 @@ static int map_status(unsigned *errors, srtp_err_status_t st, const char *what)
     case srtp_err_status_parse_err: err = FO_EINVAL; break;
     default: err = FO_ECRYPTO; break;
     }
-    if (err != FO_EAGAIN && ((*errors)++ < 8 || (*errors & 1023) == 0))
+    if (log_due(errors, err))
         FO_LOG(FO_LOG_DEBUG, "srtp", "%s failed (libsrtp status %d, %u failures so far)", what,
                (int)st, *errors);
     return err;
@@ -412,14 +416,15 @@ static int room(size_t len, size_t cap)
 /* Counts and logs (rate-limited) a failure of ours, as map_status does for libsrtp's. */
 static int note(unsigned *errors, int err, const char *what)
 {
-    if (err != FO_EAGAIN && ((*errors)++ < 8 || (*errors & 1023) == 0))
+    if (log_due(errors, err))
         FO_LOG(FO_LOG_DEBUG, "srtp", "%s failed (%s, %u failures so far)", what,
                fo_strerror(err), *errors);
     return err;
 }
 
-/* In fast mode, the libsrtp session for SSRCs past the table: created the first time one comes
- * (on the sending thread; srtp_create only reads libsrtp's global tables). */
+/* The outbound libsrtp session: without fast mode the one made with the session; in fast mode
+ * the one for SSRCs past the table, created the first time one comes (on the sending thread;
+ * srtp_create only reads libsrtp's global tables). */
 static srtp_t overflow(fo_srtp_t *s)
 {
     if (!s->out.lib) {
@@ -442,7 +447,7 @@ static inline int protect(fo_srtp_t *s, uint8_t *buf, size_t *len, size_t cap, b
                        : fo_srtp_out_protect(&s->out.fast_state, buf, len);
         if (err != FO_EFULL) return err ? note(&s->out.errors, err, what) : 0;
     }
-    srtp_t lib = s->out.fast ? overflow(s) : s->out.lib;
+    srtp_t lib = overflow(s);
     if (!lib) return note(&s->out.errors, FO_ENOMEM, what);
     int n = (int)*len;
     srtp_err_status_t st = rtcp ? srtp_protect_rtcp(lib, buf, &n) : srtp_protect(lib, buf, &n);

@@ -198,22 +198,30 @@ void fo_udp_send(fo_udp_t *u, const uint8_t *buf, size_t len, const fo_addr_t *t
     fo_udp_commit(u, len, to);
 }
 
-void fo_udp_flush(fo_udp_t *u)
+size_t fo_udp_sendmmsg(int fd, struct mmsghdr *m, size_t n, uint64_t *bytes)
 {
-    size_t off = 0;
-    while (off < u->sn) {
-        int n = sendmmsg(u->io.fd, u->smsg + off, (unsigned)(u->sn - off), MSG_DONTWAIT);
-        if (n > 0) {
-            u->stats.tx_packets += (uint64_t)n;
-            off += (size_t)n;
+    size_t off = 0, sent = 0;
+    while (off < n) {
+        int k = sendmmsg(fd, m + off, (unsigned)(n - off), MSG_DONTWAIT);
+        if (k > 0) {
+            for (size_t i = off; bytes && i < off + (size_t)k; i++) *bytes += m[i].msg_len;
+            sent += (size_t)k;
+            off += (size_t)k;
             continue;
         }
-        if (n < 0 && errno == EINTR) continue;
+        if (k < 0 && errno == EINTR) continue;
         /* Buffer full or this destination failed: drop the head and keep going, so one bad
-         * peer (ECONNREFUSED, EHOSTUNREACH) does not take the rest of the batch with it. */
-        u->stats.tx_dropped++;
+         * peer does not take the rest of the batch with it. */
         off++;
     }
+    return sent;
+}
+
+void fo_udp_flush(fo_udp_t *u)
+{
+    size_t sent = fo_udp_sendmmsg(u->io.fd, u->smsg, u->sn, NULL);
+    u->stats.tx_packets += sent;
+    u->stats.tx_dropped += u->sn - sent;
     u->sn = 0;
     if (u->flush_hook) u->flush_hook(u->flush_user);
 }

@@ -66,21 +66,11 @@ struct fo_workers {
 
 static void send_batch(worker_t *q, int m)
 {
-    int off = 0;
-    while (off < m) {
-        int n = sendmmsg(q->fd, q->msg + off, (unsigned)(m - off), MSG_DONTWAIT);
-        if (n > 0) {
-            for (int i = off; i < off + n; i++)
-                atomic_fetch_add_explicit(&q->tx_bytes, q->msg[i].msg_len, memory_order_relaxed);
-            atomic_fetch_add_explicit(&q->tx_packets, (uint64_t)n, memory_order_relaxed);
-            off += n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        /* as fo_udp_flush: drop the head, keep the rest of the batch */
-        atomic_fetch_add_explicit(&q->tx_dropped, 1, memory_order_relaxed);
-        off++;
-    }
+    uint64_t bytes = 0;
+    size_t sent = fo_udp_sendmmsg(q->fd, q->msg, (size_t)m, &bytes);
+    atomic_fetch_add_explicit(&q->tx_bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&q->tx_packets, (uint64_t)sent, memory_order_relaxed);
+    atomic_fetch_add_explicit(&q->tx_dropped, (uint64_t)m - sent, memory_order_relaxed);
 }
 
 /* Protects and sends slots [tail, tail + n); frees released contexts. */

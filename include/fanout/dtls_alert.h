@@ -21,6 +21,15 @@ typedef struct {
     uint64_t seq_top; /* highest authenticated 48-bit record number of that epoch */
 } fo_dtls_alert_key_t;
 
+#define FO_DTLS_RECORD_HDR 13 /* type, version (2), epoch (2), sequence number (6), length (2) */
+
+/* Whether a datagram starts like a DTLS record (RFC 7983: first byte 20..63, then version
+ * 0xfe..): what fo_dtls_input and fo_dtls_alert_scan accept. */
+static inline bool fo_dtls_record_like(const uint8_t *buf, size_t len)
+{
+    return len >= FO_DTLS_RECORD_HDR && buf[0] >= 20 && buf[0] <= 63 && buf[1] == 0xfe;
+}
+
 /* What fo_dtls_alert_scan found in one datagram. */
 typedef struct {
     unsigned records;   /* records in the datagram (up to the first malformed one) */

@@ -64,6 +64,11 @@ void fo_udp_flush(fo_udp_t *u);
 
 const fo_udp_stats_t *fo_udp_stats(const fo_udp_t *u);
 
+/* Sends m[0..n) with sendmmsg on `fd` (non-blocking); a datagram the kernel refuses (buffer
+ * full, ECONNREFUSED, EHOSTUNREACH) is dropped and the rest still go. Returns how many were
+ * sent; adds their bytes to *bytes when given. fo_udp_flush and the send workers use it. */
+size_t fo_udp_sendmmsg(int fd, struct mmsghdr *m, size_t n, uint64_t *bytes);
+
 /* The socket (send workers send on it too; docs/workers.md). */
 int fo_udp_fd(const fo_udp_t *u);
 /* `cb(user)` runs at the end of every fo_udp_flush (the send workers publish their queues
