@@ -138,7 +138,7 @@ for n in "${counts[@]}"; do
   ctot=$(cpu_ticks)
   stop_server
   out=$(cat "$work/out.json")
-  [ -n "$out" ] || { cat "$work/bench.err" >&2; echo "fanout-bench printed nothing" >&2; exit 1; }
+  [ -n "$out" ] || { cat "$work"/bench.*.err >&2; echo "fanout-bench printed nothing" >&2; exit 1; }
   row=$(jq -c --argjson n "$n" --argjson c0 "$c0" --argjson c1 "$c1" --argjson w0 "$w0" \
     --argjson w1 "$w1" --argjson tck "$tck" --argjson rss0 "$rss0" --argjson rss1 "$rss1" \
     --argjson ctot "$ctot" --argjson floor "$floor_us" --argjson floor_fan "$floor_fan_us" '

@@ -23,6 +23,7 @@
 #include "fanout/auth.h"
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "peer.h"
 #include "testsrv.h"
@@ -145,13 +146,9 @@ static void pump(fo_peer_t *const *peers, size_t n, int ms)
 static uint16_t seq_no = 1;
 static void send_audio(fo_peer_t *pub)
 {
-    uint8_t pkt[172] = {0x80, FO_PEER_PT_OPUS};
-    uint32_t ssrc = fo_peer_ssrc(pub, "audio");
-    for (int i = 0; i < 4; i++) pkt[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+    uint8_t pkt[172] = {0};
     uint16_t seq = seq_no++;
-    uint32_t ts = seq * 960u;
-    pkt[2] = (uint8_t)(seq >> 8), pkt[3] = (uint8_t)seq;
-    pkt[4] = (uint8_t)(ts >> 24), pkt[5] = (uint8_t)(ts >> 16), pkt[6] = (uint8_t)(ts >> 8), pkt[7] = (uint8_t)ts;
+    fo_rtp_write_header(pkt, FO_PEER_PT_OPUS, false, seq, seq * 960u, fo_peer_ssrc(pub, "audio"));
     fo_peer_send_rtp(pub, pkt, sizeof pkt);
 }
 

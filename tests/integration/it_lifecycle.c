@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "fanout/log.h"
+#include "fanout/rtcp.h"
+#include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "peer.h"
 #include "testsrv.h"
@@ -70,11 +72,11 @@ int main(int argc, char **argv)
            fo_peer_session_id(peers[1]));
 
     /* The peers prove they completed the handshake: the server's DTLS sessions hibernate. */
-    uint8_t rtp[20] = {0x80, FO_PEER_PT_OPUS, 0, 1, 0, 0, 0, 0};
-    uint32_t ssrc = fo_peer_ssrc(peers[0], "audio");
-    for (int i = 0; i < 4; i++) rtp[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
-    uint8_t rr[8] = {0x80, 201, 0, 1, 0x12, 0x34, 0x56, 0x78};
-    if (fo_peer_send_rtp(peers[0], rtp, sizeof rtp) || fo_peer_send_rtcp(peers[1], rr, sizeof rr))
+    uint8_t rtp[20] = {0}, rr[8];
+    fo_rtp_write_header(rtp, FO_PEER_PT_OPUS, false, 1, 0, fo_peer_ssrc(peers[0], "audio"));
+    int rr_len = fo_rtcp_build_rr(rr, sizeof rr, 0x12345678, NULL, 0);
+    if (rr_len != (int)sizeof rr || fo_peer_send_rtp(peers[0], rtp, sizeof rtp) ||
+        fo_peer_send_rtcp(peers[1], rr, sizeof rr))
         fo_test_fail("sending SRTP/SRTCP");
     for (int64_t end = fo_peer_now_ms() + 3000;
          fo_testsrv_log_count(&srv, "hibernated") < 2 && fo_peer_now_ms() < end;)

@@ -32,7 +32,7 @@ class LossyRelay {
     if (this.closed) return;
     if (this.loss > 0 && Math.random() < this.loss) { this.stats.dropped++; return; }
     if (this.delayMs <= 0) { fn(); return; }
-    const t = setTimeout(() => { this.timers.delete(t); if (!this.closed) fn(); }, this.delayMs);
+    const t = setTimeout(() => { this.timers.delete(t); fn(); }, this.delayMs); /* close() clears it */
     this.timers.add(t);
   }
   _fromClient(msg, rinfo) {

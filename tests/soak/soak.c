@@ -24,6 +24,7 @@
 
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "peer.h"
 #include "testsrv.h"
@@ -102,13 +103,9 @@ static long heap_in_use(pid_t pid)
 
 static void send_live_audio(void)
 {
-    uint8_t pkt[160] = {0x80, FO_PEER_PT_OPUS};
-    uint32_t ssrc = fo_peer_ssrc(live_pub, "audio");
-    for (int i = 0; i < 4; i++) pkt[8 + i] = (uint8_t)(ssrc >> (24 - 8 * i));
+    uint8_t pkt[160] = {0};
     uint16_t seq = live_seq++;
-    uint32_t ts = seq * 960u;
-    pkt[2] = (uint8_t)(seq >> 8), pkt[3] = (uint8_t)seq;
-    pkt[4] = (uint8_t)(ts >> 24), pkt[5] = (uint8_t)(ts >> 16), pkt[6] = (uint8_t)(ts >> 8), pkt[7] = (uint8_t)ts;
+    fo_rtp_write_header(pkt, FO_PEER_PT_OPUS, false, seq, seq * 960u, fo_peer_ssrc(live_pub, "audio"));
     fo_peer_send_rtp(live_pub, pkt, sizeof pkt);
 }
 
@@ -118,7 +115,8 @@ static void on_rx(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len, bool
     if (!is_rtcp) live_rx++;
 }
 
-/* Drives peers (and the live publisher) for up to ms or until done() says so. */
+/* Drives peers (and the live publisher) for up to ms, or (until_targets) until every peer
+ * reached its target. */
 static void drive(fo_peer_t **peers, const int *modes, size_t n, int ms, bool until_targets)
 {
     int64_t end = fo_peer_now_ms() + ms, next_media = 0;
@@ -158,7 +156,6 @@ int main(int argc, char **argv)
     setenv("ASAN_OPTIONS", aopt, 1);
     setenv("FANOUT_RTC_CONSENT_TIMEOUT", "8", 1);
     setenv("FANOUT_RTC_PENDING_TIMEOUT", "3", 1);
-    setenv("FANOUT_LOG_LEVEL", "info", 1);
     const char *extra[] = {"--log-level", "info", NULL};
     fo_testsrv_start(&srv, "soak", argv[1], argv[2], extra, 60 + total / 2);
     fo_log_set_level(FO_LOG_ERROR);

@@ -116,10 +116,8 @@ static void *many_poster(void *arg)
     return NULL;
 }
 
-static int ticks;
 static void tick_cb(fo_timer_t *t)
 {
-    ticks++;
     fo_timer_start(loop, t, 1);
 }
 

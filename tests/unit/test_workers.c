@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "fanout/common.h"
+#include "fanout/rtp.h"
 #include "fanout/srtp.h"
 #include "fanout/workers.h"
 
@@ -103,13 +104,7 @@ static void test_send_and_release(void **state)
         uint8_t *b = fo_workers_slot(w, (unsigned)k + 1, &cap);
         assert_true(cap >= 12 + PAYLOAD + FO_SRTP_MAX_TRAILER);
         memset(b, 0, 12 + PAYLOAD);
-        b[0] = 0x80;
-        b[1] = 96;
-        b[2] = (uint8_t)(seq[k] >> 8);
-        b[3] = (uint8_t)seq[k];
-        seq[k]++;
-        b[8] = b[9] = b[10] = 0;
-        b[11] = k ? 0x22 : 0x11;
+        fo_rtp_write_header(b, 96, false, seq[k]++, 0, k ? 0x22 : 0x11);
         b[12] = (uint8_t)k;
         /* a full ring makes fo_workers_slot wait (yielding) for room first; only a worker
          * stalled for long makes it drop, counted in tx_dropped */

@@ -370,7 +370,6 @@ typedef struct {
     int done_fd; /* eventfd: answers are waiting in `done` */
     pthread_t threads[MAX_SIGNAL_THREADS];
     int n_threads;
-    int in_flight;
 } bench_t;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -482,13 +481,11 @@ static void start_player(bench_t *b)
     b->todo[b->todo_tail++] = pl;
     pthread_cond_signal(&b->cv);
     pthread_mutex_unlock(&b->mu);
-    b->in_flight++;
 }
 
 /* A pool thread has the player's HTTP answer: parse it and start ICE (loop thread). */
 static void player_answered(bench_t *b, player_t *pl)
 {
-    b->in_flight--;
     int rc = fo_peer_signal_answer(pl->peer, pl->url, pl->status, pl->resp);
     free(pl->body);
     free(pl->resp);

@@ -35,7 +35,8 @@
 #define CONSENT_LOST_MS 30000 /* no consent response for this long: failed */
 
 struct fo_peer {
-    uint8_t last_protected[1500 + 64]; /* the last SRTP/SRTCP datagram sent (replay tests) */
+    uint8_t last_protected[PEER_MTU + FO_SRTP_MAX_TRAILER]; /* the last SRTP/SRTCP datagram sent
+                                                             * (replay tests): protected in place */
     size_t last_protected_len;
     fo_peer_role_t role;
     char name[32];
@@ -974,17 +975,15 @@ static int drive_until_connected(fo_peer_t *p, int64_t deadline, int timeout_ms)
 static int send_protected(fo_peer_t *p, const uint8_t *pkt, size_t len, bool rtcp)
 {
     if (p->state != FO_PEER_CONNECTED || !p->srtp) return FO_EAGAIN;
-    uint8_t buf[PEER_MTU + FO_SRTP_MAX_TRAILER];
+    uint8_t *buf = p->last_protected;
     if (len > PEER_MTU) return FO_ETOOBIG;
     memcpy(buf, pkt, len);
-    int r = rtcp ? fo_srtp_protect_rtcp(p->srtp, buf, &len, sizeof buf)
-                 : fo_srtp_protect(p->srtp, buf, &len, sizeof buf);
+    p->last_protected_len = 0;
+    int r = rtcp ? fo_srtp_protect_rtcp(p->srtp, buf, &len, sizeof p->last_protected)
+                 : fo_srtp_protect(p->srtp, buf, &len, sizeof p->last_protected);
     if (r) return r;
+    p->last_protected_len = len;
     send_datagram(p, buf, len);
-    if (len <= sizeof p->last_protected) {
-        memcpy(p->last_protected, buf, len);
-        p->last_protected_len = len;
-    }
     if (rtcp)
         p->stats.rtcp_sent++;
     else
