@@ -21,8 +21,10 @@ if ((${#need[@]})); then
   if [ "$(id -u)" -ne 0 ]; then sudo=(sudo); fi
   echo "e2e-deps: installing ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # wait for another apt's dpkg lock (unattended-upgrades after boot) instead of failing
+  lock=(-o DPkg::Lock::Timeout=600)
+  "${sudo[@]}" apt-get "${lock[@]}" update -qq
+  "${sudo[@]}" apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 # node_modules is stale when package-lock.json changed after the last install
