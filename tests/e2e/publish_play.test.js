@@ -161,7 +161,13 @@ function measurePlayer(page, ms) {
       });
       return o;
     };
-    const a = await read();
+    // Firefox creates its inbound audio stats a little after the first video frame: give them
+    // up to 3 s to appear before the window starts (checkPlayback still requires them).
+    let a = await read();
+    for (let i = 0; i < 30 && a.aPackets === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      a = await read();
+    }
     await new Promise((r) => setTimeout(r, windowMs));
     const b = await read();
     const sec = (b.t - a.t) / 1000;
