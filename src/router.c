@@ -109,6 +109,15 @@ static size_t addr_key(const fo_addr_t *a, uint8_t key[20])
 static void defer_free_session(void *arg) { fo_session_free(arg); }
 static void defer_free_stream(void *arg) { fo_stream_free(arg); }
 
+/* Removes an address from the index if it points at `s` (a newer session may have taken the
+ * 5-tuple over: then it is that session's to remove). */
+static void unindex_address(fo_router_t *r, fo_session_t *s, const fo_addr_t *addr)
+{
+    uint8_t k[20];
+    size_t kl = addr_key(addr, k);
+    if (fo_map_get(r->by_addr, k, kl) == s) fo_map_del(r->by_addr, k, kl);
+}
+
 static void session_ended(void *user, fo_session_t *s)
 {
     fo_router_t *r = user;
@@ -117,13 +126,11 @@ static void session_ended(void *user, fo_session_t *s)
     fo_map_del(r->by_ufrag, ufrag, strlen(ufrag));
     fo_limits_release(r->limits, id);
     if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
+    /* What the transport holds now is exactly what was indexed for it: it reported every
+     * address it forgot (session_address), so nothing here can outlive the session. */
     const fo_addr_t *addrs;
     size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t k[20];
-        size_t kl = addr_key(&addrs[i], k);
-        if (fo_map_get(r->by_addr, k, kl) == s) fo_map_del(r->by_addr, k, kl);
-    }
+    for (size_t i = 0; i < n; i++) unindex_address(r, s, &addrs[i]);
     const fo_transport_stats_t *ts = fo_transport_stats(fo_session_transport(s));
     FO_LOG(FO_LOG_INFO, id, "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu",
            (unsigned long long)ts->rx_packets, (unsigned long long)ts->rx_dropped,
@@ -143,9 +150,13 @@ static void session_ended(void *user, fo_session_t *s)
     fo_loop_defer(r->loop, defer_free_session, s);
 }
 
-static void session_address(void *user, fo_session_t *s, const fo_addr_t *addr)
+static void session_address(void *user, fo_session_t *s, const fo_addr_t *addr, bool held)
 {
     fo_router_t *r = user;
+    if (!held) {
+        unindex_address(r, s, addr);
+        return;
+    }
     uint8_t k[20];
     size_t kl = addr_key(addr, k);
     fo_session_t *old = fo_map_get(r->by_addr, k, kl);

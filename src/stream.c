@@ -167,10 +167,10 @@ static void on_closed(void *user, const char *reason)
     fo_session_end(user, reason);
 }
 
-static void on_address(void *user, const fo_addr_t *addr)
+static void on_address(void *user, const fo_addr_t *addr, bool held)
 {
     fo_session_t *s = user;
-    s->stream->env->session_address(s->stream->env->user, s, addr);
+    s->stream->env->session_address(s->stream->env->user, s, addr, held);
 }
 
 static bool instant_start(fo_session_t *p);

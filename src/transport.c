@@ -147,13 +147,15 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nomina
         /* Remember a bounded set; the oldest non-selected one makes room. */
         if (t->n_addrs == FO_TRANSPORT_MAX_ADDRS) {
             int victim = t->selected == 0 ? 1 : 0;
+            /* the router must forget it before it is overwritten (issue 15, item 1) */
+            if (t->cbs.on_address) t->cbs.on_address(t->user, &t->addrs[victim], false);
             t->addrs[victim] = *from;
             idx = victim;
         } else {
             idx = (int)t->n_addrs++;
             t->addrs[idx] = *from;
         }
-        if (t->cbs.on_address) t->cbs.on_address(t->user, from);
+        if (t->cbs.on_address) t->cbs.on_address(t->user, from, true);
         char a[64];
         FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check ok from %s%s", fo_addr_str(from, a, sizeof a),
                nominated ? " (nominated)" : "");

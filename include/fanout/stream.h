@@ -29,8 +29,9 @@ typedef struct {
     /* The session ended (transport closed or publisher gone for good): the router unindexes it
      * and frees it at a safe point. Called once per session. */
     void (*session_ended)(void *user, fo_session_t *s);
-    /* A session's peer passed an ICE check from a new address: index it. */
-    void (*session_address)(void *user, fo_session_t *s, const fo_addr_t *addr);
+    /* A session's peer passed an ICE check from a new address (held: index it), or the
+     * transport forgot an address (!held: unindex it if it is still this session's). */
+    void (*session_address)(void *user, fo_session_t *s, const fo_addr_t *addr, bool held);
     /* The stream has neither a publisher nor players any more: unregister and free it. */
     void (*stream_idle)(void *user, fo_stream_t *st);
     void *user;

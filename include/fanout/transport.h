@@ -33,8 +33,11 @@ typedef struct {
     void (*on_rtp)(void *user, uint8_t *buf, size_t len);
     void (*on_rtcp)(void *user, uint8_t *buf, size_t len);
     void (*on_closed)(void *user, const char *reason);
-    /* A new peer address passed an ICE check (the router indexes it). */
-    void (*on_address)(void *user, const fo_addr_t *addr);
+    /* The set of peer addresses changed: `addr` passed an ICE check and is ours now (held), or
+     * it was forgotten to make room for another (!held). The router indexes exactly the
+     * addresses held: every address reported held is reported !held before it leaves, except
+     * those still held when the transport is freed (the owner unindexes fo_transport_addrs). */
+    void (*on_address)(void *user, const fo_addr_t *addr, bool held);
 } fo_transport_cbs_t;
 
 typedef struct {

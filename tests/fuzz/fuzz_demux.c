@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the UDP demux entry (fo_router_input) with one live publish session:
- * the input is a sequence of datagrams [len:2][flags:1][payload], each from one of four
- * loopback addresses (flags bits 1-2). flags bit 0 sends, before the payload, a STUN check
- * with the session's real credentials (bit 3: USE-CANDIDATE), so the fuzzer reaches past ICE
- * into the transport: DTLS reassembly and mbedtls, SRTP unprotect on a not-yet-keyed session,
- * state checks and the rate cap. A fresh router per input; the loop only runs deferred frees. */
+ * the input is a sequence of datagrams [len:2][flags:1][payload], each from one of eight
+ * loopback addresses (flags bits 1-2, plus 4 when bit 4 is set: more than a transport keeps,
+ * so addresses get evicted). flags bit 0 sends, before the payload, a STUN check with the
+ * session's real credentials (bit 3: USE-CANDIDATE), so the fuzzer reaches past ICE into the
+ * transport: DTLS reassembly and mbedtls, SRTP unprotect on a not-yet-keyed session, state
+ * checks and the rate cap. Bit 5 ends the session first and runs the deferred frees, so later
+ * datagrams test that nothing still points at it (issue 15, item 1: corpus file
+ * uaf-evicted-address). A fresh router per input; the loop only runs deferred frees. */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -66,7 +69,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fo_addr_t from = {.len = sizeof(struct sockaddr_in)};
         from.u.in.sin_family = AF_INET;
         from.u.in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        from.u.in.sin_port = htons((uint16_t)(9 + ((flags >> 1) & 3))); /* discard-ish ports */
+        /* discard-ish ports */
+        from.u.in.sin_port = htons((uint16_t)(9 + ((flags >> 1) & 3) + (flags & 16 ? 4 : 0)));
+        if (flags & 32) { /* by id: it may have ended by itself already */
+            fo_router_end_session(r, res.session_id);
+            fo_loop_run(loop); /* frees it now */
+        }
         if (flags & 1) {
             int n = fo_stun_build_request(stun, buf, sizeof buf, user, pwd, 12345, 1, flags & 8);
             if (n > 0) fo_router_input(r, buf, (size_t)n, &from);
