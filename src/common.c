@@ -29,6 +29,8 @@ const char *fo_strerror(int err)
     case FO_ECODEC: return "no common codec";
     case FO_ECLOSED: return "closed by peer";
     case FO_ESYS: return "system error";
+    case FO_ETIMEDOUT: return "timed out";
+    case FO_EUNREACH: return "unreachable";
     default: return "error";
     }
 }

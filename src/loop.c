@@ -35,6 +35,10 @@ struct fo_loop {
     pthread_mutex_t post_mu;
     callq_t posted;        /* guarded by post_mu */
     callq_t deferred;      /* loop thread only */
+    /* The events of the current epoll_wait, while their callbacks run: fo_loop_io_del clears
+     * the not-yet-run ones of the descriptor it removes, so a callback may free another io. */
+    struct epoll_event *batch;
+    int batch_n, batch_i;
 };
 
 static uint64_t mono_ms(void)
@@ -119,6 +123,8 @@ int fo_loop_io_mod(fo_loop_t *loop, fo_io_t *io, uint32_t events)
 void fo_loop_io_del(fo_loop_t *loop, fo_io_t *io)
 {
     epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+    for (int i = loop->batch_i + 1; i < loop->batch_n; i++)
+        if (loop->batch[i].data.ptr == io) loop->batch[i].data.ptr = NULL;
 }
 
 uint64_t fo_loop_now(const fo_loop_t *loop) { return loop->now; }
@@ -253,10 +259,13 @@ int fo_loop_run(fo_loop_t *loop)
             return FO_ESYS;
         }
         fo_loop_update_time(loop);
-        for (int i = 0; i < n; i++) {
-            fo_io_t *io = evs[i].data.ptr;
-            io->cb(io, evs[i].events);
+        loop->batch = evs;
+        loop->batch_n = n;
+        for (loop->batch_i = 0; loop->batch_i < n; loop->batch_i++) {
+            fo_io_t *io = evs[loop->batch_i].data.ptr;
+            if (io) io->cb(io, evs[loop->batch_i].events);
         }
+        loop->batch_n = 0;
         run_timers(loop);
         run_deferred(loop);
     }

@@ -23,6 +23,8 @@ enum {
     FO_ECODEC = -11,   /* no common codec */
     FO_ECLOSED = -12,  /* peer closed */
     FO_ESYS = -13,     /* system call failed, see errno */
+    FO_ETIMEDOUT = -14, /* no answer in time */
+    FO_EUNREACH = -15, /* cannot resolve or connect to a remote host */
 };
 
 /* Text for an FO_E* code; never NULL; static storage. Any thread. */

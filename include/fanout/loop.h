@@ -45,6 +45,8 @@ void fo_loop_stop(fo_loop_t *loop);
 /* epoll registration (EPOLLIN/EPOLLOUT...). Return 0 or FO_ESYS. */
 int fo_loop_io_add(fo_loop_t *loop, fo_io_t *io, uint32_t events);
 int fo_loop_io_mod(fo_loop_t *loop, fo_io_t *io, uint32_t events);
+/* Unregisters `io`. Its callback is never called again, not even for events already read in
+ * this iteration, so it may be freed at once (also from another io's callback). */
 void fo_loop_io_del(fo_loop_t *loop, fo_io_t *io);
 
 /* Milliseconds of CLOCK_MONOTONIC, cached once per iteration. */

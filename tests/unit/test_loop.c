@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -166,6 +167,45 @@ static void test_io(void **state)
     fo_loop_free(loop);
 }
 
+/* Two readable pipes in one epoll batch: whichever callback runs first unregisters and frees
+ * the other's io, whose already-read event must then not be delivered (ASan would see it). */
+static fo_io_t *pair_io[2];
+static int pair_calls;
+static void pair_cb(fo_io_t *io, uint32_t events)
+{
+    (void)events;
+    pair_calls++;
+    int other = io == pair_io[0] ? 1 : 0;
+    fo_loop_io_del(loop, pair_io[other]);
+    free(pair_io[other]);
+    pair_io[other] = NULL;
+    fo_loop_stop(loop);
+}
+
+static void test_io_del_in_batch(void **state)
+{
+    (void)state;
+    loop = fo_loop_new();
+    int p[2][2];
+    pair_calls = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pipe(p[i]), 0);
+        pair_io[i] = calloc(1, sizeof *pair_io[i]);
+        *pair_io[i] = (fo_io_t){.fd = p[i][0], .cb = pair_cb};
+        assert_int_equal(fo_loop_io_add(loop, pair_io[i], EPOLLIN), 0);
+        assert_int_equal(write(p[i][1], "x", 1), 1);
+    }
+    fo_loop_run(loop);
+    assert_int_equal(pair_calls, 1);
+    for (int i = 0; i < 2; i++) {
+        if (pair_io[i]) fo_loop_io_del(loop, pair_io[i]);
+        free(pair_io[i]);
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+    fo_loop_free(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_post_from_thread),
         cmocka_unit_test(test_post_many_threads),
         cmocka_unit_test(test_io),
+        cmocka_unit_test(test_io_del_in_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
