@@ -19,6 +19,7 @@
 #include "fanout/http.h"
 #include "fanout/log.h"
 #include "fanout/loop.h"
+#include "fanout/record.h"
 #include "fanout/router.h"
 #include "fanout/srtp.h"
 #include "fanout/tls_cert.h"
@@ -76,6 +77,10 @@ typedef struct {
     const char *assignment; /* "section.key=value" for --set, else NULL */
     const char *section, *key, *value;
 } flag_set_t;
+
+/* on_record goes out through the notification worker of auth.c. The one place to change when
+ * outbound HTTP moves onto the loop. */
+static void record_notify_cb(void *user, const char *url, char *body) { fo_auth_notify(user, url, body); }
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a bad command line or config. */
 static int configure(fo_config_t *cfg, int argc, char **argv)
@@ -201,6 +206,7 @@ int main(int argc, char **argv)
     auth = fo_auth_new(&cfg);
     if (!auth) goto fail;
     fo_api_set_auth(api, auth);
+    fo_record_set_notify(fo_router_record(app.router), record_notify_cb, auth);
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api);
     if (!http) goto fail;
