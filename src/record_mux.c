@@ -9,6 +9,7 @@
 #include "fanout/record_mux.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <libavcodec/avcodec.h>
 #include <libavcodec/bsf.h>
 #include <libavformat/avformat.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "fanout/common.h"
+#include "fanout/log.h"
 
 #define IO_BUF (1 << 20)       /* a fragment or cluster up to this size reaches the file whole */
 #define FRAGMENT_US "1000000"  /* MP4 fragment / WebM cluster length */
@@ -36,7 +38,31 @@ struct fo_mux {
     uint8_t *vextra;           /* the parameter sets the file was started with */
     size_t vextra_len;
     int width, height;
+    int64_t last_vpts, last_apts;
 };
+
+/* Samples (48 kHz) of an Opus packet from its TOC byte; 0 when malformed. */
+static int64_t opus_samples(const uint8_t *p, size_t len)
+{
+    if (len < 1) return 0;
+    static const int per[32] = {480, 960, 1920, 2880, 480, 960, 1920, 2880, 480, 960, 1920, 2880,
+                                480, 960, 480, 960, 120, 240, 480, 960, 120, 240, 480, 960,
+                                120, 240, 480, 960, 120, 240, 480, 960};
+    int frames = (p[0] & 3) == 0 ? 1 : (p[0] & 3) < 3 ? 2 : len > 1 ? (p[1] & 0x3f) : 0;
+    return (int64_t)per[p[0] >> 3] * frames;
+}
+
+/* FFmpeg's messages into our log (warnings and errors only). */
+static void av_log_cb(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level > AV_LOG_WARNING) return;
+    char line[512];
+    int prefix = 1;
+    av_log_format_line(avcl, level, fmt, vl, line, sizeof line, &prefix);
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+    FO_LOG(level <= AV_LOG_ERROR ? FO_LOG_WARN : FO_LOG_DEBUG, "libavformat", "%s", line);
+}
 
 static enum AVCodecID codec_id(fo_codec_t c)
 {
@@ -188,6 +214,7 @@ static int add_streams(fo_mux_t *m, const fo_mux_params_t *p)
         s->codecpar->codec_type = AVMEDIA_TYPE_AUDIO;
         s->codecpar->codec_id = AV_CODEC_ID_OPUS;
         s->codecpar->sample_rate = 48000;
+        s->codecpar->frame_size = 960;
         av_channel_layout_default(&s->codecpar->ch_layout, ch);
         return opus_head(s->codecpar, ch);
     }
@@ -210,10 +237,16 @@ static void mux_free(fo_mux_t *m)
 int fo_mux_open(fo_mux_t **out, int fd, const fo_mux_params_t *p, char *err, size_t cap)
 {
     *out = NULL;
+    static bool log_set;
+    if (!log_set) { /* writer thread only, so no race */
+        av_log_set_callback(av_log_cb);
+        log_set = true;
+    }
     fo_mux_t *m = av_mallocz(sizeof *m);
     if (!m) return snprintf(err, cap, "out of memory"), FO_ENOMEM;
     m->fd = fd;
     m->video = p->video;
+    m->last_vpts = m->last_apts = -1;
     const char *fmt = strcmp(fo_mux_ext(p->video), "mp4") == 0 ? "mp4" : "webm";
     int rc = 0;
     if (p->video != FO_CODEC_NONE && p->key_frame) {
@@ -269,6 +302,12 @@ int fo_mux_write(fo_mux_t *m, fo_kind_t kind, const uint8_t *data, size_t len, i
     pkt->stream_index = si;
     pkt->pts = pkt->dts = av_rescale_q(pts, tb, m->fc->streams[si]->time_base);
     if (key) pkt->flags |= AV_PKT_FLAG_KEY;
+    /* the frame's length, as far as known here: Opus from its TOC (RFC 6716 §3.1), video as
+     * long as the previous one (the muxer needs one for a fragment's last frame) */
+    int64_t *last = kind == FO_KIND_VIDEO ? &m->last_vpts : &m->last_apts;
+    int64_t dur = kind == FO_KIND_AUDIO ? opus_samples(data, len) : (*last >= 0 ? pts - *last : 0);
+    if (dur > 0) pkt->duration = av_rescale_q(dur, tb, m->fc->streams[si]->time_base);
+    *last = pts;
     int rc = av_write_frame(m->fc, pkt);
     av_packet_unref(pkt);
     if (rc >= 0 && m->io->error >= 0) return 0;

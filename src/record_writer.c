@@ -25,7 +25,10 @@
 #include "record_internal.h"
 
 #define WAKE_MS 20
-#define SR_WAIT_US 3000000   /* how long a recording waits for the publisher's first SRs */
+#define SR_WAIT_US 5000000   /* how long a recording waits for the publisher's first SRs (a
+                                browser sends its first audio SR after 2.5-4 s) */
+#define HOLD_MAX_BYTES (16u << 20) /* frames held meanwhile, at most */
+#define HOLD_MAX_FRAMES 2048
 #define KEY_ASK_US 1000000   /* keyframe requests from the writer, at most this often */
 #define MAX_CLOSING 64
 
@@ -53,8 +56,20 @@ typedef struct {
     uint64_t frames;
 } wtrack_t;
 
+/* A frame held until the media clock is known (copied: the ring moves on). */
+typedef struct held {
+    struct held *next;
+    unsigned kind;
+    int64_t ext;
+    bool key;
+    size_t len;
+    uint8_t data[];
+} held_t;
+
 struct rec_writer {
     wtrack_t t[REC_KINDS];
+    held_t *held, *held_tail; /* from the first keyframe until the SRs are in */
+    size_t held_bytes, held_n;
     fo_mux_t *mux;
     int fd;
     char path[512];          /* of the open file, relative to record.dir */
@@ -329,21 +344,82 @@ static bool media_us(fo_rec_t *rec, unsigned kind, int64_t ext, uint64_t *out)
 /* --- frames --- */
 
 static void emit(fo_record_t *r, fo_rec_t *rec, unsigned kind, const uint8_t *data, size_t len,
+                 int64_t ext, bool key, uint64_t now_us);
+
+static void drop_held(rec_writer_t *w)
+{
+    while (w->held) {
+        held_t *h = w->held;
+        w->held = h->next;
+        free(h);
+    }
+    w->held_tail = NULL;
+    w->held_bytes = w->held_n = 0;
+}
+
+/* Before the media clock is known: keeps the frames from the first keyframe on (bounded; past
+ * the bound they are dropped and a later keyframe starts the file). */
+static void hold(fo_record_t *r, fo_rec_t *rec, unsigned kind, const uint8_t *data, size_t len,
+                 int64_t ext, bool starter)
+{
+    rec_writer_t *w = rec->w;
+    if (!w->held && !starter) {
+        if (kind == FO_KIND_VIDEO) skipped(r, rec);
+        return;
+    }
+    if (w->held_bytes + len > HOLD_MAX_BYTES || w->held_n == HOLD_MAX_FRAMES) {
+        drop_held(w);
+        if (!starter) return;
+    }
+    held_t *h = malloc(sizeof *h + len);
+    if (!h) return;
+    *h = (held_t){.kind = kind, .ext = ext, .key = starter || kind == FO_KIND_AUDIO, .len = len};
+    memcpy(h->data, data, len);
+    if (w->held_tail) w->held_tail->next = h;
+    else w->held = h;
+    w->held_tail = h;
+    w->held_bytes += len;
+    w->held_n++;
+}
+
+/* The clock is known: what was held goes out first, in order. */
+static void release_held(fo_record_t *r, fo_rec_t *rec, uint64_t now_us)
+{
+    rec_writer_t *w = rec->w;
+    held_t *h = w->held;
+    w->held = w->held_tail = NULL;
+    w->held_bytes = w->held_n = 0;
+    while (h) {
+        held_t *next = h->next;
+        if (!w->failed) emit(r, rec, h->kind, h->data, h->len, h->ext, h->key, now_us);
+        free(h);
+        h = next;
+    }
+}
+
+static void emit(fo_record_t *r, fo_rec_t *rec, unsigned kind, const uint8_t *data, size_t len,
                  int64_t ext, bool key, uint64_t now_us)
 {
     rec_writer_t *w = rec->w;
     wtrack_t *t = &w->t[kind];
     bool has_video = rec->codec[FO_KIND_VIDEO] != FO_CODEC_NONE;
     bool starter = key && (kind == FO_KIND_VIDEO || !has_video);
+    if (!w->basis_chosen) {
+        if (!choose_basis(rec, now_us)) {
+            hold(r, rec, kind, data, len, ext, starter);
+            return;
+        }
+        release_held(r, rec, now_us);
+        if (w->failed) return;
+    }
     if (w->mux && starter &&
         (w->rotate_due || (kind == FO_KIND_VIDEO && fo_mux_new_config(w->mux, data, len))))
         close_file(r, rec, false);
     if (w->failed) return;
     uint64_t at;
     if (!w->mux) {
-        if (!starter || !choose_basis(rec, now_us) || !media_us(rec, kind, ext, &at)) {
+        if (!starter || !media_us(rec, kind, ext, &at)) {
             if (kind == FO_KIND_VIDEO) skipped(r, rec);
-            if (starter) want_key(r, rec, now_us); /* a keyframe came before the SRs */
             return;
         }
         if (open_file(r, rec, data, len, at) != 0) return;
@@ -440,17 +516,9 @@ static void on_sr(fo_record_t *r, fo_rec_t *rec, const rec_hdr_t *h)
     uint64_t ntp = h->arrival_us;
     t->sr_us = (ntp >> 32) * 1000000 + (((ntp & 0xffffffffu) * 1000000) >> 32);
     t->sr_ext = unwrap(t, h->ts, false);
-    bool first = !t->have_sr;
     t->have_sr = true;
-    if (first && !w->mux && !w->basis_chosen) {
-        bool all = true;
-        for (int k = 0; k < REC_KINDS; k++)
-            if (rec->codec[k] != FO_CODEC_NONE && !w->t[k].have_sr) all = false;
-        if (all) {
-            w->key_asked_us = 0;
-            want_key(r, rec, w->armed_us + SR_WAIT_US); /* the keyframe that came first was dropped */
-        }
-    }
+    if (!w->basis_chosen && w->held && choose_basis(rec, w->armed_us))
+        release_held(r, rec, w->armed_us);
 }
 
 /* --- lifecycle of the writer side --- */
@@ -478,6 +546,7 @@ static bool writer_new(fo_rec_t *rec, uint64_t now_us)
 void fo_record_writer_free(fo_rec_t *rec)
 {
     if (!rec->w) return;
+    drop_held(rec->w);
     for (int k = 0; k < REC_KINDS; k++) free(rec->w->t[k].buf);
     free(rec->w);
     rec->w = NULL;
