@@ -116,7 +116,7 @@ void *fo_admin_record_json(const fo_record_status_t *rs)
                                                (json_int_t)f->frames[FO_KIND_VIDEO], "audio_frames",
                                                (json_int_t)f->frames[FO_KIND_AUDIO]));
     }
-    return json_pack("{s:s, s:s?, s:s?, s:I, s:{s:I, s:I}, s:I, s:I, s:I, s:I, s:o}", "state", rs->state,
+    return json_pack("{s:s, s:s*, s:s*, s:I, s:{s:I, s:I}, s:I, s:I, s:I, s:I, s:o}", "state", rs->state,
                      "error", rs->error[0] ? rs->error : NULL, "file", rs->file[0] ? rs->file : NULL,
                      "bytes", (json_int_t)rs->bytes, "frames", "video", (json_int_t)rs->frames[FO_KIND_VIDEO],
                      "audio", (json_int_t)rs->frames[FO_KIND_AUDIO], "dropped", (json_int_t)rs->dropped_queue,

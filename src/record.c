@@ -90,6 +90,7 @@ int fo_record_path(const char *tmpl, const char *key, uint64_t unix_ms_, unsigne
         if (o + 1 >= cap) return FO_ETOOBIG;
         out[o++] = *p++;
     }
+    if (o == 0) return FO_EINVAL;
     int n = snprintf(out + o, cap - o, ".%s", ext);
     if (n < 0 || (size_t)n >= cap - o) return FO_ETOOBIG;
     o += (size_t)n;
