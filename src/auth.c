@@ -310,27 +310,17 @@ void fo_auth_hook_ended(fo_auth_t *a, fo_auth_action_t action, const char *strea
     if (!a || !a->worker_running) return;
     const char *url = action == FO_AUTH_PUBLISH ? a->cfg->on_unpublish : a->cfg->on_stop;
     if (!url[0]) return;
-    fo_auth_notify(a, url, hook_body(action == FO_AUTH_PUBLISH ? "on_unpublish" : "on_stop",
-                                     stream_key, NULL, session_id));
-}
-
-void fo_auth_notify(fo_auth_t *a, const char *url, char *body)
-{
-    note_t *n = a && a->worker_running && body ? calloc(1, sizeof *n) : NULL;
+    note_t *n = calloc(1, sizeof *n);
     if (n) {
         n->url = url;
-        n->body = body;
-    }
-    if (!a) {
-        free(body);
-        return;
+        n->body = hook_body(action == FO_AUTH_PUBLISH ? "on_unpublish" : "on_stop", stream_key,
+                            NULL, session_id);
     }
     pthread_mutex_lock(&a->mu);
-    if (!n || a->queued >= NOTIFY_QUEUE_MAX) {
+    if (!n || !n->body || a->queued >= NOTIFY_QUEUE_MAX) {
         a->stats.notify_dropped++;
         pthread_mutex_unlock(&a->mu);
-        free(n);
-        free(body);
+        if (n) free(n->body), free(n);
         return;
     }
     if (a->tail) a->tail->next = n;
@@ -357,8 +347,7 @@ fo_auth_t *fo_auth_new(const fo_config_t *cfg)
     a->cfg = cfg;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
-    bool hooks = cfg->on_publish[0] || cfg->on_play[0] || cfg->on_unpublish[0] || cfg->on_stop[0] ||
-                 cfg->on_record[0];
+    bool hooks = cfg->on_publish[0] || cfg->on_play[0] || cfg->on_unpublish[0] || cfg->on_stop[0];
     if (hooks) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
             FO_LOG(FO_LOG_ERROR, NULL, "libcurl initialisation failed");
@@ -367,7 +356,7 @@ fo_auth_t *fo_auth_new(const fo_config_t *cfg)
         }
         a->curl_inited = true;
     }
-    if (cfg->on_unpublish[0] || cfg->on_stop[0] || cfg->on_record[0]) {
+    if (cfg->on_unpublish[0] || cfg->on_stop[0]) {
         if (pthread_create(&a->worker, NULL, worker_main, a) != 0) {
             FO_LOG(FO_LOG_ERROR, NULL, "cannot start the callback thread");
             fo_auth_free(a);

@@ -63,11 +63,6 @@ int fo_auth_hook_admit(fo_auth_t *a, fo_auth_action_t action, const char *stream
 void fo_auth_hook_ended(fo_auth_t *a, fo_auth_action_t action, const char *stream_key,
                         const char *session_id);
 
-/* Queues a POST of `body` (JSON; taken over, freed here) to `url` (must outlive the queue: the
- * configuration's) for the notification worker: on_record. Dropped and counted when the queue
- * is full or the worker is not running. */
-void fo_auth_notify(fo_auth_t *a, const char *url, char *body);
-
 typedef struct {
     uint64_t token_ok, token_refused, api_refused;
     uint64_t hook_allowed, hook_refused, hook_failed;

@@ -475,7 +475,8 @@ static void scenario_clean(bool vp8)
     hook_start(&hook);
     char on_record[128];
     snprintf(on_record, sizeof on_record, "record.on_record=http://127.0.0.1:%d/hook", hook.port);
-    const char *more[] = {"--set", on_record, NULL};
+    /* VP8 is started and stopped through the API instead of record.enabled */
+    const char *more[] = {"--set", on_record, "--set", vp8 ? "record.enabled=false" : "record.enabled=true", NULL};
     start_server(more);
     fo_dtls_ctx_t *d = fo_dtls_ctx_new(NULL, NULL);
     fo_stun_t *s = fo_stun_new();
@@ -488,13 +489,47 @@ static void scenario_clean(bool vp8)
         snprintf(path, sizeof path, "%s/tests/data/media/vp8.ivf", g_src);
         load_ivf(m, path);
     }
-    fo_peer_t *peer = connect_pub(d, s, "live/rec", !vp8, false);
+    int st;
+    char *body;
+    fo_peer_t *peer;
+    if (vp8) {
+        /* signaled, not yet connected: POST arms the recording, which starts on connect */
+        fo_peer_opts_t o = {.role = FO_PEER_PUBLISH, .dtls = d, .stun = s, .name = "pub", .no_rtx = true};
+        peer = fo_peer_new(&o);
+        if (fo_peer_signal(peer, g_srv.api, "live/rec", 5000)) die("publisher: %s", fo_peer_error(peer));
+        body = http("POST", "/api/v1/streams/live/rec/record", &st);
+        if (st != 200 || !strstr(body, "\"state\":\"armed\"")) die("POST record: %d %s", st, body);
+        free(body);
+        body = http("POST", "/api/v1/streams/live/rec/record", &st);
+        if (st != 409) die("a second POST record: %d %s", st, body);
+        free(body);
+        body = http("POST", "/api/v1/streams/live/none/record", &st);
+        if (st != 404) die("POST record of no stream: %d %s", st, body);
+        free(body);
+        for (int64_t t0 = fo_peer_now_ms(); fo_peer_state(peer) != FO_PEER_CONNECTED;) {
+            struct pollfd pfd = {.fd = fo_peer_fd(peer), .events = POLLIN};
+            poll(&pfd, 1, 5);
+            if (fo_peer_process(peer) == FO_PEER_FAILED || fo_peer_now_ms() - t0 > 10000)
+                die("publisher: %s", fo_peer_error(peer));
+        }
+    } else {
+        peer = connect_pub(d, s, "live/rec", true, false);
+    }
     static pub_t p;
     publish(peer, m, 0, MEDIA_S, 0, &p);
-    int st;
-    char *body = http("GET", "/api/v1/streams/live/rec", &st);
+    body = http("GET", "/api/v1/streams/live/rec", &st);
     if (st != 200 || !strstr(body, "\"state\":\"recording\"")) die("API while recording: %d %s", st, body);
     free(body);
+    if (vp8) { /* stopped through the API while the publisher is still there */
+        body = http("DELETE", "/api/v1/streams/live/rec/record", &st);
+        if (st != 200) die("DELETE record: %d %s", st, body);
+        free(body);
+        wait_log("recording: closed", 1, 10000);
+        body = http("GET", "/api/v1/streams/live/rec/record", &st);
+        if (st != 200 || !strstr(body, "\"state\":\"stopped\"") || !strstr(body, ".webm\""))
+            die("API after DELETE: %d %s", st, body);
+        free(body);
+    }
     fo_peer_free(peer);
     wait_log("recording: closed", 1, 10000);
     pthread_join(hook.th, NULL);
