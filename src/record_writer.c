@@ -159,7 +159,7 @@ static int create_file(const char *dir, char *rel, size_t relcap, char *err, siz
     const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
     int fd = openat(d, seg, flags, 0644);
     char base[256], ext[16] = "";
-    snprintf(base, sizeof base, "%s", seg);
+    snprintf(base, sizeof base, "%.255s", seg);
     char *dot = strrchr(base, '.');
     if (dot) {
         snprintf(ext, sizeof ext, "%s", dot);
