@@ -256,6 +256,7 @@ static int start_writer(fo_record_t *r)
         r->ring.buf = NULL;
         return FO_ESYS;
     }
+    pthread_setname_np(r->thread, "fo-record"); /* for top -H and scripts/bench.sh */
     r->thread_running = true;
     return 0;
 }
