@@ -9,6 +9,7 @@
 
 #include "fanout/bytes.h"
 #include "fanout/common.h"
+#include "fanout/rtp.h"
 
 static const uint8_t start_code[4] = {0, 0, 0, 1};
 
@@ -90,68 +91,33 @@ static int h264_add(fo_depack_t *d, const uint8_t *p, size_t len)
     return 0;
 }
 
-/* --- VP8, RFC 7741 §4.2 --- */
+/* --- VP8 and VP9: descriptors (rtp.c) stripped --- */
 
 static int vp8_add(fo_depack_t *d, const uint8_t *p, size_t len)
 {
-    fo_rd_t r = fo_rd_init(p, len);
-    uint8_t b0 = fo_rd_u8(&r);
-    if (b0 & 0x80) {
-        uint8_t x = fo_rd_u8(&r);
-        if (x & 0x80) fo_rd_take(&r, (fo_rd_u8(&r) & 0x80) ? 1 : 0); /* PictureID, 7 or 15 bits */
-        if (x & 0x40) fo_rd_u8(&r);                                  /* TL0PICIDX */
-        if (x & 0x30) fo_rd_u8(&r);                                  /* TID|Y|KEYIDX */
-    }
-    if (r.bad || fo_rd_left(&r) == 0) return FO_EINVAL;
-    bool start = (b0 & 0x10) && (b0 & 0x07) == 0;
+    fo_rtp_desc_t desc;
+    if (fo_rtp_vp8_desc(p, len, &desc) != 0) return FO_EINVAL;
     if (d->first) {
-        if (!start) return FO_EINVAL; /* the frame's first partition start is missing */
-        d->key = (p[r.pos] & 0x01) == 0;
+        if (!desc.start) return FO_EINVAL; /* the frame's first partition start is missing */
+        d->key = (p[desc.len] & 0x01) == 0;
     }
-    return put(d, p + r.pos, fo_rd_left(&r)) ? 0 : FO_ETOOBIG;
-}
-
-/* --- VP9, RFC 9628 §4.2 --- */
-
-static void vp9_skip_ss(fo_rd_t *r)
-{
-    uint8_t v = fo_rd_u8(r);
-    unsigned ns = (unsigned)(v >> 5) + 1;
-    if (v & 0x10) fo_rd_take(r, ns * 4);
-    if (v & 0x08) {
-        unsigned ng = fo_rd_u8(r);
-        for (unsigned i = 0; i < ng && !r->bad; i++) fo_rd_take(r, (fo_rd_u8(r) >> 2) & 0x03);
-    }
+    return put(d, p + desc.len, len - desc.len) ? 0 : FO_ETOOBIG;
 }
 
 static int vp9_add(fo_depack_t *d, const uint8_t *p, size_t len)
 {
-    fo_rd_t r = fo_rd_init(p, len);
-    uint8_t b0 = fo_rd_u8(&r);
-    bool i = b0 & 0x80, pb = b0 & 0x40, l = b0 & 0x20, f = b0 & 0x10, b = b0 & 0x08, e = b0 & 0x04,
-         v = b0 & 0x02;
-    if (i) fo_rd_take(&r, (fo_rd_u8(&r) & 0x80) ? 1 : 0);
-    bool inter_layer = false;
-    if (l) {
-        inter_layer = fo_rd_u8(&r) & 0x01;
-        if (!f) fo_rd_u8(&r); /* TL0PICIDX, non-flexible mode only */
-    }
-    if (f && pb) {
-        for (int k = 0; k < 3; k++)
-            if (!(fo_rd_u8(&r) & 0x01)) break; /* P_DIFF | N */
-    }
-    if (v) vp9_skip_ss(&r);
-    if (r.bad || fo_rd_left(&r) == 0) return FO_EINVAL;
-    if (b) {
+    fo_rtp_desc_t desc;
+    if (fo_rtp_vp9_desc(p, len, &desc) != 0) return FO_EINVAL;
+    if (desc.start) {
         if (d->vp9_in_frame || d->vp9_frames == FO_DEPACK_VP9_MAX_LAYERS) return FO_EINVAL;
-        if (d->first) d->key = !pb && !inter_layer;
+        if (d->first) d->key = !desc.inter && !desc.inter_layer;
         d->vp9_start[d->vp9_frames++] = d->len;
         d->vp9_in_frame = true;
     } else if (!d->vp9_in_frame) {
         return FO_EINVAL; /* the layer frame's start is missing */
     }
-    if (!put(d, p + r.pos, fo_rd_left(&r))) return FO_ETOOBIG;
-    if (e) d->vp9_in_frame = false;
+    if (!put(d, p + desc.len, len - desc.len)) return FO_ETOOBIG;
+    if (desc.end) d->vp9_in_frame = false;
     return 0;
 }
 
