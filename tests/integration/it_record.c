@@ -426,6 +426,26 @@ static void hook_start(hook_t *h)
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* The peers' shared DTLS context and STUN agent, and the committed H.264 + Opus recording. */
+static media_t *setup(fo_dtls_ctx_t **d, fo_stun_t **s)
+{
+    *d = fo_dtls_ctx_new(NULL, NULL);
+    *s = fo_stun_new();
+    media_t *m = calloc(1, sizeof *m);
+    char err[256], path[600];
+    snprintf(path, sizeof path, "%s/tests/data/media", g_src);
+    if (!*d || !*s || !m || bench_clip_load(&m->clip, path, FPS, err, sizeof err)) die("set-up: %s", err);
+    return m;
+}
+
+static void teardown(media_t *m, fo_dtls_ctx_t *d, fo_stun_t *s)
+{
+    bench_clip_free(&m->clip);
+    free(m);
+    fo_stun_free(s);
+    fo_dtls_ctx_free(d);
+}
+
 static void start_server(const char *const *more)
 {
     static char set_dir[300];
@@ -478,13 +498,11 @@ static void scenario_clean(bool vp8)
     /* VP8 is started and stopped through the API instead of record.enabled */
     const char *more[] = {"--set", on_record, "--set", vp8 ? "record.enabled=false" : "record.enabled=true", NULL};
     start_server(more);
-    fo_dtls_ctx_t *d = fo_dtls_ctx_new(NULL, NULL);
-    fo_stun_t *s = fo_stun_new();
-    media_t *m = calloc(1, sizeof *m);
-    char err[256], path[600];
-    snprintf(path, sizeof path, "%s/tests/data/media", g_src);
-    if (bench_clip_load(&m->clip, path, FPS, err, sizeof err)) die("%s", err);
+    fo_dtls_ctx_t *d;
+    fo_stun_t *s;
+    media_t *m = setup(&d, &s);
     if (vp8) {
+        char path[600];
         m->vp8 = true;
         snprintf(path, sizeof path, "%s/tests/data/media/vp8.ivf", g_src);
         load_ivf(m, path);
@@ -547,21 +565,15 @@ static void scenario_clean(bool vp8)
            "A/V start %.3f/%.3f s, %dx%d, decodes clean; on_record %zu bytes\n",
            g_scn, file, pr.vcodec, pr.vframes, p.frame, pr.aframes, pr.duration, (double)p.frame / FPS,
            pr.vstart, pr.astart, pr.width, pr.height, strlen(hook.body));
-    bench_clip_free(&m->clip);
-    free(m);
-    fo_stun_free(s);
-    fo_dtls_ctx_free(d);
+    teardown(m, d, s);
 }
 
 static void scenario_loss(void)
 {
     start_server(NULL);
-    fo_dtls_ctx_t *d = fo_dtls_ctx_new(NULL, NULL);
-    fo_stun_t *s = fo_stun_new();
-    media_t *m = calloc(1, sizeof *m);
-    char err[256], path[600];
-    snprintf(path, sizeof path, "%s/tests/data/media", g_src);
-    if (bench_clip_load(&m->clip, path, FPS, err, sizeof err)) die("%s", err);
+    fo_dtls_ctx_t *d;
+    fo_stun_t *s;
+    media_t *m = setup(&d, &s);
     fo_peer_t *peer = connect_pub(d, s, "live/lossy", true, true);
     static pub_t p;
     publish(peer, m, 0.05, MEDIA_S, 0, &p);
@@ -578,21 +590,15 @@ static void scenario_loss(void)
            "%s: %ld of %zu video frames, %ld audio frames, decodes without errors\n",
            (unsigned long long)p.dropped, (unsigned long long)p.sent, (unsigned long long)p.resent, files[0],
            pr.vframes, p.frame, pr.aframes);
-    bench_clip_free(&m->clip);
-    free(m);
-    fo_stun_free(s);
-    fo_dtls_ctx_free(d);
+    teardown(m, d, s);
 }
 
 static void scenario_kill(void)
 {
     start_server(NULL);
-    fo_dtls_ctx_t *d = fo_dtls_ctx_new(NULL, NULL);
-    fo_stun_t *s = fo_stun_new();
-    media_t *m = calloc(1, sizeof *m);
-    char err[256], path[600];
-    snprintf(path, sizeof path, "%s/tests/data/media", g_src);
-    if (bench_clip_load(&m->clip, path, FPS, err, sizeof err)) die("%s", err);
+    fo_dtls_ctx_t *d;
+    fo_stun_t *s;
+    media_t *m = setup(&d, &s);
     fo_peer_t *peer = connect_pub(d, s, "live/killed", true, false);
     static pub_t p;
     publish(peer, m, 0, 8, 3500, &p); /* SIGKILL 3.5 s in */
@@ -607,10 +613,7 @@ static void scenario_kill(void)
     unlink(g_srv.log_path);
     printf("it_record kill: OK: SIGKILL after %zu frames; %s plays: %ld video + %ld audio frames, %.3f s, "
            "decodes without errors\n", p.frame, files[0], pr.vframes, pr.aframes, pr.duration);
-    bench_clip_free(&m->clip);
-    free(m);
-    fo_stun_free(s);
-    fo_dtls_ctx_free(d);
+    teardown(m, d, s);
 }
 
 static uint64_t g_player_rtp;
@@ -630,12 +633,9 @@ static void scenario_unwritable(void)
     fclose(f);
     snprintf(g_dir, sizeof g_dir, "%s", file_dir);
     start_server(NULL);
-    fo_dtls_ctx_t *d = fo_dtls_ctx_new(NULL, NULL);
-    fo_stun_t *s = fo_stun_new();
-    media_t *m = calloc(1, sizeof *m);
-    char err[256], path[600];
-    snprintf(path, sizeof path, "%s/tests/data/media", g_src);
-    if (bench_clip_load(&m->clip, path, FPS, err, sizeof err)) die("%s", err);
+    fo_dtls_ctx_t *d;
+    fo_stun_t *s;
+    media_t *m = setup(&d, &s);
     fo_peer_t *peer = connect_pub(d, s, "live/nodisk", true, false);
     fo_peer_opts_t o = {.role = FO_PEER_PLAY, .dtls = d, .stun = s, .name = "player", .h264 = true};
     fo_peer_t *pl = fo_peer_new(&o);
@@ -687,10 +687,7 @@ static void scenario_unwritable(void)
     printf("it_record unwritable: OK: recording failed with \"cannot open record.dir ...: Not a directory\" "
            "(log, API, fanout_record_failures_total 1); the player got %llu packets after it\n",
            (unsigned long long)(g_player_rtp - rtp_after_fail));
-    bench_clip_free(&m->clip);
-    free(m);
-    fo_stun_free(s);
-    fo_dtls_ctx_free(d);
+    teardown(m, d, s);
 }
 
 static void scenario_hostile(void)
@@ -703,12 +700,9 @@ static void scenario_hostile(void)
     if (symlink(outside, link) != 0) die("symlink: %s", strerror(errno));
     const char *more[] = {"--set", "record.path=[app]/[stream]", NULL};
     start_server(more);
-    fo_dtls_ctx_t *d = fo_dtls_ctx_new(NULL, NULL);
-    fo_stun_t *s = fo_stun_new();
-    media_t *m = calloc(1, sizeof *m);
-    char err[256], path[600];
-    snprintf(path, sizeof path, "%s/tests/data/media", g_src);
-    if (bench_clip_load(&m->clip, path, FPS, err, sizeof err)) die("%s", err);
+    fo_dtls_ctx_t *d;
+    fo_stun_t *s;
+    media_t *m = setup(&d, &s);
     /* names the URL parser lets through, as paths: dots, a leading dot, an app through the link */
     const char *names[] = {"live/...", "live/.hidden", "evil/x", "a/b/..~"};
     for (size_t i = 0; i < FO_ARRAY_LEN(names); i++) {
@@ -742,10 +736,7 @@ static void scenario_hostile(void)
     printf("it_record hostile: OK: %s, %s, %s; nothing through the symlink; %zu names refused\n",
            files[0], files[1], files[2], FO_ARRAY_LEN(refused));
     rmdir(outside);
-    bench_clip_free(&m->clip);
-    free(m);
-    fo_stun_free(s);
-    fo_dtls_ctx_free(d);
+    teardown(m, d, s);
 }
 
 int main(int argc, char **argv)
