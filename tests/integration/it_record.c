@@ -5,6 +5,7 @@
  *             2 %, A/V start offset <= 40 ms, every frame sent is in the file, decodes clean,
  *             on_record's body arrives at a callback server, the API lists the file;
  *   vp8       the committed VP8 clip + Opus: the same checks on a WebM file;
+ *   rotate    record.segment_s=1: several files, each from a keyframe, every frame in one;
  *   loss      H.264 + Opus with 5 % of the packets dropped at the publisher and repaired by
  *             NACK: the file decodes without a single error (ffmpeg -v error prints nothing);
  *   kill      SIGKILL while recording: the file plays up to its last fragment, without errors;
@@ -568,6 +569,50 @@ static void scenario_clean(bool vp8)
     teardown(m, d, s);
 }
 
+/* record.segment_s=1: the 4 s clip (a keyframe every second) lands in several files, each
+ * starting with a keyframe and decoding clean, every frame in exactly one of them. */
+static void scenario_rotate(void)
+{
+    const char *more[] = {"--set", "record.segment_s=1", "--set", "record.path=[app]/[stream]/[seq]", NULL};
+    start_server(more);
+    fo_dtls_ctx_t *d;
+    fo_stun_t *s;
+    media_t *m = setup(&d, &s);
+    fo_peer_t *peer = connect_pub(d, s, "live/rot", true, false);
+    static pub_t p;
+    publish(peer, m, 0, MEDIA_S, 0, &p);
+    fo_peer_free(peer);
+    char files[8][512];
+    int n = 0;
+    for (int i = 0; i < 250 && fo_testsrv_log_count(&g_srv, "recording 1: stopping") == 0; i++) usleep(20000);
+    for (int i = 0; i < 250; i++) {
+        n = fo_testsrv_log_count(&g_srv, "recording: closed");
+        if (n >= 2 && n == find_files(g_dir, files, 8)) break;
+        usleep(20000);
+    }
+    n = find_files(g_dir, files, 8);
+    if (n < 2) die("expected several files with segment_s=1, got %d", n);
+    long frames = 0;
+    for (int i = 0; i < n; i++) {
+        char want[512];
+        snprintf(want, sizeof want, "%s/live/rot/%d.mp4", g_dir, i);
+        if (strcmp(files[i], want) != 0) die("file %d is %s, expected %s", i, files[i], want);
+        decodes_clean(files[i]);
+        probe_t pr;
+        probe(files[i], &pr);
+        frames += pr.vframes;
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "ffprobe -v error -select_streams v -show_entries frame=key_frame -read_intervals %%+#1 -of csv=p=0 '%s'", files[i]);
+        char *k = run(cmd, NULL);
+        if (k[0] != '1') die("%s does not start with a keyframe (%s)", files[i], k);
+        free(k);
+    }
+    if (frames != (long)p.frame) die("%ld frames in %d files, %zu sent", frames, n, p.frame);
+    fo_testsrv_stop_clean(&g_srv);
+    printf("it_record rotate: OK: %d files, each from a keyframe, %ld frames in all (%zu sent)\n", n, frames, p.frame);
+    teardown(m, d, s);
+}
+
 static void scenario_loss(void)
 {
     start_server(NULL);
@@ -742,7 +787,7 @@ static void scenario_hostile(void)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s <fanout binary> <source dir> h264|vp8|loss|kill|unwritable|hostile\n", argv[0]);
+        fprintf(stderr, "usage: %s <fanout binary> <source dir> h264|vp8|rotate|loss|kill|unwritable|hostile\n", argv[0]);
         return 2;
     }
     g_bin = argv[1];
@@ -755,6 +800,7 @@ int main(int argc, char **argv)
     if (strcmp(g_scn, "h264") == 0) scenario_clean(false);
     else if (strcmp(g_scn, "vp8") == 0) scenario_clean(true);
     else if (strcmp(g_scn, "loss") == 0) scenario_loss();
+    else if (strcmp(g_scn, "rotate") == 0) scenario_rotate();
     else if (strcmp(g_scn, "kill") == 0) scenario_kill();
     else if (strcmp(g_scn, "unwritable") == 0) scenario_unwritable();
     else if (strcmp(g_scn, "hostile") == 0) scenario_hostile();
