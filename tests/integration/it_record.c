@@ -304,7 +304,7 @@ static void probe(const char *file, probe_t *pr)
     snprintf(cmd, sizeof cmd,
              "ffprobe -v error -count_frames -show_entries "
              "stream=codec_type,codec_name,nb_read_frames,start_time,width,height,avg_frame_rate:"
-             "format=duration -of json '%s'", file);
+             "format=duration -of json '%.900s'", file);
     int st;
     char *out = run(cmd, &st);
     json_error_t e;
@@ -340,7 +340,7 @@ static void probe(const char *file, probe_t *pr)
 static void decodes_clean(const char *file)
 {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%s' -f null - 2>&1", file);
+    snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%.900s' -f null - 2>&1", file);
     int st;
     char *out = run(cmd, &st);
     if (st != 0 || out[0]) die("%s does not decode cleanly (exit %d):\n%s", file, st, out);
@@ -351,7 +351,7 @@ static void decodes_clean(const char *file)
 static int find_files(const char *dir, char out[][512], int max)
 {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "find '%s' -type f | sort", dir);
+    snprintf(cmd, sizeof cmd, "find '%.500s' -type f | sort", dir);
     char *list = run(cmd, NULL);
     int n = 0;
     for (char *save = NULL, *l = strtok_r(list, "\n", &save); l && n < max; l = strtok_r(NULL, "\n", &save))
@@ -602,7 +602,7 @@ static void scenario_rotate(void)
         probe(files[i], &pr);
         frames += pr.vframes;
         char cmd[700];
-        snprintf(cmd, sizeof cmd, "ffprobe -v error -select_streams v -show_entries frame=key_frame -read_intervals %%+#1 -of csv=p=0 '%s'", files[i]);
+        snprintf(cmd, sizeof cmd, "ffprobe -v error -select_streams v -show_entries frame=key_frame -read_intervals %%+#1 -of csv=p=0 '%.500s'", files[i]);
         char *k = run(cmd, NULL);
         if (k[0] != '1') die("%s does not start with a keyframe (%s)", files[i], k);
         free(k);
