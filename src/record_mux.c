@@ -88,16 +88,20 @@ static void av_err(char *err, size_t cap, const char *what, int rc)
     snprintf(err, cap, "%s: %s", what, buf);
 }
 
-/* Our own write: keeps the errno of the first failure. */
+/* Our own write: keeps the errno of the first failure, and cuts what a failed write left of
+ * the fragment, so that a full disk leaves a file that ends at its last whole fragment. */
 static int write_cb(void *opaque, uint8_t *buf, int n)
 {
     fo_mux_t *m = opaque;
+    if (m->err_no) return AVERROR(m->err_no);
+    off_t start = lseek(m->fd, 0, SEEK_CUR);
     size_t off = 0;
     while (off < (size_t)n) {
         ssize_t w = write(m->fd, buf + off, (size_t)n - off);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
-            if (!m->err_no) m->err_no = w < 0 ? errno : ENOSPC;
+            m->err_no = w < 0 ? errno : ENOSPC;
+            if (start >= 0 && ftruncate(m->fd, start) == 0) lseek(m->fd, start, SEEK_SET);
             return AVERROR(m->err_no);
         }
         off += (size_t)w;

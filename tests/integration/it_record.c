@@ -9,6 +9,8 @@
  *   loss      H.264 + Opus with 5 % of the packets dropped at the publisher and repaired by
  *             NACK: the file decodes without a single error (ffmpeg -v error prints nothing);
  *   kill      SIGKILL while recording: the file plays up to its last fragment, without errors;
+ *   diskfull  record.dir on a tiny tmpfs (root): "No space left on device" stops the recording
+ *             (log, API, /metrics), the file keeps its whole fragments, the stream goes on;
  *   unwritable record.dir is a regular file: the recording fails with the documented error in
  *             the log, /api/v1 and /metrics, and a player keeps receiving the stream;
  *   hostile   stream names that look like paths, and a symlink planted inside record.dir, cannot
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -735,6 +738,60 @@ static void scenario_unwritable(void)
     teardown(m, d, s);
 }
 
+static char g_mount[300];
+static void unmount(void)
+{
+    if (g_mount[0]) umount2(g_mount, MNT_DETACH);
+}
+
+/* record.dir on a 96 KiB tmpfs (root only): the disk fills up mid-recording; the recording
+ * stops with "No space left on device" (log, API, /metrics), the file keeps its whole fragments
+ * and decodes clean, and the stream goes on. */
+static void scenario_diskfull(void)
+{
+    if (geteuid() != 0) {
+        printf("it_record diskfull: SKIP (needs root to mount a small tmpfs)\n");
+        return;
+    }
+    snprintf(g_mount, sizeof g_mount, "%.280s", g_dir);
+    if (mount("tmpfs", g_mount, "tmpfs", 0, "size=96k") != 0) {
+        g_mount[0] = '\0';
+        printf("it_record diskfull: SKIP (mount tmpfs: %s)\n", strerror(errno));
+        return;
+    }
+    atexit(unmount);
+    start_server(NULL);
+    fo_dtls_ctx_t *d;
+    fo_stun_t *s;
+    media_t *m = setup(&d, &s);
+    fo_peer_t *peer = connect_pub(d, s, "live/full", true, false);
+    static pub_t p;
+    publish(peer, m, 0, MEDIA_S, 0, &p);
+    wait_log("No space left on device", 1, 5000);
+    int st;
+    char *body = http("GET", "/api/v1/streams/live/full", &st);
+    if (st != 200 || !strstr(body, "\"state\":\"failed\"") || !strstr(body, "No space left on device"))
+        die("API after the disk filled up: %d %s", st, body);
+    free(body);
+    body = http("GET", "/metrics", &st);
+    if (st != 200 || !strstr(body, "fanout_record_failures_total 1")) die("/metrics: %d", st);
+    free(body);
+    if (fo_peer_state(peer) != FO_PEER_CONNECTED) die("the publisher lost its session");
+    fo_peer_free(peer);
+    char files[4][512];
+    if (find_files(g_dir, files, 4) != 1) die("expected one file under %s", g_dir);
+    decodes_clean(files[0]);
+    probe_t pr;
+    probe(files[0], &pr);
+    if (pr.vframes < 15) die("%s: %ld frames before the disk filled up", files[0], pr.vframes);
+    fo_testsrv_stop_clean(&g_srv);
+    printf("it_record diskfull: OK: \"No space left on device\" in log, API and /metrics; %s keeps %ld whole "
+           "frames (of %zu sent) and decodes clean\n", files[0], pr.vframes, p.frame);
+    unmount();
+    g_mount[0] = '\0';
+    teardown(m, d, s);
+}
+
 static void scenario_hostile(void)
 {
     /* a symlink planted inside record.dir pointing outside it: the recorder must not follow */
@@ -787,7 +844,7 @@ static void scenario_hostile(void)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s <fanout binary> <source dir> h264|vp8|rotate|loss|kill|unwritable|hostile\n", argv[0]);
+        fprintf(stderr, "usage: %s <fanout binary> <source dir> h264|vp8|rotate|loss|kill|diskfull|unwritable|hostile\n", argv[0]);
         return 2;
     }
     g_bin = argv[1];
@@ -801,6 +858,7 @@ int main(int argc, char **argv)
     else if (strcmp(g_scn, "vp8") == 0) scenario_clean(true);
     else if (strcmp(g_scn, "loss") == 0) scenario_loss();
     else if (strcmp(g_scn, "rotate") == 0) scenario_rotate();
+    else if (strcmp(g_scn, "diskfull") == 0) scenario_diskfull();
     else if (strcmp(g_scn, "kill") == 0) scenario_kill();
     else if (strcmp(g_scn, "unwritable") == 0) scenario_unwritable();
     else if (strcmp(g_scn, "hostile") == 0) scenario_hostile();
