@@ -38,6 +38,7 @@ struct fo_mux {
     uint8_t *vextra;           /* the parameter sets the file was started with */
     size_t vextra_len;
     int width, height;
+    int format, profile;        /* VP9: what vpcC describes */
     int64_t last_vpts, last_apts;
 };
 
@@ -157,10 +158,15 @@ static int extract_extradata(fo_codec_t codec, const uint8_t *frame, size_t len,
     return rc < 0 ? rc : 0;
 }
 
-/* The picture size from the codec's parser (0 when it does not tell). */
-static void picture_size(fo_codec_t codec, const uint8_t *frame, size_t len, int *w, int *h)
+/* The picture size from the codec's parser, or, where the parser does not tell (VP9), from
+ * decoding the keyframe once, which also gives the pixel format and profile that MP4's vpcC
+ * box needs. 0 / AV_PIX_FMT_NONE when neither can. */
+static void picture_size(fo_codec_t codec, const uint8_t *frame, size_t len, int *w, int *h,
+                         int *format, int *profile)
 {
     *w = *h = 0;
+    *format = AV_PIX_FMT_NONE;
+    *profile = FF_PROFILE_UNKNOWN;
     AVCodecParserContext *pc = av_parser_init(codec_id(codec));
     const AVCodec *dec = avcodec_find_decoder(codec_id(codec));
     AVCodecContext *cc = dec ? avcodec_alloc_context3(dec) : NULL;
@@ -171,6 +177,22 @@ static void picture_size(fo_codec_t codec, const uint8_t *frame, size_t len, int
         if (!ol) av_parser_parse2(pc, cc, &o, &ol, NULL, 0, AV_NOPTS_VALUE, AV_NOPTS_VALUE, 0);
         *w = pc->width > 0 ? pc->width : cc->width;
         *h = pc->height > 0 ? pc->height : cc->height;
+    }
+    if ((*w <= 0 || *h <= 0) && cc && avcodec_open2(cc, dec, NULL) == 0) {
+        AVPacket *pkt = av_packet_alloc();
+        AVFrame *f = av_frame_alloc();
+        if (pkt && f && av_new_packet(pkt, (int)len) == 0) {
+            memcpy(pkt->data, frame, len);
+            if (avcodec_send_packet(cc, pkt) == 0) avcodec_send_packet(cc, NULL);
+            if (avcodec_receive_frame(cc, f) == 0) {
+                *w = f->width;
+                *h = f->height;
+                *format = f->format;
+                *profile = cc->profile;
+            }
+        }
+        av_frame_free(&f);
+        av_packet_free(&pkt);
     }
     avcodec_free_context(&cc);
     if (pc) av_parser_close(pc);
@@ -202,6 +224,8 @@ static int add_streams(fo_mux_t *m, const fo_mux_params_t *p)
         s->codecpar->codec_id = codec_id(p->video);
         s->codecpar->width = m->width;
         s->codecpar->height = m->height;
+        if (m->format != AV_PIX_FMT_NONE) s->codecpar->format = m->format;
+        if (m->profile != FF_PROFILE_UNKNOWN) s->codecpar->profile = m->profile;
         if (m->vextra_len) {
             s->codecpar->extradata = av_mallocz(m->vextra_len + AV_INPUT_BUFFER_PADDING_SIZE);
             if (!s->codecpar->extradata) return AVERROR(ENOMEM);
@@ -251,11 +275,13 @@ int fo_mux_open(fo_mux_t **out, int fd, const fo_mux_params_t *p, char *err, siz
     m->fd = fd;
     m->video = p->video;
     m->last_vpts = m->last_apts = -1;
+    m->format = AV_PIX_FMT_NONE;
+    m->profile = FF_PROFILE_UNKNOWN;
     const char *fmt = strcmp(fo_mux_ext(p->video), "mp4") == 0 ? "mp4" : "webm";
     int rc = 0;
     if (p->video != FO_CODEC_NONE && p->key_frame) {
         rc = extract_extradata(p->video, p->key_frame, p->key_len, &m->vextra, &m->vextra_len);
-        picture_size(p->video, p->key_frame, p->key_len, &m->width, &m->height);
+        picture_size(p->video, p->key_frame, p->key_len, &m->width, &m->height, &m->format, &m->profile);
     }
     uint8_t *iobuf = av_malloc(IO_BUF);
     m->pkt = av_packet_alloc();
