@@ -18,7 +18,8 @@ FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libsrtp2-1 libmbedtls14 libmbedx509-1 libmbedcrypto7 libmicrohttpd12 libjansson4 \
-      libnice10 libinih1 libnettle8 libcurl3-gnutls curl ca-certificates \
+      libnice10 libinih1 libnettle8 libcurl3-gnutls libavformat59 libavcodec59 libavutil57 \
+      curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 1985 fanout \
  && useradd --uid 1985 --gid fanout --no-create-home --home-dir /var/lib/fanout --shell /usr/sbin/nologin fanout \
@@ -32,7 +33,8 @@ COPY www /usr/share/fanout/www
 COPY conf/fanout.conf /etc/fanout/fanout.conf
 RUN sed -i -e 's|^www = .*|www = /usr/share/fanout/www|' \
            -e 's|^cert = .*|cert = /var/lib/fanout/https.crt|' \
-           -e 's|^key = .*|key = /var/lib/fanout/https.key|' /etc/fanout/fanout.conf \
+           -e 's|^key = .*|key = /var/lib/fanout/https.key|' \
+           -e 's|^dir = recordings|dir = /var/lib/fanout/recordings|' /etc/fanout/fanout.conf \
  && grep -q '^www = /usr/share/fanout/www' /etc/fanout/fanout.conf \
  && grep -q '^cert = /var/lib/fanout/https.crt' /etc/fanout/fanout.conf \
  && grep -q '^key = /var/lib/fanout/https.key' /etc/fanout/fanout.conf \

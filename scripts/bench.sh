@@ -15,6 +15,8 @@
 #        PROCS=1 (fanout-bench processes sharing the players; their JSON is merged)
 #        WORKERS=1 (the server's rtc.workers)  SETTLE=3 (s after the ramp before measuring)
 #        TITLE="Fan-out" (the docs/benchmarks.md section written)
+#        RECORD=1 (record the benchmark's stream: record.enabled with a scratch record.dir; the
+#                  row adds the recorder's writer thread CPU, "rec %")
 #        NETNS=1 (root only: run everything in a fresh network namespace with its own loopback,
 #                 where no netfilter/conntrack hooks are loaded, as on a host that exempts the
 #                 media port from conntrack; the namespace is deleted at the end)
@@ -60,12 +62,23 @@ free_port() { python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, get
 cpu_ticks() { awk '{print $14+$15}' "/proc/$srv_pid/stat"; }
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$srv_pid/status"; }
 
+rec_args=()
+[ "${RECORD:-}" = 1 ] && rec_args=(--set record.enabled=true --set "record.dir=$work/rec")
+# utime+stime of the recorder's writer thread (named fo-record) in clock ticks, 0 without one.
+rec_ticks() {
+  local t
+  for t in /proc/"$srv_pid"/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" = fo-record ] && { awk '{print $14+$15}' "$t/stat"; return; }
+  done
+  echo 0
+}
+
 start_server() {
   local hp up
   hp=$(free_port SOCK_STREAM); up=$(free_port SOCK_DGRAM)
   "${pin_srv[@]}" "$bin" -c conf/fanout.conf --http-port "$hp" --rtc-port "$up" \
     --candidate 127.0.0.1 --no-https --log-level warn --set rtc.workers="$WORKERS" --set rtc.max_sessions=100000 \
-    --set rtc.max_players_per_stream=100000 --set rtc.max_pending=100000 \
+    --set rtc.max_players_per_stream=100000 --set rtc.max_pending=100000 "${rec_args[@]}" \
     >"$work/server.log" 2>&1 &
   srv_pid=$!
   for _ in $(seq 100); do
@@ -131,9 +144,9 @@ for n in "${counts[@]}"; do
   t_start=$(awk -v r="$ramp_s" -v s="$SETTLE" 'BEGIN{print r + s}')
   t_len=$(awk -v d="$DURATION" -v s="$SETTLE" 'BEGIN{print (d - s - 1 > 1 ? d - s - 1 : 1)}')
   sleep "$t_start"
-  c0=$(cpu_ticks); w0=$(date +%s.%N)
+  c0=$(cpu_ticks); r0=$(rec_ticks); w0=$(date +%s.%N)
   sleep "$t_len"
-  c1=$(cpu_ticks); w1=$(date +%s.%N); rss1=$(rss_kib)
+  c1=$(cpu_ticks); r1=$(rec_ticks); w1=$(date +%s.%N); rss1=$(rss_kib)
   wait "$bpid" || true
   ctot=$(cpu_ticks)
   stop_server
@@ -141,7 +154,8 @@ for n in "${counts[@]}"; do
   [ -n "$out" ] || { cat "$work"/bench.*.err >&2; echo "fanout-bench printed nothing" >&2; exit 1; }
   row=$(jq -c --argjson n "$n" --argjson c0 "$c0" --argjson c1 "$c1" --argjson w0 "$w0" \
     --argjson w1 "$w1" --argjson tck "$tck" --argjson rss0 "$rss0" --argjson rss1 "$rss1" \
-    --argjson ctot "$ctot" --argjson floor "$floor_us" --argjson floor_fan "$floor_fan_us" '
+    --argjson ctot "$ctot" --argjson floor "$floor_us" --argjson floor_fan "$floor_fan_us" \
+    --argjson r0 "$r0" --argjson r1 "$r1" '
     (.publisher.rtp_audio + .publisher.rtp_video) as $pub
     | (if .publisher.media_s > 0 then $pub / .publisher.media_s else 0 end) as $pps
     | (($c1 - $c0) / $tck) as $cpu
@@ -192,7 +206,7 @@ fi
 # The section, as Markdown.
 hold_txt=""
 [ "$IDLE_HOLD" != 0 ] && hold_txt=" IDLE_HOLD=$IDLE_HOLD"
-cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE$hold_txt SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO})"
+cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE$hold_txt SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO}${RECORD:+ RECORD=$RECORD})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
 title=${TITLE:-Fan-out}
 [ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"

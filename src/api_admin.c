@@ -90,7 +90,7 @@ void *fo_admin_stream_json(const fo_admin_stream_t *st)
     snprintf(url, sizeof url, "/%s", st->key);
     uint64_t pub_bytes = st->has_publisher ? st->pub.rx_bytes : 0;
     json_t *o = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:{s:b, s:s?}, s:o, s:o}",
+        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:{s:b, s:s?}, s:o, s:o, s:o*}",
         "id", st->key, "name", slash ? slash + 1 : st->key, "vhost", "__defaultVhost__", "app", app,
         "url", url, "live_ms", (json_int_t)st->since_unix_ms,
         "clients", (json_int_t)(st->players + (st->has_publisher ? 1 : 0)),
@@ -100,8 +100,28 @@ void *fo_admin_stream_json(const fo_admin_stream_t *st)
         (json_int_t)(st->players_tx_bps / 1000), "publish", "active", st->has_publisher, "cid",
         st->has_publisher ? st->pub.id : NULL, "video",
         codec_json(st->codec[FO_KIND_VIDEO], FO_KIND_VIDEO), "audio",
-        codec_json(st->codec[FO_KIND_AUDIO], FO_KIND_AUDIO));
+        codec_json(st->codec[FO_KIND_AUDIO], FO_KIND_AUDIO), "record",
+        st->record ? fo_admin_record_json(st->record) : NULL);
     return o;
+}
+
+void *fo_admin_record_json(const fo_record_status_t *rs)
+{
+    json_t *files = json_array();
+    for (size_t i = 0; i < rs->n_files; i++) {
+        const fo_record_file_t *f = &rs->files[i];
+        json_array_append_new(files, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "path", f->path, "bytes",
+                                               (json_int_t)f->bytes, "duration_ms", (json_int_t)f->duration_ms,
+                                               "start_ms", (json_int_t)f->start_unix_ms, "video_frames",
+                                               (json_int_t)f->frames[FO_KIND_VIDEO], "audio_frames",
+                                               (json_int_t)f->frames[FO_KIND_AUDIO]));
+    }
+    return json_pack("{s:s, s:s*, s:s*, s:I, s:{s:I, s:I}, s:I, s:I, s:I, s:I, s:o}", "state", rs->state,
+                     "error", rs->error[0] ? rs->error : NULL, "file", rs->file[0] ? rs->file : NULL,
+                     "bytes", (json_int_t)rs->bytes, "frames", "video", (json_int_t)rs->frames[FO_KIND_VIDEO],
+                     "audio", (json_int_t)rs->frames[FO_KIND_AUDIO], "dropped", (json_int_t)rs->dropped_queue,
+                     "gaps", (json_int_t)rs->gaps, "skipped_frames", (json_int_t)rs->frames_skipped,
+                     "files_total", (json_int_t)rs->files_total, "files", files);
 }
 
 void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t now_ms)
@@ -268,7 +288,10 @@ static json_t *client_of(fo_admin_t *a, const fo_session_t *s)
 
 static json_t *stream_of(fo_admin_t *a, const fo_stream_t *st, bool with_sessions)
 {
+    static fo_record_status_t rs; /* large; loop thread only */
     fo_admin_stream_t v = {.key = fo_stream_key(st)};
+    fo_record_status(fo_router_record(a->router), v.key, &rs);
+    v.record = &rs;
     uint64_t now = fo_loop_now(fo_router_loop(a->router)), wall = unix_ms();
     json_t *sessions = with_sessions ? json_array() : NULL;
     const fo_session_t *pub = fo_stream_publisher(st);
@@ -392,6 +415,44 @@ static const char *under(const char *path, const char *prefix)
     return path + n + 1;
 }
 
+/* /api/v1/streams/{key}/record: GET the recording's state, POST to start, DELETE to stop. */
+static void record_route(fo_admin_t *a, const fo_http_req_t *req, const char *rest, size_t keylen,
+                         fo_http_resp_t *resp)
+{
+    char key[200];
+    snprintf(key, sizeof key, "%.*s", (int)keylen, rest);
+    bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    bool post = strcmp(req->method, "POST") == 0, del = strcmp(req->method, "DELETE") == 0;
+    if (!get && !post && !del) {
+        snprintf(resp->allow, sizeof resp->allow, "GET, POST, DELETE, OPTIONS");
+        reply_error(resp, 405, FO_API_METHOD, "use GET, POST (start) or DELETE (stop)");
+        return;
+    }
+    fo_stream_t *st = fo_router_stream(a->router, key);
+    fo_record_t *rec = fo_router_record(a->router);
+    if (!st) {
+        reply_error(resp, 404, FO_API_NOT_FOUND, "no such stream");
+        return;
+    }
+    if (post) {
+        const char *why = "";
+        int rc = fo_record_start(rec, st, &why);
+        if (rc != 0) {
+            reply_error(resp, rc == FO_EBUSY ? 409 : rc == FO_ECODEC ? 400 : 503,
+                        rc == FO_EBUSY ? FO_API_BUSY : rc == FO_ECODEC ? FO_API_BAD_CODEC : FO_API_FULL, why);
+            return;
+        }
+    } else if (del && fo_record_stop(rec, st) != 0) {
+        reply_error(resp, 404, FO_API_NOT_FOUND, "the stream is not being recorded");
+        return;
+    }
+    static fo_record_status_t rs; /* large; loop thread only */
+    fo_record_status(rec, key, &rs);
+    json_t *o = envelope(0);
+    json_object_set_new(o, "record", fo_admin_record_json(&rs));
+    reply(resp, 200, o);
+}
+
 bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     const char *rest;
@@ -404,6 +465,11 @@ bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *re
         if (!get) goto method;
         summaries(a, resp);
     } else if ((rest = under(req->path, "/api/v1/streams"))) {
+        size_t rl = strlen(rest);
+        if (rl > 7 && strcmp(rest + rl - 7, "/record") == 0) {
+            record_route(a, req, rest, rl - 7, resp);
+            return true;
+        }
         if (!get) goto method;
         if (!*rest) {
             list(a, true, req, resp);

@@ -15,6 +15,7 @@
 
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/record.h"
 
 /* T_COUNT: an integer in min..max, or "auto" (stored as 0, resolved by the setting's user). */
 typedef enum { T_STR, T_INT, T_COUNT, T_BOOL } type_t;
@@ -85,6 +86,24 @@ static const setting_t settings[] = {
     S("auth", "on_stop", on_stop, "", "URL POSTed when a player ends (notification)"),
     I("auth", "hook_timeout_ms", hook_timeout_ms, "1000", 50, 10000,
       "longest wait for a callback (on_publish/on_play block the media loop this long at most)"),
+    B("record", "enabled", record_enabled, "false",
+      "record the streams matching record.streams when they are published"),
+    S("record", "dir", record_dir, "recordings", "directory the recordings are written under"),
+    S("record", "streams", record_streams, "*",
+      "stream keys to record, space-separated glob patterns (e.g. live/* class/room?)"),
+    S("record", "path", record_path, "[app]/[stream]/[timestamp]",
+      "file name under dir, without extension (.mp4 or .webm is added): [app] [stream] [timestamp] "
+      "[2006] [01] [02] [15] [04] [05] [999] [seq]"),
+    I("record", "segment_s", record_segment_s, "0", 0, 86400,
+      "start a new file after this many seconds (at a keyframe); 0 = one file per publish"),
+    I("record", "max_mb", record_max_mb, "0", 0, 1048576,
+      "start a new file after this many MiB (at a keyframe); 0 = no limit"),
+    I("record", "queue_mb", record_queue_mb, "16", 1, 1024,
+      "memory between the media thread and the file writer; when full, packets are dropped"),
+    I("record", "repair_ms", record_repair_ms, "500", 20, 900,
+      "how long a missing video packet is waited for (NACK repair) before skipping to a keyframe"),
+    S("record", "on_record", on_record, "",
+      "URL POSTed (SRS on_dvr body) each time a recording file is closed"),
     S("log", "level", log_level, "info", "error, warn, info, debug or trace"),
     S("log", "file", log_file, "", "log file (reopened on SIGHUP); empty = stderr"),
 };
@@ -114,6 +133,14 @@ static int check_value(const fo_config_t *cfg, const setting_t *s, char *err, si
         put_err(err, errcap, "log.level: '%s' is not one of error, warn, info, debug, trace%s",
                 cfg->log_level, "");
         return FO_EINVAL;
+    }
+    if (strcmp(s->section, "record") == 0 && strcmp(s->key, "path") == 0) {
+        char probe[512];
+        if (fo_record_path(cfg->record_path, "app/stream", 0, 0, "mp4", probe, sizeof probe) < 0) {
+            put_err(err, errcap, "record.path: '%s' must be a relative path without . or .. parts%s",
+                    cfg->record_path, "");
+            return FO_EINVAL;
+        }
     }
     if (strcmp(s->section, "rtc") == 0 && strcmp(s->key, "video_codecs") == 0) {
         fo_codec_t codecs[8];

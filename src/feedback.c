@@ -12,6 +12,7 @@
 #include "fanout/history.h"
 #include "fanout/log.h"
 #include "fanout/nack.h"
+#include "fanout/record.h"
 #include "fanout/rtcp.h"
 #include "fanout/rtp.h"
 #include "fanout/rtx.h"
@@ -100,6 +101,7 @@ void fo_feedback_tick_cb(fo_timer_t *timer)
         send_reports(s, now);
         fo_simulcast_measure(&s->pub[FO_KIND_VIDEO]);
     }
+    if (s->stream->rec) fo_rec_tick(s->stream->rec, now);
     if (s->pub[FO_KIND_VIDEO].n_layers > 1 && s->ticks % CHOOSE_EVERY == 0)
         for (size_t i = 0; i < s->stream->n_players; i++) fo_simulcast_choose(s->stream->players[i], now);
     fo_transport_flush(s->transport);
@@ -220,6 +222,7 @@ static void relay_sr(fo_session_t *pub, const fo_rtcp_pkt_t *p)
             }
     if (kind < 0) return;
     fo_rxstats_on_sr(&pub->pub[kind].l[layer].rx, p->ntp, now);
+    if (st->rec) fo_rec_on_sr(st->rec, (unsigned)kind, layer, p->ntp, p->rtp_ts, now);
     for (size_t i = 0; i < st->n_players; i++) {
         fo_session_t *pl = st->players[i];
         play_track_t *t = &pl->play[kind];

@@ -17,8 +17,10 @@
 #include "fanout/config.h"
 #include "fanout/dtls.h"
 #include "fanout/http.h"
+#include "fanout/httpc.h"
 #include "fanout/log.h"
 #include "fanout/loop.h"
+#include "fanout/record.h"
 #include "fanout/router.h"
 #include "fanout/srtp.h"
 #include "fanout/tls_cert.h"
@@ -30,6 +32,7 @@ typedef struct {
     fo_router_t *router;
     const fo_config_t *cfg;
     fo_io_t sig;
+    fo_httpc_t *httpc; /* outbound HTTP (on_record) */
 } app_t;
 
 static void usage(FILE *f)
@@ -76,6 +79,25 @@ typedef struct {
     const char *assignment; /* "section.key=value" for --set, else NULL */
     const char *section, *key, *value;
 } flag_set_t;
+
+/* on_record: a POST through the loop's HTTP client (a notification: the answer is only logged). */
+static void record_notified_cb(void *user, const fo_httpc_resp_t *resp)
+{
+    (void)user;
+    if (resp->err || resp->status < 200 || resp->status > 299)
+        FO_LOG(FO_LOG_WARN, "on_record", "callback failed: %s (HTTP %d)", resp->err ? resp->error : "refused",
+               resp->status);
+}
+
+static void record_notify_cb(void *user, const char *url, char *body)
+{
+    app_t *app = user;
+    fo_httpc_request_t rq = {.method = "POST", .url = url, .content_type = "application/json", .body = body,
+                             .body_len = strlen(body), .timeout_ms = app->cfg->hook_timeout_ms};
+    if (!app->httpc || fo_httpc_send(app->httpc, &rq, record_notified_cb, NULL, NULL) != 0)
+        FO_LOG(FO_LOG_WARN, "on_record", "cannot send the callback to %s", url);
+    free(body);
+}
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a bad command line or config. */
 static int configure(fo_config_t *cfg, int argc, char **argv)
@@ -201,6 +223,8 @@ int main(int argc, char **argv)
     auth = fo_auth_new(&cfg);
     if (!auth) goto fail;
     fo_api_set_auth(api, auth);
+    if (cfg.on_record[0] && !(app.httpc = fo_httpc_new(app.loop, NULL))) goto fail;
+    fo_record_set_notify(fo_router_record(app.router), record_notify_cb, &app);
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api);
     if (!http) goto fail;
@@ -242,6 +266,7 @@ done:
     fo_http_free(http);
     fo_api_free(api);
     fo_router_free(app.router);
+    fo_httpc_free(app.httpc); /* after the router: its last on_record went in */
     fo_auth_free(auth);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);

@@ -311,6 +311,7 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
         out->plis[r] = t->plis;
     }
     out->rate = m->rate;
+    fo_record_stats(fo_router_record(m->router), &out->record);
     fo_metrics_proc(m, &out->proc);
     for (size_t i = 0; i < m->n_api; i++) {
         out->api[i].status = m->api[i].status;
@@ -442,6 +443,30 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
         snprintf(l, sizeof l, "code=\"%d\"", d->api[i].status);
         sample_u(&b, "fanout_api_requests_total", l, d->api[i].count);
     }
+
+    const fo_record_stats_t *rs = &d->record;
+    family(&b, "fanout_record_active", "gauge", "Recordings starting or writing.");
+    sample_u(&b, "fanout_record_active", NULL, rs->active);
+    family(&b, "fanout_record_started_total", "counter", "Recordings started.");
+    sample_u(&b, "fanout_record_started_total", NULL, rs->started);
+    family(&b, "fanout_record_failures_total", "counter",
+           "Recordings stopped by an error (unwritable directory, disk full: see /api/v1/streams).");
+    sample_u(&b, "fanout_record_failures_total", NULL, rs->failed);
+    family(&b, "fanout_record_files_total", "counter", "Recording files closed.");
+    sample_u(&b, "fanout_record_files_total", NULL, rs->files);
+    family(&b, "fanout_record_bytes_total", "counter", "Bytes of the closed recording files.");
+    sample_u(&b, "fanout_record_bytes_total", NULL, rs->bytes);
+    family(&b, "fanout_record_dropped_packets_total", "counter",
+           "Packets a recording did without: queue_full (the writer was behind), unrepaired (lost).");
+    sample_u(&b, "fanout_record_dropped_packets_total", "reason=\"queue_full\"", rs->dropped_queue);
+    sample_u(&b, "fanout_record_dropped_packets_total", "reason=\"unrepaired\"", rs->gaps);
+    family(&b, "fanout_record_skipped_frames_total", "counter",
+           "Video frames not written (incomplete, or waiting for a keyframe).");
+    sample_u(&b, "fanout_record_skipped_frames_total", NULL, rs->frames_skipped);
+    family(&b, "fanout_record_queue_bytes", "gauge", "Bytes waiting for the recording writer.");
+    sample_u(&b, "fanout_record_queue_bytes", NULL, rs->queue_bytes);
+    family(&b, "fanout_record_queue_capacity_bytes", "gauge", "Size of the recording writer's queue.");
+    sample_u(&b, "fanout_record_queue_capacity_bytes", NULL, rs->queue_capacity);
 
     family(&b, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
     sample_d(&b, "process_cpu_seconds_total", d->proc.cpu_seconds);

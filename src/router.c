@@ -16,6 +16,7 @@
 #include "fanout/limits.h"
 #include "fanout/log.h"
 #include "fanout/map.h"
+#include "fanout/record.h"
 #include "fanout/stun.h"
 #include "fanout/udp.h"
 #include "fanout/workers.h"
@@ -38,6 +39,7 @@ struct fo_router {
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
     fo_limits_t *limits;
+    fo_record_t *record;
     uint64_t sessions_high;   /* most sessions at once since the last malloc_trim */
     fo_router_ended_cb ended_cb;
     void *ended_user;
@@ -293,7 +295,9 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     r->by_addr = fo_map_new();
     r->stun = fo_stun_new();
     r->limits = fo_limits_new(cfg);
-    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun || !r->limits) goto fail;
+    r->record = fo_record_new(loop, cfg);
+    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun || !r->limits || !r->record)
+        goto fail;
     r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
     if (!r->udp) goto fail;
     int workers = fo_config_workers(cfg);
@@ -315,6 +319,7 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
         .publisher_grace_ms = cfg->publisher_grace * 1000,
         .max_bitrate_kbps = cfg->max_bitrate_kbps,
         .instant_start = cfg->instant_start != 0,
+        .record = r->record,
         .session_ended = session_ended,
         .session_address = session_address,
         .stream_idle = stream_idle,
@@ -347,6 +352,7 @@ void fo_router_free(fo_router_t *r)
     fo_map_free(r->by_ufrag);
     fo_map_free(r->by_addr);
     fo_map_free(r->streams);
+    fo_record_free(r->record); /* after every stream: their recordings are stopping */
     /* after every session (their release slots are queued), before the socket */
     if (r->udp) fo_udp_set_flush_hook(r->udp, NULL, NULL);
     fo_workers_free(r->workers);
@@ -667,6 +673,7 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 }
 
 fo_loop_t *fo_router_loop(const fo_router_t *r) { return r->loop; }
+fo_record_t *fo_router_record(const fo_router_t *r) { return r->record; }
 
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
 {

@@ -226,22 +226,30 @@ size_t fo_rtp_write_header(uint8_t *out, uint8_t pt, bool marker, uint16_t seq, 
 void fo_rtp_set_seq(uint8_t *pkt, uint16_t seq) { wr_u16(pkt + 2, seq); }
 void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc) { wr_u32(pkt + 8, ssrc); }
 
-/* RFC 7741 §4.2 payload descriptor, then the VP8 frame tag (RFC 6386 §9.1): a key frame has
- * P (bit 0 of the first byte) clear and carries the start code 9d 01 2a after the 3-byte tag;
- * we also require that 10-byte key frame header to be present, as libwebrtc does. */
-static bool vp8_is_keyframe(const uint8_t *p, size_t len)
+int fo_rtp_vp8_desc(const uint8_t *p, size_t len, fo_rtp_desc_t *out)
 {
     fo_rd_t r = fo_rd_init(p, len);
     uint8_t d = fo_rd_u8(&r);
-    if ((d & 0x10) == 0 || (d & 0x07) != 0) return false; /* S=1, PID=0 */
     if (d & 0x80) {
         uint8_t x = fo_rd_u8(&r);
         if (x & 0x80) fo_rd_take(&r, (fo_rd_u8(&r) & 0x80) ? 1 : 0); /* I: 7 or 15-bit PictureID */
         if (x & 0x40) fo_rd_u8(&r);                              /* L: TL0PICIDX */
         if (x & 0x30) fo_rd_u8(&r);                              /* T/K: TID|Y|KEYIDX */
     }
-    const uint8_t *h = fo_rd_take(&r, 10);
-    return h && (h[0] & 0x01) == 0 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a;
+    if (r.bad || fo_rd_left(&r) == 0) return FO_EINVAL;
+    *out = (fo_rtp_desc_t){.len = r.pos, .start = (d & 0x10) && (d & 0x07) == 0};
+    return 0;
+}
+
+/* The VP8 frame tag (RFC 6386 §9.1) after the descriptor: a key frame has P (bit 0 of the first
+ * byte) clear and carries the start code 9d 01 2a after the 3-byte tag; we also require that
+ * 10-byte key frame header to be present, as libwebrtc does. */
+static bool vp8_is_keyframe(const uint8_t *p, size_t len)
+{
+    fo_rtp_desc_t d;
+    if (fo_rtp_vp8_desc(p, len, &d) != 0 || !d.start || len - d.len < 10) return false;
+    const uint8_t *h = p + d.len;
+    return (h[0] & 0x01) == 0 && h[3] == 0x9d && h[4] == 0x01 && h[5] == 0x2a;
 }
 
 static bool h264_nal_is_key(uint8_t nal) { return (nal & 0x1f) == 5 || (nal & 0x1f) == 7; }
@@ -284,14 +292,13 @@ static void vp9_skip_ss(fo_rd_t *r)
     }
 }
 
-/* RFC 9628 (draft-ietf-payload-vp9) §4.2: |I|P|L|F|B|E|V|Z|. Key frame start: B set, P clear,
- * and, when the layer byte is present, not inter-layer predicted (D clear) so the packet does
- * not depend on a lower spatial layer. The whole descriptor must parse and payload follow. */
-static bool vp9_is_keyframe(const uint8_t *p, size_t len)
+/* |I|P|L|F|B|E|V|Z|, then the picture ID, the layer byte (and TL0PICIDX in non-flexible mode),
+ * the reference P_DIFFs (flexible mode, P set) and the scalability structure (V). */
+int fo_rtp_vp9_desc(const uint8_t *p, size_t len, fo_rtp_desc_t *out)
 {
     fo_rd_t r = fo_rd_init(p, len);
     uint8_t d = fo_rd_u8(&r);
-    bool i = d & 0x80, pb = d & 0x40, l = d & 0x20, f = d & 0x10, b = d & 0x08, v = d & 0x02;
+    bool i = d & 0x80, pb = d & 0x40, l = d & 0x20, f = d & 0x10;
     if (i) fo_rd_take(&r, (fo_rd_u8(&r) & 0x80) ? 1 : 0);
     bool dep = false;
     if (l) {
@@ -302,8 +309,18 @@ static bool vp9_is_keyframe(const uint8_t *p, size_t len)
         for (int k = 0; k < 3; k++)
             if (!(fo_rd_u8(&r) & 0x01)) break; /* P_DIFF | N */
     }
-    if (v) vp9_skip_ss(&r);
-    return !r.bad && fo_rd_left(&r) > 0 && b && !pb && !dep;
+    if (d & 0x02) vp9_skip_ss(&r);
+    if (r.bad || fo_rd_left(&r) == 0) return FO_EINVAL;
+    *out = (fo_rtp_desc_t){.len = r.pos, .start = d & 0x08, .end = d & 0x04, .inter = pb, .inter_layer = dep};
+    return 0;
+}
+
+/* Key frame start: B set, P clear, and not inter-layer predicted (D clear), so the packet does
+ * not depend on a lower spatial layer. */
+static bool vp9_is_keyframe(const uint8_t *p, size_t len)
+{
+    fo_rtp_desc_t d;
+    return fo_rtp_vp9_desc(p, len, &d) == 0 && d.start && !d.inter && !d.inter_layer;
 }
 
 /* AV1 RTP spec §4.4 aggregation header |Z|Y|W|W|N|-|-|-|: N marks the first packet of a coded

@@ -61,6 +61,20 @@ void fo_simulcast_choose(fo_session_t *p, uint64_t now)
     if (!t->started || want != t->layer) fo_stream_request_keyframe(st, want);
 }
 
+int fo_stream_top_layer(const fo_stream_t *st)
+{
+    const pub_track_t *tr = st->publisher ? &st->publisher->pub[FO_KIND_VIDEO] : NULL;
+    if (!tr || !tr->active) return -1;
+    if (tr->n_layers <= 1) return 0;
+    bool all = true;
+    for (unsigned i = 0; i < tr->n_layers; i++) all &= tr->l[i].ssrc != 0;
+    uint64_t now = fo_loop_now(st->env->transport.loop);
+    if (!all && (!tr->first_ms || now - tr->first_ms < LAYER_SETTLE_MS)) return -1;
+    for (int r = (int)tr->n_layers - 1; r >= 0; r--)
+        if (tr->l[tr->rank[r]].ssrc) return tr->rank[r];
+    return -1;
+}
+
 /* The layer whose rid the packet's extension `id` names, -1 if none. */
 static int layer_by_rid(const pub_track_t *tr, const fo_rtp_view_t *v, uint8_t id)
 {

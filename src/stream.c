@@ -20,6 +20,7 @@
 #include "fanout/layer.h"
 #include "fanout/log.h"
 #include "fanout/nack.h"
+#include "fanout/record.h"
 #include "fanout/rtcp.h"
 #include "fanout/rtp.h"
 #include "fanout/rxstats.h"
@@ -138,6 +139,7 @@ void fo_stream_free(fo_stream_t *st)
     if (!st) return;
     fo_timer_stop(st->env->transport.loop, &st->pli_timer);
     fo_timer_stop(st->env->transport.loop, &st->grace_timer);
+    if (st->rec) fo_record_publisher_gone(st->env->record, st);
     for (int k = 0; k < KIND_N; k++)
         for (int l = 0; l < FO_LAYER_MAX; l++) fo_history_free(st->hist[k][l]);
     free(st->players);
@@ -195,6 +197,7 @@ static void on_connected(void *user)
     fo_timer_start(st->env->transport.loop, &s->tick, TICK_MS);
     if (st->n_players)
         for (unsigned l = 0; l < s->pub[FO_KIND_VIDEO].n_layers; l++) fo_stream_request_keyframe(st, (int)l);
+    if (st->env->record) fo_record_publisher_ready(st->env->record, st);
 }
 
 /* Picks the player's payload type for the stream's current source of `kind`. Rare (a new
@@ -401,11 +404,15 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     l->bytes += len;
     l->last_ms = now;
     if (!tr->first_ms) tr->first_ms = now;
-    if (v.payload_len == 0) return; /* padding-only */
-    bool key = kind == FO_KIND_VIDEO && fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
-    fo_history_t **h = &st->hist[kind][li];
-    if (kind == FO_KIND_VIDEO && !*h) *h = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
-    if (*h) fo_history_put(*h, v.seq, buf, len, key, now);
+    bool key = v.payload_len && kind == FO_KIND_VIDEO &&
+               fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
+    if (v.payload_len) { /* padding-only packets are neither kept nor forwarded */
+        fo_history_t **h = &st->hist[kind][li];
+        if (kind == FO_KIND_VIDEO && !*h) *h = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
+        if (*h) fo_history_put(*h, v.seq, buf, len, key, now);
+    }
+    if (st->rec) fo_rec_on_rtp(st->rec, kind, li, &v, key, now);
+    if (v.payload_len == 0) return;
     if (key) st->pli_due[li] = false;
     for (size_t i = 0; i < st->n_players; i++) forward(st->players[i], kind, li, &v, key, now);
 }
@@ -650,6 +657,7 @@ void fo_session_end(fo_session_t *s, const char *reason)
            (unsigned long long)si.tx_packets);
     fo_transport_close(s->transport);
     if (s->role == FO_ROLE_PUBLISH && st->publisher == s) {
+        if (st->rec) fo_record_publisher_gone(st->env->record, st);
         st->publisher = NULL;
         st->gen[FO_KIND_AUDIO]++;
         st->gen[FO_KIND_VIDEO]++;
@@ -670,6 +678,8 @@ void fo_session_free(fo_session_t *s)
         /* Freed without ending (shutdown): detach quietly. */
         s->ended = true;
         fo_transport_close(s->transport);
+        if (s->stream->publisher == s && s->stream->rec)
+            fo_record_publisher_gone(s->stream->env->record, s->stream);
         if (s->stream->publisher == s) s->stream->publisher = NULL;
         else if (s->role == FO_ROLE_PLAY) remove_player(s->stream, s);
     }
@@ -787,3 +797,19 @@ fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n)
 }
 
 const char *fo_session_end_reason(const fo_session_t *s) { return s->end_reason; }
+
+/* --- for the recorder --- */
+
+fo_rec_t *fo_stream_recorder(const fo_stream_t *st) { return st->rec; }
+
+void fo_stream_set_recorder(fo_stream_t *st, fo_rec_t *rec)
+{
+    st->rec = rec;
+    if (rec && !st->hist[FO_KIND_AUDIO][0])
+        st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
+}
+
+const fo_history_t *fo_stream_history(const fo_stream_t *st, fo_kind_t kind, int layer)
+{
+    return (unsigned)kind < KIND_N && layer >= 0 && layer < FO_LAYER_MAX ? st->hist[kind][layer] : NULL;
+}

@@ -153,6 +153,7 @@ struct fo_stream {
      * only): once a player that negotiated NACK for audio joins (Chrome and Firefox do not
      * offer it for Opus). */
     fo_history_t *hist[KIND_N][FO_LAYER_MAX];
+    fo_rec_t *rec;         /* recording (record.h), NULL if none */
     fo_timer_t pli_timer;
     fo_timer_t grace_timer;
     bool idle_reported;
@@ -171,10 +172,6 @@ static inline uint32_t fo_play_out_ts(const play_track_t *t, int layer, uint32_t
         return t->instant_ts + off / INSTANT_SQUEEZE;
     return ts + ts_delta;
 }
-
-/* Asks the publisher for a keyframe of `layer` now, or as soon as the stream's rate limit
- * allows (a layer out of range asks for layer 0). */
-void fo_stream_request_keyframe(fo_stream_t *st, int layer);
 
 /* --- simulcast.c --- */
 

@@ -11,6 +11,7 @@
 
 #include "fanout/http.h"
 #include "fanout/metrics.h"
+#include "fanout/record.h"
 #include "fanout/router.h"
 #include "fanout/stream.h"
 
@@ -33,12 +34,18 @@ typedef struct {
     uint64_t players_tx_bytes;
     uint64_t players_tx_bps;
     uint64_t since_unix_ms;       /* when the publisher's session was created, 0 if none */
+    const fo_record_status_t *record; /* its recording, NULL: "record" not shown */
 } fo_admin_stream_t;
 
 /* {"id","name","vhost","app","url","live_ms","clients","players","send_bytes","recv_bytes",
  *  "kbps":{"recv_30s","send_30s"},"publish":{"active","cid"},"video":{..}|null,"audio":{..}|null}
  * New reference (caller decrefs) or NULL. Pure. */
 void *fo_admin_stream_json(const fo_admin_stream_t *st);
+
+/* A recording's state: {"state","error","file","bytes","frames":{"video","audio"},"dropped",
+ * "gaps","skipped_frames","files_total","files":[{"path","bytes","duration_ms","start_ms",
+ * "video_frames","audio_frames"}]}. New reference or NULL. Pure. */
+void *fo_admin_record_json(const fo_record_status_t *rs);
 
 /* One session as an SRS-style client plus our details (state, remote address, packets, loss,
  * RTT, tracks). `now_ms` is the loop clock the info's times are on. New json_t reference or
@@ -51,8 +58,9 @@ typedef struct fo_admin fo_admin_t;
 fo_admin_t *fo_admin_new(fo_router_t *router, fo_metrics_t *metrics);
 void fo_admin_free(fo_admin_t *a);
 
-/* Handles GET /api/v1/versions, /summaries, /streams[/{app/stream}], /clients[/{id}] and
- * DELETE /api/v1/clients/{id}. Returns false if the path is none of them (the caller answers
+/* Handles GET /api/v1/versions, /summaries, /streams[/{app/stream}], /clients[/{id}],
+ * DELETE /api/v1/clients/{id}, and GET/POST/DELETE /api/v1/streams/{app/stream}/record (a
+ * recording's state, start, stop). Returns false if the path is none of them (the caller answers
  * 404). */
 bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *resp);
 

@@ -51,6 +51,16 @@ typedef struct {
     char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */
     char on_publish[512], on_play[512], on_unpublish[512], on_stop[512]; /* callback URLs */
     int hook_timeout_ms;
+    /* [record] (src/record.c) */
+    int record_enabled;         /* 0 or 1: record the streams matching record_streams */
+    char record_dir[512];
+    char record_streams[512];   /* space-separated glob patterns of stream keys; "" = all */
+    char record_path[256];      /* file name template under record_dir (record.h) */
+    int record_segment_s;       /* rotate after this many seconds; 0 = one file per publish */
+    int record_max_mb;          /* rotate after this many MiB; 0 = no limit */
+    int record_queue_mb;        /* the writer's queue */
+    int record_repair_ms;       /* how long a missing video packet is waited for */
+    char on_record[512];        /* URL POSTed when a file is closed */
     /* [log] */
     char log_level[16];
     char log_file[512];

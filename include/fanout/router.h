@@ -103,6 +103,8 @@ void fo_router_end_counts(const fo_router_t *r, uint64_t out[FO_END_N]);
 /* Ends a session by id with `reason` (logged and classified). Returns 0 or FO_ENOTFOUND. */
 int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason);
 fo_loop_t *fo_router_loop(const fo_router_t *r);
+/* The recordings (record.h), owned by the router. */
+fo_record_t *fo_router_record(const fo_router_t *r);
 /* The shared UDP socket's counters, the send workers' sends included. */
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out);
 

@@ -78,6 +78,21 @@ void fo_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc);
  * spatial layer predicted from a lower one (D=1); a malformed STAP-A is false. */
 bool fo_rtp_is_keyframe(fo_codec_t codec, const uint8_t *payload, size_t len);
 
+/* A VP8 (RFC 7741 §4.2) or VP9 (RFC 9628 §4.2) payload descriptor: its length (the codec's
+ * bytes follow) and the flags keyframe detection and depacketization need. */
+typedef struct {
+    size_t len;          /* descriptor bytes */
+    bool start;          /* VP8: S=1 and PID=0 (a frame's first partition starts); VP9: B */
+    bool end;            /* VP9: E (the layer frame ends); VP8: always false */
+    bool inter;          /* VP9: P (predicted from an earlier picture) */
+    bool inter_layer;    /* VP9: D (predicted from a lower spatial layer) */
+} fo_rtp_desc_t;
+
+/* Parses the descriptor at payload[0..len). Returns 0, or FO_EINVAL when it is truncated or
+ * no codec bytes follow it. */
+int fo_rtp_vp8_desc(const uint8_t *payload, size_t len, fo_rtp_desc_t *out);
+int fo_rtp_vp9_desc(const uint8_t *payload, size_t len, fo_rtp_desc_t *out);
+
 /* Serial-number arithmetic (RFC 1982) on 16-bit sequence numbers: a - b as a signed distance. */
 static inline int16_t fo_seq_diff(uint16_t a, uint16_t b) { return (int16_t)(uint16_t)(a - b); }
 

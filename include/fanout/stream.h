@@ -12,11 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/history.h"
 #include "fanout/sdp.h"
 #include "fanout/transport.h"
 
 typedef struct fo_stream fo_stream_t;
 typedef struct fo_session fo_session_t;
+typedef struct fo_record fo_record_t; /* recordings (record.h) */
+typedef struct fo_rec fo_rec_t;       /* one stream's recording (record.h) */
 
 typedef enum { FO_ROLE_PUBLISH = 0, FO_ROLE_PLAY = 1 } fo_role_t;
 
@@ -26,6 +29,7 @@ typedef struct {
     int publisher_grace_ms;
     int max_bitrate_kbps;   /* REMB ceiling for publishers; 0 = none */
     bool instant_start;     /* start new players from the cached keyframe when there is one */
+    fo_record_t *record;    /* told when publishers come and go; NULL: nothing is recorded */
     /* The session ended (transport closed or publisher gone for good): the router unindexes it
      * and frees it at a safe point. Called once per session. */
     void (*session_ended)(void *user, fo_session_t *s);
@@ -122,5 +126,22 @@ void fo_session_set_layer(fo_session_t *s, int rank);
 fo_session_t *const *fo_stream_player_list(const fo_stream_t *st, size_t *n);
 /* The reason given when the session ended (static text), NULL while it runs. */
 const char *fo_session_end_reason(const fo_session_t *s);
+
+/* Asks the publisher for a keyframe of `layer` now, or as soon as the stream's rate limit
+ * allows (a layer out of range asks for layer 0). */
+void fo_stream_request_keyframe(fo_stream_t *st, int layer);
+
+/* --- for the recorder (record.h) --- */
+
+/* The stream's recording, NULL if none. */
+fo_rec_t *fo_stream_recorder(const fo_stream_t *st);
+/* Attaches (or with NULL detaches) the recording that sees every publisher packet and SR; an
+ * attached recording gets an audio history to reorder from. */
+void fo_stream_set_recorder(fo_stream_t *st, fo_rec_t *rec);
+/* The stream's packet history of `kind`/`layer`, NULL if none (valid until the loop runs on). */
+const fo_history_t *fo_stream_history(const fo_stream_t *st, fo_kind_t kind, int layer);
+/* The publisher's top video layer (simulcast: the highest-bitrate one; else 0), or -1 while the
+ * layers are still arriving or there is no video. */
+int fo_stream_top_layer(const fo_stream_t *st);
 
 #endif
