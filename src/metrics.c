@@ -438,6 +438,19 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_stun_requests_total", "counter", "STUN binding requests, by validation result.");
     sample_u(&b, "fanout_stun_requests_total", "result=\"ok\"", d->router.stun_ok);
     sample_u(&b, "fanout_stun_requests_total", "result=\"bad\"", d->router.stun_bad);
+    sample_u(&b, "fanout_stun_requests_total", "result=\"over_cap\"", d->router.t.checks_limited);
+    family(&b, "fanout_stun_responses_total", "counter",
+           "STUN responses to our address confirmation requests: confirmed, or not (unknown, forged, refused).");
+    sample_u(&b, "fanout_stun_responses_total", "result=\"confirmed\"", d->router.stun_responses);
+    sample_u(&b, "fanout_stun_responses_total", "result=\"bad\"", d->router.stun_responses_bad);
+    family(&b, "fanout_ice_confirm_requests_total", "counter",
+           "Binding requests sent to confirm a peer address before DTLS or media go there (retransmissions included).");
+    sample_u(&b, "fanout_ice_confirm_requests_total", NULL, d->router.t.probes);
+    family(&b, "fanout_ice_addresses_confirmed_total", "counter", "Peer addresses confirmed.");
+    sample_u(&b, "fanout_ice_addresses_confirmed_total", NULL, d->router.t.confirmed);
+    family(&b, "fanout_ice_unconfirmed_refused_total", "counter",
+           "STUN datagrams not sent to an unconfirmed address because they exceeded the bytes it sent.");
+    sample_u(&b, "fanout_ice_unconfirmed_refused_total", NULL, d->router.t.refused);
     family(&b, "fanout_api_requests_total", "counter", "HTTP API answers, by status code.");
     for (size_t i = 0; i < d->n_api; i++) {
         snprintf(l, sizeof l, "code=\"%d\"", d->api[i].status);

@@ -615,7 +615,10 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         *err = FO_ECODEC;
         return NULL;
     }
-    s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
+    fo_transport_ice_t ice = {.local_ufrag = s->ufrag, .remote_ufrag = first->ice_ufrag,
+                              .remote_pwd = first->ice_pwd};
+    s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &ice, &session_cbs,
+                                    s, s->ctx);
     if (!s->transport) {
         free(s->twcc);
         free(s->bwe);

@@ -525,7 +525,8 @@ static void send_check(fo_peer_t *p)
     p->stats.stun_sent++;
 }
 
-/* The server is ICE-lite and should never check us; answer anyway if it does. */
+/* The server confirms our address with its own Binding request before it sends us DTLS or
+ * media (USERNAME "<our ufrag>:<its ufrag>", keyed by our pwd): answer it as a browser does. */
 static const char *our_pwd_cb(void *user, const char *username, size_t len)
 {
     fo_peer_t *p = user;
@@ -554,9 +555,11 @@ static void on_stun(fo_peer_t *p, const uint8_t *buf, size_t len, const struct s
     if ((type & 0x0110) == 0) { /* class bits C1 C0 = 00: a request */
         uint8_t reply[512];
         size_t rl = sizeof reply;
-        if (fo_stun_answer(p->stun, buf, len, src, srclen, our_pwd_cb, p, reply, &rl, NULL) == 0 ||
-            rl > 0)
+        if (fo_stun_answer_controlling(p->stun, p->tie, buf, len, src, srclen, our_pwd_cb, p, reply,
+                                       &rl) == 0 || rl > 0) {
             send_datagram(p, reply, rl);
+            p->stats.stun_answered++;
+        }
         return;
     }
     struct sockaddr_storage mapped;

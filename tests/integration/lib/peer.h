@@ -148,6 +148,7 @@ uint32_t fo_peer_ssrc(const fo_peer_t *p, const char *kind);
 typedef struct {
     uint64_t rtp_sent, rtcp_sent, rtp_recv, rtcp_recv;
     uint64_t stun_sent, stun_ok, consent_ok;
+    uint64_t stun_answered; /* the server's Binding requests (address confirmation) answered */
     uint64_t dropped; /* undecryptable, unknown source, unknown first byte */
 } fo_peer_stats_t;
 const fo_peer_stats_t *fo_peer_stats(const fo_peer_t *p);
