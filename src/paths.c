@@ -55,7 +55,7 @@ struct fo_paths {
     uint64_t seq;
     fo_rate_t probe_rate;
     fo_timer_t timer;
-    fo_loglimit_t moved_log;
+    fo_loglimit_t moved_log, new_log;
 };
 
 static void add_total(uint64_t *t)
@@ -236,8 +236,8 @@ void fo_paths_on_check(fo_paths_t *p, const fo_addr_t *from, const fo_paths_chec
     if (i < 0) {
         i = take_slot(p, from);
         char a[64];
-        FO_LOG(FO_LOG_DEBUG, p->ctx, "ICE check ok from %s%s", fo_addr_str(from, a, sizeof a),
-               c->nominated ? " (nominated)" : "");
+        FO_LOG_LIMITED(&p->new_log, now, FO_LOG_DEBUG, p->ctx, "ICE check ok from %s%s",
+                       fo_addr_str(from, a, sizeof a), c->nominated ? " (nominated)" : "");
     }
     path_t *pa = &p->path[i];
     pa->seq = ++p->seq;

@@ -166,7 +166,8 @@ static void session_address(void *user, fo_session_t *s, const fo_addr_t *addr, 
     fo_session_t *old = fo_map_get(r->by_addr, k, kl);
     if (old && old != s) {
         /* The same 5-tuple now belongs to a newer session (a page reload reusing a port). */
-        FO_LOG(FO_LOG_INFO, fo_session_id(s), "address taken over from session %s", fo_session_id(old));
+        FO_LOG_LIMITED(fo_session_loglimit(s), fo_loop_now(r->loop), FO_LOG_INFO, fo_session_id(s),
+                       "address taken over from session %s", fo_session_id(old));
     }
     fo_map_put(r->by_addr, k, kl, s);
 }

@@ -226,8 +226,9 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
             return;
         }
     }
-    FO_LOG(FO_LOG_WARN, p->ctx, "cannot receive the publisher's %s: not forwarding %s",
-           fo_codec_name(src->codec), kind == FO_KIND_AUDIO ? "audio" : "video");
+    FO_LOG_LIMITED(&p->log_remap, fo_loop_now(st->env->transport.loop), FO_LOG_WARN, p->ctx,
+                   "cannot receive the publisher's %s: not forwarding %s", fo_codec_name(src->codec),
+                   kind == FO_KIND_AUDIO ? "audio" : "video");
 }
 
 /* Sets the player's seq/ts offsets so that a source packet (seq, ts) continues the player's
@@ -700,6 +701,7 @@ const char *fo_session_pwd(const fo_session_t *s) { return s->pwd; }
 fo_role_t fo_session_role(const fo_session_t *s) { return s->role; }
 fo_stream_t *fo_session_stream(const fo_session_t *s) { return s->stream; }
 fo_transport_t *fo_session_transport(const fo_session_t *s) { return s->transport; }
+fo_loglimit_t *fo_session_loglimit(fo_session_t *s) { return &s->log_router; }
 
 void fo_session_set_layer(fo_session_t *s, int rank)
 {

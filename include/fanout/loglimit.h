@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fanout/log.h"
+
 #define FO_LOGLIMIT_BURST 5
 #define FO_LOGLIMIT_WINDOW_MS 10000
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "fanout/history.h"
+#include "fanout/loglimit.h"
 #include "fanout/sdp.h"
 #include "fanout/transport.h"
 
@@ -71,6 +72,9 @@ const char *fo_session_pwd(const fo_session_t *s);
 fo_role_t fo_session_role(const fo_session_t *s);
 fo_stream_t *fo_session_stream(const fo_session_t *s);
 fo_transport_t *fo_session_transport(const fo_session_t *s);
+/* The limiter for the router's lines about this session that its peer can trigger at will
+ * (an address taken over from another session at each check). */
+fo_loglimit_t *fo_session_loglimit(fo_session_t *s);
 /* Ends a session from outside (API kick, shutdown): close_notify, then session_ended. */
 void fo_session_end(fo_session_t *s, const char *reason);
 
