@@ -20,6 +20,7 @@
 typedef struct {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
     uint64_t nacks, plis;
+    uint64_t rtx_limited, twcc_limited; /* players' feedback refused by its per-second budget */
 } counters_t;
 
 typedef struct {
@@ -61,10 +62,12 @@ static void read_counters(const fo_session_info_t *in, counters_t *c)
                       .rx_bytes = in->rx_bytes,
                       .tx_packets = in->tx_packets,
                       .tx_bytes = in->tx_bytes,
-                      .rx_dropped = in->rx_dropped};
+                      .rx_dropped = in->rx_dropped,
+                      .twcc_limited = in->est_feedbacks_limited};
     for (int k = 0; k < 2; k++) {
         c->nacks += in->track[k].nacks;
         c->plis += in->track[k].plis;
+        c->rtx_limited += in->track[k].rtx_limited;
     }
 }
 
@@ -112,6 +115,8 @@ static void fold(fo_metrics_t *m, bool rates)
         FOLD(rx_dropped);
         FOLD(nacks);
         FOLD(plis);
+        FOLD(rtx_limited);
+        FOLD(twcc_limited);
         e->last = cur;
         e->sweep = sweep;
         if (rates && now > e->base_ms) {
@@ -310,6 +315,8 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
         out->nacks[r] = t->nacks;
         out->plis[r] = t->plis;
     }
+    out->rtx_limited = m->totals[FO_ROLE_PLAY].rtx_limited;
+    out->twcc_limited = m->totals[FO_ROLE_PLAY].twcc_limited;
     out->rate = m->rate;
     fo_record_stats(fo_router_record(m->router), &out->record);
     fo_metrics_proc(m, &out->proc);
@@ -429,6 +436,11 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
         snprintf(l, sizeof l, "kind=\"%s\"", roles[r]);
         sample_u(&b, "fanout_plis_total", l, d->plis[r]);
     }
+    family(&b, "fanout_feedback_limited_total", "counter",
+           "Players' feedback over its per-second budget, not acted on: kind=nack NACKed packets not "
+           "retransmitted, kind=twcc TWCC feedback packets not read.");
+    sample_u(&b, "fanout_feedback_limited_total", "kind=\"nack\"", d->rtx_limited);
+    sample_u(&b, "fanout_feedback_limited_total", "kind=\"twcc\"", d->twcc_limited);
     family(&b, "fanout_dropped_packets_total", "counter", "Datagrams dropped, by reason.");
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"unknown_address\"", d->router.rx_unknown);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_invalid\"", d->router.stun_bad);

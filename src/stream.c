@@ -735,6 +735,8 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
         out->delivery_bps = s->bwe->delivery_bps;
         out->est_loss_permille = s->bwe->loss_permille;
         out->est_queue_ms = s->bwe->queue_ms;
+        out->est_feedbacks = s->bwe->feedbacks;
+        out->est_feedbacks_limited = s->bwe->feedbacks_limited;
     }
     for (int k = 0; k < KIND_N; k++) {
         fo_track_info_t *t = &out->track[k];

@@ -109,6 +109,7 @@ typedef struct {
      * computed from, over the last feedback window. All 0 without TWCC. */
     uint64_t estimate_bps, delivery_bps;
     uint32_t est_loss_permille, est_queue_ms;
+    uint64_t est_feedbacks, est_feedbacks_limited; /* TWCC feedback read / dropped unread (cap) */
     /* Simulcast (0 layers without). Publisher: its layers, lowest bitrate first. Player: the
      * rank it receives and the one it is switching to (-1: none yet), and switches so far. */
     unsigned n_layers;

@@ -59,6 +59,7 @@ struct fo_peer {
     bool h264;
     bool no_rtx;
     bool audio_nack;
+    bool twcc;
     bool simulcast;
     char cname[24];
     char *offer;
@@ -158,9 +159,12 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
                          "a=setup:actpass\r\n"
                          "a=mid:%s\r\n"
                          "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                         "%s"
                          "a=%s\r\n";
+    const char *twcc = p->twcc ? "a=extmap:5 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+                               : "";
     n += snprintf(o + n, cap - (size_t)n, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", FO_PEER_PT_OPUS);
-    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "0", dir);
+    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "0", twcc, dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-audio\r\n");
     n += snprintf(o + n, cap - (size_t)n,
                   "a=rtcp-mux\r\n"
@@ -180,7 +184,7 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
     else
         n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", vpt,
                       FO_PEER_PT_RTX);
-    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", dir);
+    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", twcc, dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-video\r\n");
     n += snprintf(o + n, cap - (size_t)n,
                   "a=rtcp-mux\r\n"
@@ -720,6 +724,7 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->h264 = opts->h264;
     p->no_rtx = opts->no_rtx;
     p->audio_nack = opts->audio_nack;
+    p->twcc = opts->twcc;
     p->simulcast = opts->simulcast && opts->role == FO_PEER_PUBLISH;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;

@@ -34,6 +34,7 @@ typedef enum {
 #define FO_PEER_PT_H264 102 /* packetization-mode=1, profile-level-id=42e01f */
 #define FO_PEER_EXT_RID 10  /* simulcast offers: rtp-stream-id */
 #define FO_PEER_EXT_RRID 11 /* repaired-rtp-stream-id */
+#define FO_PEER_EXT_TWCC 5  /* transport-wide-cc (with opts.twcc) */
 
 typedef struct {
     fo_peer_role_t role;
@@ -43,6 +44,8 @@ typedef struct {
     bool h264;           /* offer H.264 (FO_PEER_PT_H264) instead of VP8 as the video codec */
     bool no_rtx;         /* offer no RTX (retransmissions are then plain, RFC 4585) */
     bool audio_nack;     /* offer "a=rtcp-fb:111 nack" for Opus (browsers usually do not) */
+    bool twcc;           /* offer the transport-wide-cc header extension (id FO_PEER_EXT_TWCC), as
+                            browsers do: a player then gets a bandwidth estimate from its feedback */
     bool simulcast;      /* publish: video as three layers, Chrome's way (a=rid:l/m/h send,
                             a=simulcast:send l;m;h, rtp-stream-id as extension 10 and
                             repaired-rtp-stream-id as 11, no a=ssrc for video) */
