@@ -315,6 +315,7 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
         out->nacks[r] = t->nacks;
         out->plis[r] = t->plis;
     }
+    fo_router_history_mem(m->router, &out->history);
     out->rtx_limited = m->totals[FO_ROLE_PLAY].rtx_limited;
     out->twcc_limited = m->totals[FO_ROLE_PLAY].twcc_limited;
     out->rate = m->rate;
@@ -493,6 +494,11 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_record_queue_capacity_bytes", "gauge", "Size of the recording writer's queue.");
     sample_u(&b, "fanout_record_queue_capacity_bytes", NULL, rs->queue_capacity);
 
+    family(&b, "fanout_history_bytes", "gauge",
+           "Streams' packet histories (NACK repair, instant start): state=allocated reserved (rtc.history_kb "
+           "per stream and video layer, touched as packets arrive), state=held bytes of packets kept now.");
+    sample_u(&b, "fanout_history_bytes", "state=\"allocated\"", d->history.allocated);
+    sample_u(&b, "fanout_history_bytes", "state=\"held\"", d->history.held);
     family(&b, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
     sample_d(&b, "process_cpu_seconds_total", d->proc.cpu_seconds);
     family(&b, "process_resident_memory_bytes", "gauge", "Resident memory of this process.");

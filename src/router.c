@@ -172,6 +172,12 @@ static void session_address(void *user, fo_session_t *s, const fo_addr_t *addr, 
     fo_map_put(r->by_addr, k, kl, s);
 }
 
+static void session_connected(void *user, fo_session_t *s)
+{
+    fo_router_t *r = user;
+    fo_limits_connected(r->limits, fo_session_id(s));
+}
+
 static void stream_idle(void *user, fo_stream_t *st)
 {
     fo_router_t *r = user;
@@ -350,6 +356,8 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
         .record = r->record,
         .session_ended = session_ended,
         .session_address = session_address,
+        .session_connected = session_connected,
+        .history_bytes = (size_t)cfg->history_kb * 1024,
         .stream_idle = stream_idle,
         .user = r,
     };
@@ -447,28 +455,15 @@ static int fail_with(fo_offer_result_t *res, int http, int err, const char *fmt,
     return err;
 }
 
-static void count_pending_cb(void *val, void *user)
-{
-    if (!fo_transport_ready(fo_session_transport(val))) ++*(size_t *)user;
-}
-
-/* Sessions not yet connected. Walks the sessions (offers only, never per packet). */
-static size_t count_pending(const fo_router_t *r)
-{
-    size_t n = fo_map_size(r->by_id), pending = 0;
-    if (n < (size_t)r->cfg->max_pending) return n; /* cannot be over the cap: skip the walk */
-    fo_map_foreach(r->by_id, count_pending_cb, &pending);
-    return pending;
-}
-
 static int check_limits(fo_router_t *r, fo_role_t role, const char *key, const char *client_ip,
                         fo_offer_result_t *res)
 {
     fo_stream_t *st = fo_router_stream(r, key);
     fo_limits_offer_t o = {.play = role == FO_ROLE_PLAY,
                            .client_ip = client_ip,
+                           .now_ms = fo_loop_now(r->loop),
                            .sessions = fo_map_size(r->by_id),
-                           .pending = count_pending(r),
+                           .publishers = r->stats.publishers,
                            .stream_players = st ? fo_stream_players(st) : 0};
     char why[200];
     int rc = fo_limits_check(r->limits, &o, why, sizeof why);
@@ -622,7 +617,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
                        "could not create the session: %s", fo_strerror(err ? err : FO_ENOMEM));
         goto out;
     }
-    if (fo_limits_acquire(r->limits, id, client_ip) != 0)
+    if (fo_limits_acquire(r->limits, id, client_ip, role == FO_ROLE_PUBLISH) != 0)
         FO_LOG(FO_LOG_WARN, id, "out of memory counting the session against %s", client_ip);
     r->stats.sessions++;
     if (r->stats.sessions > r->sessions_high) r->sessions_high = r->stats.sessions;
@@ -717,4 +712,12 @@ void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
     out->tx_packets += w.tx_packets;
     out->tx_bytes += w.tx_bytes;
     out->tx_dropped += w.tx_dropped;
+}
+
+static void history_mem_cb(void *val, void *user) { fo_stream_history_mem(val, user); }
+
+void fo_router_history_mem(const fo_router_t *r, fo_history_mem_t *out)
+{
+    *out = (fo_history_mem_t){0};
+    fo_map_foreach(r->streams, history_mem_cb, out);
 }

@@ -108,6 +108,9 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 fo_loop_t *fo_router_loop(const fo_router_t *r);
 /* The recordings (record.h), owned by the router. */
 fo_record_t *fo_router_record(const fo_router_t *r);
+/* The memory of every stream's packet histories (walks the streams: for /metrics, not per
+ * packet). */
+void fo_router_history_mem(const fo_router_t *r, fo_history_mem_t *out);
 /* The shared UDP socket's counters, the send workers' sends included. */
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out);
 

@@ -33,11 +33,8 @@ static fo_stun_t *stun;
 
 static fo_peer_t *connect_ok(fo_peer_role_t role, const char *name)
 {
-    fo_peer_opts_t o = {.role = role, .stun = stun, .name = name};
-    fo_peer_t *p = fo_peer_new(&o);
-    if (!p || fo_peer_connect(p, srv.api, "live/flood", 10000))
-        fo_test_fail("%s: %s", name, p ? fo_peer_error(p) : "no peer");
-    return p;
+    fo_peer_opts_t o = {.role = role, .name = name, .stun = stun};
+    return fo_raw_connect(&o, srv.api, "live/flood");
 }
 
 int main(int argc, char **argv)

@@ -47,10 +47,7 @@ static void on_rx(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len, bool
 static fo_peer_t *connect_ok(fo_peer_role_t role, const char *name)
 {
     fo_peer_opts_t o = {.role = role, .name = name, .twcc = true};
-    fo_peer_t *p = fo_peer_new(&o);
-    if (!p || fo_peer_connect(p, srv.api, "live/rtcpflood", 10000))
-        fo_test_fail("%s: %s", name, p ? fo_peer_error(p) : "no peer");
-    return p;
+    return fo_raw_connect(&o, srv.api, "live/rtcpflood");
 }
 
 /* The publisher sends a small VP8 keyframe packet every 10 ms for `ms`. */
@@ -67,11 +64,8 @@ static void run(int ms)
         memcpy(pkt + 12, key, sizeof key);
         seq++;
         fo_peer_send_rtp(pub, pkt, sizeof pkt);
-        struct pollfd pf[2] = {{.fd = fo_peer_fd(pub), .events = POLLIN},
-                               {.fd = fo_peer_fd(player), .events = POLLIN}};
-        poll(pf, 2, 10);
-        fo_peer_process(pub);
-        fo_peer_process(player);
+        fo_peer_t *const both[] = {pub, player};
+        fo_raw_pump(both, 2, 10);
     }
 }
 

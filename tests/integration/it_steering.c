@@ -43,11 +43,8 @@ static void on_rx(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len, bool
 
 static fo_peer_t *connect_ok(fo_peer_role_t role, const char *name)
 {
-    fo_peer_opts_t o = {.role = role, .stun = stun, .name = name};
-    fo_peer_t *p = fo_peer_new(&o);
-    if (!p || fo_peer_connect(p, srv.api, "live/steer", 10000))
-        fo_test_fail("%s: %s", name, p ? fo_peer_error(p) : "no peer");
-    return p;
+    fo_peer_opts_t o = {.role = role, .name = name, .stun = stun};
+    return fo_raw_connect(&o, srv.api, "live/steer");
 }
 
 /* Runs the publisher (an audio packet every 20 ms) and the player for `ms`, reading `fd` (and
@@ -61,11 +58,8 @@ static void run(int ms, int fd, fo_raw_counts_t *c, const fo_raw_answerer_t *ans
         fo_rtp_write_header(pkt, FO_PEER_PT_OPUS, false, seq, seq * 960u, fo_peer_ssrc(pub, "audio"));
         seq++;
         fo_peer_send_rtp(pub, pkt, sizeof pkt);
-        struct pollfd pf[2] = {{.fd = fo_peer_fd(pub), .events = POLLIN},
-                               {.fd = fo_peer_fd(player), .events = POLLIN}};
-        poll(pf, 2, 10);
-        fo_peer_process(pub);
-        fo_peer_process(player);
+        fo_peer_t *const both[] = {pub, player};
+        fo_raw_pump(both, 2, 10);
         if (fd >= 0) fo_raw_drain(fd, 0, 10, c, ans);
     }
 }

@@ -383,6 +383,14 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
                            const char *extra_headers, const char *body, char **headers_out,
                            char **body_out, int timeout_ms)
 {
+    return fo_peer_http_request_from(NULL, method, url, content_type, extra_headers, body,
+                                     headers_out, body_out, timeout_ms);
+}
+
+int fo_peer_http_request_from(const char *src_ip, const char *method, const char *url,
+                              const char *content_type, const char *extra_headers, const char *body,
+                              char **headers_out, char **body_out, int timeout_ms)
+{
     char host[256], port[16];
     const char *path;
     *body_out = NULL;
@@ -396,6 +404,16 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
     if (fd < 0) {
         freeaddrinfo(ai);
         return FO_ESYS;
+    }
+    if (src_ip) { /* the client's own address (e.g. 127.0.0.2: not loopback-exempt) */
+        struct addrinfo sh = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *sa = NULL;
+        if (getaddrinfo(src_ip, "0", &sh, &sa) || !sa || bind(fd, sa->ai_addr, sa->ai_addrlen)) {
+            if (sa) freeaddrinfo(sa);
+            freeaddrinfo(ai);
+            close(fd);
+            return FO_ESYS;
+        }
+        freeaddrinfo(sa);
     }
     int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);

@@ -171,6 +171,11 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
                            const char *extra_headers, const char *body, char **headers_out,
                            char **body_out, int timeout_ms);
 
+/* The same from a given client address (src_ip, e.g. "127.0.0.2"; NULL: any). */
+int fo_peer_http_request_from(const char *src_ip, const char *method, const char *url,
+                              const char *content_type, const char *extra_headers, const char *body,
+                              char **headers_out, char **body_out, int timeout_ms);
+
 /* WHIP/WHEP signaling: POSTs the offer as application/sdp to `url` (the endpoint with
  * ?app=&stream=), expects 201, Content-Type application/sdp and a Location, then starts ICE.
  * fo_peer_location() gives the resource, fo_peer_session_id() its last path segment. */

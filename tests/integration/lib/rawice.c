@@ -142,25 +142,53 @@ long long fo_raw_metric(const char *api, const char *sample)
 
 int fo_raw_offer(const char *api, bool play, const char *stream, char *ufrag, char *pwd, char *id)
 {
+    return fo_raw_offer_from(NULL, api, play, stream, ufrag, pwd, id, NULL);
+}
+
+int fo_raw_offer_from(const char *src_ip, const char *api, bool play, const char *stream, char *ufrag,
+                      char *pwd, char *id, int *code)
+{
+    /* One peer per role makes every offer: a certificate takes ~0.1 s to make, and tests that
+     * flood the API need offers faster than that (each POST still creates its own session). */
+    static fo_peer_t *peers[2];
     fo_peer_opts_t o = {.role = play ? FO_PEER_PLAY : FO_PEER_PUBLISH, .name = "raw"};
-    fo_peer_t *p = fo_peer_new(&o);
+    fo_peer_t **p = &peers[play];
+    if (!*p && !(*p = fo_peer_new(&o))) fo_test_fail("making an offer");
     char url[256], *resp = NULL;
-    char *body = p ? fo_peer_signal_request(p, api, stream, url, sizeof url) : NULL;
+    char *body = fo_peer_signal_request(*p, api, stream, url, sizeof url);
     if (!body) fo_test_fail("building an offer");
-    int st = fo_peer_http_post(url, "application/json", body, &resp, 5000);
+    int st = fo_peer_http_request_from(src_ip, "POST", url, "application/json", NULL, body, NULL, &resp, 5000);
     free(body);
-    fo_peer_free(p);
-    json_t *j = st == 200 ? json_loads(resp, 0, NULL) : NULL;
+    json_t *j = st > 0 ? json_loads(resp, 0, NULL) : NULL;
     const char *sdp = json_string_value(json_object_get(j, "sdp"));
     const char *sid = json_string_value(json_object_get(j, "sessionid"));
+    if (code) *code = json_is_integer(json_object_get(j, "code")) ? (int)json_integer_value(json_object_get(j, "code")) : -1;
     if (st == 200) {
         if (!sdp || !sid) fo_test_fail("unreadable answer: %.300s", resp);
-        fo_raw_sdp_creds(sdp, ufrag, pwd);
-        snprintf(id, 64, "%.63s", sid);
+        char u[64], w[64];
+        fo_raw_sdp_creds(sdp, ufrag ? ufrag : u, pwd ? pwd : w);
+        if (id) snprintf(id, 64, "%.63s", sid);
     }
     json_decref(j);
     free(resp);
     return st;
+}
+
+fo_peer_t *fo_raw_connect(const fo_peer_opts_t *opts, const char *api, const char *stream)
+{
+    fo_peer_t *p = fo_peer_new(opts);
+    if (!p || fo_peer_connect(p, api, stream, 10000))
+        fo_test_fail("%s: %s", opts->name, p ? fo_peer_error(p) : "no peer");
+    return p;
+}
+
+void fo_raw_pump(fo_peer_t *const *peers, size_t n, int wait_ms)
+{
+    struct pollfd pf[8];
+    if (n > 8) n = 8;
+    for (size_t i = 0; i < n; i++) pf[i] = (struct pollfd){.fd = fo_peer_fd(peers[i]), .events = POLLIN};
+    poll(pf, (nfds_t)n, wait_ms);
+    for (size_t i = 0; i < n; i++) fo_peer_process(peers[i]);
 }
 
 void fo_raw_sdp_creds(const char *sdp, char *ufrag, char *pwd)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fanout/stun.h"
+#include "peer.h"
 
 /* A non-blocking UDP socket bound to `ip` (port 0) and "connected" to nothing; fails the test
  * on error. */
@@ -60,6 +61,15 @@ size_t fo_raw_foreign_response(fo_stun_t *stun, const char *username, const char
  * started: the caller sends its own checks). Returns the HTTP status; on 200 fills the answer's
  * ICE ufrag/pwd (64 bytes each) and the session id (64 bytes). */
 int fo_raw_offer(const char *api, bool play, const char *stream, char *ufrag, char *pwd, char *id);
+/* The same from client address src_ip (NULL: any); ufrag, pwd and id may be NULL. With `code`,
+ * the API's JSON code. */
+int fo_raw_offer_from(const char *src_ip, const char *api, bool play, const char *stream, char *ufrag,
+                      char *pwd, char *id, int *code);
+/* A C peer (opts: role, name, stun, twcc...) signaled on `stream` and connected (ICE, DTLS,
+ * SRTP) within 10 s; fails the test otherwise. */
+fo_peer_t *fo_raw_connect(const fo_peer_opts_t *opts, const char *api, const char *stream);
+/* Waits up to wait_ms for any of the peers' sockets, then processes them all (up to 8). */
+void fo_raw_pump(fo_peer_t *const *peers, size_t n, int wait_ms);
 /* The ICE ufrag/pwd (64 bytes each) of an SDP (a peer's offer: what the server's Binding
  * requests to that peer are keyed with). Fails the test when there are none. */
 void fo_raw_sdp_creds(const char *sdp, char *ufrag, char *pwd);
