@@ -34,6 +34,7 @@ typedef struct {
 
 typedef struct {
     bool confirmed;
+    bool nominated;      /* sent USE-CANDIDATE */
     uint64_t seq;        /* order of its last valid check: the newest wins, the oldest goes */
     int64_t budget;      /* bytes it may still be sent while unconfirmed */
     probe_t *probe;      /* NULL when none is open */
@@ -179,7 +180,9 @@ static void reselect(fo_paths_t *p, uint64_t now)
     bool first = p->selected < 0;
     p->selected = best;
     char a[64];
-    if (!first)
+    /* A move to a nominated address is news; settling among a browser's first candidate
+     * pairs before its nomination is not. */
+    if (!first && p->path[best].nominated)
         FO_LOG_LIMITED(&p->moved_log, now, FO_LOG_INFO, p->ctx, "peer moved to %s",
                        fo_addr_str(&p->addr[best], a, sizeof a));
     if (p->cbs.on_selected) p->cbs.on_selected(p->user, &p->addr[best], first);
@@ -241,6 +244,7 @@ void fo_paths_on_check(fo_paths_t *p, const fo_addr_t *from, const fo_paths_chec
     }
     path_t *pa = &p->path[i];
     pa->seq = ++p->seq;
+    pa->nominated = pa->nominated || c->nominated;
     if (!pa->confirmed) pa->budget += (int64_t)c->len;
     if (c->reply) send_stun(p, i, c->reply, c->reply_len);
     /* Follow the newest nominated address; before any nomination, the newest checked one. */
