@@ -20,6 +20,7 @@
 typedef struct {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
     uint64_t nacks, plis;
+    uint64_t rtx_limited, twcc_limited; /* players' feedback refused by its per-second budget */
 } counters_t;
 
 typedef struct {
@@ -61,10 +62,12 @@ static void read_counters(const fo_session_info_t *in, counters_t *c)
                       .rx_bytes = in->rx_bytes,
                       .tx_packets = in->tx_packets,
                       .tx_bytes = in->tx_bytes,
-                      .rx_dropped = in->rx_dropped};
+                      .rx_dropped = in->rx_dropped,
+                      .twcc_limited = in->est_feedbacks_limited};
     for (int k = 0; k < 2; k++) {
         c->nacks += in->track[k].nacks;
         c->plis += in->track[k].plis;
+        c->rtx_limited += in->track[k].rtx_limited;
     }
 }
 
@@ -112,6 +115,8 @@ static void fold(fo_metrics_t *m, bool rates)
         FOLD(rx_dropped);
         FOLD(nacks);
         FOLD(plis);
+        FOLD(rtx_limited);
+        FOLD(twcc_limited);
         e->last = cur;
         e->sweep = sweep;
         if (rates && now > e->base_ms) {
@@ -310,6 +315,9 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
         out->nacks[r] = t->nacks;
         out->plis[r] = t->plis;
     }
+    fo_router_history_mem(m->router, &out->history);
+    out->rtx_limited = m->totals[FO_ROLE_PLAY].rtx_limited;
+    out->twcc_limited = m->totals[FO_ROLE_PLAY].twcc_limited;
     out->rate = m->rate;
     fo_record_stats(fo_router_record(m->router), &out->record);
     fo_metrics_proc(m, &out->proc);
@@ -429,6 +437,11 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
         snprintf(l, sizeof l, "kind=\"%s\"", roles[r]);
         sample_u(&b, "fanout_plis_total", l, d->plis[r]);
     }
+    family(&b, "fanout_feedback_limited_total", "counter",
+           "Players' feedback over its per-second budget, not acted on: kind=nack NACKed packets not "
+           "retransmitted, kind=twcc TWCC feedback packets not read.");
+    sample_u(&b, "fanout_feedback_limited_total", "kind=\"nack\"", d->rtx_limited);
+    sample_u(&b, "fanout_feedback_limited_total", "kind=\"twcc\"", d->twcc_limited);
     family(&b, "fanout_dropped_packets_total", "counter", "Datagrams dropped, by reason.");
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"unknown_address\"", d->router.rx_unknown);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_invalid\"", d->router.stun_bad);
@@ -438,6 +451,19 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_stun_requests_total", "counter", "STUN binding requests, by validation result.");
     sample_u(&b, "fanout_stun_requests_total", "result=\"ok\"", d->router.stun_ok);
     sample_u(&b, "fanout_stun_requests_total", "result=\"bad\"", d->router.stun_bad);
+    sample_u(&b, "fanout_stun_requests_total", "result=\"over_cap\"", d->router.t.checks_limited);
+    family(&b, "fanout_stun_responses_total", "counter",
+           "STUN responses to our address confirmation requests: confirmed, or not (unknown, forged, refused).");
+    sample_u(&b, "fanout_stun_responses_total", "result=\"confirmed\"", d->router.stun_responses);
+    sample_u(&b, "fanout_stun_responses_total", "result=\"bad\"", d->router.stun_responses_bad);
+    family(&b, "fanout_ice_confirm_requests_total", "counter",
+           "Binding requests sent to confirm a peer address before DTLS or media go there (retransmissions included).");
+    sample_u(&b, "fanout_ice_confirm_requests_total", NULL, d->router.t.probes);
+    family(&b, "fanout_ice_addresses_confirmed_total", "counter", "Peer addresses confirmed.");
+    sample_u(&b, "fanout_ice_addresses_confirmed_total", NULL, d->router.t.confirmed);
+    family(&b, "fanout_ice_unconfirmed_refused_total", "counter",
+           "STUN datagrams not sent to an unconfirmed address because they exceeded the bytes it sent.");
+    sample_u(&b, "fanout_ice_unconfirmed_refused_total", NULL, d->router.t.refused);
     family(&b, "fanout_api_requests_total", "counter", "HTTP API answers, by status code.");
     for (size_t i = 0; i < d->n_api; i++) {
         snprintf(l, sizeof l, "code=\"%d\"", d->api[i].status);
@@ -468,6 +494,11 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_record_queue_capacity_bytes", "gauge", "Size of the recording writer's queue.");
     sample_u(&b, "fanout_record_queue_capacity_bytes", NULL, rs->queue_capacity);
 
+    family(&b, "fanout_history_bytes", "gauge",
+           "Streams' packet histories (NACK repair, instant start): state=allocated reserved (rtc.history_kb "
+           "per stream and video layer, touched as packets arrive), state=held bytes of packets kept now.");
+    sample_u(&b, "fanout_history_bytes", "state=\"allocated\"", d->history.allocated);
+    sample_u(&b, "fanout_history_bytes", "state=\"held\"", d->history.held);
     family(&b, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
     sample_d(&b, "process_cpu_seconds_total", d->proc.cpu_seconds);
     family(&b, "process_resident_memory_bytes", "gauge", "Resident memory of this process.");

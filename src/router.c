@@ -134,9 +134,11 @@ static void session_ended(void *user, fo_session_t *s)
     size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
     for (size_t i = 0; i < n; i++) unindex_address(r, s, &addrs[i]);
     const fo_transport_stats_t *ts = fo_transport_stats(fo_session_transport(s));
-    FO_LOG(FO_LOG_INFO, id, "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu",
+    FO_LOG(FO_LOG_INFO, id,
+           "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu, checks over the cap %llu",
            (unsigned long long)ts->rx_packets, (unsigned long long)ts->rx_dropped,
-           (unsigned long long)ts->rx_rate_dropped, (unsigned long long)ts->tx_packets);
+           (unsigned long long)ts->rx_rate_dropped, (unsigned long long)ts->tx_packets,
+           (unsigned long long)ts->checks_limited);
     if (fo_session_role(s) == FO_ROLE_PUBLISH) r->stats.publishers--;
     else r->stats.players--;
     r->stats.sessions--;
@@ -164,9 +166,16 @@ static void session_address(void *user, fo_session_t *s, const fo_addr_t *addr, 
     fo_session_t *old = fo_map_get(r->by_addr, k, kl);
     if (old && old != s) {
         /* The same 5-tuple now belongs to a newer session (a page reload reusing a port). */
-        FO_LOG(FO_LOG_INFO, fo_session_id(s), "address taken over from session %s", fo_session_id(old));
+        FO_LOG_LIMITED(fo_session_loglimit(s), fo_loop_now(r->loop), FO_LOG_INFO, fo_session_id(s),
+                       "address taken over from session %s", fo_session_id(old));
     }
     fo_map_put(r->by_addr, k, kl, s);
+}
+
+static void session_connected(void *user, fo_session_t *s)
+{
+    fo_router_t *r = user;
+    fo_limits_connected(r->limits, fo_session_id(s));
 }
 
 static void stream_idle(void *user, fo_stream_t *st)
@@ -191,8 +200,25 @@ static const char *stun_pwd_cb(void *user, const char *username, size_t len)
     return s ? fo_session_pwd(s) : NULL;
 }
 
+/* A STUN response: only one answering our confirmation request to that very address counts
+ * (the address is looked up by its source; the transaction id and integrity by libnice). */
+static void on_stun_response(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    uint8_t k[20];
+    size_t kl = addr_key(from, k);
+    fo_session_t *s = fo_map_get(r->by_addr, k, kl);
+    if (s && fo_transport_on_stun_response(fo_session_transport(s), from, buf, len) == 0)
+        r->stats.stun_responses++;
+    else
+        r->stats.stun_responses_bad++;
+}
+
 static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
 {
+    if (fo_stun_class(buf, len) == FO_STUN_RESPONSE) {
+        on_stun_response(r, buf, len, from);
+        return;
+    }
     uint8_t reply[512];
     size_t rlen = sizeof reply;
     fo_stun_check_t check = {0};
@@ -202,12 +228,13 @@ static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_add
     fo_session_t *s = r->stun_match;
     if (rc != 0 || !s) {
         r->stats.stun_bad++;
-        /* Nothing goes to an address that has not passed a check (no amplification). */
+        /* Nothing goes to an address that has not passed a check (no reflection). */
         return;
     }
     r->stats.stun_ok++;
-    fo_transport_on_check(fo_session_transport(s), from, check.use_candidate);
-    fo_udp_send(r->udp, reply, rlen, from);
+    /* The transport answers, within what paths.h lets an unconfirmed address receive. */
+    fo_paths_check_t c = {.nominated = check.use_candidate, .len = len, .reply = reply, .reply_len = rlen};
+    fo_transport_on_check(fo_session_transport(s), from, &c);
 }
 
 /* fo_udp_flush's hook: what the loop queued for the send workers is published with it. */
@@ -315,13 +342,22 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
                       .pending_timeout_ms = cfg->pending_timeout * 1000,
                       .max_pps = cfg->max_pps,
-                      .rx_rate_dropped = &r->stats.rx_rate_dropped},
+                      .totals = &r->stats.t,
+                      .paths = {.loop = loop,
+                                .udp = r->udp,
+                                .stun = r->stun,
+                                .tie = ((uint64_t)rand32() << 32) | rand32(),
+                                .probes = &r->stats.t.probes,
+                                .confirmed = &r->stats.t.confirmed,
+                                .refused = &r->stats.t.refused}},
         .publisher_grace_ms = cfg->publisher_grace * 1000,
         .max_bitrate_kbps = cfg->max_bitrate_kbps,
         .instant_start = cfg->instant_start != 0,
         .record = r->record,
         .session_ended = session_ended,
         .session_address = session_address,
+        .session_connected = session_connected,
+        .history_bytes = (size_t)cfg->history_kb * 1024,
         .stream_idle = stream_idle,
         .user = r,
     };
@@ -367,10 +403,14 @@ void fo_router_shutdown(fo_router_t *r)
     const fo_router_stats_t *c = &r->stats;
     FO_LOG(FO_LOG_INFO, NULL,
            "counters: sessions %llu, rx_unknown %llu, stun_bad %llu, stun_ok %llu, "
-           "offers_limited %llu, rx_rate_dropped %llu",
+           "offers_limited %llu, rx_rate_dropped %llu, checks_limited %llu, addr_probes %llu, "
+           "addr_confirmed %llu, addr_refused %llu, stun_responses_bad %llu",
            (unsigned long long)c->sessions, (unsigned long long)c->rx_unknown,
            (unsigned long long)c->stun_bad, (unsigned long long)c->stun_ok,
-           (unsigned long long)c->offers_limited, (unsigned long long)c->rx_rate_dropped);
+           (unsigned long long)c->offers_limited, (unsigned long long)c->t.rx_rate_dropped,
+           (unsigned long long)c->t.checks_limited, (unsigned long long)c->t.probes,
+           (unsigned long long)c->t.confirmed, (unsigned long long)c->t.refused,
+           (unsigned long long)c->stun_responses_bad);
     size_t n = fo_map_size(r->by_id);
     if (!n) return;
     void **all = malloc(n * sizeof *all);
@@ -415,28 +455,15 @@ static int fail_with(fo_offer_result_t *res, int http, int err, const char *fmt,
     return err;
 }
 
-static void count_pending_cb(void *val, void *user)
-{
-    if (!fo_transport_ready(fo_session_transport(val))) ++*(size_t *)user;
-}
-
-/* Sessions not yet connected. Walks the sessions (offers only, never per packet). */
-static size_t count_pending(const fo_router_t *r)
-{
-    size_t n = fo_map_size(r->by_id), pending = 0;
-    if (n < (size_t)r->cfg->max_pending) return n; /* cannot be over the cap: skip the walk */
-    fo_map_foreach(r->by_id, count_pending_cb, &pending);
-    return pending;
-}
-
 static int check_limits(fo_router_t *r, fo_role_t role, const char *key, const char *client_ip,
                         fo_offer_result_t *res)
 {
     fo_stream_t *st = fo_router_stream(r, key);
     fo_limits_offer_t o = {.play = role == FO_ROLE_PLAY,
                            .client_ip = client_ip,
+                           .now_ms = fo_loop_now(r->loop),
                            .sessions = fo_map_size(r->by_id),
-                           .pending = count_pending(r),
+                           .publishers = r->stats.publishers,
                            .stream_players = st ? fo_stream_players(st) : 0};
     char why[200];
     int rc = fo_limits_check(r->limits, &o, why, sizeof why);
@@ -590,7 +617,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
                        "could not create the session: %s", fo_strerror(err ? err : FO_ENOMEM));
         goto out;
     }
-    if (fo_limits_acquire(r->limits, id, client_ip) != 0)
+    if (fo_limits_acquire(r->limits, id, client_ip, role == FO_ROLE_PUBLISH) != 0)
         FO_LOG(FO_LOG_WARN, id, "out of memory counting the session against %s", client_ip);
     r->stats.sessions++;
     if (r->stats.sessions > r->sessions_high) r->sessions_high = r->stats.sessions;
@@ -685,4 +712,12 @@ void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
     out->tx_packets += w.tx_packets;
     out->tx_bytes += w.tx_bytes;
     out->tx_dropped += w.tx_dropped;
+}
+
+static void history_mem_cb(void *val, void *user) { fo_stream_history_mem(val, user); }
+
+void fo_router_history_mem(const fo_router_t *r, fo_history_mem_t *out)
+{
+    *out = (fo_history_mem_t){0};
+    fo_map_foreach(r->streams, history_mem_cb, out);
 }

@@ -122,8 +122,9 @@ int fo_simulcast_layer(fo_session_t *s, unsigned kind, const fo_rtp_view_t *v)
     if (li < 0) return -1; /* simulcast SSRC not announced by a rid yet */
     pub_layer_t *l = &tr->l[li];
     if (l->ssrc) {
-        FO_LOG(FO_LOG_INFO, s->ctx, "%s SSRC changed%s%s", kind ? "video" : "audio",
-               l->rid[0] ? " for layer " : "", l->rid);
+        FO_LOG_LIMITED(&s->log_ssrc, fo_loop_now(st->env->transport.loop), FO_LOG_INFO, s->ctx,
+                       "%s SSRC changed%s%s", kind ? "video" : "audio", l->rid[0] ? " for layer " : "",
+                       l->rid);
         st->gen[kind]++;
         if (st->hist[kind][li]) fo_history_clear(st->hist[kind][li]);
     } else if (l->rid[0]) {

@@ -29,7 +29,8 @@
 
 #define PLI_MIN_INTERVAL 500 /* ms between keyframe requests to one publisher */
 #define PLI_RETRY 1000       /* ms before asking again while a player still waits */
-#define HISTORY_SLOTS 1024   /* video packets kept per stream (~1 s at 10 Mbps) */
+#define HISTORY_SLOTS 1024   /* video packets kept per stream and layer, at most (and at most
+                              * env->history_bytes of them) */
 #define AUDIO_HISTORY_SLOTS 128 /* audio packets (~1.3 s of 10 ms Opus frames) */
 #define HISTORY_AGE_MS 1000
 #define INSTANT_MAX_PKTS 600 /* larger cached GOPs are not replayed: ask for a keyframe */
@@ -146,6 +147,18 @@ void fo_stream_free(fo_stream_t *st)
     free(st);
 }
 
+void fo_stream_history_mem(const fo_stream_t *st, fo_history_mem_t *out)
+{
+    for (int k = 0; k < KIND_N; k++)
+        for (int l = 0; l < FO_LAYER_MAX; l++) {
+            if (!st->hist[k][l]) continue;
+            fo_history_mem_t m;
+            fo_history_mem(st->hist[k][l], &m);
+            out->allocated += m.allocated;
+            out->held += m.held;
+        }
+}
+
 const char *fo_stream_key(const fo_stream_t *st) { return st->key; }
 fo_session_t *fo_stream_publisher(const fo_stream_t *st) { return st->publisher; }
 size_t fo_stream_players(const fo_stream_t *st) { return st->n_players; }
@@ -154,6 +167,14 @@ const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind)
 {
     if (!st->publisher || kind >= KIND_N || !st->publisher->pub[kind].active) return NULL;
     return &st->publisher->pub[kind].codec;
+}
+
+/* Audio is kept (history.h) once someone needs it: a player that negotiated NACK for Opus, or
+ * a recorder. 1/8 of the video budget, 128 packets. */
+static void keep_audio(fo_stream_t *st)
+{
+    if (!st->hist[FO_KIND_AUDIO][0])
+        st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, st->env->history_bytes / 8, HISTORY_AGE_MS);
 }
 
 /* --- sessions --- */
@@ -181,6 +202,7 @@ static void on_connected(void *user)
 {
     fo_session_t *s = user;
     fo_stream_t *st = s->stream;
+    if (st->env->session_connected) st->env->session_connected(st->env->user, s);
     if (s->role == FO_ROLE_PLAY) {
         if (s->play[FO_KIND_VIDEO].active && !instant_start(s)) {
             fo_simulcast_choose(s, fo_loop_now(st->env->transport.loop));
@@ -226,8 +248,9 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
             return;
         }
     }
-    FO_LOG(FO_LOG_WARN, p->ctx, "cannot receive the publisher's %s: not forwarding %s",
-           fo_codec_name(src->codec), kind == FO_KIND_AUDIO ? "audio" : "video");
+    FO_LOG_LIMITED(&p->log_remap, fo_loop_now(st->env->transport.loop), FO_LOG_WARN, p->ctx,
+                   "cannot receive the publisher's %s: not forwarding %s", fo_codec_name(src->codec),
+                   kind == FO_KIND_AUDIO ? "audio" : "video");
 }
 
 /* Sets the player's seq/ts offsets so that a source packet (seq, ts) continues the player's
@@ -408,7 +431,7 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
                fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
     if (v.payload_len) { /* padding-only packets are neither kept nor forwarded */
         fo_history_t **h = &st->hist[kind][li];
-        if (kind == FO_KIND_VIDEO && !*h) *h = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
+        if (kind == FO_KIND_VIDEO && !*h) *h = fo_history_new(HISTORY_SLOTS, st->env->history_bytes, HISTORY_AGE_MS);
         if (*h) fo_history_put(*h, v.seq, buf, len, key, now);
     }
     if (st->rec) fo_rec_on_rtp(st->rec, kind, li, &v, key, now);
@@ -585,8 +608,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     snprintf(s->pwd, sizeof s->pwd, "%s", ans->ice_pwd);
     session_ctx(s);
     tracks_from_answer(s, offer, ans);
-    if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb && !st->hist[FO_KIND_AUDIO][0])
-        st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
+    if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb) keep_audio(st);
     fo_timer_init(&s->tick, fo_feedback_tick_cb, s);
     s->rid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
     s->rrid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id");
@@ -615,7 +637,10 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         *err = FO_ECODEC;
         return NULL;
     }
-    s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
+    fo_transport_ice_t ice = {.local_ufrag = s->ufrag, .remote_ufrag = first->ice_ufrag,
+                              .remote_pwd = first->ice_pwd};
+    s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &ice, &session_cbs,
+                                    s, s->ctx);
     if (!s->transport) {
         free(s->twcc);
         free(s->bwe);
@@ -697,6 +722,7 @@ const char *fo_session_pwd(const fo_session_t *s) { return s->pwd; }
 fo_role_t fo_session_role(const fo_session_t *s) { return s->role; }
 fo_stream_t *fo_session_stream(const fo_session_t *s) { return s->stream; }
 fo_transport_t *fo_session_transport(const fo_session_t *s) { return s->transport; }
+fo_loglimit_t *fo_session_loglimit(fo_session_t *s) { return &s->log_router; }
 
 void fo_session_set_layer(fo_session_t *s, int rank)
 {
@@ -730,6 +756,8 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
         out->delivery_bps = s->bwe->delivery_bps;
         out->est_loss_permille = s->bwe->loss_permille;
         out->est_queue_ms = s->bwe->queue_ms;
+        out->est_feedbacks = s->bwe->feedbacks;
+        out->est_feedbacks_limited = s->bwe->feedbacks_limited;
     }
     for (int k = 0; k < KIND_N; k++) {
         fo_track_info_t *t = &out->track[k];
@@ -805,8 +833,7 @@ fo_rec_t *fo_stream_recorder(const fo_stream_t *st) { return st->rec; }
 void fo_stream_set_recorder(fo_stream_t *st, fo_rec_t *rec)
 {
     st->rec = rec;
-    if (rec && !st->hist[FO_KIND_AUDIO][0])
-        st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
+    if (rec) keep_audio(st);
 }
 
 const fo_history_t *fo_stream_history(const fo_stream_t *st, fo_kind_t kind, int layer)

@@ -16,6 +16,7 @@
 #include "fanout/history.h"
 #include "fanout/layer.h"
 #include "fanout/loop.h"
+#include "fanout/loglimit.h"
 #include "fanout/nack.h"
 #include "fanout/rtp.h"
 #include "fanout/rxstats.h"
@@ -131,6 +132,8 @@ struct fo_session {
     uint16_t tw_seq;       /* player: next transport-wide sequence number */
     fo_timer_t tick;
     unsigned ticks;
+    /* Lines its peer could trigger per packet or per check, rate-limited (loglimit.h). */
+    fo_loglimit_t log_ssrc, log_remap, log_router;
 };
 #define SESSION_SCRATCH (FO_HISTORY_PKT + 64)
 

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* A peer's ICE/DTLS/SRTP path. State machine: NEW -(valid check)-> CHECKED -(DTLS done, keys
  * exported)-> CONNECTED -> CLOSED (close_notify, DTLS failure, consent or pending timeout).
+ * Where DTLS and media go is paths.c's: a confirmed address only. A ClientHello that arrives
+ * before any address is confirmed waits (one, the latest) and is handed to DTLS when one is, so
+ * no handshake flight goes to an unconfirmed address and no handshake work is done for one.
  * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. */
 #include "fanout/transport.h"
 
@@ -21,10 +24,7 @@ struct fo_transport {
     void *user;
     char ctx[256];
     fo_transport_state_t state;
-    fo_addr_t addrs[FO_TRANSPORT_MAX_ADDRS];
-    size_t n_addrs;
-    int selected;            /* index into addrs we send to, -1 none */
-    bool nominated;          /* selected came from a USE-CANDIDATE check */
+    fo_paths_t *paths;       /* the peer's addresses and the one we send to */
     fo_dtls_t *dtls;
     bool peer_done;          /* told dtls that SRTP/SRTCP from the peer authenticated */
     fo_srtp_t *srtp;
@@ -33,11 +33,13 @@ struct fo_transport {
     fo_timer_t dtls_timer;
     fo_timer_t live_timer;
     fo_rate_t rate;          /* inbound packet-rate cap */
+    fo_rate_t check_rate;    /* ICE checks answered */
     fo_transport_stats_t stats;
 };
 
 struct reasm {
     fo_dtls_reasm_t st;
+    size_t held;             /* out[0..held) is a ClientHello waiting for a confirmed address */
     uint8_t out[FO_DTLS_REASM_MAX + 64];
 };
 
@@ -54,8 +56,9 @@ static void close_with(fo_transport_t *t, const char *reason)
 static void dtls_send_cb(void *user, const uint8_t *buf, size_t len)
 {
     fo_transport_t *t = user;
-    if (t->selected < 0) return;
-    fo_udp_send(t->env->udp, buf, len, &t->addrs[t->selected]);
+    const fo_addr_t *to = fo_paths_selected(t->paths);
+    if (!to) return; /* cannot happen: DTLS starts only once an address is confirmed */
+    fo_udp_send(t->env->udp, buf, len, to);
     t->stats.tx_packets++;
     t->stats.tx_bytes += len;
 }
@@ -97,20 +100,44 @@ static void live_timer_fired(fo_timer_t *timer)
     fo_timer_start(t->env->loop, &t->live_timer, deadline - now);
 }
 
+static void on_dtls_input(fo_transport_t *t, const uint8_t *buf, size_t len);
+
+static void paths_address_cb(void *user, const fo_addr_t *addr, bool held)
+{
+    fo_transport_t *t = user;
+    if (t->cbs.on_address) t->cbs.on_address(t->user, addr, held);
+}
+
+/* An address is confirmed and selected: a ClientHello that waited for it goes to DTLS now. */
+static void paths_selected_cb(void *user, const fo_addr_t *addr, bool first)
+{
+    fo_transport_t *t = user;
+    (void)addr;
+    if (!first || t->state != FO_TS_CHECKED || !t->reasm || !t->reasm->held) return;
+    size_t len = t->reasm->held;
+    t->reasm->held = 0;
+    on_dtls_input(t, t->reasm->out, len);
+    fo_udp_flush(t->env->udp);
+}
+
 fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
-                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
-                                 const char *log_ctx)
+                                 const char *fp, const fo_transport_ice_t *ice,
+                                 const fo_transport_cbs_t *cbs, void *user, const char *log_ctx)
 {
     fo_transport_t *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->env = env;
     t->cbs = *cbs;
     t->user = user;
-    t->selected = -1;
     snprintf(t->ctx, sizeof t->ctx, "%s", log_ctx ? log_ctx : "");
     fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t};
+    fo_paths_cbs_t pcbs = {.on_address = paths_address_cb, .on_selected = paths_selected_cb};
     t->dtls = fo_dtls_new(env->dtls, FO_DTLS_SERVER, &io, fp_alg, fp);
-    if (!t->dtls) {
+    t->paths = fo_paths_new(&env->paths, ice->local_ufrag, ice->remote_ufrag, ice->remote_pwd,
+                            &pcbs, t, t->ctx);
+    if (!t->dtls || !t->paths) {
+        fo_dtls_free(t->dtls);
+        fo_paths_free(t->paths);
         free(t);
         return NULL;
     }
@@ -128,6 +155,7 @@ void fo_transport_free(fo_transport_t *t)
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
     fo_dtls_free(t->dtls);
+    fo_paths_free(t->paths);
     if (t->worker) /* its worker frees it after the packets queued before (docs/workers.md) */
         fo_workers_release(t->env->workers, t->worker, t->srtp);
     else
@@ -136,40 +164,27 @@ void fo_transport_free(fo_transport_t *t)
     free(t);
 }
 
-void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nominated)
+void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_paths_check_t *c)
 {
     if (t->state == FO_TS_CLOSED) return;
-    t->stats.last_check_ms = fo_loop_now(t->env->loop);
-    int idx = -1;
-    for (size_t i = 0; i < t->n_addrs; i++)
-        if (fo_addr_equal(&t->addrs[i], from)) idx = (int)i;
-    if (idx < 0) {
-        /* Remember a bounded set; the oldest non-selected one makes room. */
-        if (t->n_addrs == FO_TRANSPORT_MAX_ADDRS) {
-            int victim = t->selected == 0 ? 1 : 0;
-            /* the router must forget it before it is overwritten (issue 15, item 1) */
-            if (t->cbs.on_address) t->cbs.on_address(t->user, &t->addrs[victim], false);
-            t->addrs[victim] = *from;
-            idx = victim;
-        } else {
-            idx = (int)t->n_addrs++;
-            t->addrs[idx] = *from;
-        }
-        if (t->cbs.on_address) t->cbs.on_address(t->user, from, true);
-        char a[64];
-        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check ok from %s%s", fo_addr_str(from, a, sizeof a),
-               nominated ? " (nominated)" : "");
+    uint64_t now = fo_loop_now(t->env->loop);
+    /* After validation (which needs the session's password), so only its holder can use up
+     * its budget: an on-path observer who saw the ufrag cannot starve consent. */
+    if (!fo_rate_allow(&t->check_rate, now, FO_TRANSPORT_CHECKS_PER_S)) {
+        t->stats.checks_limited++;
+        if (t->env->totals) t->env->totals->checks_limited++;
+        return;
     }
-    /* Follow the newest nominated address; before any nomination, the newest checked one. */
-    if (nominated || !t->nominated) {
-        if (t->selected != idx && t->selected >= 0 && nominated) {
-            char a[64];
-            FO_LOG(FO_LOG_INFO, t->ctx, "peer moved to %s", fo_addr_str(from, a, sizeof a));
-        }
-        t->selected = idx;
-        t->nominated = t->nominated || nominated;
-    }
+    t->stats.last_check_ms = now;
+    fo_paths_on_check(t->paths, from, c);
     if (t->state == FO_TS_NEW) t->state = FO_TS_CHECKED;
+}
+
+int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
+                                  size_t len)
+{
+    if (t->state == FO_TS_CLOSED) return FO_ECLOSED;
+    return fo_paths_on_response(t->paths, from, buf, len);
 }
 
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
@@ -184,7 +199,20 @@ static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
             buf = t->reasm->out;
             len = n;
         }
+        if (!fo_paths_selected(t->paths)) { /* nowhere to answer yet: keep the latest */
+            if (len > sizeof t->reasm->out) return;
+            if (buf != t->reasm->out) memcpy(t->reasm->out, buf, len);
+            t->reasm->held = len;
+            return;
+        }
+        t->reasm->held = 0;
     }
+    on_dtls_input(t, buf, len);
+}
+
+/* A DTLS datagram (a whole ClientHello while handshaking) for mbedtls. */
+static void on_dtls_input(fo_transport_t *t, const uint8_t *buf, size_t len)
+{
     int rc = fo_dtls_input(t->dtls, buf, len);
     if (rc == FO_EAGAIN || rc == FO_EINVAL) return; /* in progress / stray datagram dropped */
     if (rc == FO_ECLOSED) {
@@ -215,13 +243,15 @@ static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 
 void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from)
 {
-    (void)from;
     if (t->state == FO_TS_CLOSED || t->state == FO_TS_NEW) return;
+    /* While connecting, what the peer sends funds retransmissions of our confirmation request
+     * (not on the media path: connected peers send from confirmed addresses). */
+    if (t->state == FO_TS_CHECKED) fo_paths_on_datagram(t->paths, from, len);
     /* Before any crypto, so a flood costs us a compare, not a decrypt. */
     if (!fo_rate_allow(&t->rate, fo_loop_now(t->env->loop), t->env->max_pps)) {
         t->stats.rx_dropped++;
         t->stats.rx_rate_dropped++;
-        if (t->env->rx_rate_dropped) (*t->env->rx_rate_dropped)++;
+        if (t->env->totals) t->env->totals->rx_rate_dropped++;
         return;
     }
     uint8_t b = buf[0];
@@ -257,13 +287,13 @@ fo_transport_state_t fo_transport_state(const fo_transport_t *t) { return t->sta
 
 const fo_addr_t *fo_transport_addr(const fo_transport_t *t)
 {
-    return t->selected >= 0 ? &t->addrs[t->selected] : NULL;
+    const fo_addr_t *a = fo_paths_selected(t->paths);
+    return a ? a : fo_paths_wanted(t->paths);
 }
 
 size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out)
 {
-    *out = t->addrs;
-    return t->n_addrs;
+    return fo_paths_addrs(t->paths, out);
 }
 
 uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap)
@@ -278,7 +308,7 @@ static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
     if (t->worker) {
         if (len + FO_SRTP_MAX_TRAILER > FO_UDP_BUF) return FO_ETOOBIG;
         int rc = fo_workers_commit(t->env->workers, t->worker, len, rtcp, t->srtp,
-                                   &t->addrs[t->selected]);
+                                   fo_paths_selected(t->paths));
         if (rc != 0) return rc;
         t->stats.tx_packets++;
         t->stats.tx_bytes += len + (rtcp ? 14 : 10); /* + SRTCP index and/or the 80-bit tag */
@@ -288,7 +318,7 @@ static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
     int rc = rtcp ? fo_srtp_protect_rtcp(t->srtp, slot, &n, FO_UDP_BUF)
                   : fo_srtp_protect(t->srtp, slot, &n, FO_UDP_BUF);
     if (rc != 0) return rc;
-    fo_udp_commit(t->env->udp, n, &t->addrs[t->selected]);
+    fo_udp_commit(t->env->udp, n, fo_paths_selected(t->paths));
     t->stats.tx_packets++;
     t->stats.tx_bytes += n;
     return 0;

@@ -42,10 +42,15 @@ typedef struct {
                                  * 0 = "auto": use fo_config_workers() */
     /* [rtc] limits (src/limits.c) */
     int max_players_per_stream;
-    int max_sessions_per_ip;
-    char limits_exempt[256];    /* client IPs the per-IP cap does not apply to */
+    int max_sessions_per_ip;    /* per client: an IPv4 address or an IPv6 /64 */
+    char limits_exempt[256];    /* client IPs the per-client caps do not apply to */
     int max_pending;            /* sessions not yet connected */
+    int max_pending_per_ip;     /* of which from one client */
+    int offer_rate_per_ip;      /* offers per second from one client (a one-second burst) */
+    int max_publishers;
+    int max_publishers_per_ip;
     int max_pps;                /* packets/s accepted from one peer; 0 = no cap */
+    int history_kb;             /* recent video kept per stream and layer (history.h) */
     /* [auth] (src/auth.c) */
     char auth_secret[256];      /* HMAC key for publish/play tokens; empty = no tokens needed */
     char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */

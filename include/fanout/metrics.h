@@ -47,6 +47,8 @@ typedef struct {
      * last interval before it ended is not counted. */
     uint64_t srtp_rx_packets, srtp_rx_bytes, srtp_tx_packets, srtp_tx_bytes, srtp_rx_dropped;
     uint64_t nacks[2], plis[2]; /* [FO_ROLE_PUBLISH]: sent to publishers; [FO_ROLE_PLAY]: from players */
+    uint64_t rtx_limited, twcc_limited; /* players' NACKed packets and TWCC feedback over budget */
+    fo_history_mem_t history;  /* streams' packet histories */
     fo_rate_t rate;            /* UDP level, the whole server */
     fo_record_stats_t record;  /* recordings (record.h) */
     fo_proc_info_t proc;

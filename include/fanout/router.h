@@ -69,7 +69,10 @@ typedef struct {
     uint64_t stun_bad;     /* STUN that failed validation */
     uint64_t stun_ok;
     uint64_t offers_limited;  /* offers refused by a cap (503/429) */
-    uint64_t rx_rate_dropped; /* datagrams over a session's rtc.max_pps */
+    uint64_t stun_responses;  /* STUN responses that confirmed a peer address */
+    uint64_t stun_responses_bad; /* STUN responses that did not (unknown, forged, refused) */
+    fo_transport_totals_t t;  /* what the transports counted: rate drops, checks over the
+                               * per-session cap, confirmation requests and confirmations */
 } fo_router_stats_t;
 void fo_router_stats(const fo_router_t *r, fo_router_stats_t *out);
 
@@ -105,6 +108,9 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 fo_loop_t *fo_router_loop(const fo_router_t *r);
 /* The recordings (record.h), owned by the router. */
 fo_record_t *fo_router_record(const fo_router_t *r);
+/* The memory of every stream's packet histories (walks the streams: for /metrics, not per
+ * packet). */
+void fo_router_history_mem(const fo_router_t *r, fo_history_mem_t *out);
 /* The shared UDP socket's counters, the send workers' sends included. */
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out);
 

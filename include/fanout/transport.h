@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* One peer's path over the shared UDP port: the addresses that passed ICE checks and the one we
- * send to (the newest nominated), consent freshness, the DTLS handshake (we are the server)
- * and the SRTP contexts it keys. Gets datagrams already demultiplexed to it by the router;
- * hands decrypted RTP/RTCP to its owner through callbacks. Owner: the loop thread. */
+ * send to (paths.h: the newest nominated one that confirmed it is really the peer's), consent
+ * freshness, a cap on the checks it answers, the DTLS handshake (we are the server) and the
+ * SRTP contexts it keys. Gets datagrams already demultiplexed to it by the router; hands
+ * decrypted RTP/RTCP to its owner through callbacks. Owner: the loop thread. */
 #ifndef FO_TRANSPORT_H
 #define FO_TRANSPORT_H
 
@@ -12,16 +13,21 @@
 
 #include "fanout/dtls.h"
 #include "fanout/loop.h"
+#include "fanout/paths.h"
+#include "fanout/stun.h"
 #include "fanout/udp.h"
 #include "fanout/workers.h"
 
-#define FO_TRANSPORT_MAX_ADDRS 4
+#define FO_TRANSPORT_MAX_ADDRS FO_PATHS_MAX
+/* ICE checks answered per second and session (a one-second burst); more are dropped and
+ * counted. Browsers send a few per second while connecting, one every 1-5 s after. */
+#define FO_TRANSPORT_CHECKS_PER_S 50
 
 typedef struct fo_transport fo_transport_t;
 
 typedef enum {
     FO_TS_NEW = 0,     /* waiting for the first valid ICE check */
-    FO_TS_CHECKED,     /* ICE ok, DTLS handshake running */
+    FO_TS_CHECKED,     /* ICE ok; DTLS handshake running once an address is confirmed */
     FO_TS_CONNECTED,   /* SRTP ready */
     FO_TS_CLOSED,
 } fo_transport_state_t;
@@ -40,6 +46,15 @@ typedef struct {
     void (*on_address)(void *user, const fo_addr_t *addr, bool held);
 } fo_transport_cbs_t;
 
+/* Totals every transport adds to (for the router's counters and /metrics). */
+typedef struct {
+    uint64_t rx_rate_dropped;  /* datagrams over max_pps */
+    uint64_t checks_limited;   /* ICE checks over FO_TRANSPORT_CHECKS_PER_S, not answered */
+    uint64_t probes;           /* confirmation requests sent (paths.h) */
+    uint64_t confirmed;        /* addresses confirmed */
+    uint64_t refused;          /* STUN not sent to an unconfirmed address (over its budget) */
+} fo_transport_totals_t;
+
 typedef struct {
     fo_loop_t *loop;
     fo_udp_t *udp;
@@ -48,18 +63,31 @@ typedef struct {
     int consent_timeout_ms;
     int pending_timeout_ms;
     int max_pps;                 /* datagrams/s accepted from the peer (token bucket); 0 = no cap */
-    uint64_t *rx_rate_dropped;   /* optional: a total every transport adds its rate drops to */
+    fo_transport_totals_t *totals; /* optional */
+    fo_paths_env_t paths;        /* address confirmation (its totals point into `totals`) */
 } fo_transport_env_t;
 
+/* The peer's ICE credentials from its offer and our ufrag, for the Binding requests that
+ * confirm its addresses. */
+typedef struct {
+    const char *local_ufrag, *remote_ufrag, *remote_pwd;
+} fo_transport_ice_t;
+
 /* fp_alg/fp: the remote DTLS fingerprint from its offer. `env` must outlive the transport;
- * strings are copied. log_ctx prefixes log lines (session id). NULL on failure. */
+ * strings are copied. log_ctx prefixes log lines (session id) and must outlive it. NULL on
+ * failure. */
 fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
-                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
-                                 const char *log_ctx);
+                                 const char *fp, const fo_transport_ice_t *ice,
+                                 const fo_transport_cbs_t *cbs, void *user, const char *log_ctx);
 void fo_transport_free(fo_transport_t *t);
 
-/* The router validated an ICE check for us from `from`. */
-void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nominated);
+/* The router validated an ICE check for us from `from` (c->reply is its answer, sent from here
+ * within the rules of paths.h). At most FO_TRANSPORT_CHECKS_PER_S are taken per second. */
+void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_paths_check_t *c);
+/* A STUN response from one of our addresses: it may confirm the address (paths.h). Returns
+ * 0 when it did, else negative (not ours, forged or refused). */
+int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
+                                  size_t len);
 /* A non-STUN datagram from one of our addresses (DTLS, SRTP or SRTCP); decrypted in place. */
 void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from);
 
@@ -68,7 +96,8 @@ static inline bool fo_transport_ready(const fo_transport_t *t)
 {
     return fo_transport_state(t) == FO_TS_CONNECTED;
 }
-/* The address we send to; NULL before any ICE check. */
+/* The address we send to (confirmed), else the one ICE wants while it is being confirmed;
+ * NULL before any ICE check. */
 const fo_addr_t *fo_transport_addr(const fo_transport_t *t);
 /* All addresses that passed a check (to unindex them when freeing). */
 size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out);
@@ -94,6 +123,7 @@ typedef struct {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
     uint64_t rx_dropped;  /* failed SRTP auth, replay, unexpected, over the rate cap */
     uint64_t rx_rate_dropped; /* of which over env->max_pps */
+    uint64_t checks_limited;  /* ICE checks over FO_TRANSPORT_CHECKS_PER_S */
     uint64_t created_ms, connected_ms, last_check_ms;
 } fo_transport_stats_t;
 const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t);

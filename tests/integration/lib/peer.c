@@ -59,6 +59,7 @@ struct fo_peer {
     bool h264;
     bool no_rtx;
     bool audio_nack;
+    bool twcc;
     bool simulcast;
     char cname[24];
     char *offer;
@@ -158,9 +159,12 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
                          "a=setup:actpass\r\n"
                          "a=mid:%s\r\n"
                          "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                         "%s"
                          "a=%s\r\n";
+    const char *twcc = p->twcc ? "a=extmap:5 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+                               : "";
     n += snprintf(o + n, cap - (size_t)n, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", FO_PEER_PT_OPUS);
-    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "0", dir);
+    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "0", twcc, dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-audio\r\n");
     n += snprintf(o + n, cap - (size_t)n,
                   "a=rtcp-mux\r\n"
@@ -180,7 +184,7 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
     else
         n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", vpt,
                       FO_PEER_PT_RTX);
-    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", dir);
+    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", twcc, dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-video\r\n");
     n += snprintf(o + n, cap - (size_t)n,
                   "a=rtcp-mux\r\n"
@@ -379,6 +383,14 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
                            const char *extra_headers, const char *body, char **headers_out,
                            char **body_out, int timeout_ms)
 {
+    return fo_peer_http_request_from(NULL, method, url, content_type, extra_headers, body,
+                                     headers_out, body_out, timeout_ms);
+}
+
+int fo_peer_http_request_from(const char *src_ip, const char *method, const char *url,
+                              const char *content_type, const char *extra_headers, const char *body,
+                              char **headers_out, char **body_out, int timeout_ms)
+{
     char host[256], port[16];
     const char *path;
     *body_out = NULL;
@@ -392,6 +404,16 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
     if (fd < 0) {
         freeaddrinfo(ai);
         return FO_ESYS;
+    }
+    if (src_ip) { /* the client's own address (e.g. 127.0.0.2: not loopback-exempt) */
+        struct addrinfo sh = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *sa = NULL;
+        if (getaddrinfo(src_ip, "0", &sh, &sa) || !sa || bind(fd, sa->ai_addr, sa->ai_addrlen)) {
+            if (sa) freeaddrinfo(sa);
+            freeaddrinfo(ai);
+            close(fd);
+            return FO_ESYS;
+        }
+        freeaddrinfo(sa);
     }
     int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
@@ -525,7 +547,8 @@ static void send_check(fo_peer_t *p)
     p->stats.stun_sent++;
 }
 
-/* The server is ICE-lite and should never check us; answer anyway if it does. */
+/* The server confirms our address with its own Binding request before it sends us DTLS or
+ * media (USERNAME "<our ufrag>:<its ufrag>", keyed by our pwd): answer it as a browser does. */
 static const char *our_pwd_cb(void *user, const char *username, size_t len)
 {
     fo_peer_t *p = user;
@@ -554,9 +577,11 @@ static void on_stun(fo_peer_t *p, const uint8_t *buf, size_t len, const struct s
     if ((type & 0x0110) == 0) { /* class bits C1 C0 = 00: a request */
         uint8_t reply[512];
         size_t rl = sizeof reply;
-        if (fo_stun_answer(p->stun, buf, len, src, srclen, our_pwd_cb, p, reply, &rl, NULL) == 0 ||
-            rl > 0)
+        if (fo_stun_answer_controlling(p->stun, p->tie, buf, len, src, srclen, our_pwd_cb, p, reply,
+                                       &rl) == 0 || rl > 0) {
             send_datagram(p, reply, rl);
+            p->stats.stun_answered++;
+        }
         return;
     }
     struct sockaddr_storage mapped;
@@ -717,6 +742,7 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->h264 = opts->h264;
     p->no_rtx = opts->no_rtx;
     p->audio_nack = opts->audio_nack;
+    p->twcc = opts->twcc;
     p->simulcast = opts->simulcast && opts->role == FO_PEER_PUBLISH;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;

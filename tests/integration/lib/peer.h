@@ -34,6 +34,7 @@ typedef enum {
 #define FO_PEER_PT_H264 102 /* packetization-mode=1, profile-level-id=42e01f */
 #define FO_PEER_EXT_RID 10  /* simulcast offers: rtp-stream-id */
 #define FO_PEER_EXT_RRID 11 /* repaired-rtp-stream-id */
+#define FO_PEER_EXT_TWCC 5  /* transport-wide-cc (with opts.twcc) */
 
 typedef struct {
     fo_peer_role_t role;
@@ -43,6 +44,8 @@ typedef struct {
     bool h264;           /* offer H.264 (FO_PEER_PT_H264) instead of VP8 as the video codec */
     bool no_rtx;         /* offer no RTX (retransmissions are then plain, RFC 4585) */
     bool audio_nack;     /* offer "a=rtcp-fb:111 nack" for Opus (browsers usually do not) */
+    bool twcc;           /* offer the transport-wide-cc header extension (id FO_PEER_EXT_TWCC), as
+                            browsers do: a player then gets a bandwidth estimate from its feedback */
     bool simulcast;      /* publish: video as three layers, Chrome's way (a=rid:l/m/h send,
                             a=simulcast:send l;m;h, rtp-stream-id as extension 10 and
                             repaired-rtp-stream-id as 11, no a=ssrc for video) */
@@ -148,6 +151,7 @@ uint32_t fo_peer_ssrc(const fo_peer_t *p, const char *kind);
 typedef struct {
     uint64_t rtp_sent, rtcp_sent, rtp_recv, rtcp_recv;
     uint64_t stun_sent, stun_ok, consent_ok;
+    uint64_t stun_answered; /* the server's Binding requests (address confirmation) answered */
     uint64_t dropped; /* undecryptable, unknown source, unknown first byte */
 } fo_peer_stats_t;
 const fo_peer_stats_t *fo_peer_stats(const fo_peer_t *p);
@@ -166,6 +170,11 @@ int fo_peer_http_request(const char *method, const char *url, const char *conten
 int fo_peer_http_request_h(const char *method, const char *url, const char *content_type,
                            const char *extra_headers, const char *body, char **headers_out,
                            char **body_out, int timeout_ms);
+
+/* The same from a given client address (src_ip, e.g. "127.0.0.2"; NULL: any). */
+int fo_peer_http_request_from(const char *src_ip, const char *method, const char *url,
+                              const char *content_type, const char *extra_headers, const char *body,
+                              char **headers_out, char **body_out, int timeout_ms);
 
 /* WHIP/WHEP signaling: POSTs the offer as application/sdp to `url` (the endpoint with
  * ?app=&stream=), expects 201, Content-Type application/sdp and a Location, then starts ICE.
