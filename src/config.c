@@ -45,6 +45,9 @@ static const setting_t settings[] = {
     S("https", "cert", https_cert, "conf/https.crt",
       "PEM certificate; when neither it nor key exists, a self-signed one is made there"),
     S("https", "key", https_key, "conf/https.key", "PEM private key of cert"),
+    S("https", "priorities", https_priorities, FO_CONFIG_TLS_PRIORITIES,
+      "GnuTLS priority string: TLS versions and cipher suites offered (default: TLS 1.2 and 1.3, "
+      "ECDHE with AEAD ciphers only)"),
     S("rtc", "listen", rtc_listen, "0.0.0.0", "address the shared media UDP port binds"),
     I("rtc", "port", rtc_port, "8000", 1, 65535, "the one UDP port every WebRTC session shares"),
     S("rtc", "candidate", candidate, "*",

@@ -32,6 +32,7 @@ struct fo_http {
     int port;
     bool tls;
     char *cert_pem, *key_pem; /* MHD keeps pointers to them for the daemon's life */
+    const char *priorities;   /* GnuTLS priority string (the caller's, read at start) */
 };
 
 typedef struct {
@@ -325,6 +326,7 @@ static fo_http_t *start(fo_http_t *h, const char *addr, int port)
         struct MHD_OptionItem tls_opts[] = {
             {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem},
             {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->priorities},
             {MHD_OPTION_END, 0, NULL},
         };
         h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR,
@@ -339,8 +341,9 @@ static fo_http_t *start(fo_http_t *h, const char *addr, int port)
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
     }
     if (!h->d) {
-        FO_LOG(FO_LOG_ERROR, NULL, "%s server cannot listen on %s:%d: %s", h->tls ? "HTTPS" : "HTTP",
-               addr, port, strerror(errno));
+        FO_LOG(FO_LOG_ERROR, NULL, "%s server cannot listen on %s:%d: %s%s", h->tls ? "HTTPS" : "HTTP",
+               addr, port, strerror(errno),
+               h->tls ? " (or https.priorities / the certificate were refused: see the line above)" : "");
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -383,11 +386,12 @@ fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *
 
 fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                            size_t max_body, const char *cert_path, const char *key_path,
-                           fo_http_handler_cb cb, void *user)
+                           const char *priorities, fo_http_handler_cb cb, void *user)
 {
     fo_http_t *h = alloc_http(loop, www_root, max_body, cb, user);
     if (!h) return NULL;
     h->tls = true;
+    h->priorities = priorities;
     h->cert_pem = read_pem(cert_path);
     h->key_pem = read_pem(key_path);
     if (!h->cert_pem || !h->key_pem) {

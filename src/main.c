@@ -189,7 +189,8 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
         return NULL;
     }
     return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
-                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, fo_api_handle, api);
+                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, cfg->https_priorities,
+                           fo_api_handle, api);
 }
 
 int main(int argc, char **argv)

@@ -12,6 +12,11 @@
 
 #define FO_CONFIG_MAX_CANDIDATES 8
 #define FO_CONFIG_MAX_WORKERS 64
+/* https.priorities' default: TLS 1.2 and 1.3 only (no 1.0/1.1), forward-secret key exchange and
+ * AEAD ciphers only (what Mozilla's "intermediate" profile allows), the server's order. */
+#define FO_CONFIG_TLS_PRIORITIES                                                                   \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"            \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 typedef struct {
     /* [http] */
@@ -25,6 +30,7 @@ typedef struct {
     int https_port;
     char https_cert[512];       /* PEM; generated (self-signed) when neither file exists */
     char https_key[512];
+    char https_priorities[256]; /* GnuTLS priority string: TLS versions and cipher suites */
     /* [rtc] */
     char rtc_listen[64];
     int rtc_port;

@@ -45,11 +45,12 @@ typedef bool (*fo_http_handler_cb)(void *user, const fo_http_req_t *req, fo_http
 /* Listens on addr:port (IPv4 or IPv6 literal). NULL on failure (logged). */
 fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                        size_t max_body, fo_http_handler_cb cb, void *user);
-/* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here. NULL on
- * failure (logged). */
+/* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here; `priorities` is
+ * the GnuTLS priority string (https.priorities: which protocol versions and cipher suites), read
+ * at start. NULL on failure (logged). */
 fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                            size_t max_body, const char *cert_path, const char *key_path,
-                           fo_http_handler_cb cb, void *user);
+                           const char *priorities, fo_http_handler_cb cb, void *user);
 void fo_http_free(fo_http_t *h);
 int fo_http_port(const fo_http_t *h);
 
