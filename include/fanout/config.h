@@ -57,6 +57,7 @@ typedef struct {
     char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */
     char on_publish[512], on_play[512], on_unpublish[512], on_stop[512]; /* callback URLs */
     int hook_timeout_ms;
+    int max_token_ttl;          /* seconds: tokens expiring later than now + this are refused */
     /* [record] (src/record.c) */
     int record_enabled;         /* 0 or 1: record the streams matching record_streams */
     char record_dir[512];

@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Issue 15's HTTP-side findings, reproduced from the outside against a running server:
 #  - HTTPS refuses TLS 1.0 and 1.1 (and CBC suites) and accepts 1.2 and 1.3 (openssl s_client);
+#  - scripts/make-token.sh takes the secret from a file, the environment or stdin and puts it on
+#    no program's command line (every program it runs is a logging shim), its tokens verify, and
+#    the server refuses other spellings of them (upper-case hex, "+" or leading zeros);
 # Usage: it_security.sh FANOUT_BIN SRCDIR   (registered in ctest as cli.it_security)
 name=it_security
 # shellcheck source=tests/cli/lib.sh
@@ -41,5 +44,68 @@ rc=0; out=$(cd "$tmp" && timeout 20 "$bin" -c "$src/conf/fanout.conf" --http-por
   --set https.priorities=NORMAL:+NOSUCH 2>&1) || rc=$?
 [ "$rc" = 1 ] && grep -q "https.priorities" <<<"$out" && ok "TLS: a bad https.priorities stops start-up and is named" \
   || fail "TLS: bad priorities: exit $rc: $out"
+
+# ---- scripts/make-token.sh keeps the secret off command lines (item 15) --------------------------
+# Every program the script may run is a shim that logs its command line, then runs the real one;
+# PATH holds nothing else, so a program the script runs without a shim makes it fail.
+secret='mt-$ecret "quoted" %s \x41 é and more than 16 bytes'
+shims=$tmp/shims
+mkdir -p "$shims"
+for c in od tr sed cut sha256sum date cat head openssl xxd awk env base64; do
+  real=$(command -v "$c") || continue
+  printf '#!/bin/bash\nprintf "%%s\\0" "$0" "$@" >>%q\necho >>%q\nexec %q "$@"\n' \
+    "$tmp/argv.log" "$tmp/argv.log" "$real" >"$shims/$c"
+  chmod +x "$shims/$c"
+done
+mint() { # how (env|stdin|file) action key ttl
+  local how=$1
+  shift
+  case $how in
+    env) env -i PATH="$shims" FANOUT_AUTH_SECRET="$secret" /bin/bash "$src/scripts/make-token.sh" "$@" </dev/null ;;
+    stdin) printf '%s\n' "$secret" | env -i PATH="$shims" /bin/bash "$src/scripts/make-token.sh" "$@" ;;
+    file) env -i PATH="$shims" /bin/bash "$src/scripts/make-token.sh" -f "$tmp/secret.txt" "$@" </dev/null ;;
+  esac
+}
+printf '%s\n' "$secret" >"$tmp/secret.txt"
+: >"$tmp/argv.log"
+for how in env stdin file; do
+  tok=$(mint $how publish live/tok 600 2>"$tmp/mint.err")
+  exp=$(cut -d. -f2 <<<"$tok")
+  want=$(printf '%s' "publish:live/tok:$exp" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)
+  [ -n "$exp" ] && [ "$tok" = "publish.$exp.$want" ] && ok "make-token.sh: secret from $how, token verifies" \
+    || fail "make-token.sh ($how): '$tok' (want publish.$exp.$want): $(cat "$tmp/mint.err")"
+done
+rc=0; out=$(env -i PATH="$shims" /bin/bash "$src/scripts/make-token.sh" "$secret" publish live/tok 60 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q "no longer taken as an argument" <<<"$out" && ! grep -qF -- "$secret" <<<"$out" \
+  && ok "make-token.sh: the old form (SECRET first) is refused without echoing the secret" \
+  || fail "make-token.sh: old form: exit $rc: $out"
+grep -c . "$tmp/argv.log" | grep -qv '^0$' && ok "make-token.sh: $(grep -c . "$tmp/argv.log") program runs logged" \
+  || fail "make-token.sh: the shims logged nothing"
+if grep -qaF -- "$secret" "$tmp/argv.log" || grep -qaF -- "mt-\$ecret" "$tmp/argv.log"; then
+  fail "make-token.sh: the secret is on a command line: $(tr '\0' ' ' <"$tmp/argv.log" | grep -F 'mt-' | head -2)"
+else ok "make-token.sh: the secret is on no program's command line"; fi
+rc=0; out=$(mint env publish live/tok +60 2>&1) || rc=$?
+[ "$rc" = 2 ] && ok "make-token.sh: TTL '+60' refused" || fail "make-token.sh: TTL +60: exit $rc: $out"
+
+# The server: the minted token is accepted; other spellings of it and over-long lifetimes are not.
+hp=$(free_port); rp=$(free_port)
+if FANOUT_AUTH_SECRET=$secret start "$tmp/tok.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" \
+  --no-https --candidate 127.0.0.1 --www "$src/www" --set http.listen=127.0.0.1; then
+  base="http://127.0.0.1:$hp"
+  code_of() { sed -n 's/.*"code":\([0-9]*\).*/\1/p' <<<"$1"; }
+  tok=$(mint env play live/tok 600)
+  exp=$(cut -d. -f2 <<<"$tok") sig=$(cut -d. -f3 <<<"$tok")
+  [ "$(code_of "$(offer play "$base" tok "token=$tok")")" = 0 ] && ok "token: accepted by the server" \
+    || fail "token: not accepted: $(offer play "$base" tok "token=$tok" | head -c 300)"
+  for bad in "play.$exp.${sig^^}" "play.%2B$exp.$sig" "play.0$exp.$sig"; do
+    ans=$(offer play "$base" tok "token=$bad")
+    [ "$(code_of "$ans")" = 1013 ] && ok "token: '${bad:0:24}...' refused (401)" || fail "token '$bad': ${ans:0:300}"
+  done
+  long=$(mint env play live/tok 400000000 2>/dev/null)
+  ans=$(offer play "$base" tok "token=$long")
+  [ "$(code_of "$ans")" = 1013 ] && grep -q max_token_ttl <<<"$ans" && ok "token: a 12-year token refused (auth.max_token_ttl)" \
+    || fail "token: 12-year token: ${ans:0:300}"
+  stop
+else fail "token: server did not start"; fi
 
 finish
