@@ -8,17 +8,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/webroot.h"
 
 struct fo_http {
     fo_loop_t *loop;
@@ -106,24 +105,14 @@ static enum MHD_Result serve_static(fo_http_t *h, struct MHD_Connection *c, cons
         static const char msg[] = "{\"code\":405,\"msg\":\"method not allowed\"}";
         return queue_buffer(c, 405, "application/json", msg, sizeof msg - 1);
     }
-    char path[1024];
     const char *rel = strcmp(url, "/") == 0 ? "/index.html" : url;
-    /* No way out of the www root: refuse "..", backslashes and control characters. */
-    bool bad = strstr(rel, "..") || strchr(rel, '\\') || rel[0] != '/';
-    for (const char *p = rel; *p && !bad; p++) bad = (unsigned char)*p < 0x20;
-    int fd = -1;
-    struct stat st;
-    if (!bad && (size_t)snprintf(path, sizeof path, "%s%s", h->www, rel) < sizeof path)
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-        close(fd);
-        fd = -1;
-    }
+    size_t size = 0;
+    int fd = fo_webroot_open(h->www, rel, FO_WEBROOT_AUTO, &size);
     if (fd < 0) {
         static const char msg[] = "{\"code\":404,\"msg\":\"not found\"}";
         return queue_buffer(c, 404, "application/json", msg, sizeof msg - 1);
     }
-    struct MHD_Response *r = MHD_create_response_from_fd((size_t)st.st_size, fd);
+    struct MHD_Response *r = MHD_create_response_from_fd(size, fd);
     if (!r) {
         close(fd);
         return MHD_NO;

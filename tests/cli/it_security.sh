@@ -5,6 +5,7 @@
 #  - scripts/make-token.sh takes the secret from a file, the environment or stdin and puts it on
 #    no program's command line (every program it runs is a logging shim), its tokens verify, and
 #    the server refuses other spellings of them (upper-case hex, "+" or leading zeros);
+#  - static files: a symlink in www/ (to a file or a directory outside it) is not followed;
 # Usage: it_security.sh FANOUT_BIN SRCDIR   (registered in ctest as cli.it_security)
 name=it_security
 # shellcheck source=tests/cli/lib.sh
@@ -107,5 +108,26 @@ if FANOUT_AUTH_SECRET=$secret start "$tmp/tok.log" -c "$src/conf/fanout.conf" --
     || fail "token: 12-year token: ${ans:0:300}"
   stop
 else fail "token: server did not start"; fi
+
+# ---- static files do not follow symlinks out of www/ (item 13) ----------------------------------
+mkdir -p "$tmp/www/sub" "$tmp/private"
+cp "$src/www/"* "$tmp/www/"
+echo "private key material" >"$tmp/private/secret.txt"
+ln -s ../private/secret.txt "$tmp/www/leak.txt"
+ln -s ../../private "$tmp/www/sub/private"
+ln -s publisher.html "$tmp/www/alias.html"
+hp=$(free_port); rp=$(free_port)
+if start "$tmp/www.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" --no-https \
+  --candidate 127.0.0.1 --www "$tmp/www" --set http.listen=127.0.0.1; then
+  base="http://127.0.0.1:$hp"
+  for path in /leak.txt /sub/private/secret.txt /alias.html /%2e%2e/private/secret.txt /sub/..%2fprivate/secret.txt; do
+    out=$(curl -s --max-time 5 -w ' HTTP %{http_code}' --path-as-is "$base$path")
+    grep -q "HTTP 404$" <<<"$out" && ! grep -q "private key" <<<"$out" && ok "static: $path not served (404)" \
+      || fail "static: $path: $out"
+  done
+  code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$base/publisher.html")
+  [ "$code" = 200 ] && ok "static: /publisher.html still served" || fail "static: /publisher.html: $code"
+  stop
+else fail "static: server did not start"; fi
 
 finish
