@@ -404,7 +404,11 @@ fo_auth_t *fo_auth_new(const fo_config_t *cfg)
     warn_short_secret("auth.api_secret", cfg->api_secret);
     if (cfg->auth_secret[0]) FO_LOG(FO_LOG_INFO, NULL, "publish/play need a token (auth.secret set)");
     else FO_LOG(FO_LOG_INFO, NULL, "publish/play are open to anyone reaching the API (auth.secret unset)");
-    if (!cfg->api_secret[0]) FO_LOG(FO_LOG_INFO, NULL, "operator API /api/v1 answers loopback clients only (auth.api_secret unset)");
+    if (!cfg->api_secret[0])
+        FO_LOG(FO_LOG_INFO, NULL,
+               "operator API /api/v1 and /metrics answer loopback clients only (auth.api_secret unset), "
+               "addressed by IP, localhost%s%s; behind a reverse proxy on this machine set auth.api_secret",
+               cfg->allowed_hosts[0] ? " or " : "", cfg->allowed_hosts);
     return a;
 }
 

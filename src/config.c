@@ -39,6 +39,12 @@ static const setting_t settings[] = {
     I("http", "port", http_port, "1985", 1, 65535, "HTTP port (SRS's API port, so its tools work)"),
     S("http", "www", www_root, "www", "directory of the web pages served at /"),
     I("http", "max_body", max_body, "65536", 1024, 1048576, "largest request body in bytes"),
+    S("http", "allowed_hosts", allowed_hosts, "",
+      "host names the operator API answers under without auth.api_secret (IP addresses and "
+      "localhost always); * = any"),
+    S("http", "allowed_origins", allowed_origins, "",
+      "other web origins (https://dash.example.org) allowed to call the operator API (CORS)"),
+    S("http", "csp", csp, FO_CONFIG_PAGE_CSP, "Content-Security-Policy of the web pages; empty = none"),
     B("https", "enabled", https_enabled, "true", "also serve the API and pages over HTTPS"),
     S("https", "listen", https_listen, "0.0.0.0", "address the HTTPS server listens on"),
     I("https", "port", https_port, "1990", 1, 65535, "HTTPS port"),

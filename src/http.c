@@ -32,6 +32,7 @@ struct fo_http {
     bool tls;
     char *cert_pem, *key_pem; /* MHD keeps pointers to them for the daemon's life */
     const char *priorities;   /* GnuTLS priority string (the caller's, read at start) */
+    const char *page_csp;     /* the caller's; "" = no CSP on static files */
 };
 
 typedef struct {
@@ -61,14 +62,36 @@ static void io_cb(fo_io_t *io, uint32_t events)
 
 static void timer_cb(fo_timer_t *t) { run_mhd(t->user); }
 
+/* What every answer carries: the server's name, and nosniff so that no browser reads a JSON or
+ * text answer as a script or a page whatever it holds. */
 static void add_common_headers(struct MHD_Response *r)
 {
-    MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, PATCH, OPTIONS");
-    MHD_add_response_header(r, "Access-Control-Allow-Headers",
-                            "Content-Type, Authorization, If-Match");
-    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location, Link, ETag");
     MHD_add_response_header(r, "Server", "fanout/" FO_VERSION);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+/* API answers (JSON, SDP, text): never a page, never framed, never cached. */
+static void add_api_headers(struct MHD_Response *r)
+{
+    add_common_headers(r);
+    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+/* CORS as the handler decided (fo_http_cors_t). */
+static void add_cors_headers(struct MHD_Response *r, fo_http_cors_t cors, const char *origin)
+{
+    if (cors == FO_HTTP_CORS_ANY) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match");
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location, Link, ETag");
+    } else if (cors == FO_HTTP_CORS_ORIGIN && origin && *origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(r, "Vary", "Origin");
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, DELETE, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization");
+    }
 }
 
 static enum MHD_Result queue_buffer(struct MHD_Connection *c, int status, const char *ctype,
@@ -78,7 +101,7 @@ static enum MHD_Result queue_buffer(struct MHD_Connection *c, int status, const 
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     if (ctype && *ctype) MHD_add_response_header(r, "Content-Type", ctype);
-    add_common_headers(r);
+    add_api_headers(r);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -120,6 +143,10 @@ static enum MHD_Result serve_static(fo_http_t *h, struct MHD_Connection *c, cons
     MHD_add_response_header(r, "Content-Type", mime_for(rel));
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     add_common_headers(r);
+    /* The pages' policy (http.csp): scripts and styles from this origin only, no framing by
+     * other sites (clickjacking the publisher's buttons). Referrer: page URLs may carry tokens. */
+    if (h->page_csp && *h->page_csp) MHD_add_response_header(r, "Content-Security-Policy", h->page_csp);
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
@@ -196,6 +223,8 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
         .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
         .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
         .host = header(c, MHD_HTTP_HEADER_HOST),
+        .origin = header(c, "Origin"),
+        .sec_fetch_site = header(c, "Sec-Fetch-Site"),
         .tls = h->tls,
     };
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -221,7 +250,8 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
     if (resp.location[0]) MHD_add_response_header(r, "Location", resp.location);
     if (resp.allow[0]) MHD_add_response_header(r, "Allow", resp.allow);
     add_extra_headers(r, resp.headers);
-    add_common_headers(r);
+    add_api_headers(r);
+    add_cors_headers(r, resp.cors, req.origin);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp.status, r);
     MHD_destroy_response(r);
     return ret;
@@ -391,6 +421,8 @@ fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const ch
     }
     return start(h, addr, port);
 }
+
+void fo_http_set_page_csp(fo_http_t *h, const char *csp) { h->page_csp = csp; }
 
 void fo_http_free(fo_http_t *h)
 {

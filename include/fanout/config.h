@@ -12,6 +12,12 @@
 
 #define FO_CONFIG_MAX_CANDIDATES 8
 #define FO_CONFIG_MAX_WORKERS 64
+/* http.csp's default: the pages' scripts and styles from files of this origin (no inline
+ * code), signaling to any http(s) origin (pages given ?api=), no plugins, no framing by any
+ * site. (A line of conf/fanout.conf holds at most 200 bytes: inih's limit.) */
+#define FO_CONFIG_PAGE_CSP                                                                         \
+    "default-src 'self'; img-src 'self' data:; connect-src 'self' http: https:; "                  \
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 /* https.priorities' default: TLS 1.2 and 1.3 only (no 1.0/1.1), forward-secret key exchange and
  * AEAD ciphers only (what Mozilla's "intermediate" profile allows), the server's order. */
 #define FO_CONFIG_TLS_PRIORITIES                                                                   \
@@ -24,6 +30,10 @@ typedef struct {
     int http_port;
     char www_root[512];
     int max_body;               /* bytes */
+    char allowed_hosts[512];    /* names (besides IP literals, localhost) the operator API
+                                 * answers under when it trusts loopback; "*" = any */
+    char allowed_origins[512];  /* other origins that may call the operator API (CORS) */
+    char csp[512];              /* Content-Security-Policy of the pages; "" = none */
     /* [https] */
     int https_enabled;          /* 0 or 1 */
     char https_listen[64];

@@ -6,6 +6,12 @@
 #    no program's command line (every program it runs is a logging shim), its tokens verify, and
 #    the server refuses other spellings of them (upper-case hex, "+" or leading zeros);
 #  - static files: a symlink in www/ (to a file or a directory outside it) is not followed;
+#  - the operator API (/api/v1, /metrics) with the review's headers: another origin's page (even on
+#    loopback) cannot read, preflight or DELETE, a DNS-rebinding Host is refused, no CORS headers;
+#    the signaling endpoints keep CORS for any origin; http.allowed_hosts / allowed_origins; with
+#    auth.api_secret the Host is not checked but a foreign Origin still is;
+#  - pages carry nosniff, a Content-Security-Policy with frame-ancestors 'none', no CORS;
+#  - a "%0a" in ?layer= does not forge a log line.
 # Usage: it_security.sh FANOUT_BIN SRCDIR   (registered in ctest as cli.it_security)
 name=it_security
 # shellcheck source=tests/cli/lib.sh
@@ -129,5 +135,112 @@ if start "$tmp/www.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port 
   [ "$code" = 200 ] && ok "static: /publisher.html still served" || fail "static: /publisher.html: $code"
   stop
 else fail "static: server did not start"; fi
+
+# ---- operator API vs other sites' pages (item 3), headers (item 14), log injection (item 9) -----
+status() { curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
+headers() { curl -s --max-time 5 -D - -o /dev/null "$@" | tr -d '\r'; }
+hp=$(free_port); rp=$(free_port); other=$(free_port)
+if start "$tmp/ops.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" --no-https \
+  --candidate 127.0.0.1 --www "$src/www" --set http.listen=127.0.0.1; then
+  base="http://127.0.0.1:$hp"
+  evil="http://127.0.0.1:$other"
+  sid=$(publish "$base" ops | sed -n 's/.*"sessionid":"\([^"]*\)".*/\1/p')
+  [ -n "$sid" ] || fail "operator: no session to kick"
+  # the review's requests, from a page on another loopback origin
+  h=$(headers -H "Origin: $evil" "$base/api/v1/clients")
+  grep -q "^HTTP/1.1 403" <<<"$h" && ! grep -qi "^access-control" <<<"$h" \
+    && ok "operator: GET /api/v1/clients from $evil: 403, no CORS headers" || fail "operator: cross-origin read: $h"
+  h=$(headers -X OPTIONS -H "Origin: $evil" -H "Access-Control-Request-Method: DELETE" "$base/api/v1/clients/$sid")
+  ! grep -qi "^access-control-allow" <<<"$h" && ok "operator: DELETE preflight from $evil gets no CORS permission" \
+    || fail "operator: preflight: $h"
+  code=$(status -X DELETE -H "Origin: $evil" "$base/api/v1/clients/$sid")
+  [ "$code" = 403 ] && curl -s "$base/api/v1/clients" | grep -q "\"$sid\"" \
+    && ok "operator: DELETE (kick) from $evil: 403, the session lives" || fail "operator: cross-origin kick: $code"
+  code=$(status -H "Origin: $evil" "$base/metrics")
+  [ "$code" = 403 ] && ok "operator: /metrics from $evil: 403" || fail "operator: cross-origin /metrics: $code"
+  code=$(status -H "Sec-Fetch-Site: cross-site" "$base/metrics")
+  [ "$code" = 403 ] && ok "operator: /metrics with Sec-Fetch-Site: cross-site (no Origin, e.g. <script src>): 403" \
+    || fail "operator: Sec-Fetch-Site cross-site: $code"
+  for path in /api/v1/clients /metrics; do
+    code=$(status -H "Host: rebind.evil.example:$hp" "$base$path")
+    [ "$code" = 403 ] && ok "operator: $path under Host rebind.evil.example (DNS rebinding): 403" \
+      || fail "operator: rebinding Host on $path: $code"
+  done
+  for host in "127.0.0.1:$hp" "localhost:$hp" "[::1]:$hp"; do
+    code=$(status -H "Host: $host" "$base/api/v1/versions")
+    [ "$code" = 200 ] && ok "operator: Host $host answered" || fail "operator: Host $host: $code"
+  done
+  h=$(headers -H "Origin: $base" -H "Sec-Fetch-Site: same-origin" "$base/api/v1/streams")
+  grep -q "^HTTP/1.1 200" <<<"$h" && ! grep -qi "^access-control" <<<"$h" \
+    && ok "operator: same-origin request (the index page) answered, without CORS headers" || fail "operator: same origin: $h"
+  h=$(headers "$base/api/v1/versions")
+  grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^x-content-type-options: nosniff" <<<"$h" \
+    && grep -qi "^content-security-policy: default-src 'none'; frame-ancestors 'none'" <<<"$h" \
+    && ok "operator: curl answered, nosniff + deny-all CSP" || fail "operator: plain curl: $h"
+  # signaling keeps CORS for any origin (SRS's players on other origins)
+  h=$(headers -X OPTIONS -H "Origin: $evil" -H "Access-Control-Request-Method: POST" "$base/rtc/v1/play/")
+  grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^access-control-allow-origin: \*" <<<"$h" \
+    && ok "signaling: /rtc/v1/play/ preflight from another origin allowed" || fail "signaling: preflight: $h"
+  h=$(headers -H "Origin: $evil" -d garbage "$base/rtc/v1/publish/")
+  grep -q "^HTTP/1.1 400" <<<"$h" && grep -qi "^access-control-allow-origin: \*" <<<"$h" \
+    && ok "signaling: errors readable cross-origin (ACAO *)" || fail "signaling: error CORS: $h"
+  h=$(headers -X OPTIONS -H "Origin: $evil" "$base/rtc/v1/whip/")
+  grep -q "^HTTP/1.1 204" <<<"$h" && grep -qi "^access-control-allow-origin: \*" <<<"$h" \
+    && grep -qi "^access-control-allow-methods:.*DELETE" <<<"$h" && ok "signaling: WHIP preflight allowed" \
+    || fail "signaling: WHIP preflight: $h"
+  # pages (item 14)
+  for page in / /publisher.html /player.html /fanout.js /style.css; do
+    h=$(headers -H "Origin: $evil" "$base$page")
+    if grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^x-content-type-options: nosniff" <<<"$h" \
+      && grep -qi "^content-security-policy: .*default-src 'self'.*frame-ancestors 'none'" <<<"$h" \
+      && ! grep -qi "^access-control" <<<"$h"; then ok "pages: $page has nosniff, CSP (frame-ancestors 'none'), no CORS"
+    else fail "pages: $page headers: $h"; fi
+  done
+  ! grep -l "<script>\|<style>\| on[a-z]*=\"\| style=\"" "$src"/www/*.html >/dev/null \
+    && ok "pages: no inline script or style (the CSP allows none)" || fail "pages: inline code in $(grep -l "<script>\|<style>\| on[a-z]*=\"\| style=\"" "$src"/www/*.html)"
+  # log injection (item 9): the review's request (?layer= holds at most 15 bytes)
+  offer play "$base" inj "layer=x%0aERROR%20FORGED" >/dev/null
+  sleep 0.2
+  if grep -q "^ERROR FORGED" "$tmp/ops.log"; then fail "log: a forged line: $(grep -n FORGED "$tmp/ops.log")"
+  elif grep -q 'layer=x\\nERROR FORGED is not' "$tmp/ops.log"; then ok "log: ?layer=x%0aERROR... stays on its line, escaped"
+  else fail "log: the layer line is missing: $(tail -3 "$tmp/ops.log")"; fi
+  stop
+else fail "operator: server did not start"; fi
+
+# http.allowed_hosts and http.allowed_origins; with auth.api_secret the secret decides, not the Host
+hp=$(free_port); rp=$(free_port)
+if FANOUT_AUTH_API_SECRET=ops-secret-0123456789 start "$tmp/ops2.log" -c "$src/conf/fanout.conf" --http-port "$hp" \
+  --rtc-port "$rp" --no-https --candidate 127.0.0.1 --www "$src/www" --set http.listen=127.0.0.1 \
+  --set http.allowed_origins="http://dash.test:3000" --set http.allowed_hosts=media.test; then
+  base="http://127.0.0.1:$hp"
+  auth=(-H "Authorization: Bearer ops-secret-0123456789")
+  code=$(status "${auth[@]}" -H "Host: anything.example:$hp" "$base/api/v1/versions")
+  [ "$code" = 200 ] && ok "api_secret: the secret is enough under any Host" || fail "api_secret: Host: $code"
+  code=$(status "${auth[@]}" -H "Origin: http://127.0.0.1:$other" "$base/api/v1/versions")
+  [ "$code" = 403 ] && ok "api_secret: a foreign Origin is refused even with the secret" || fail "api_secret: Origin: $code"
+  h=$(headers "${auth[@]}" -H "Origin: http://dash.test:3000" "$base/api/v1/versions")
+  grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^access-control-allow-origin: http://dash.test:3000" <<<"$h" \
+    && grep -qi "^vary: origin" <<<"$h" && ok "allowed_origins: a listed origin gets its CORS headers" \
+    || fail "allowed_origins: $h"
+  h=$(headers -X OPTIONS -H "Origin: http://dash.test:3000" -H "Access-Control-Request-Method: GET" \
+    -H "Access-Control-Request-Headers: authorization" "$base/api/v1/clients")
+  grep -q "^HTTP/1.1 204" <<<"$h" && grep -qi "^access-control-allow-headers: Authorization" <<<"$h" \
+    && ok "allowed_origins: its preflight (Authorization) allowed" || fail "allowed_origins: preflight: $h"
+  code=$(status -H "Origin: http://dash.test:3000" "$base/api/v1/versions")
+  [ "$code" = 401 ] && ok "allowed_origins: still needs the secret" || fail "allowed_origins without secret: $code"
+  stop
+else fail "allowed_*: server did not start"; fi
+hp=$(free_port); rp=$(free_port)
+if start "$tmp/ops3.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" --no-https \
+  --candidate 127.0.0.1 --www "$src/www" --set http.listen=127.0.0.1 --set http.allowed_hosts="media.test, box.lan"; then
+  base="http://127.0.0.1:$hp"
+  for host in media.test box.lan:$hp; do
+    code=$(status -H "Host: $host" "$base/api/v1/versions")
+    [ "$code" = 200 ] && ok "allowed_hosts: Host $host answered (loopback trust)" || fail "allowed_hosts: $host: $code"
+  done
+  code=$(status -H "Host: other.test" "$base/api/v1/versions")
+  [ "$code" = 403 ] && ok "allowed_hosts: an unlisted name refused" || fail "allowed_hosts: other.test: $code"
+  stop
+else fail "allowed_hosts: server did not start"; fi
 
 finish
