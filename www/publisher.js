@@ -14,9 +14,25 @@
   const video = document.getElementById('video'), playLink = document.getElementById('playLink');
   urlIn.value = params.url;
   codecIn.value = params.codec.toLowerCase();
+
+  // ?api= naming another server is ignored until the user says to publish there: a link must
+  // not be able to send the camera to a server of its choosing (and never starts by itself).
+  const target = F.apiTarget(params.api);
+  let api = target.foreign ? '' : params.api;
+  const targetEl = document.getElementById('target'), foreignEl = document.getElementById('foreign');
+  const showTarget = () => {
+    const t = F.apiTarget(api);
+    targetEl.textContent = t.origin + (t.foreign ? ' (another server)' : ' (this server)');
+  };
+  showTarget();
+  if (target.foreign) {
+    document.getElementById('foreignOrigin').textContent = target.origin;
+    foreignEl.hidden = false;
+  }
+
   const link = () => {
     const q = new URLSearchParams({ url: urlIn.value, autostart: '1' });
-    if (params.api) q.set('api', params.api);
+    if (api) q.set('api', api);
     if (protoIn.value) q.set('proto', 'whep');
     playLink.href = 'player.html?' + q.toString();
   };
@@ -27,7 +43,7 @@
   let session = null;
   const newSession = () => {
     session = new F.FanoutSession('publish', {
-      api: params.api, codec: codecIn.value, bundlePolicy: params.bundlePolicy, proto: params.proto,
+      api: api, codec: codecIn.value, bundlePolicy: params.bundlePolicy, proto: params.proto,
       simulcast: params.simulcast, onchange: (s) => F.render(s, els), onstats: (s) => F.render(s, els),
     });
     window.fanout = session;
@@ -70,7 +86,23 @@
     startBtn.disabled = false; stopBtn.disabled = true;
     newSession();
   }
+  // the user's answer about a foreign ?api=
+  const decide = (useForeign) => {
+    foreignEl.hidden = true;
+    api = useForeign ? params.api : '';
+    if (!useForeign) {
+      const q = new URLSearchParams(location.search);
+      q.delete('api');
+      history.replaceState(null, '', '?' + q.toString());
+    }
+    showTarget();
+    link();
+    if (session.state.phase === 'idle') newSession();
+    if (useForeign) start();
+  };
+  document.getElementById('useForeign').addEventListener('click', () => decide(true));
+  document.getElementById('useOwn').addEventListener('click', () => decide(false));
   document.getElementById('form').addEventListener('submit', (e) => { e.preventDefault(); start(); });
   stopBtn.addEventListener('click', stop);
-  if (params.autostart) start();
+  if (params.autostart && !target.foreign) start();
 })();
