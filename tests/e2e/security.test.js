@@ -58,7 +58,7 @@ async function nodePublish(server, stream) {
   return j.sessionid;
 }
 
-test('operator API: another origin on this machine, and a DNS-rebinding page, get nothing; signaling stays cross-origin', { timeout: 60000 }, async (t) => {
+test('operator API: another origin on this machine, and a DNS-rebinding page, get nothing; signaling stays cross-origin', { timeout: 120000 }, async (t) => {
   const server = await startServer();
   const site = await attackerSite();
   const port = new URL(server.origin).port;
@@ -124,7 +124,7 @@ test('operator API: another origin on this machine, and a DNS-rebinding page, ge
   }
 });
 
-test('publisher.html: a foreign ?api= is not used nor autostarted until the user says so', { timeout: 90000 }, async (t) => {
+test('publisher.html: a foreign ?api= is not used nor autostarted until the user says so', { timeout: 150000 }, async (t) => {
   const [home, other] = [await startServer(), await startServer()];
   const chromium = await launchChromium();
   let page;
@@ -221,7 +221,7 @@ async function checkPagesUnderCsp(browser, server) {
   }
 }
 
-test('pages run under their CSP in chromium and firefox (no violation, scripts work, inline code refused)', { timeout: 90000 }, async (t) => {
+test('pages run under their CSP in chromium and firefox (no violation, scripts work, inline code refused)', { timeout: 180000 }, async (t) => {
   // the node-made session (no ICE) must outlive firefox's start-up
   const server = await startServer({ extraArgs: ['--set', 'rtc.pending_timeout=300'] });
   const browsers = [];
