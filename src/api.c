@@ -2,7 +2,9 @@
 /* HTTP API routes over the router: SRS-compatible /rtc/v1/publish/ and /rtc/v1/play/, WHIP and
  * WHEP (whip.c), the operator API under /api/v1/ (api_admin.c) and /metrics (metrics.c). Every
  * failure answers a fitting HTTP status and changes nothing on the server; JSON endpoints
- * also a non-zero "code" and a readable "msg". Every route passes fo_api_authorize first. */
+ * also a non-zero "code" and a readable "msg". Every route passes fo_api_authorize first; the
+ * operator routes also refuse other sites' browser requests (operator_refused), and only the
+ * signaling routes carry CORS headers. */
 #include "fanout/api.h"
 
 #include <jansson.h>
@@ -17,11 +19,13 @@
 #include "fanout/layer.h"
 #include "fanout/log.h"
 #include "fanout/metrics.h"
+#include "fanout/origin.h"
 #include "fanout/whip.h"
 
 #define METRICS_INTERVAL_MS 1000
 
 struct fo_api {
+    const fo_config_t *cfg;
     fo_router_t *router;
     fo_metrics_t *metrics;
     fo_admin_t *admin;
@@ -45,10 +49,11 @@ void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
     fo_router_set_ended_cb(api->router, auth ? session_gone_cb : NULL, api);
 }
 
-fo_api_t *fo_api_new(fo_router_t *router)
+fo_api_t *fo_api_new(fo_router_t *router, const fo_config_t *cfg)
 {
     fo_api_t *api = calloc(1, sizeof *api);
     if (!api) return NULL;
+    api->cfg = cfg;
     api->router = router;
     api->metrics = fo_metrics_new(fo_router_loop(router), router, METRICS_INTERVAL_MS);
     api->admin = api->metrics ? fo_admin_new(router, api->metrics) : NULL;
@@ -344,38 +349,104 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
     snprintf(resp->content_type, sizeof resp->content_type, "text/plain; version=0.0.4; charset=utf-8");
 }
 
-static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+/* The signaling endpoints (/rtc/): SRS's players and WHIP/WHEP clients on other origins call
+ * them, so every answer, errors included, carries CORS for any origin. What protects them is
+ * not the caller's origin but a token (auth.secret) or a resource's random id. */
+static void route_signaling(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     const char *p = req->path;
+    resp->cors = FO_HTTP_CORS_ANY;
     if (path_is(p, "/rtc/v1/whip/")) {
         handle_whip_endpoint(api, FO_ROLE_PUBLISH, req, resp);
-    } else if (path_is(p, "/rtc/v1/whep/") || path_is(p, "/rtc/v1/whip-play/")) {
+        return;
+    }
+    if (path_is(p, "/rtc/v1/whep/") || path_is(p, "/rtc/v1/whip-play/")) {
         handle_whip_endpoint(api, FO_ROLE_PLAY, req, resp);
-    } else if (strncmp(p, FO_WHIP_RESOURCE_PREFIX, strlen(FO_WHIP_RESOURCE_PREFIX)) == 0) {
+        return;
+    }
+    if (strncmp(p, FO_WHIP_RESOURCE_PREFIX, strlen(FO_WHIP_RESOURCE_PREFIX)) == 0) {
         handle_whip_resource(api, p + strlen(FO_WHIP_RESOURCE_PREFIX), req, resp);
-    } else if (strcmp(req->method, "OPTIONS") == 0) {
-        resp->status = 200;
-        snprintf(resp->allow, sizeof resp->allow, "GET, POST, DELETE, PATCH, OPTIONS");
-    } else if (strcmp(p, "/metrics") == 0) {
+        return;
+    }
+    fo_role_t role;
+    if (path_is(p, "/rtc/v1/publish/")) role = FO_ROLE_PUBLISH;
+    else if (path_is(p, "/rtc/v1/play/")) role = FO_ROLE_PLAY;
+    else {
+        error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
+        return;
+    }
+    snprintf(resp->allow, sizeof resp->allow, "POST, OPTIONS");
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        resp->status = 200; /* a CORS preflight (and SRS tools' liveness probe) */
+        return;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        error_resp(resp, 405, FO_API_METHOD, "use POST");
+        return;
+    }
+    resp->allow[0] = '\0';
+    handle_rtc(api, role, req, resp);
+}
+
+/* The operator surface answers only requests no other site's page can make a browser send:
+ * with a foreign Origin (the page of another site, even on this machine), or marked cross-site
+ * by the browser (Sec-Fetch-Site: a <script src> or <img> from elsewhere, which sends no
+ * Origin), or, while loopback is trusted (no auth.api_secret), under a Host that is not an IP
+ * address, localhost or http.allowed_hosts (DNS rebinding: another site's page under a name that
+ * now points here). Origins in http.allowed_origins pass and get CORS. Returns true when it
+ * answered 403. */
+static bool operator_refused(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    fo_origin_kind_t kind = fo_origin_classify(req->origin, req->host, req->tls, api->cfg->allowed_origins);
+    const char *why = NULL;
+    if (kind == FO_ORIGIN_FOREIGN)
+        why = "the operator API does not answer pages of other origins (Origin not allowed: "
+              "http.allowed_origins)";
+    else if (kind != FO_ORIGIN_LISTED && fo_origin_cross_site(req->sec_fetch_site))
+        why = "the operator API does not answer requests made by other sites (Sec-Fetch-Site)";
+    else if (!api->cfg->api_secret[0] && !fo_origin_host_allowed(req->host, api->cfg->allowed_hosts))
+        why = "the operator API answers loopback clients only under an IP address, localhost or a "
+              "name in http.allowed_hosts (Host not allowed)";
+    if (!why) {
+        if (kind == FO_ORIGIN_LISTED) resp->cors = FO_HTTP_CORS_ORIGIN;
+        return false;
+    }
+    FO_LOG(FO_LOG_DEBUG, NULL, "%s %s from %s refused: Host \"%s\", Origin \"%s\", Sec-Fetch-Site \"%s\"",
+           req->method, req->path, req->remote_ip, req->host, req->origin, req->sec_fetch_site);
+    error_resp(resp, 403, FO_API_BAD_ORIGIN, why);
+    return true;
+}
+
+/* /api/ and /metrics: the checks above, then the operator secret or loopback (fo_api_authorize). */
+static void route_operator(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    const char *p = req->path;
+    bool metrics = strcmp(p, "/metrics") == 0;
+    if (operator_refused(api, req, resp)) return;
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        resp->status = 204;
+        snprintf(resp->allow, sizeof resp->allow, metrics ? "GET, OPTIONS" : "GET, DELETE, OPTIONS");
+    } else if (metrics) {
         handle_metrics(api, req, resp);
     } else if (strncmp(p, "/api/v1/", 8) == 0) {
         bool kick = strcmp(req->method, "DELETE") == 0;
         if (!deny(api, req, kick ? "kick" : "read", NULL, resp) && !fo_admin_handle(api->admin, req, resp))
             error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
     } else {
-        fo_role_t role;
-        if (path_is(p, "/rtc/v1/publish/")) role = FO_ROLE_PUBLISH;
-        else if (path_is(p, "/rtc/v1/play/")) role = FO_ROLE_PLAY;
-        else {
-            error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
-            return;
-        }
-        if (strcmp(req->method, "POST") != 0) {
-            snprintf(resp->allow, sizeof resp->allow, "POST, OPTIONS");
-            error_resp(resp, 405, FO_API_METHOD, "use POST");
-            return;
-        }
-        handle_rtc(api, role, req, resp);
+        error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
+    }
+}
+
+static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    const char *p = req->path;
+    if (strncmp(p, "/rtc/", 5) == 0) {
+        route_signaling(api, req, resp);
+    } else if (strcmp(p, "/metrics") == 0 || strncmp(p, "/api/", 5) == 0) {
+        route_operator(api, req, resp);
+    } else { /* OPTIONS on a page: same-origin only, no CORS */
+        resp->status = 204;
+        snprintf(resp->allow, sizeof resp->allow, "GET, HEAD, OPTIONS");
     }
 }
 

@@ -69,8 +69,34 @@ int fo_auth_make_token(const char *secret, fo_auth_action_t action, const char *
     return n > 0 && (size_t)n < cap ? n : FO_EINVAL;
 }
 
+/* The expiry field: plain decimal digits, no sign, no leading zero, at most 18 digits (so it
+ * cannot overflow), ending at '.'. Returns the value and the end in *end, or -1. One spelling
+ * per value: "+5", "05" or " 5" would otherwise verify with the MAC of "5". */
+static int64_t parse_expiry(const char *p, const char **end)
+{
+    int64_t v = 0;
+    size_t n = 0;
+    for (; p[n] >= '0' && p[n] <= '9'; n++) {
+        if (n == 18) return -1;
+        v = v * 10 + (p[n] - '0');
+    }
+    if (n == 0 || p[0] == '0' || p[n] != '.') return -1;
+    *end = p + n;
+    return v;
+}
+
+/* The signature field: exactly 64 lower-case hex digits (what make-token.sh and
+ * fo_auth_make_token write). */
+static bool lower_hex64(const char *sig)
+{
+    size_t n = 0;
+    for (; sig[n]; n++)
+        if (n == 64 || !((sig[n] >= '0' && sig[n] <= '9') || (sig[n] >= 'a' && sig[n] <= 'f'))) return false;
+    return n == 64;
+}
+
 int fo_auth_token_verify(const char *secret, fo_auth_action_t action, const char *stream_key,
-                         const char *token, int64_t now, const char **why)
+                         const char *token, int64_t now, int64_t max_ttl, const char **why)
 {
     static const char *dummy;
     if (!why) why = &dummy;
@@ -84,32 +110,31 @@ int fo_auth_token_verify(const char *secret, fo_auth_action_t action, const char
         *why = "token is not for this action";
         return FO_EAUTH;
     }
-    const char *p = token + al + 1;
-    char *end;
-    long long expiry = strtoll(p, &end, 10);
-    if (end == p || *end != '.' || expiry <= 0 || end - p > 19) {
-        *why = "malformed token";
+    const char *end = NULL;
+    int64_t expiry = parse_expiry(token + al + 1, &end);
+    if (expiry < 0 || !lower_hex64(end + 1)) {
+        *why = "malformed token (<action>.<expiry: unix seconds>.<64 lower-case hex digits>)";
         return FO_EAUTH;
     }
     const char *sig = end + 1;
-    if (strlen(sig) != 64) {
-        *why = "malformed token";
-        return FO_EAUTH;
-    }
     char msg[512], hex[65];
-    int n = snprintf(msg, sizeof msg, "%s:%s:%lld", act, stream_key, expiry);
+    int n = snprintf(msg, sizeof msg, "%s:%s:%" PRId64, act, stream_key, expiry);
     if (n < 0 || (size_t)n >= sizeof msg || hmac_hex(secret, msg, hex) != 0) {
         *why = "token check failed";
         return FO_EAUTH;
     }
     unsigned diff = 0;
-    for (int i = 0; i < 64; i++) diff |= (unsigned)(hex[i] ^ (char)(sig[i] | 0x20)); /* hex case */
+    for (int i = 0; i < 64; i++) diff |= (unsigned)(hex[i] ^ sig[i]);
     if (diff) {
         *why = "bad token signature (wrong secret or another stream)";
         return FO_EAUTH;
     }
     if (expiry < now) {
         *why = "token expired";
+        return FO_EAUTH;
+    }
+    if (max_ttl > 0 && expiry - now > max_ttl) {
+        *why = "token valid for longer than auth.max_token_ttl allows";
         return FO_EAUTH;
     }
     return 0;
@@ -119,7 +144,8 @@ int fo_auth_check(fo_auth_t *a, fo_auth_action_t action, const char *stream_key,
                   const char *token, int64_t now, const char **why)
 {
     if (!a || !a->cfg->auth_secret[0]) return 0;
-    int rc = fo_auth_token_verify(a->cfg->auth_secret, action, stream_key, token, now, why);
+    int rc = fo_auth_token_verify(a->cfg->auth_secret, action, stream_key, token, now,
+                                  a->cfg->max_token_ttl, why);
     if (rc == 0) a->stats.token_ok++;
     else a->stats.token_refused++;
     return rc;
@@ -340,6 +366,16 @@ void fo_auth_stats(fo_auth_t *a, fo_auth_stats_t *out)
 
 /* --- lifecycle --- */
 
+/* A short secret can be found by trying: tokens and the API secret are checked offline
+ * (a captured token is an HMAC to brute-force) or online (no rate limit on 401s). */
+static void warn_short_secret(const char *name, const char *secret)
+{
+    size_t n = strlen(secret);
+    if (n && n < FO_AUTH_MIN_SECRET)
+        FO_LOG(FO_LOG_WARN, NULL, "%s is %zu bytes: use at least %d random bytes (e.g. openssl rand -hex 16)",
+               name, n, FO_AUTH_MIN_SECRET);
+}
+
 fo_auth_t *fo_auth_new(const fo_config_t *cfg)
 {
     fo_auth_t *a = calloc(1, sizeof *a);
@@ -364,9 +400,15 @@ fo_auth_t *fo_auth_new(const fo_config_t *cfg)
         }
         a->worker_running = true;
     }
+    warn_short_secret("auth.secret", cfg->auth_secret);
+    warn_short_secret("auth.api_secret", cfg->api_secret);
     if (cfg->auth_secret[0]) FO_LOG(FO_LOG_INFO, NULL, "publish/play need a token (auth.secret set)");
     else FO_LOG(FO_LOG_INFO, NULL, "publish/play are open to anyone reaching the API (auth.secret unset)");
-    if (!cfg->api_secret[0]) FO_LOG(FO_LOG_INFO, NULL, "operator API /api/v1 answers loopback clients only (auth.api_secret unset)");
+    if (!cfg->api_secret[0])
+        FO_LOG(FO_LOG_INFO, NULL,
+               "operator API /api/v1 and /metrics answer loopback clients only (auth.api_secret unset), "
+               "addressed by IP, localhost%s%s; behind a reverse proxy on this machine set auth.api_secret",
+               cfg->allowed_hosts[0] ? " or " : "", cfg->allowed_hosts);
     return a;
 }
 

@@ -8,17 +8,16 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fanout/common.h"
 #include "fanout/log.h"
+#include "fanout/webroot.h"
 
 struct fo_http {
     fo_loop_t *loop;
@@ -32,6 +31,8 @@ struct fo_http {
     int port;
     bool tls;
     char *cert_pem, *key_pem; /* MHD keeps pointers to them for the daemon's life */
+    const char *priorities;   /* GnuTLS priority string (the caller's, read at start) */
+    const char *page_csp;     /* the caller's; "" = no CSP on static files */
 };
 
 typedef struct {
@@ -61,14 +62,36 @@ static void io_cb(fo_io_t *io, uint32_t events)
 
 static void timer_cb(fo_timer_t *t) { run_mhd(t->user); }
 
+/* What every answer carries: the server's name, and nosniff so that no browser reads a JSON or
+ * text answer as a script or a page whatever it holds. */
 static void add_common_headers(struct MHD_Response *r)
 {
-    MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
-    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, PATCH, OPTIONS");
-    MHD_add_response_header(r, "Access-Control-Allow-Headers",
-                            "Content-Type, Authorization, If-Match");
-    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location, Link, ETag");
     MHD_add_response_header(r, "Server", "fanout/" FO_VERSION);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+/* API answers (JSON, SDP, text): never a page, never framed, never cached. */
+static void add_api_headers(struct MHD_Response *r)
+{
+    add_common_headers(r);
+    MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+}
+
+/* CORS as the handler decided (fo_http_cors_t). */
+static void add_cors_headers(struct MHD_Response *r, fo_http_cors_t cors, const char *origin)
+{
+    if (cors == FO_HTTP_CORS_ANY) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "POST, DELETE, PATCH, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match");
+        MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location, Link, ETag");
+    } else if (cors == FO_HTTP_CORS_ORIGIN && origin && *origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(r, "Vary", "Origin");
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, DELETE, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization");
+    }
 }
 
 static enum MHD_Result queue_buffer(struct MHD_Connection *c, int status, const char *ctype,
@@ -78,7 +101,7 @@ static enum MHD_Result queue_buffer(struct MHD_Connection *c, int status, const 
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
     if (ctype && *ctype) MHD_add_response_header(r, "Content-Type", ctype);
-    add_common_headers(r);
+    add_api_headers(r);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -105,24 +128,14 @@ static enum MHD_Result serve_static(fo_http_t *h, struct MHD_Connection *c, cons
         static const char msg[] = "{\"code\":405,\"msg\":\"method not allowed\"}";
         return queue_buffer(c, 405, "application/json", msg, sizeof msg - 1);
     }
-    char path[1024];
     const char *rel = strcmp(url, "/") == 0 ? "/index.html" : url;
-    /* No way out of the www root: refuse "..", backslashes and control characters. */
-    bool bad = strstr(rel, "..") || strchr(rel, '\\') || rel[0] != '/';
-    for (const char *p = rel; *p && !bad; p++) bad = (unsigned char)*p < 0x20;
-    int fd = -1;
-    struct stat st;
-    if (!bad && (size_t)snprintf(path, sizeof path, "%s%s", h->www, rel) < sizeof path)
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-        close(fd);
-        fd = -1;
-    }
+    size_t size = 0;
+    int fd = fo_webroot_open(h->www, rel, FO_WEBROOT_AUTO, &size);
     if (fd < 0) {
         static const char msg[] = "{\"code\":404,\"msg\":\"not found\"}";
         return queue_buffer(c, 404, "application/json", msg, sizeof msg - 1);
     }
-    struct MHD_Response *r = MHD_create_response_from_fd((size_t)st.st_size, fd);
+    struct MHD_Response *r = MHD_create_response_from_fd(size, fd);
     if (!r) {
         close(fd);
         return MHD_NO;
@@ -130,6 +143,10 @@ static enum MHD_Result serve_static(fo_http_t *h, struct MHD_Connection *c, cons
     MHD_add_response_header(r, "Content-Type", mime_for(rel));
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     add_common_headers(r);
+    /* The pages' policy (http.csp): scripts and styles from this origin only, no framing by
+     * other sites (clickjacking the publisher's buttons). Referrer: page URLs may carry tokens. */
+    if (h->page_csp && *h->page_csp) MHD_add_response_header(r, "Content-Security-Policy", h->page_csp);
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
@@ -206,6 +223,8 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
         .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
         .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
         .host = header(c, MHD_HTTP_HEADER_HOST),
+        .origin = header(c, "Origin"),
+        .sec_fetch_site = header(c, "Sec-Fetch-Site"),
         .tls = h->tls,
     };
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -231,7 +250,8 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
     if (resp.location[0]) MHD_add_response_header(r, "Location", resp.location);
     if (resp.allow[0]) MHD_add_response_header(r, "Allow", resp.allow);
     add_extra_headers(r, resp.headers);
-    add_common_headers(r);
+    add_api_headers(r);
+    add_cors_headers(r, resp.cors, req.origin);
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp.status, r);
     MHD_destroy_response(r);
     return ret;
@@ -325,6 +345,7 @@ static fo_http_t *start(fo_http_t *h, const char *addr, int port)
         struct MHD_OptionItem tls_opts[] = {
             {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem},
             {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->priorities},
             {MHD_OPTION_END, 0, NULL},
         };
         h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, h, MHD_OPTION_SOCK_ADDR,
@@ -339,8 +360,9 @@ static fo_http_t *start(fo_http_t *h, const char *addr, int port)
                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_END);
     }
     if (!h->d) {
-        FO_LOG(FO_LOG_ERROR, NULL, "%s server cannot listen on %s:%d: %s", h->tls ? "HTTPS" : "HTTP",
-               addr, port, strerror(errno));
+        FO_LOG(FO_LOG_ERROR, NULL, "%s server cannot listen on %s:%d: %s%s", h->tls ? "HTTPS" : "HTTP",
+               addr, port, strerror(errno),
+               h->tls ? " (or https.priorities / the certificate were refused: see the line above)" : "");
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
@@ -383,11 +405,12 @@ fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *
 
 fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                            size_t max_body, const char *cert_path, const char *key_path,
-                           fo_http_handler_cb cb, void *user)
+                           const char *priorities, fo_http_handler_cb cb, void *user)
 {
     fo_http_t *h = alloc_http(loop, www_root, max_body, cb, user);
     if (!h) return NULL;
     h->tls = true;
+    h->priorities = priorities;
     h->cert_pem = read_pem(cert_path);
     h->key_pem = read_pem(key_path);
     if (!h->cert_pem || !h->key_pem) {
@@ -398,6 +421,8 @@ fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const ch
     }
     return start(h, addr, port);
 }
+
+void fo_http_set_page_csp(fo_http_t *h, const char *csp) { h->page_csp = csp; }
 
 void fo_http_free(fo_http_t *h)
 {

@@ -189,7 +189,8 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
         return NULL;
     }
     return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
-                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, fo_api_handle, api);
+                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, cfg->https_priorities,
+                           fo_api_handle, api);
 }
 
 int main(int argc, char **argv)
@@ -218,7 +219,7 @@ int main(int argc, char **argv)
     if (!app.loop) goto fail;
     app.router = fo_router_new(app.loop, &cfg, dtls);
     if (!app.router) goto fail;
-    api = fo_api_new(app.router);
+    api = fo_api_new(app.router, &cfg);
     if (!api) goto fail;
     auth = fo_auth_new(&cfg);
     if (!auth) goto fail;
@@ -228,7 +229,9 @@ int main(int argc, char **argv)
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api);
     if (!http) goto fail;
+    fo_http_set_page_csp(http, cfg.csp);
     if (cfg.https_enabled && !(https = start_https(&cfg, app.loop, app.router, api))) goto fail;
+    if (https) fo_http_set_page_csp(https, cfg.csp);
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 

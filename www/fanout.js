@@ -90,6 +90,20 @@
     return u.toString();
   }
 
+  /**
+   * Where signaling for `api` (as given to buildApiUrl/buildWhipUrl) goes: { origin, own,
+   * foreign }. foreign: not the page's own origin, i.e. another server than the one that served
+   * the page. The publisher page does not send the camera there unless the user confirms.
+   */
+  function apiTarget(api) {
+    const own = (global.location && /^https?:/.test(global.location.protocol)) ? global.location.origin : 'http://localhost:1985';
+    let origin = own;
+    if (api) {
+      try { origin = new URL(api, own).origin; } catch (e) { origin = String(api); }
+    }
+    return { origin: origin, own: own, foreign: origin !== own };
+  }
+
   function randomId(n) {
     const a = new Uint8Array(n || 8);
     (global.crypto || {}).getRandomValues ? global.crypto.getRandomValues(a) : a.forEach((_, i) => { a[i] = Math.random() * 256; });
@@ -570,7 +584,7 @@
 
   global.Fanout = {
     FanoutSession: FanoutSession, FanoutError: FanoutError, parseStreamUrl: parseStreamUrl,
-    buildApiUrl: buildApiUrl, buildWhipUrl: buildWhipUrl, pageParams: pageParams, render: render, byIds: byIds,
+    buildApiUrl: buildApiUrl, buildWhipUrl: buildWhipUrl, apiTarget: apiTarget, pageParams: pageParams, render: render, byIds: byIds,
     publish: (url, opts, stream) => new FanoutSession('publish', opts).publish(url, stream),
     play: (url, opts) => new FanoutSession('play', opts).play(url),
   };

@@ -31,6 +31,8 @@ enum {
     FO_API_LIMITED = 1012,      /* 429: this client has too many sessions */
     FO_API_UNAUTHORIZED = 1013, /* 401: missing or bad token (auth.enabled) */
     FO_API_FORBIDDEN = 1014,    /* 403: refused by the on_publish/on_play callback */
+    FO_API_BAD_ORIGIN = 1015,   /* 403: operator API asked by another site's page (Origin,
+                                 * Sec-Fetch-Site) or under a Host it does not answer to */
 };
 
 /* A parsed SRS-style publish/play request body. */
@@ -50,13 +52,16 @@ void fo_api_rtc_req_free(fo_api_rtc_req_t *r);
 
 typedef struct fo_api fo_api_t;
 
-fo_api_t *fo_api_new(fo_router_t *router);
+/* `cfg` (http.allowed_hosts, http.allowed_origins, auth.api_secret) and `router` must outlive
+ * the api. */
+fo_api_t *fo_api_new(fo_router_t *router, const fo_config_t *cfg);
 void fo_api_free(fo_api_t *api);
 /* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
  * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
 
-/* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
+/* The fo_http_handler_cb: handles /rtc/ (with CORS for any origin), /api/ and /metrics (no CORS
+ * but for http.allowed_origins; other sites' requests refused) and OPTIONS anywhere; returns
  * false for everything else (static files). Counts every answer for /metrics. */
 bool fo_api_handle(void *api, const fo_http_req_t *req, fo_http_resp_t *resp);
 

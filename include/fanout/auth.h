@@ -23,6 +23,9 @@
 
 typedef enum { FO_AUTH_PUBLISH = 0, FO_AUTH_PLAY = 1 } fo_auth_action_t;
 
+/* Secrets (auth.secret, auth.api_secret) shorter than this are warned about at start. */
+#define FO_AUTH_MIN_SECRET 16
+
 typedef struct fo_auth fo_auth_t;
 
 /* cfg must outlive it. Starts the notification worker when a notification URL is set. NULL on
@@ -35,10 +38,13 @@ void fo_auth_free(fo_auth_t *a);
  * (at least 96 bytes). Returns its length or FO_EINVAL. Any thread. */
 int fo_auth_make_token(const char *secret, fo_auth_action_t action, const char *stream_key,
                        int64_t expiry, char *out, size_t cap);
-/* Checks a token against secret, action, stream and `now` (unix seconds). Returns 0 or FO_EAUTH
- * with a static reason in *why. Constant-time signature comparison. Any thread. */
+/* Checks a token against secret, action, stream and `now` (unix seconds). The token must be
+ * spelled exactly as fo_auth_make_token writes it: the expiry in plain decimal digits (no sign,
+ * no leading zero), the signature in 64 lower-case hex digits. A token that expires more than
+ * `max_ttl` seconds after `now` is refused too (0 = no maximum). Returns 0 or FO_EAUTH with a
+ * static reason in *why. Constant-time signature comparison. Any thread. */
 int fo_auth_token_verify(const char *secret, fo_auth_action_t action, const char *stream_key,
-                         const char *token, int64_t now, const char **why);
+                         const char *token, int64_t now, int64_t max_ttl, const char **why);
 
 /* The publish/play gate: passes when tokens are off, else verifies `token` (NULL/"" = none).
  * Returns 0 or FO_EAUTH (answer 401) with a reason in *why. */

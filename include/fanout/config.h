@@ -12,6 +12,17 @@
 
 #define FO_CONFIG_MAX_CANDIDATES 8
 #define FO_CONFIG_MAX_WORKERS 64
+/* http.csp's default: the pages' scripts and styles from files of this origin (no inline
+ * code), signaling to any http(s) origin (pages given ?api=), no plugins, no framing by any
+ * site. (A line of conf/fanout.conf holds at most 200 bytes: inih's limit.) */
+#define FO_CONFIG_PAGE_CSP                                                                         \
+    "default-src 'self'; img-src 'self' data:; connect-src 'self' http: https:; "                  \
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+/* https.priorities' default: TLS 1.2 and 1.3 only (no 1.0/1.1), forward-secret key exchange and
+ * AEAD ciphers only (what Mozilla's "intermediate" profile allows), the server's order. */
+#define FO_CONFIG_TLS_PRIORITIES                                                                   \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"            \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 
 typedef struct {
     /* [http] */
@@ -19,12 +30,17 @@ typedef struct {
     int http_port;
     char www_root[512];
     int max_body;               /* bytes */
+    char allowed_hosts[512];    /* names (besides IP literals, localhost) the operator API
+                                 * answers under when it trusts loopback; "*" = any */
+    char allowed_origins[512];  /* other origins that may call the operator API (CORS) */
+    char csp[512];              /* Content-Security-Policy of the pages; "" = none */
     /* [https] */
     int https_enabled;          /* 0 or 1 */
     char https_listen[64];
     int https_port;
     char https_cert[512];       /* PEM; generated (self-signed) when neither file exists */
     char https_key[512];
+    char https_priorities[256]; /* GnuTLS priority string: TLS versions and cipher suites */
     /* [rtc] */
     char rtc_listen[64];
     int rtc_port;
@@ -56,6 +72,7 @@ typedef struct {
     char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */
     char on_publish[512], on_play[512], on_unpublish[512], on_stop[512]; /* callback URLs */
     int hook_timeout_ms;
+    int max_token_ttl;          /* seconds: tokens expiring later than now + this are refused */
     /* [record] (src/record.c) */
     int record_enabled;         /* 0 or 1: record the streams matching record_streams */
     char record_dir[512];

@@ -2,7 +2,9 @@
 /* The HTTP server: the only libmicrohttpd user. Runs inside our event loop (MHD's epoll fd in
  * our epoll, MHD_run on readiness and on its timeout), collects request bodies up to a limit,
  * hands each complete request to one handler, serves static files from the www root for what
- * the handler leaves, and adds CORS headers to everything. Loop thread only. */
+ * the handler leaves (beneath the root, webroot.h), and sets the response headers: nosniff on
+ * everything, the pages' Content-Security-Policy on static files, a deny-all one on the rest,
+ * and CORS headers only where the handler asks for them (fo_http_cors_t). Loop thread only. */
 #ifndef FO_HTTP_H
 #define FO_HTTP_H
 
@@ -24,13 +26,24 @@ typedef struct {
     const char *content_type;  /* "" if absent */
     const char *authorization; /* "" if absent */
     const char *host;          /* "" if absent */
+    const char *origin;        /* Origin header, "" if absent */
+    const char *sec_fetch_site; /* Sec-Fetch-Site header, "" if absent */
     char remote_ip[64];
     bool tls;                  /* arrived on the HTTPS server */
 } fo_http_req_t;
 
+/* Which CORS headers an answer carries. */
+typedef enum {
+    FO_HTTP_CORS_NONE = 0, /* none: browsers let only same-origin pages read it */
+    FO_HTTP_CORS_ANY,      /* Access-Control-Allow-Origin: * (the signaling endpoints) */
+    FO_HTTP_CORS_ORIGIN,   /* the request's Origin echoed, with Vary: Origin (an origin the
+                            * handler has checked, e.g. http.allowed_origins) */
+} fo_http_cors_t;
+
 /* What the handler answers. body is heap memory the server frees after sending. */
 typedef struct {
     int status;
+    fo_http_cors_t cors;
     char content_type[64];
     char *body;
     size_t body_len;
@@ -45,11 +58,15 @@ typedef bool (*fo_http_handler_cb)(void *user, const fo_http_req_t *req, fo_http
 /* Listens on addr:port (IPv4 or IPv6 literal). NULL on failure (logged). */
 fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                        size_t max_body, fo_http_handler_cb cb, void *user);
-/* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here. NULL on
- * failure (logged). */
+/* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here; `priorities` is
+ * the GnuTLS priority string (https.priorities: which protocol versions and cipher suites), read
+ * at start. NULL on failure (logged). */
 fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                            size_t max_body, const char *cert_path, const char *key_path,
-                           fo_http_handler_cb cb, void *user);
+                           const char *priorities, fo_http_handler_cb cb, void *user);
+/* The Content-Security-Policy sent with static files (http.csp); "" sends none. The string is
+ * the caller's and must outlive the server. Default: none. */
+void fo_http_set_page_csp(fo_http_t *h, const char *csp);
 void fo_http_free(fo_http_t *h);
 int fo_http_port(const fo_http_t *h);
 

@@ -17,8 +17,10 @@
  *    certificate this module made that has expired is replaced;
  *  - neither exists: a self-signed certificate valid for 397 days is generated for the DNS names
  *    and IP literals in names[0..n) (copied into subjectAltName; "localhost", "127.0.0.1" and
- *    "::1" are always added) and written there (key mode 0600) through a temporary file and
- *    rename(); the parent directory must exist;
+ *    "::1" are always added) and written there (key mode 0600, certificate 0644, whatever the
+ *    umask) through a temporary file of a fresh name (O_EXCL | O_NOFOLLOW: nothing already in the
+ *    directory can redirect the key or decide its mode) and rename(); the parent directory
+ *    must exist;
  *  - only one exists: an error (a half-configured pair is never overwritten).
  * Returns 0 or FO_ESYS / FO_ECRYPTO / FO_EINVAL with the reason in err. */
 int fo_tls_cert_ensure(const char *cert_path, const char *key_path, const char *const *names,
