@@ -272,3 +272,5 @@ int fo_loop_run(fo_loop_t *loop)
     run_deferred(loop);
     return 0;
 }
+
+void fo_loop_clear_stop(fo_loop_t *loop) { loop->stopping = 0; }
