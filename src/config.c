@@ -84,7 +84,9 @@ static const setting_t settings[] = {
     S("auth", "on_unpublish", on_unpublish, "", "URL POSTed when a publisher ends (notification)"),
     S("auth", "on_stop", on_stop, "", "URL POSTed when a player ends (notification)"),
     I("auth", "hook_timeout_ms", hook_timeout_ms, "1000", 50, 10000,
-      "longest wait for a callback (on_publish/on_play block the media loop this long at most)"),
+      "longest wait for a callback; on_publish/on_play refuse (503) when it passes"),
+    I("auth", "hook_max_in_flight", hook_max_in_flight, "100", 1, 100000,
+      "on_publish/on_play callbacks waiting at once; beyond it requests get 503"),
     S("log", "level", log_level, "info", "error, warn, info, debug or trace"),
     S("log", "file", log_file, "", "log file (reopened on SIGHUP); empty = stderr"),
 };

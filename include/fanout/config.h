@@ -51,6 +51,7 @@ typedef struct {
     char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */
     char on_publish[512], on_play[512], on_unpublish[512], on_stop[512]; /* callback URLs */
     int hook_timeout_ms;
+    int hook_max_in_flight;     /* on_publish/on_play callbacks waiting at once; beyond: 503 */
     /* [log] */
     char log_level[16];
     char log_file[512];
