@@ -362,6 +362,10 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
     if (deny(api, req, "metrics", NULL, resp)) return;
     fo_metrics_data_t d;
     fo_metrics_collect(api->metrics, &d);
+    if (api->auth) {
+        d.has_auth = true;
+        fo_auth_stats(api->auth, &d.auth);
+    }
     resp->body = fo_metrics_render(&d);
     if (!resp->body) {
         text_resp(resp, 500, "out of memory\n");
