@@ -35,6 +35,7 @@ struct fo_http {
     fo_http_handler_cb cb;
     void *user;
     int port;
+    uint64_t runs;            /* MHD_run calls */
     bool tls;
     char *cert_pem, *key_pem; /* MHD keeps pointers to them for the daemon's life */
     fo_http_defer_t *defers;  /* waiting for their owners */
@@ -87,6 +88,7 @@ static void schedule(fo_http_t *h)
 
 static void run_mhd(fo_http_t *h)
 {
+    h->runs++;
     MHD_run(h->d);
     schedule(h);
 }
@@ -382,7 +384,10 @@ static char *read_pem(const char *path)
 static fo_http_t *start(fo_http_t *h, const char *addr, int port)
 {
     struct sockaddr_storage ss = {0};
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    /* No MHD_USE_TURBO with TLS: it marks a new connection ready before it is, and a TLS
+     * handshake waiting for the client (gnutls reads, MHD never sees the EAGAIN) keeps it so:
+     * MHD_get_timeout says 0 for as long as the client stays silent and MHD_run spins. */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (h->tls ? 0u : MHD_USE_TURBO);
     if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
@@ -491,6 +496,8 @@ void fo_http_free(fo_http_t *h)
 }
 
 int fo_http_port(const fo_http_t *h) { return h->port; }
+
+uint64_t fo_http_runs(const fo_http_t *h) { return h->runs; }
 
 /* --- deferred answers --- */
 

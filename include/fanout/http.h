@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fanout/loop.h"
 
@@ -56,6 +57,8 @@ fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const ch
 /* Ends deferred requests first (their owners hear FO_HTTP_DEFER_SHUTDOWN), then stops. */
 void fo_http_free(fo_http_t *h);
 int fo_http_port(const fo_http_t *h);
+/* MHD_run calls so far: a daemon with nothing to do is not run (tests). */
+uint64_t fo_http_runs(const fo_http_t *h);
 
 /* --- deferred answers ---
  * A handler that must wait for something (an operator's callback, another server) calls

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The HTTP server's deferred answers, on one loop with the outbound client (httpc) as the
- * HTTP client: twenty requests answered 300 ms later all arrive together while an ordinary
+/* The HTTP server on our loop. A silent TCP client on the HTTPS server neither freezes the
+ * loop nor keeps MHD spinning (it did both: MHD_USE_TURBO with TLS said "run me again" for as
+ * long as the client stayed silent, and the 0 ms timer re-armed inside the timer pass). The
+ * deferred answers, on one loop with the outbound client (httpc) as the HTTP client: twenty requests answered 300 ms later all arrive together while an ordinary
  * request is answered at once; an answer given inside the handler; the timeout (default 504,
  * or the owner's own answer); a client that leaves while its request waits (the owner hears
  * CLOSED, fo_http_defer_client_gone sees it, nothing is left behind); stopping the server
@@ -23,6 +25,7 @@
 #include "fanout/http.h"
 #include "fanout/httpc.h"
 #include "fanout/loop.h"
+#include "fanout/tls_cert.h"
 
 static fo_loop_t *loop;
 static fo_http_t *srv;
@@ -292,6 +295,37 @@ static void test_shutdown_with_waiting(void **state)
     assert_int_equal(l.calls, 1);
 }
 
+static void test_silent_tls_client(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_http.XXXXXX", cert[64], key[64], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cert, sizeof cert, "%s/c.pem", dir);
+    snprintf(key, sizeof key, "%s/k.pem", dir);
+    assert_int_equal(fo_tls_cert_ensure(cert, key, NULL, 0, err, sizeof err), 0);
+    fo_http_t *tls = fo_http_new_tls(loop, "127.0.0.1", 0, "/nonexistent", 4096, cert, key, handler, NULL);
+    assert_non_null(tls);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fo_http_port(tls)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof a), 0);
+    run_for(100); /* accepted; the handshake waits for a ClientHello that never comes */
+    uint64_t runs = fo_http_runs(tls);
+    got_t g = {0};
+    get("/now", &g); /* on the plain server, meanwhile */
+    run(3000);
+    assert_int_equal(g.status, 200);
+    run_for(400);
+    uint64_t spun = fo_http_runs(tls) - runs;
+    printf("a silent TLS client: the HTTPS daemon ran %llu times in ~0.5 s\n", (unsigned long long)spun);
+    assert_true(spun < 50);
+    close(s);
+    fo_http_free(tls);
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +334,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_leaves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_with_waiting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_silent_tls_client, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
