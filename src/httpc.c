@@ -365,6 +365,7 @@ static int setup(fo_httpc_req_t *rq, const fo_httpc_request_t *in, const char *m
     curl_easy_setopt(e, CURLOPT_HEADERDATA, rq);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, rq->errbuf);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_body);
+    if (in->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, in->ca_file) != CURLE_OK) return FO_EINVAL;
     if (strcmp(method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (in->body || strcmp(method, "POST") == 0) {

@@ -24,8 +24,10 @@
 #include <cmocka.h>
 
 #include "fanout/common.h"
+#include "fanout/http.h"
 #include "fanout/httpc.h"
 #include "fanout/loop.h"
+#include "fanout/tls_cert.h"
 
 /* --- the test server --- */
 
@@ -496,6 +498,46 @@ static void test_free_in_flight(void **state)
     assert_int_equal(never.calls, 0);
 }
 
+/* HTTPS to our own TLS server (a self-signed certificate for 127.0.0.1): refused without
+ * trusting it (FO_ECRYPTO), answered with ca_file pointing at it. */
+static bool tls_handler(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    (void)user;
+    resp->status = 200;
+    resp->body = strdup(req->tls ? "over tls" : "plain");
+    resp->body_len = strlen(resp->body);
+    return true;
+}
+
+static void test_https(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_httpc.XXXXXX", cert[64], key[64], err[256], u[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cert, sizeof cert, "%s/c.pem", dir);
+    snprintf(key, sizeof key, "%s/k.pem", dir);
+    assert_int_equal(fo_tls_cert_ensure(cert, key, NULL, 0, err, sizeof err), 0);
+    start(NULL);
+    fo_http_t *h = fo_http_new_tls(loop, "127.0.0.1", 0, "/nonexistent", 4096, cert, key, tls_handler, NULL);
+    assert_non_null(h);
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/x", fo_http_port(h));
+    result_t untrusted = {.stop_after = 2}, trusted = {.stop_after = 2};
+    fo_httpc_request_t rq = {.url = u};
+    assert_int_equal(fo_httpc_send(cli, &rq, done_cb, &untrusted, NULL), 0);
+    rq.ca_file = cert;
+    assert_int_equal(fo_httpc_send(cli, &rq, done_cb, &trusted, NULL), 0);
+    run(5000);
+    assert_int_equal(untrusted.err, FO_ECRYPTO);
+    assert_int_equal(trusted.err, 0);
+    assert_int_equal(trusted.status, 200);
+    assert_string_equal(trusted.body, "over tls");
+    fo_http_free(h);
+    finish();
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_limits_and_bad_input),
         cmocka_unit_test(test_failures),
         cmocka_unit_test(test_free_in_flight),
+        cmocka_unit_test(test_https),
     };
     return cmocka_run_group_tests(tests, setup_server, teardown_server);
 }
