@@ -484,8 +484,11 @@ static void end_defer(fo_http_defer_t *d, fo_http_defer_end_t why);
 void fo_http_free(fo_http_t *h)
 {
     if (!h) return;
-    /* MHD must not stop with suspended connections: end them (they are resumed) first. */
+    /* MHD must not stop with suspended connections: end them (they are resumed) first, and
+     * run MHD once so their answers (503) go out before the connections close. */
+    bool ended = h->defers != NULL;
     while (h->defers) end_defer(h->defers, FO_HTTP_DEFER_SHUTDOWN);
+    if (ended) MHD_run(h->d);
     fo_timer_stop(h->loop, &h->timer);
     fo_loop_io_del(h->loop, &h->io);
     MHD_stop_daemon(h->d);

@@ -372,7 +372,10 @@ static int setup(fo_httpc_req_t *rq, const fo_httpc_request_t *in, const char *m
     curl_easy_setopt(e, CURLOPT_HEADERDATA, rq);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, rq->errbuf);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_body);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L); /* a new request waits to share an HTTP/2 connection */
+    /* https: a request waits for a connection being set up to the same host to learn (ALPN)
+     * whether it speaks HTTP/2 and can share it. Not for http://: curl would wait for the
+     * first response there, and HTTP/1.1 requests would go one after another. */
+    if (strncasecmp(in->url, "https:", 6) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     if (in->ca_file || rq->c->ca_bundle) { /* one file, not the directory (see the top) */
         curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
         if (curl_easy_setopt(e, CURLOPT_CAINFO, in->ca_file ? in->ca_file : SYSTEM_CA_BUNDLE) != CURLE_OK)

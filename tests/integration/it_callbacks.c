@@ -15,6 +15,8 @@
  *  3. A client that closes its connection while its callback is pending leaves no session.
  *  4. Beyond auth.hook_max_in_flight: 503, code 1008. A callback that never answers, or
  *     drops the connection: refused, 503 code 1014 (fail closed), within the timeout.
+ *  5. SIGTERM while a request waits for its callback: the server exits 0 at once (under ASan:
+ *     nothing leaked) and the waiting client gets 503.
  * With IT_CALLBACKS_MEASURE=1 only step 1 runs, printing its numbers without judging them
  * (to measure a build from before the change: docs/benchmarks.md); IT_CALLBACKS_STEPS=234
  * runs only the steps listed. */
@@ -636,7 +638,23 @@ int main(int argc, char **argv)
     if (strchr(steps, '4')) step4_cap_and_failures(stream);
     for (int i = 0; i < PLAYERS; i++) fo_peer_free(players[i]);
     fo_peer_free(pub);
+    /* 5. stop while a request waits for its callback */
+    call_t last = {.timeout_ms = 10000};
+    char s5[256];
+    snprintf(s5, sizeof s5, "%s?hang=1", stream);
+    last.body = play_body(s5, last.url, sizeof last.url);
+    int calls = atomic_load(&hook_calls);
+    call_start(&last);
+    for (int i = 0; i < 100 && atomic_load(&hook_calls) == calls; i++) sleep_ms(10);
+    int64_t t_stop = fo_peer_now_ms();
     fo_testsrv_stop_clean(&srv);
+    call_join(&last);
+    if (fo_peer_now_ms() - t_stop > 3000 || last.status != 503)
+        fo_test_fail("stopping with a request waiting: took %lld ms, the request got HTTP %d",
+                     (long long)(fo_peer_now_ms() - t_stop), last.status);
+    printf("it_callbacks: SIGTERM with a request waiting for its callback: exit 0 in %lld ms, the request "
+           "got %d\n", (long long)(fo_peer_now_ms() - t_stop), last.status);
+    call_free(&last);
     atomic_store(&hook_stop, 1);
     pthread_join(hook_th, NULL);
     for (int i = 0; i < 100 && atomic_load(&hook_threads) > 0; i++) sleep_ms(20);
