@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fanout/admin.h"
+#include "fanout/admit.h"
 #include "fanout/common.h"
 #include "fanout/layer.h"
 #include "fanout/log.h"
@@ -30,6 +31,7 @@ struct fo_api {
     fo_metrics_t *metrics;
     fo_admin_t *admin;
     fo_auth_t *auth;
+    fo_admit_t *admit;
 };
 
 static fo_auth_action_t auth_action(fo_role_t role)
@@ -45,6 +47,13 @@ static void session_gone_cb(void *user, const char *id, const char *key, fo_role
 
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
 {
+    fo_admit_t *admit = fo_admit_new(api->router, auth, api->metrics);
+    if (!admit) { /* keep the old one (no callbacks): tokens still apply */
+        FO_LOG(FO_LOG_ERROR, NULL, "out of memory setting up admissions");
+    } else {
+        fo_admit_free(api->admit);
+        api->admit = admit;
+    }
     api->auth = auth;
     fo_router_set_ended_cb(api->router, auth ? session_gone_cb : NULL, api);
 }
@@ -57,7 +66,8 @@ fo_api_t *fo_api_new(fo_router_t *router, const fo_config_t *cfg)
     api->router = router;
     api->metrics = fo_metrics_new(fo_router_loop(router), router, METRICS_INTERVAL_MS);
     api->admin = api->metrics ? fo_admin_new(router, api->metrics) : NULL;
-    if (!api->admin) {
+    api->admit = api->metrics ? fo_admit_new(router, NULL, api->metrics) : NULL;
+    if (!api->admin || !api->admit) {
         fo_api_free(api);
         return NULL;
     }
@@ -68,6 +78,7 @@ void fo_api_free(fo_api_t *api)
 {
     if (!api) return;
     if (api->auth) fo_router_set_ended_cb(api->router, NULL, NULL);
+    fo_admit_free(api->admit);
     fo_admin_free(api->admin);
     fo_metrics_free(api->metrics);
     free(api);
@@ -184,6 +195,26 @@ static int code_for(int http)
     }
 }
 
+/* The SRS API's answer to an admitted offer (fo_admit_answer_cb). */
+static void rtc_answer(fo_router_t *router, const fo_admit_offer_t *o, fo_offer_result_t *res,
+                       fo_http_resp_t *resp)
+{
+    const char *what = o->offer.role == FO_ROLE_PUBLISH ? "publish" : "play";
+    if (res->http_status != 200) {
+        int c = code_for(res->http_status);
+        if (res->err == FO_ECODEC) c = FO_API_BAD_CODEC;
+        else if (res->err == FO_EAUTH || res->err == FO_EUNREACH) c = FO_API_FORBIDDEN; /* the callback's */
+        FO_LOG(FO_LOG_INFO, o->offer.key, "%s refused: %s", what, res->msg);
+        error_resp(resp, res->http_status, c, res->msg);
+        return;
+    }
+    if (o->offer.role == FO_ROLE_PLAY && o->layer && *o->layer) fo_api_set_layer(router, res->session_id, o->layer);
+    json_resp(resp, 200,
+              json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
+                        "service", "fanout", "pid", (int)getpid(), "sessionid", res->session_id, "sdp",
+                        res->answer));
+}
+
 static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     if (req->body_too_large) {
@@ -205,7 +236,7 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         if (fo_url_query_get(req->query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
-    /* Who may: a token (auth.secret), then the operator's callback (auth.on_publish/on_play). */
+    /* Who may: a token (auth.secret) here; the operator's callback comes last (admit.c). */
     fo_auth_action_t act = auth_action(role);
     const char *why = "";
     if (check_token(api, req, act, r.url.key, r.url.query, &why) != 0) {
@@ -216,31 +247,17 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         fo_api_rtc_req_free(&r);
         return;
     }
-    int hrc = fo_auth_hook_admit(api->auth, act, r.url.key, req->remote_ip, r.tid, msg, sizeof msg);
-    if (hrc != 0) {
-        FO_LOG(FO_LOG_INFO, r.url.key, "%s", msg);
-        error_resp(resp, hrc == FO_EAUTH ? 403 : 503, FO_API_FORBIDDEN, msg);
-        fo_api_rtc_req_free(&r);
-        return;
-    }
-    fo_offer_result_t res;
-    fo_router_offer_from(api->router, role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip, &res);
-    if (res.http_status != 200) {
-        int c = res.err == FO_ECODEC ? FO_API_BAD_CODEC : code_for(res.http_status);
-        FO_LOG(FO_LOG_INFO, r.url.key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);
-        error_resp(resp, res.http_status, c, res.msg);
-    } else {
-        /* Simulcast: ?layer=low|mid|high|0..2 on the API URL or the stream URL. */
-        char layer[16];
-        if (role == FO_ROLE_PLAY && (fo_url_query_get(req->query, "layer", layer, sizeof layer) >= 0 ||
-                                     fo_url_query_get(r.url.query, "layer", layer, sizeof layer) >= 0))
-            fo_api_set_layer(api->router, res.session_id, layer);
-        json_resp(resp, 200,
-                  json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
-                            "service", "fanout", "pid", (int)getpid(), "sessionid", res.session_id,
-                            "sdp", res.answer));
-    }
-    free(res.answer);
+    /* Simulcast: ?layer=low|mid|high|0..2 on the API URL or the stream URL. */
+    char layer[16] = "", param[sizeof r.url.query + 1] = "";
+    if (fo_url_query_get(req->query, "layer", layer, sizeof layer) < 0 &&
+        fo_url_query_get(r.url.query, "layer", layer, sizeof layer) < 0)
+        layer[0] = '\0';
+    if (r.url.query[0]) snprintf(param, sizeof param, "?%s", r.url.query);
+    fo_admit_offer_t o = {.offer = {role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip},
+                          .param = param,
+                          .layer = layer,
+                          .answer = rtc_answer};
+    fo_admit_offer(api->admit, req, &o, resp);
     fo_api_rtc_req_free(&r);
 }
 
@@ -266,6 +283,13 @@ static void text_resp(fo_http_resp_t *resp, int status, const char *msg)
     snprintf(resp->content_type, sizeof resp->content_type, "text/plain; charset=utf-8");
     resp->body = strdup(msg);
     resp->body_len = resp->body ? strlen(msg) : 0;
+}
+
+/* WHIP/WHEP's answers to an admitted offer (fo_admit_answer_cb). */
+static void whip_answer(fo_router_t *router, const fo_admit_offer_t *o, fo_offer_result_t *res,
+                        fo_http_resp_t *resp)
+{
+    fo_whip_answer(router, o->offer.role, o->offer.key, o->layer, res, resp);
 }
 
 /* /rtc/v1/whip/ and /rtc/v1/whep/ (SRS also calls WHEP /rtc/v1/whip-play/). */
@@ -300,14 +324,18 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
         return;
     }
     if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
-    char msg[300];
-    int hrc = fo_auth_hook_admit(api->auth, auth_action(role), key, req->remote_ip, "", msg, sizeof msg);
-    if (hrc != 0) {
-        FO_LOG(FO_LOG_INFO, key, "%s", msg);
-        text_resp(resp, hrc == FO_EAUTH ? 403 : 503, msg);
-        return;
-    }
-    fo_whip_offer(api->router, role, key, req, resp);
+    if (fo_whip_check_offer(role, req, resp) != 0) return;
+    char cand[80] = "", layer[16] = "", param[2048] = "";
+    if (fo_url_query_get(req->query, "eip", cand, sizeof cand) < 0 &&
+        fo_url_query_get(req->query, "candidate", cand, sizeof cand) < 0)
+        cand[0] = '\0';
+    if (role != FO_ROLE_PLAY || fo_url_query_get(req->query, "layer", layer, sizeof layer) < 0) layer[0] = '\0';
+    if (req->query[0]) snprintf(param, sizeof param, "?%s", req->query);
+    fo_admit_offer_t o = {.offer = {role, key, req->body, req->body_len, cand, req->remote_ip},
+                          .param = param,
+                          .layer = layer,
+                          .answer = whip_answer};
+    fo_admit_offer(api->admit, req, &o, resp);
 }
 
 static void handle_whip_resource(fo_api_t *api, const char *id, const fo_http_req_t *req,
@@ -339,6 +367,10 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
     if (deny(api, req, "metrics", NULL, resp)) return;
     fo_metrics_data_t d;
     fo_metrics_collect(api->metrics, &d);
+    if (api->auth) {
+        d.has_auth = true;
+        fo_auth_stats(api->auth, &d.auth);
+    }
     resp->body = fo_metrics_render(&d);
     if (!resp->body) {
         text_resp(resp, 500, "out of memory\n");
@@ -457,7 +489,7 @@ bool fo_api_handle(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
                 strcmp(req->path, "/metrics") == 0;
     if (!ours && strcmp(req->method, "OPTIONS") != 0) return false;
     route(api, req, resp);
-    fo_metrics_count_request(api->metrics, resp->status);
+    if (resp->status) fo_metrics_count_request(api->metrics, resp->status); /* else admit counts it */
     return true;
 }
 

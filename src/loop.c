@@ -39,6 +39,7 @@ struct fo_loop {
      * the not-yet-run ones of the descriptor it removes, so a callback may free another io. */
     struct epoll_event *batch;
     int batch_n, batch_i;
+    uint64_t timer_pass;   /* run_timers calls so far */
 };
 
 static uint64_t mono_ms(void)
@@ -193,14 +194,19 @@ int fo_timer_start(fo_loop_t *loop, fo_timer_t *t, uint64_t ms)
         loop->heap_cap = cap;
     }
     t->due_ms = loop->now + ms;
+    t->pass = loop->timer_pass;
     loop->heap[loop->heap_n] = t;
     heap_up(loop, loop->heap_n++);
     return 0;
 }
 
+/* Runs the timers due now, but none armed by this pass's own callbacks: one that re-arms
+ * itself with 0 ms (MHD asking to be run again at once) would otherwise keep the loop here,
+ * away from epoll, for as long as it does. Those wait for the next iteration. */
 static void run_timers(fo_loop_t *loop)
 {
-    while (loop->heap_n > 0 && loop->heap[0]->due_ms <= loop->now) {
+    uint64_t pass = ++loop->timer_pass;
+    while (loop->heap_n > 0 && loop->heap[0]->due_ms <= loop->now && loop->heap[0]->pass != pass) {
         fo_timer_t *t = loop->heap[0];
         fo_timer_stop(loop, t);
         t->cb(t);
@@ -272,3 +278,5 @@ int fo_loop_run(fo_loop_t *loop)
     run_deferred(loop);
     return 0;
 }
+
+void fo_loop_clear_stop(fo_loop_t *loop) { loop->stopping = 0; }

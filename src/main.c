@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Start-up and shutdown: configuration (defaults, file, environment, flags), the DTLS
- * certificate, the loop with the media router and the HTTP server in it, signals (SIGINT and
- * SIGTERM end sessions with close_notify and exit 0; SIGHUP reopens the log file). */
+ * certificate, the loop with the media router, the HTTP servers and the outbound HTTP client
+ * in it, signals (SIGINT and SIGTERM stop the HTTP servers, end sessions with close_notify,
+ * give the end notifications up to auth.hook_timeout_ms to leave, and exit 0; SIGHUP reopens
+ * the log file). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -27,12 +29,18 @@
 
 #define DEFAULT_CONF "conf/fanout.conf"
 
+#define DRAIN_POLL_MS 20
+
 typedef struct {
     fo_loop_t *loop;
     fo_router_t *router;
     const fo_config_t *cfg;
     fo_io_t sig;
-    fo_httpc_t *httpc; /* outbound HTTP (on_record) */
+    fo_httpc_t *httpc;     /* outbound HTTP: callbacks, on_record (no thread) */
+    fo_http_t *http, *https;
+    fo_auth_t *auth;
+    fo_timer_t drain;      /* waits for the end notifications at shutdown */
+    uint64_t drain_until;
 } app_t;
 
 static void usage(FILE *f)
@@ -68,10 +76,33 @@ static void on_signal(fo_io_t *io, uint32_t events)
             FO_LOG(FO_LOG_INFO, NULL, "log reopened (SIGHUP)");
             continue;
         }
+        if (fo_timer_active(&app->drain)) { /* a second signal: stop now */
+            fo_loop_stop(app->loop);
+            continue;
+        }
         FO_LOG(FO_LOG_INFO, NULL, "signal %u: ending sessions and stopping", si.ssi_signo);
+        /* no new requests; the waiting ones hear "shutting down" */
+        fo_http_free(app->https);
+        fo_http_free(app->http);
+        app->https = app->http = NULL;
         fo_router_shutdown(app->router);
-        fo_loop_stop(app->loop);
+        app->drain_until = fo_loop_now(app->loop) + (uint64_t)app->cfg->hook_timeout_ms;
+        fo_timer_start(app->loop, &app->drain, 0);
     }
+}
+
+/* Stops the loop once the end notifications (on_stop/on_unpublish) have left, or at the
+ * deadline. */
+static void drain_cb(fo_timer_t *t)
+{
+    app_t *app = t->user;
+    size_t left = fo_auth_notify_pending(app->auth);
+    if (left == 0 || fo_loop_now(app->loop) >= app->drain_until) {
+        if (left) FO_LOG(FO_LOG_WARN, NULL, "stopping with %zu end notifications unsent", left);
+        fo_loop_stop(app->loop);
+        return;
+    }
+    fo_timer_start(app->loop, t, DRAIN_POLL_MS);
 }
 
 /* One flag setting, applied after the file and the environment, in command-line order. */
@@ -208,10 +239,9 @@ int main(int argc, char **argv)
 
     int status = 1;
     app_t app = {.cfg = &cfg, .sig = {.fd = -1}};
+    fo_timer_init(&app.drain, drain_cb, &app);
     fo_dtls_ctx_t *dtls = NULL;
-    fo_http_t *http = NULL, *https = NULL;
     fo_api_t *api = NULL;
-    fo_auth_t *auth = NULL;
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
     if (!dtls) goto fail;
@@ -221,17 +251,19 @@ int main(int argc, char **argv)
     if (!app.router) goto fail;
     api = fo_api_new(app.router, &cfg);
     if (!api) goto fail;
-    auth = fo_auth_new(&cfg);
-    if (!auth) goto fail;
-    fo_api_set_auth(api, auth);
-    if (cfg.on_record[0] && !(app.httpc = fo_httpc_new(app.loop, NULL))) goto fail;
+    app.httpc = fo_httpc_new(app.loop, NULL);
+    if (!app.httpc) goto fail;
+    app.auth = fo_auth_new(&cfg, app.httpc);
+    if (!app.auth) goto fail;
+    fo_api_set_auth(api, app.auth);
     fo_record_set_notify(fo_router_record(app.router), record_notify_cb, &app);
-    http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
-                       fo_api_handle, api);
-    if (!http) goto fail;
-    fo_http_set_page_csp(http, cfg.csp);
-    if (cfg.https_enabled && !(https = start_https(&cfg, app.loop, app.router, api))) goto fail;
-    if (https) fo_http_set_page_csp(https, cfg.csp);
+    app.http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
+                           fo_api_handle, api);
+    if (!app.http) goto fail;
+    fo_http_set_page_csp(app.http, cfg.csp);
+    if (cfg.https_enabled && !(app.https = start_https(&cfg, app.loop, app.router, api))) goto fail;
+    if (app.https) fo_http_set_page_csp(app.https, cfg.csp);
+    fo_http_t *http = app.http, *https = app.https;
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
@@ -265,12 +297,13 @@ done:
         fo_loop_io_del(app.loop, &app.sig);
         close(app.sig.fd);
     }
-    fo_http_free(https);
-    fo_http_free(http);
+    fo_timer_stop(app.loop, &app.drain);
+    fo_http_free(app.https);
+    fo_http_free(app.http);
     fo_api_free(api);
     fo_router_free(app.router);
-    fo_httpc_free(app.httpc); /* after the router: its last on_record went in */
-    fo_auth_free(auth);
+    fo_auth_free(app.auth);
+    fo_httpc_free(app.httpc); /* after the router and auth: their last requests went in */
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);
     fo_srtp_global_shutdown();

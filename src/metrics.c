@@ -379,6 +379,55 @@ static void sample_d(sbuf_t *b, const char *name, double v)
     sb_printf(b, "%s %.3f\n", name, v);
 }
 
+/* Tokens, operator API refusals, the on_publish/on_play callbacks (outcomes, in flight, a
+ * latency histogram) and the end notifications. */
+static void render_auth(sbuf_t *b, const fo_auth_stats_t *a)
+{
+    static const char *const hooks[2] = {"on_publish", "on_play"};
+    char l[128];
+    family(b, "fanout_auth_tokens_total", "counter", "Publish/play tokens checked, by result.");
+    sample_u(b, "fanout_auth_tokens_total", "result=\"ok\"", a->token_ok);
+    sample_u(b, "fanout_auth_tokens_total", "result=\"refused\"", a->token_refused);
+    family(b, "fanout_api_auth_refused_total", "counter", "Operator API requests refused (no or wrong secret).");
+    sample_u(b, "fanout_api_auth_refused_total", NULL, a->api_refused);
+    family(b, "fanout_hook_requests_total", "counter",
+           "on_publish/on_play callbacks by outcome: allowed, refused, failed (unreachable), timeout, "
+           "busy (auth.hook_max_in_flight reached, not sent), cancelled (the client left).");
+    for (int h = 0; h < 2; h++) {
+        const struct {
+            const char *name;
+            uint64_t v;
+        } r[] = {{"allowed", a->hook_allowed[h]}, {"refused", a->hook_refused[h]}, {"failed", a->hook_failed[h]},
+                 {"timeout", a->hook_timeout[h]}, {"busy", a->hook_busy[h]},     {"cancelled", a->hook_cancelled[h]}};
+        for (size_t i = 0; i < FO_ARRAY_LEN(r); i++) {
+            snprintf(l, sizeof l, "hook=\"%s\",result=\"%s\"", hooks[h], r[i].name);
+            sample_u(b, "fanout_hook_requests_total", l, r[i].v);
+        }
+    }
+    family(b, "fanout_hook_in_flight", "gauge", "on_publish/on_play callbacks waiting for their answer.");
+    sample_u(b, "fanout_hook_in_flight", NULL, a->hook_in_flight);
+    family(b, "fanout_hook_duration_seconds", "histogram",
+           "Time from sending an on_publish/on_play callback to its verdict (timeouts included).");
+    for (int h = 0; h < 2; h++) {
+        uint64_t cum = 0;
+        for (int i = 0; i <= FO_AUTH_HOOK_BUCKETS; i++) {
+            cum += a->hook_latency[h][i];
+            if (i < FO_AUTH_HOOK_BUCKETS) snprintf(l, sizeof l, "hook=\"%s\",le=\"%g\"", hooks[h], fo_auth_hook_buckets[i]);
+            else snprintf(l, sizeof l, "hook=\"%s\",le=\"+Inf\"", hooks[h]);
+            sample_u(b, "fanout_hook_duration_seconds_bucket", l, cum);
+        }
+        sb_printf(b, "fanout_hook_duration_seconds_sum{hook=\"%s\"} %.3f\n", hooks[h],
+                  (double)a->hook_latency_ms_sum[h] / 1000.0);
+        snprintf(l, sizeof l, "hook=\"%s\"", hooks[h]);
+        sample_u(b, "fanout_hook_duration_seconds_count", l, cum);
+    }
+    family(b, "fanout_notifications_total", "counter",
+           "on_unpublish/on_stop notifications: sent, failed, dropped (queue full).");
+    sample_u(b, "fanout_notifications_total", "result=\"sent\"", a->notify_sent);
+    sample_u(b, "fanout_notifications_total", "result=\"failed\"", a->notify_failed);
+    sample_u(b, "fanout_notifications_total", "result=\"dropped\"", a->notify_dropped);
+}
+
 char *fo_metrics_render(const fo_metrics_data_t *d)
 {
     static const char *const roles[2] = {"publish", "play"};
@@ -469,6 +518,7 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
         snprintf(l, sizeof l, "code=\"%d\"", d->api[i].status);
         sample_u(&b, "fanout_api_requests_total", l, d->api[i].count);
     }
+    if (d->has_auth) render_auth(&b, &d->auth);
 
     const fo_record_stats_t *rs = &d->record;
     family(&b, "fanout_record_active", "gauge", "Recordings starting or writing.");

@@ -32,6 +32,7 @@ struct fo_router {
     fo_map_t *by_id;       /* session id -> session */
     fo_map_t *by_ufrag;    /* our ufrag -> session */
     fo_map_t *by_addr;     /* peer address -> session */
+    fo_map_t *holds;       /* session id -> (void *)1: offers waiting for their callback */
     fo_codec_t video_prefs[8];
     size_t n_video_prefs;
     char cand_buf[FO_SDP_MAX_CANDIDATES][64];
@@ -320,10 +321,12 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     r->by_id = fo_map_new();
     r->by_ufrag = fo_map_new();
     r->by_addr = fo_map_new();
+    r->holds = fo_map_new();
     r->stun = fo_stun_new();
     r->limits = fo_limits_new(cfg);
     r->record = fo_record_new(loop, cfg);
-    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun || !r->limits || !r->record)
+    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->holds || !r->stun || !r->limits ||
+        !r->record)
         goto fail;
     r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
     if (!r->udp) goto fail;
@@ -387,6 +390,7 @@ void fo_router_free(fo_router_t *r)
     fo_map_free(r->by_id);
     fo_map_free(r->by_ufrag);
     fo_map_free(r->by_addr);
+    fo_map_free(r->holds);
     fo_map_free(r->streams);
     fo_record_free(r->record); /* after every stream: their recordings are stopping */
     /* after every session (their release slots are queued), before the socket */
@@ -462,7 +466,7 @@ static int check_limits(fo_router_t *r, fo_role_t role, const char *key, const c
     fo_limits_offer_t o = {.play = role == FO_ROLE_PLAY,
                            .client_ip = client_ip,
                            .now_ms = fo_loop_now(r->loop),
-                           .sessions = fo_map_size(r->by_id),
+                           .sessions = fo_map_size(r->by_id) + fo_map_size(r->holds),
                            .publishers = r->stats.publishers,
                            .stream_players = st ? fo_stream_players(st) : 0};
     char why[200];
@@ -480,10 +484,35 @@ int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char 
     return fo_router_offer_from(r, role, key, offer, len, candidate, NULL, res);
 }
 
-int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
-                         size_t len, const char *candidate, const char *client_ip,
-                         fo_offer_result_t *res)
+/* A fresh session id, unused by sessions and holds. */
+static void new_session_id(const fo_router_t *r, char id[17])
 {
+    do random_token(id, 16);
+    while (fo_map_get(r->by_id, id, 16) || fo_map_get(r->holds, id, 16));
+}
+
+/* After every check passed: holds a place for the offer under a fresh id (counted against
+ * the caps like a session still connecting). */
+static int hold(fo_router_t *r, const char *client_ip, bool publisher, fo_offer_result_t *res)
+{
+    char id[17];
+    new_session_id(r, id);
+    if (fo_map_put(r->holds, id, strlen(id), (void *)1) != 0) return fail_with(res, 500, FO_ENOMEM, "out of memory%s", NULL);
+    if (fo_limits_acquire(r->limits, id, client_ip, publisher) != 0)
+        FO_LOG(FO_LOG_WARN, id, "out of memory counting the held offer against %s", client_ip);
+    res->http_status = 200;
+    snprintf(res->session_id, sizeof res->session_id, "%s", id);
+    return 0;
+}
+
+/* The offer steps: caps, SDP, codecs, the stream's state; then either a hold (hold_only) or
+ * the session, with id `held_id` when it was held before (else a fresh one). */
+static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bool hold_only,
+                    fo_offer_result_t *res)
+{
+    fo_role_t role = o->role;
+    const char *key = o->key, *candidate = o->candidate, *client_ip = o->client_ip;
+    size_t len = o->len;
     memset(res, 0, sizeof *res);
     if (check_limits(r, role, key, client_ip, res) != 0) return res->err;
     if (len > FO_SDP_MAX_LEN) return fail_with(res, 413, FO_ETOOBIG, "SDP offer too large%s", NULL);
@@ -497,7 +526,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
         goto out;
     }
     const char *why = "malformed";
-    if (fo_sdp_parse(offer, len, sdp, &why) != 0) {
+    if (fo_sdp_parse(o->sdp, len, sdp, &why) != 0) {
         rc = fail_with(res, 400, FO_EINVAL, "bad SDP offer: %s", why);
         goto out;
     }
@@ -552,11 +581,16 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
             goto out;
         }
     }
+    if (hold_only) {
+        rc = hold(r, client_ip, role == FO_ROLE_PUBLISH, res);
+        goto out;
+    }
 
     char ufrag[9], pwd[25], id[17];
     random_token(ufrag, 8);
     random_token(pwd, 24);
-    random_token(id, 16);
+    if (held_id) snprintf(id, sizeof id, "%s", held_id);
+    else new_session_id(r, id);
     ans->ice_ufrag = ufrag;
     ans->ice_pwd = pwd;
     ans->fingerprint = fo_dtls_ctx_fingerprint(r->env.transport.dtls);
@@ -633,6 +667,40 @@ out:
     free(answer);
     return rc;
 }
+
+int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *sdp,
+                         size_t len, const char *candidate, const char *client_ip,
+                         fo_offer_result_t *res)
+{
+    fo_offer_t o = {role, key, sdp, len, candidate, client_ip};
+    return do_offer(r, &o, NULL, false, res);
+}
+
+int fo_router_offer_hold(fo_router_t *r, const fo_offer_t *o, fo_offer_result_t *res)
+{
+    return do_offer(r, o, NULL, true, res);
+}
+
+/* Ends a hold: its place and its count against the client's IP. Whether there was one. */
+static bool unhold(fo_router_t *r, const char *id)
+{
+    if (!fo_map_del(r->holds, id, strlen(id))) return false;
+    fo_limits_release(r->limits, id);
+    return true;
+}
+
+int fo_router_offer_take(fo_router_t *r, const char *held_id, const fo_offer_t *o, fo_offer_result_t *res)
+{
+    if (!unhold(r, held_id)) { /* a programming error: say so rather than create a session */
+        memset(res, 0, sizeof *res);
+        return fail_with(res, 500, FO_ENOTFOUND, "no offer held as %s", held_id);
+    }
+    return do_offer(r, o, held_id, false, res);
+}
+
+void fo_router_offer_release(fo_router_t *r, const char *held_id) { unhold(r, held_id); }
+
+size_t fo_router_offers_held(const fo_router_t *r) { return fo_map_size(r->holds); }
 
 fo_session_t *fo_router_session(const fo_router_t *r, const char *id)
 {

@@ -83,6 +83,7 @@ typedef struct {
     int record_queue_mb;        /* the writer's queue */
     int record_repair_ms;       /* how long a missing video packet is waited for */
     char on_record[512];        /* URL POSTed when a file is closed */
+    int hook_max_in_flight;     /* on_publish/on_play callbacks waiting at once; beyond: 503 */
     /* [log] */
     char log_level[16];
     char log_file[512];

@@ -27,6 +27,7 @@ typedef void (*fo_timer_cb)(fo_timer_t *t);
 struct fo_timer {
     uint64_t due_ms;
     size_t slot;       /* index in the heap + 1; 0 when not armed */
+    uint64_t pass;     /* the loop's timer pass it was armed in (loop.c) */
     fo_timer_cb cb;
     void *user;
 };
@@ -37,10 +38,15 @@ fo_loop_t *fo_loop_new(void);
 /* Frees the loop; registered descriptors are not closed. Pending posts are dropped. */
 void fo_loop_free(fo_loop_t *loop);
 
-/* Runs until fo_loop_stop. Returns 0, or FO_ESYS if epoll failed. */
+/* Runs until fo_loop_stop. Returns 0, or FO_ESYS if epoll failed. The stop stays requested:
+ * a later call runs one iteration (fuzz targets run deferred calls so) unless
+ * fo_loop_clear_stop withdrew it. */
 int fo_loop_run(fo_loop_t *loop);
 /* Asks the loop to return after the current iteration. Any thread, async-signal-unsafe. */
 void fo_loop_stop(fo_loop_t *loop);
+/* Withdraws a stop request, so fo_loop_run runs until the next fo_loop_stop (tests that run
+ * one loop in steps). Loop thread, outside fo_loop_run. */
+void fo_loop_clear_stop(fo_loop_t *loop);
 
 /* epoll registration (EPOLLIN/EPOLLOUT...). Return 0 or FO_ESYS. */
 int fo_loop_io_add(fo_loop_t *loop, fo_io_t *io, uint32_t events);
@@ -55,7 +61,9 @@ uint64_t fo_loop_now(const fo_loop_t *loop);
 uint64_t fo_loop_update_time(fo_loop_t *loop);
 
 void fo_timer_init(fo_timer_t *t, fo_timer_cb cb, void *user);
-/* (Re)arms `t` to fire once after `ms`. Returns 0 or FO_ENOMEM. */
+/* (Re)arms `t` to fire once after `ms`. A timer armed from a timer callback fires in a later
+ * iteration, after the descriptors had their turn, even with ms 0: timers cannot starve I/O.
+ * Returns 0 or FO_ENOMEM. */
 int fo_timer_start(fo_loop_t *loop, fo_timer_t *t, uint64_t ms);
 /* Disarms `t`; a no-op when not armed. */
 void fo_timer_stop(fo_loop_t *loop, fo_timer_t *t);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/auth.h"
 #include "fanout/loop.h"
 #include "fanout/record.h"
 #include "fanout/router.h"
@@ -57,6 +58,8 @@ typedef struct {
         uint64_t count;
     } api[FO_METRICS_MAX_CODES];
     size_t n_api;
+    bool has_auth;             /* auth below is filled (the caller's: metrics does not own auth) */
+    fo_auth_stats_t auth;
 } fo_metrics_data_t;
 
 /* Starts sampling every interval_ms (> 0). `router` must outlive the metrics. NULL on

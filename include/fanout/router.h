@@ -6,6 +6,7 @@
 #ifndef FO_ROUTER_H
 #define FO_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,34 @@ int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char 
 int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                          size_t len, const char *candidate, const char *client_ip,
                          fo_offer_result_t *res);
+
+/* An offer, for the steps below that take one: role, stream key ("app/stream"), the SDP, the
+ * advertised address override ("ip" or "ip:port"; NULL/"" = the configured candidates) and
+ * the HTTP peer that the per-IP cap counts (NULL/"" = unknown). */
+typedef struct {
+    fo_role_t role;
+    const char *key;
+    const char *sdp;
+    size_t len;
+    const char *candidate;
+    const char *client_ip;
+} fo_offer_t;
+
+/* Runs every check fo_router_offer_from runs (caps, SDP, codecs, a busy stream, a player's
+ * codecs against the publisher's) without creating anything, and on success holds a place for
+ * the session: the hold counts like a session still connecting (rtc.max_sessions,
+ * rtc.max_pending, rtc.max_sessions_per_ip) until fo_router_offer_take or
+ * fo_router_offer_release. res->session_id is then the id the session will get (http_status
+ * 200, no answer). For an admission that waits (the operator's callback). */
+int fo_router_offer_hold(fo_router_t *r, const fo_offer_t *o, fo_offer_result_t *res);
+/* Turns a hold into the session (id `held_id`), checking everything again (the stream may
+ * have got a publisher meanwhile: 409). The hold ends either way. */
+int fo_router_offer_take(fo_router_t *r, const char *held_id, const fo_offer_t *o,
+                         fo_offer_result_t *res);
+/* Ends a hold without a session. Unknown ids are ignored. */
+void fo_router_offer_release(fo_router_t *r, const char *held_id);
+/* Offers held now. */
+size_t fo_router_offers_held(const fo_router_t *r);
 
 /* Called once for every session that ends (after it was created successfully), with its id,
  * stream key and role; NULL unsets. One subscriber. */
