@@ -17,6 +17,7 @@
 #include "fanout/layer.h"
 #include "fanout/log.h"
 #include "fanout/metrics.h"
+#include "fanout/status.h"
 #include "fanout/whip.h"
 
 #define METRICS_INTERVAL_MS 1000
@@ -73,7 +74,9 @@ void fo_api_free(fo_api_t *api)
  * request URL or "Authorization: Bearer"; the SRS API also looks in the stream URL's query, so
  * handle_rtc checks that itself. "delete" (a WHIP/WHEP resource): the resource's random id is the
  * capability, as WHIP intends. "read", "kick", "metrics": the operator secret (auth.api_secret),
- * loopback clients only without one. Returning false answers 401 with WWW-Authenticate. */
+ * loopback clients only without one. "list" (the pages' stream list): public per http.stream_list,
+ * else as "read". "status" (one stream's state): a play or publish token for it, else as "read".
+ * "info": anyone. Returning false answers 401 with WWW-Authenticate. */
 /* The publish/play token check: the token from ?token=, "Authorization: Bearer" or (the SRS
  * API) the stream URL's query `stream_query`. */
 static int check_token(fo_api_t *api, const fo_http_req_t *req, fo_auth_action_t act,
@@ -87,7 +90,15 @@ static int check_token(fo_api_t *api, const fo_http_req_t *req, fo_auth_action_t
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream)
 {
-    if (strcmp(action, "delete") == 0) return true;
+    if (strcmp(action, "delete") == 0 || strcmp(action, "info") == 0) return true;
+    if (strcmp(action, "list") == 0 && fo_status_list_public(fo_router_config(api->router))) return true;
+    if (strcmp(action, "status") == 0) {
+        /* whoever may play or publish the stream may know its state and audience */
+        const char *why = "";
+        if (check_token(api, req, FO_AUTH_PLAY, stream, NULL, &why) == 0 ||
+            check_token(api, req, FO_AUTH_PUBLISH, stream, NULL, &why) == 0)
+            return true;
+    }
     if (strcmp(action, "publish") == 0 || strcmp(action, "play") == 0) {
         const char *why = "";
         fo_auth_action_t act = strcmp(action, "publish") == 0 ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
@@ -224,15 +235,18 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         int c = res.err == FO_ECODEC ? FO_API_BAD_CODEC : code_for(res.http_status);
         FO_LOG(FO_LOG_INFO, r.url.key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);
         error_resp(resp, res.http_status, c, res.msg);
+        fo_api_retry_after(resp, res.retry_after_s);
     } else {
         /* Simulcast: ?layer=low|mid|high|0..2 on the API URL or the stream URL. */
         char layer[16];
         if (role == FO_ROLE_PLAY && (fo_url_query_get(req->query, "layer", layer, sizeof layer) >= 0 ||
                                      fo_url_query_get(r.url.query, "layer", layer, sizeof layer) >= 0))
             fo_api_set_layer(api->router, res.session_id, layer);
+        char pid[24]; /* a string, as SRS answers it and as /api/v1 does */
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
         json_resp(resp, 200,
-                  json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
-                            "service", "fanout", "pid", (int)getpid(), "sessionid", res.session_id,
+                  json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
+                            "service", "fanout", "pid", pid, "sessionid", res.session_id,
                             "sdp", res.answer));
     }
     free(res.answer);
@@ -344,10 +358,27 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
     snprintf(resp->content_type, sizeof resp->content_type, "text/plain; version=0.0.4; charset=utf-8");
 }
 
+void fo_api_retry_after(fo_http_resp_t *resp, int seconds)
+{
+    size_t n = strlen(resp->headers);
+    if (seconds > 0)
+        snprintf(resp->headers + n, sizeof resp->headers - n, "Retry-After: %d\r\n", seconds);
+}
+
 static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     const char *p = req->path;
-    if (path_is(p, "/rtc/v1/whip/")) {
+    char key[200];
+    fo_status_path_t status = fo_status_path(p, key, sizeof key);
+    static const char *const status_action[] = {"list", "status", "info"};
+    if (status != FO_STATUS_NONE) {
+        if (strcmp(req->method, "OPTIONS") == 0) {
+            resp->status = 204;
+            snprintf(resp->allow, sizeof resp->allow, "GET, OPTIONS");
+        } else if (!deny(api, req, status_action[status], status == FO_STATUS_STREAM ? key : NULL, resp)) {
+            fo_status_handle(api->router, req, resp);
+        }
+    } else if (path_is(p, "/rtc/v1/whip/")) {
         handle_whip_endpoint(api, FO_ROLE_PUBLISH, req, resp);
     } else if (path_is(p, "/rtc/v1/whep/") || path_is(p, "/rtc/v1/whip-play/")) {
         handle_whip_endpoint(api, FO_ROLE_PLAY, req, resp);

@@ -88,6 +88,7 @@ void fo_whip_offer(fo_router_t *r, fo_role_t role, const char *key, const fo_htt
     if (res.http_status != 200) {
         FO_LOG(FO_LOG_INFO, key, "%s refused: %s", what, res.msg);
         text(resp, res.http_status, "%s: %s", what, res.msg);
+        fo_api_retry_after(resp, res.retry_after_s);
         free(res.answer);
         return;
     }
