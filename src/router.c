@@ -436,7 +436,7 @@ static bool take_over(fo_router_t *r, fo_stream_t *st, fo_offer_result_t *res)
     if (limit && silent >= FO_STREAM_STALL_MS) {
         res->retry_after_s = (int)((limit - silent + 999) / 1000);
         snprintf(res->msg, sizeof res->msg,
-                 "stream busy: %s has a publisher, silent for %.0f s: it can be replaced in %d s",
+                 "stream busy: %s has a publisher, silent for %.1f s: it can be replaced in %d s",
                  fo_stream_key(st), (double)silent / 1000.0, res->retry_after_s);
     } else {
         snprintf(res->msg, sizeof res->msg, "stream busy: %s already has a publisher", fo_stream_key(st));
