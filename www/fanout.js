@@ -530,12 +530,15 @@
     }
 
     /**
-     * GET the stream's status (at most once a second unless `now`) into this.audience. Two
-     * requests in a row without an answer mean the server is gone: the session is lost.
+     * GET the stream's status (at most once a second, every 5 s once it is not live, unless
+     * `now`) into this.audience. Two requests in a row without an answer mean the server is
+     * gone: the session is lost.
      */
     async _checkAudience(now) {
       const t = performance.now();
-      if (this._closed || this.lost || !this.state.streamurl || (!now && t - this._statusAt < 1000) || this._asking) return;
+      // once the stream is known not to be live, media arriving says when it is: ask less often
+      const every = /^(waiting|starting|ended|stalled)$/.test(this.audience.state) ? 5000 : 1000;
+      if (this._closed || this.lost || !this.state.streamurl || (!now && t - this._statusAt < every) || this._asking) return;
       this._asking = true;
       this._statusAt = t;
       let r;

@@ -3,7 +3,8 @@
 // headless Chromium (and a Firefox player) against build/fanout:
 //  1. a player of a stream nobody publishes says "Waiting for live/... to start" (phase
 //     'waiting', never 'connected' or 'playing'), then plays by itself once a publisher starts;
-//  2. the publisher presses Stop: every player (two Chromium, one Firefox) shows "The broadcast
+//     at 390 px (a phone) no page scrolls sideways;
+//  2. the publisher presses Stop: every player (Chromium and Firefox) shows "The broadcast
 //     ended" within 3 s of the click (the page's own clock), the publisher page shows how many
 //     watch and draws its chart; Publish again: every player plays again, no click;
 //  3. the server restarts: the player says it cannot reach the server and retries, the
@@ -12,8 +13,7 @@
 //     the index's rows are live again;
 //  4. camera errors in plain words: permission denied (--deny-permission-prompts), no camera
 //     (no fake device), and a page that is not a secure context, which links to its https://
-//     copy on the server's HTTPS port;
-//  5. 390 px wide (a phone): no page scrolls sideways.
+//     copy on the server's HTTPS port.
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
@@ -45,7 +45,8 @@ async function withRig(t, opts, body) {
     }
     throw err;
   } finally {
-    for (const b of rig.browsers) await b.close().catch(() => {});
+    // a browser that does not close in 10 s is left to the process exit (firefox over BiDi can hang)
+    await Promise.all(rig.browsers.map((b) => Promise.race([b.close().catch(() => {}), sleep(10000)])));
     await rig.server.stop();
   }
 }
@@ -82,7 +83,7 @@ const publishing = (page) => waitInPage(page, () => {
   return { ok: f.state.phase === 'live', phase: f.state.phase, pc: f.state.pc };
 }, WAIT_MS, 'publisher live');
 
-test('a player of a stream nobody publishes says it waits for it, then plays once it starts', { timeout: 90000 }, async (t) => {
+test('a player of a stream nobody publishes says it waits for it, then plays once it starts; 390 px fits', { timeout: 150000 }, async (t) => {
   await withRig(t, {}, async (rig) => {
     const chromium = await launchChromium();
     rig.browsers.push(chromium);
@@ -106,10 +107,28 @@ test('a player of a stream nobody publishes says it waits for it, then plays onc
     await plays(player, 'player plays once the publisher starts');
     const s = await shown(player);
     assert.equal(s.banner, '', 'no banner while playing');
+
+    // a phone, 390 px wide: no page scrolls sideways (a long stream name in the index included)
+    const phone = { viewport: { width: 390, height: 844 } };
+    const long = streamName('a-rather-long-stream-name-on-a-phone');
+    const pub390 = await openPage(chromium, rig.server, 'publisher-390', 'publisher.html', long, { list: rig.pages, contextOpts: phone });
+    await publishing(pub390);
+    const play390 = await openPage(chromium, rig.server, 'player-390', 'player.html', long, { list: rig.pages, contextOpts: phone });
+    await plays(play390, 'playing at 390 px');
+    const index = await chromium.newPage(phone);
+    index.label = 'index-390';
+    rig.pages.push(index);
+    await index.goto(rig.server.origin + '/index.html');
+    await waitInPage(index, (k) => ({ ok: !!document.querySelector('tr[data-stream="' + k + '"]') }), 10000, 'index row', long);
+    for (const p of [index, pub390, play390]) {
+      const w = await p.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      console.log('  ' + p.label + ': content ' + w.scroll + ' px in ' + w.client + ' px');
+      assert.ok(w.scroll <= w.client, p.label + ': content ' + w.scroll + ' px wider than the ' + w.client + ' px screen');
+    }
   });
 });
 
-test('publisher stops: every player shows "ended" within 3 s; it publishes again: they play again', { timeout: 120000 }, async (t) => {
+test('publisher stops: every player shows "ended" within 3 s; it publishes again: they play again', { timeout: 180000 }, async (t) => {
   await withRig(t, {}, async (rig) => {
     const [chromium, firefox] = await Promise.all([launchChromium(), launchFirefox()]);
     rig.browsers.push(chromium, firefox);
@@ -117,17 +136,16 @@ test('publisher stops: every player shows "ended" within 3 s; it publishes again
     const pub = await openPage(chromium, rig.server, 'publisher', 'publisher.html', stream, { list: rig.pages });
     await publishing(pub);
     const players = [
-      await openPage(chromium, rig.server, 'chromium-player-1', 'player.html', stream, { list: rig.pages }),
-      await openPage(chromium, rig.server, 'chromium-player-2', 'player.html', stream, { list: rig.pages }),
+      await openPage(chromium, rig.server, 'chromium-player', 'player.html', stream, { list: rig.pages }),
       await openPage(firefox, rig.server, 'firefox-player', 'player.html', stream, { list: rig.pages }),
     ];
     for (const p of players) await plays(p, 'playing');
     // the publisher page counts its audience and charts what it sends
     const ps = await waitInPage(pub, () => ({
-      ok: window.fanout.audience.players === 3 && /3 watching/.test(document.getElementById('onair').textContent) &&
-        document.getElementById('watching').textContent === '3',
+      ok: window.fanout.audience.players === 2 && /2 watching/.test(document.getElementById('onair').textContent) &&
+        document.getElementById('watching').textContent === '2',
       players: window.fanout.audience.players, onair: document.getElementById('onair').textContent,
-    }), 10000, 'publisher shows 3 watching');
+    }), 10000, 'publisher shows 2 watching');
     console.log('  publisher page: "' + ps.onair.trim() + '"');
     assert.ok((await shown(pub)).chartPoints >= 3, 'publisher chart has points');
     assert.ok((await shown(players[0])).chartPoints >= 1, 'player chart has points');
@@ -149,11 +167,11 @@ test('publisher stops: every player shows "ended" within 3 s; it publishes again
     await pub.evaluate(() => document.getElementById('start').click());
     await publishing(pub);
     for (const pl of players) await plays(pl, 'playing again after the publisher came back');
-    console.log('  all three players play again after the publisher came back (no click)');
+    console.log('  both players play again after the publisher came back (no click)');
   });
 });
 
-test('server restarts: player retries and plays again without a click; publisher stops; index greys out', { timeout: 150000 }, async (t) => {
+test('server restarts: player retries and plays again without a click; publisher stops; index greys out', { timeout: 180000 }, async (t) => {
   await withRig(t, {}, async (rig) => {
     const chromium = await launchChromium();
     rig.browsers.push(chromium);
@@ -236,28 +254,5 @@ test('camera errors say what to do: permission denied, no camera, not a secure p
     assert.match(insecure.text, /only to secure pages/);
     assert.equal(new URL(insecure.link).origin, 'https://' + lan.address + ':' + rig.server.httpsPort, 'link to the https page');
     assert.equal(new URL(insecure.link).pathname, '/publisher.html');
-  });
-});
-
-test('390 px wide: the index, publisher and player pages do not scroll sideways', { timeout: 90000 }, async (t) => {
-  await withRig(t, {}, async (rig) => {
-    const chromium = await launchChromium();
-    rig.browsers.push(chromium);
-    const stream = streamName('a-rather-long-stream-name-on-a-phone');
-    const phone = { viewport: { width: 390, height: 844 } };
-    const pub = await openPage(chromium, rig.server, 'publisher-390', 'publisher.html', stream, { list: rig.pages, contextOpts: phone });
-    await publishing(pub);
-    const player = await openPage(chromium, rig.server, 'player-390', 'player.html', stream, { list: rig.pages, contextOpts: phone });
-    await plays(player, 'playing');
-    const index = await chromium.newPage(phone);
-    index.label = 'index-390';
-    rig.pages.push(index);
-    await index.goto(rig.server.origin + '/index.html');
-    await waitInPage(index, (k) => ({ ok: !!document.querySelector('tr[data-stream="' + k + '"]') }), 10000, 'index row', stream);
-    for (const p of [index, pub, player]) {
-      const w = await p.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
-      console.log('  ' + p.label + ': content ' + w.scroll + ' px in ' + w.client + ' px');
-      assert.ok(w.scroll <= w.client, p.label + ': content ' + w.scroll + ' px wider than the ' + w.client + ' px screen');
-    }
   });
 });
