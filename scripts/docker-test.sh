@@ -35,9 +35,9 @@ free_port() {
 }
 
 if [ "${1:-}" != --no-build ]; then
-  echo "docker-test: $engine build -t $image ."
   fmt=()
   [ "$engine" = podman ] && fmt=(--format docker) # OCI images drop HEALTHCHECK
+  echo "docker-test: $engine build ${fmt[*]} -t $image ."
   E build "${fmt[@]}" --network host $run_args -t "$image" . || { echo "docker-test: FAIL: build" >&2; exit 1; }
 fi
 
@@ -79,7 +79,7 @@ else
   done
   [ "$st" = healthy ]; hrc=$?
 fi
-hcmd=$(E inspect --format '{{json .Config.Healthcheck.Test}}' "$image" 2>/dev/null)
+hcmd=$(E image inspect --format '{{json .Config.Healthcheck.Test}}' "$image" 2>/dev/null)
 if [ "$hrc" = 0 ] && [ -n "$hcmd" ] && [ "$hcmd" != null ]; then
   ok "HEALTHCHECK healthy ($hcmd)"
 else
