@@ -107,6 +107,7 @@ test('a player of a stream nobody publishes says it waits for it, then plays onc
     await plays(player, 'player plays once the publisher starts');
     const s = await shown(player);
     assert.equal(s.banner, '', 'no banner while playing');
+    for (const p of [player, pub]) { await p.close(); rig.pages.splice(rig.pages.indexOf(p), 1); } // less load for what follows
 
     // a phone, 390 px wide: no page scrolls sideways (a long stream name in the index included)
     const phone = { viewport: { width: 390, height: 844 } };
