@@ -84,7 +84,9 @@
     const [pub, details] = await Promise.all([F.getJson(base + '/rtc/v1/streams/?count=200', 3000), operatorDetails()]);
     if (pub.unreachable) {
       table.classList.add('stale');
-      status.textContent = 'the server does not answer' + (lastGood ? ' since ' + lastGood.toLocaleTimeString() + ' (the list is from then)' : '') + '; retrying';
+      status.textContent = '';
+      say(note, 'The server does not answer' + (lastGood ? ' since ' + lastGood.toLocaleTimeString() + ': the list below is from then' : '') +
+        '. Trying again every 3 s.');
     } else if (pub.ok || details) {
       table.classList.remove('stale');
       lastGood = new Date();

@@ -68,6 +68,7 @@
   /** Play again after the next delay, saying `reason` meanwhile. */
   function retryLater(reason) {
     cancelRetry();
+    session.state.phase = 'reconnecting';
     const d = F.retryDelay(page.attempt++);
     page.retrying = true;
     page.reason = reason;
