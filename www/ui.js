@@ -69,11 +69,12 @@
   /** Render a session's state and stats into the page's status/stats tables. */
   function render(session, els) {
     const st = session.state;
+    // only what changed: a rewrite of the same text still invalidates the page's layout
     const set = (id, text, cls) => {
       const e = els[id];
       if (!e) return;
-      e.textContent = text;
-      if (cls !== undefined) e.className = cls;
+      if (e.textContent !== text) e.textContent = text;
+      if (cls !== undefined && e.className !== cls) e.className = cls;
     };
     const good = (v) => (v === 'connected' || v === 'completed' ? 'ok' : (v === 'failed' || v === 'closed' ? 'bad' : 'wait'));
     set('phase', st.phase, st.phase === 'failed' ? 'bad' : (/^(connected|playing|live)$/.test(st.phase) ? 'ok' : 'wait'));
@@ -187,7 +188,7 @@
 
     draw() {
       const c = this.canvas;
-      if (!c || !c.getContext) return;
+      if (!c || !c.getContext || global.document.hidden) return;
       const dpr = global.devicePixelRatio || 1;
       const w = c.clientWidth || 300, h = c.clientHeight || 90;
       if (c.width !== Math.round(w * dpr) || c.height !== Math.round(h * dpr)) {
@@ -197,11 +198,11 @@
       const g = c.getContext('2d');
       g.setTransform(dpr, 0, 0, dpr, 0, 0);
       g.clearRect(0, 0, w, h);
-      const css = getComputedStyle(c);
-      const blue = css.getPropertyValue('--accent').trim() || '#2f6fed';
-      const orange = css.getPropertyValue('--chart-fps').trim() || '#d9822b';
-      const muted = css.getPropertyValue('--muted').trim() || '#667085';
-      const line = css.getPropertyValue('--line').trim() || '#e3e6eb';
+      if (!this.colors) { // the stylesheet's colours, read once
+        const css = getComputedStyle(c), v = (name, dflt) => css.getPropertyValue(name).trim() || dflt;
+        this.colors = { blue: v('--accent', '#2f6fed'), orange: v('--chart-fps', '#d9822b'), muted: v('--muted', '#667085'), line: v('--line', '#e3e6eb') };
+      }
+      const { blue, orange, muted, line } = this.colors;
       const top = 16, bottom = h - 4, span = bottom - top;
       g.strokeStyle = line;
       g.lineWidth = 1;
