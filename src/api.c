@@ -21,6 +21,7 @@
 #include "fanout/log.h"
 #include "fanout/metrics.h"
 #include "fanout/origin.h"
+#include "fanout/status.h"
 #include "fanout/whip.h"
 
 #define METRICS_INTERVAL_MS 1000
@@ -89,7 +90,9 @@ void fo_api_free(fo_api_t *api)
  * request URL or "Authorization: Bearer"; the SRS API also looks in the stream URL's query, so
  * handle_rtc checks that itself. "delete" (a WHIP/WHEP resource): the resource's random id is the
  * capability, as WHIP intends. "read", "kick", "metrics": the operator secret (auth.api_secret),
- * loopback clients only without one. Returning false answers 401 with WWW-Authenticate. */
+ * loopback clients only without one. "list" (the pages' stream list): public per http.stream_list,
+ * else as "read". "status" (one stream's state): a play or publish token for it, else as "read".
+ * "info": anyone. Returning false answers 401 with WWW-Authenticate. */
 /* The publish/play token check: the token from ?token=, "Authorization: Bearer" or (the SRS
  * API) the stream URL's query `stream_query`. */
 static int check_token(fo_api_t *api, const fo_http_req_t *req, fo_auth_action_t act,
@@ -103,7 +106,15 @@ static int check_token(fo_api_t *api, const fo_http_req_t *req, fo_auth_action_t
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream)
 {
-    if (strcmp(action, "delete") == 0) return true;
+    if (strcmp(action, "delete") == 0 || strcmp(action, "info") == 0) return true;
+    if (strcmp(action, "list") == 0 && fo_status_list_public(fo_router_config(api->router))) return true;
+    if (strcmp(action, "status") == 0) {
+        /* whoever may play or publish the stream may know its state and audience */
+        const char *why = "";
+        if (check_token(api, req, FO_AUTH_PLAY, stream, NULL, &why) == 0 ||
+            check_token(api, req, FO_AUTH_PUBLISH, stream, NULL, &why) == 0)
+            return true;
+    }
     if (strcmp(action, "publish") == 0 || strcmp(action, "play") == 0) {
         const char *why = "";
         fo_auth_action_t act = strcmp(action, "publish") == 0 ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
@@ -206,12 +217,15 @@ static void rtc_answer(fo_router_t *router, const fo_admit_offer_t *o, fo_offer_
         else if (res->err == FO_EAUTH || res->err == FO_EUNREACH) c = FO_API_FORBIDDEN; /* the callback's */
         FO_LOG(FO_LOG_INFO, o->offer.key, "%s refused: %s", what, res->msg);
         error_resp(resp, res->http_status, c, res->msg);
+        fo_api_retry_after(resp, res->retry_after_s);
         return;
     }
     if (o->offer.role == FO_ROLE_PLAY && o->layer && *o->layer) fo_api_set_layer(router, res->session_id, o->layer);
+    char pid[24]; /* a string, as SRS answers it and as /api/v1 does */
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
     json_resp(resp, 200,
-              json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
-                        "service", "fanout", "pid", (int)getpid(), "sessionid", res->session_id, "sdp",
+              json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
+                        "service", "fanout", "pid", pid, "sessionid", res->session_id, "sdp",
                         res->answer));
 }
 
@@ -384,10 +398,29 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
 /* The signaling endpoints (/rtc/): SRS's players and WHIP/WHEP clients on other origins call
  * them, so every answer, errors included, carries CORS for any origin. What protects them is
  * not the caller's origin but a token (auth.secret) or a resource's random id. */
+void fo_api_retry_after(fo_http_resp_t *resp, int seconds)
+{
+    size_t n = strlen(resp->headers);
+    if (seconds > 0)
+        snprintf(resp->headers + n, sizeof resp->headers - n, "Retry-After: %d\r\n", seconds);
+}
+
 static void route_signaling(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     const char *p = req->path;
     resp->cors = FO_HTTP_CORS_ANY;
+    char key[200];
+    fo_status_path_t status = fo_status_path(p, key, sizeof key);
+    static const char *const status_action[] = {"list", "status", "info"};
+    if (status != FO_STATUS_NONE) { /* the pages' public status (status.h) */
+        if (strcmp(req->method, "OPTIONS") == 0) {
+            resp->status = 204;
+            snprintf(resp->allow, sizeof resp->allow, "GET, OPTIONS");
+        } else if (!deny(api, req, status_action[status], status == FO_STATUS_STREAM ? key : NULL, resp)) {
+            fo_status_handle(api->router, req, resp);
+        }
+        return;
+    }
     if (path_is(p, "/rtc/v1/whip/")) {
         handle_whip_endpoint(api, FO_ROLE_PUBLISH, req, resp);
         return;

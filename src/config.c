@@ -45,6 +45,9 @@ static const setting_t settings[] = {
     S("http", "allowed_origins", allowed_origins, "",
       "other web origins (https://dash.example.org) allowed to call the operator API (CORS)"),
     S("http", "csp", csp, FO_CONFIG_PAGE_CSP, "Content-Security-Policy of the web pages; empty = none"),
+    S("http", "stream_list", stream_list, "auto",
+      "public list of stream names and live state for the pages (GET /rtc/v1/streams/): "
+      "auto = on unless auth.secret is set, on, off"),
     B("https", "enabled", https_enabled, "true", "also serve the API and pages over HTTPS"),
     S("https", "listen", https_listen, "0.0.0.0", "address the HTTPS server listens on"),
     I("https", "port", https_port, "1990", 1, 65535, "HTTPS port"),
@@ -64,6 +67,9 @@ static const setting_t settings[] = {
       "seconds a session may take to connect (ICE+DTLS)"),
     I("rtc", "publisher_grace", publisher_grace, "30", 0, 86400,
       "seconds players wait for a publisher that left to come back"),
+    I("rtc", "publisher_takeover", publisher_takeover, "5", 0, 3600,
+      "seconds a publisher may send no media before a new publisher of its stream replaces it "
+      "(a crashed browser); 0 = never"),
     I("rtc", "max_sessions", max_sessions, "2000", 1, 1000000, "sessions in total"),
     S("rtc", "video_codecs", video_codecs, "VP8 H264 VP9 AV1",
       "video codecs allowed, in order of preference"),
@@ -165,6 +171,12 @@ static int check_value(const fo_config_t *cfg, const setting_t *s, char *err, si
             return FO_EINVAL;
         }
     }
+    if (strcmp(s->section, "http") == 0 && strcmp(s->key, "stream_list") == 0 &&
+        strcmp(cfg->stream_list, "auto") != 0 && strcmp(cfg->stream_list, "on") != 0 &&
+        strcmp(cfg->stream_list, "off") != 0) {
+        put_err(err, errcap, "http.stream_list: '%s' is not auto, on or off%s", cfg->stream_list, "");
+        return FO_EINVAL;
+    }
     if (strcmp(s->section, "rtc") == 0 && strcmp(s->key, "video_codecs") == 0) {
         fo_codec_t codecs[8];
         if (fo_config_video_codecs(cfg, codecs, FO_ARRAY_LEN(codecs)) < 0) {
@@ -243,7 +255,9 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     if (lc->failed) return 0;
     char why[256];
     if (!name) return 1; /* a section header alone */
-    if (fo_config_set(lc->cfg, section, name, value, why, sizeof why) != 0) {
+    int rc = *section ? fo_config_set(lc->cfg, section, name, value, why, sizeof why)
+                      : (snprintf(why, sizeof why, "'%s' is outside any [section]", name), FO_EINVAL);
+    if (rc != 0) {
         if (lc->err && lc->errcap) snprintf(lc->err, lc->errcap, "%s", why);
         lc->failed = 1;
         return 0;
@@ -260,8 +274,14 @@ static int load_result(int rc, const load_ctx_t *lc, const char *name, char *err
     return FO_EINVAL;
 }
 
+/* inih goes on after a bad line by default; then a key under a broken "[rtc" header reached
+ * our handler with no section and its error hid the real one. Debian's inih makes this a
+ * run-time switch. */
+static void ini_setup(void) { ini_stop_on_first_error = 1; }
+
 int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t errcap)
 {
+    ini_setup();
     FILE *f = fopen(path, "r");
     if (!f) {
         if (err && errcap) snprintf(err, errcap, "%s: %s", path, strerror(errno));
@@ -295,6 +315,7 @@ int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, 
 {
     char why[300] = "";
     load_ctx_t lc = {cfg, why, sizeof why, 0};
+    ini_setup();
     return load_result(ini_parse_string(text, ini_cb, &lc), &lc, name ? name : "config", err, errcap);
 }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "fanout/api.h"
+#include "fanout/candidates.h"
 #include "fanout/common.h"
 #include "fanout/config.h"
 #include "fanout/dtls.h"
@@ -24,6 +26,7 @@
 #include "fanout/loop.h"
 #include "fanout/record.h"
 #include "fanout/router.h"
+#include "fanout/sdp.h"
 #include "fanout/srtp.h"
 #include "fanout/tls_cert.h"
 
@@ -130,6 +133,27 @@ static void record_notify_cb(void *user, const char *url, char *body)
     free(body);
 }
 
+/* rtc.candidate's names are looked up once, here: one that does not resolve is a bad
+ * configuration (exit 2), not an answer the server cannot build later. The router gets the
+ * addresses. */
+static int resolve_candidates(fo_config_t *cfg)
+{
+    char list[FO_SDP_MAX_CANDIDATES][FO_CANDIDATE_LEN], err[400];
+    size_t n;
+    if (fo_candidates_expand(cfg->candidate, 1, list, FO_ARRAY_LEN(list), &n, err, sizeof err) != 0) {
+        fprintf(stderr, "fanout: bad configuration: %s\n", err);
+        return -1;
+    }
+    char joined[sizeof cfg->candidate] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof joined; i++)
+        len += (size_t)snprintf(joined + len, sizeof joined - len, "%s%s", i ? " " : "", list[i]);
+    if (strcmp(joined, cfg->candidate) != 0 && strcmp(cfg->candidate, "*") != 0)
+        FO_LOG(FO_LOG_INFO, NULL, "rtc.candidate '%s' resolved to %s", cfg->candidate, joined);
+    memcpy(cfg->candidate, joined, sizeof joined);
+    return 0;
+}
+
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a bad command line or config. */
 static int configure(fo_config_t *cfg, int argc, char **argv)
 {
@@ -204,7 +228,7 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
         return -1;
     }
     FO_LOG(FO_LOG_INFO, NULL, "configuration: %s", conf ? conf : "(built-in defaults)");
-    return 0;
+    return resolve_candidates(cfg);
 }
 
 /* The HTTPS server: makes sure its certificate exists (self-signed for localhost and our
@@ -222,6 +246,57 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
     return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
                            (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, cfg->https_priorities,
                            fo_api_handle, api);
+}
+
+static bool is_loopback(const char *ip)
+{
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strcmp(ip, "localhost") == 0;
+}
+
+static bool is_any(const char *ip) { return strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0; }
+
+/* The first address other machines may use for a server listening on `listen`: the first
+ * non-loopback ICE candidate when it listens on every address, else the address itself; NULL
+ * when only this machine can reach it. */
+static const char *remote_host(const char *listen, const char *const *cands, size_t n)
+{
+    if (!is_any(listen)) return is_loopback(listen) ? NULL : listen;
+    for (size_t i = 0; i < n; i++)
+        if (!is_loopback(cands[i])) return cands[i];
+    return NULL;
+}
+
+/* The start-up lines a person reads: where the pages are, only URLs that work (a camera needs
+ * https:// or http://localhost), the candidates, then "fanout ready". */
+static void announce(const fo_config_t *cfg, fo_router_t *router, fo_http_t *http, fo_http_t *https)
+{
+    const char *const *cands;
+    size_t n = fo_router_candidates(router, &cands);
+    int rtc_port = fo_router_udp_port(router), hp = fo_http_port(http);
+    for (size_t i = 0; i < n; i++) FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d", cands[i], rtc_port);
+    char host[80];
+    if (is_any(cfg->http_listen) || is_loopback(cfg->http_listen)) snprintf(host, sizeof host, "localhost");
+    else snprintf(host, sizeof host, strchr(cfg->http_listen, ':') ? "[%s]" : "%s", cfg->http_listen);
+    FO_LOG(FO_LOG_INFO, NULL, "pages on this machine: http://%s:%d/ (publish, play, live streams)%s", host, hp,
+           strcmp(host, "localhost") ? " - play only: a camera needs https:// or localhost" : "");
+    const char *far = remote_host(cfg->http_listen, cands, n);
+    const char *far_tls = https ? remote_host(cfg->https_listen, cands, n) : NULL;
+    if (far_tls) {
+        bool self = fo_tls_cert_self_signed(cfg->https_cert);
+        FO_LOG(FO_LOG_INFO, NULL, "publish from other machines: https://%s:%d/publisher.html%s", far_tls,
+               fo_http_port(https),
+               self ? " (self-signed certificate: the browser warns once, accept it; or set https.cert)" : "");
+    } else if (far) {
+        FO_LOG(FO_LOG_INFO, NULL, "publish from other machines: needs HTTPS (%s): browsers allow the camera "
+               "only on https:// or http://localhost", https ? "https.listen is loopback" : "https.enabled = false");
+    }
+    if (far) FO_LOG(FO_LOG_INFO, NULL, "play from other machines: http://%s:%d/player.html", far, hp);
+    char https_txt[96] = "";
+    if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg->https_listen, fo_http_port(https));
+    int workers = fo_config_workers(cfg);
+    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s", cfg->http_listen,
+           hp, https_txt, cfg->rtc_listen, rtc_port, workers, workers == 1 ? "" : "s",
+           cfg->workers ? "" : " (rtc.workers = auto: one per CPU)");
 }
 
 int main(int argc, char **argv)
@@ -267,26 +342,7 @@ int main(int argc, char **argv)
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
-    const char *const *cands;
-    size_t n = fo_router_candidates(app.router, &cands);
-    FO_LOG(FO_LOG_INFO, NULL, "DTLS fingerprint sha-256 %s", fo_dtls_ctx_fingerprint(dtls));
-    for (size_t i = 0; i < n; i++)
-        FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d", cands[i], fo_router_udp_port(app.router));
-    const char *host = n ? cands[0] : "127.0.0.1";
-    FO_LOG(FO_LOG_INFO, NULL, "publisher page: http://%s:%d/publisher.html", host, fo_http_port(http));
-    FO_LOG(FO_LOG_INFO, NULL, "player page:    http://%s:%d/player.html", host, fo_http_port(http));
-    FO_LOG(FO_LOG_INFO, NULL, "API:            http://%s:%d/rtc/v1/publish/ and /rtc/v1/play/", host,
-           fo_http_port(http));
-    if (https)
-        FO_LOG(FO_LOG_INFO, NULL, "publisher page: https://%s:%d/publisher.html (certificate %s)",
-               host, fo_http_port(https), cfg.https_cert);
-    char https_txt[96] = "";
-    if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg.https_listen, fo_http_port(https));
-    int workers = fo_config_workers(&cfg);
-    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s",
-           cfg.http_listen, fo_http_port(http), https_txt, cfg.rtc_listen,
-           fo_router_udp_port(app.router), workers, workers == 1 ? "" : "s",
-           cfg.workers ? "" : " (workers = auto: one per CPU)");
+    announce(&cfg, app.router, http, https);
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
     goto done;

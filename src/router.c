@@ -4,14 +4,12 @@
  * safe point. */
 #include "fanout/router.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "fanout/candidates.h"
 #include "fanout/common.h"
 #include "fanout/limits.h"
 #include "fanout/log.h"
@@ -35,7 +33,7 @@ struct fo_router {
     fo_map_t *holds;       /* session id -> (void *)1: offers waiting for their callback */
     fo_codec_t video_prefs[8];
     size_t n_video_prefs;
-    char cand_buf[FO_SDP_MAX_CANDIDATES][64];
+    char cand_buf[FO_SDP_MAX_CANDIDATES][FO_CANDIDATE_LEN];
     const char *cands[FO_SDP_MAX_CANDIDATES];
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
@@ -267,40 +265,18 @@ void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *
 
 /* --- candidates --- */
 
-static void add_candidate(fo_router_t *r, const char *ip)
+/* rtc.candidate, already resolved to addresses by main (fo_candidates_expand): a name here is
+ * refused rather than looked up on the loop. */
+static int resolve_candidates(fo_router_t *r, const char *spec)
 {
-    if (r->n_cands >= FO_SDP_MAX_CANDIDATES) return;
-    for (size_t i = 0; i < r->n_cands; i++)
-        if (strcmp(r->cand_buf[i], ip) == 0) return;
-    snprintf(r->cand_buf[r->n_cands], sizeof r->cand_buf[0], "%s", ip);
-    r->cands[r->n_cands] = r->cand_buf[r->n_cands];
-    r->n_cands++;
-}
-
-/* "*" means this machine's IPv4 addresses, the non-loopback ones first. */
-static void resolve_candidates(fo_router_t *r, const char *spec)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
-        if (strcmp(tok, "*") != 0) {
-            add_candidate(r, tok);
-            continue;
-        }
-        struct ifaddrs *ifs = NULL;
-        if (getifaddrs(&ifs) != 0) continue;
-        for (int loopback = 0; loopback < 2; loopback++) {
-            for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP)) continue;
-                if (!!(i->ifa_flags & IFF_LOOPBACK) != loopback) continue;
-                char ip[INET_ADDRSTRLEN];
-                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof ip);
-                add_candidate(r, ip);
-            }
-        }
-        freeifaddrs(ifs);
+    char err[300];
+    if (fo_candidates_expand(spec, 0, r->cand_buf, FO_SDP_MAX_CANDIDATES, &r->n_cands, err,
+                             sizeof err) != 0) {
+        FO_LOG(FO_LOG_ERROR, NULL, "%s", err);
+        return FO_EINVAL;
     }
-    if (r->n_cands == 0) add_candidate(r, "127.0.0.1");
+    for (size_t i = 0; i < r->n_cands; i++) r->cands[i] = r->cand_buf[i];
+    return 0;
 }
 
 /* --- lifecycle --- */
@@ -336,7 +312,7 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
         if (!r->workers) goto fail;
         fo_udp_set_flush_hook(r->udp, flush_workers_cb, r->workers);
     }
-    resolve_candidates(r, cfg->candidate);
+    if (resolve_candidates(r, cfg->candidate) != 0) goto fail;
     r->env = (fo_stream_env_t){
         .transport = {.loop = loop,
                       .udp = r->udp,
@@ -478,6 +454,33 @@ static int check_limits(fo_router_t *r, fo_role_t role, const char *key, const c
                      "%s", why);
 }
 
+/* A publish for a stream that has a publisher: true after ending that publisher when it has
+ * been silent for rtc.publisher_takeover (its players stay and get the new one), else false
+ * with the 409 in *res (and how long until the silent one may be replaced). */
+static bool take_over(fo_router_t *r, fo_stream_t *st, fo_offer_result_t *res)
+{
+    uint64_t limit = (uint64_t)r->cfg->publisher_takeover * 1000;
+    uint64_t silent = fo_stream_publisher_silent_ms(st, fo_loop_now(r->loop));
+    fo_session_t *old = fo_stream_publisher(st);
+    if (limit && silent >= limit) {
+        FO_LOG(FO_LOG_INFO, fo_stream_key(st), "publisher %s sent nothing for %.1f s: replaced by the new one",
+               fo_session_id(old), (double)silent / 1000.0);
+        fo_session_end(old, "replaced by a new publisher (silent)");
+        return true;
+    }
+    res->http_status = 409;
+    res->err = FO_EBUSY;
+    if (limit && silent >= FO_STREAM_STALL_MS) {
+        res->retry_after_s = (int)((limit - silent + 999) / 1000);
+        snprintf(res->msg, sizeof res->msg,
+                 "stream busy: %s has a publisher, silent for %.1f s: it can be replaced in %d s",
+                 fo_stream_key(st), (double)silent / 1000.0, res->retry_after_s);
+    } else {
+        snprintf(res->msg, sizeof res->msg, "stream busy: %s already has a publisher", fo_stream_key(st));
+    }
+    return false;
+}
+
 int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                     size_t len, const char *candidate, fo_offer_result_t *res)
 {
@@ -571,8 +574,11 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
         goto out;
     }
     if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st)) {
-        rc = fail_with(res, 409, FO_EBUSY, "stream busy: %s already has a publisher", key);
-        goto out;
+        if (!take_over(r, st, res)) {
+            rc = res->err;
+            goto out;
+        }
+        st = fo_router_stream(r, key); /* the stream may have gone with its publisher */
     }
     if (role == FO_ROLE_PLAY && st) {
         const char *bad = fo_stream_check_player(st, sdp, ans);
@@ -611,6 +617,10 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
             int p = atoi(colon + 1);
             if (p > 0 && p < 65536) ans->port = (uint16_t)p;
         }
+        if (!fo_candidates_is_ip(cand)) {
+            rc = fail_with(res, 400, FO_EINVAL, "candidate override '%s' is not an IP address", cand);
+            goto out;
+        }
         ans->candidates[0] = cand;
         ans->n_candidates = 1;
     } else {
@@ -619,6 +629,9 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
     }
     int alen = fo_sdp_build_answer(sdp, ans, answer, FO_SDP_MAX_LEN);
     if (alen < 0) {
+        FO_LOG(FO_LOG_ERROR, key, "could not build the answer: %s (%zu candidate(s), first %s, %zu m-lines)",
+               alen == FO_ETOOBIG ? "longer than the SDP limit" : "a candidate or an ICE/DTLS value is malformed",
+               ans->n_candidates, ans->n_candidates ? ans->candidates[0] : "none", sdp->n_media);
         rc = fail_with(res, 500, FO_ERR, "could not build the answer%s", NULL);
         goto out;
     }
@@ -737,6 +750,7 @@ fo_end_kind_t fo_router_end_kind(const char *reason)
         {"DTLS close_notify", FO_END_PEER_CLOSED}, {"DTLS", FO_END_DTLS_FAILED},
         {"SRTP", FO_END_DTLS_FAILED},              {"ICE consent", FO_END_CONSENT},
         {"did not connect", FO_END_CONNECT_TIMEOUT}, {"publisher left", FO_END_PUBLISHER_LEFT},
+        {"replaced", FO_END_REPLACED},
         {"server shutting down", FO_END_SHUTDOWN}, {"ended by request", FO_END_API},
         {"kicked", FO_END_API},                    {"WHIP", FO_END_API},
         {"WHEP", FO_END_API},
@@ -750,7 +764,7 @@ const char *fo_router_end_kind_name(fo_end_kind_t k)
 {
     static const char *const names[FO_END_N] = {"api",          "peer_closed",    "dtls_failed",
                                                 "consent_expired", "connect_timeout", "publisher_left",
-                                                "shutdown",     "other"};
+                                                "replaced",     "shutdown",       "other"};
     return (unsigned)k < FO_END_N ? names[k] : "other";
 }
 
@@ -769,6 +783,7 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 
 fo_loop_t *fo_router_loop(const fo_router_t *r) { return r->loop; }
 fo_record_t *fo_router_record(const fo_router_t *r) { return r->record; }
+const fo_config_t *fo_router_config(const fo_router_t *r) { return r->cfg; }
 
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
 {

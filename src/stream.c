@@ -163,6 +163,37 @@ const char *fo_stream_key(const fo_stream_t *st) { return st->key; }
 fo_session_t *fo_stream_publisher(const fo_stream_t *st) { return st->publisher; }
 size_t fo_stream_players(const fo_stream_t *st) { return st->n_players; }
 
+uint64_t fo_stream_publisher_silent_ms(const fo_stream_t *st, uint64_t now)
+{
+    const fo_session_t *p = st->publisher;
+    if (!p) return 0;
+    uint64_t last = fo_transport_stats(p->transport)->created_ms;
+    for (int k = 0; k < KIND_N; k++)
+        for (unsigned l = 0; p->pub[k].active && l < p->pub[k].n_layers; l++)
+            if (p->pub[k].l[l].last_ms > last) last = p->pub[k].l[l].last_ms;
+    return now > last ? now - last : 0;
+}
+
+static bool publisher_sent_media(const fo_session_t *p)
+{
+    return p->pub[FO_KIND_AUDIO].first_ms || p->pub[FO_KIND_VIDEO].first_ms;
+}
+
+fo_stream_state_t fo_stream_state(const fo_stream_t *st, uint64_t now)
+{
+    if (!st) return FO_STREAM_WAITING;
+    if (!st->publisher) return st->had_media ? FO_STREAM_ENDED : FO_STREAM_WAITING;
+    if (!publisher_sent_media(st->publisher)) return FO_STREAM_STARTING;
+    return fo_stream_publisher_silent_ms(st, now) >= FO_STREAM_STALL_MS ? FO_STREAM_STALLED
+                                                                         : FO_STREAM_LIVE;
+}
+
+const char *fo_stream_state_name(fo_stream_state_t state)
+{
+    static const char *const names[] = {"waiting", "starting", "live", "stalled", "ended"};
+    return (unsigned)state < FO_ARRAY_LEN(names) ? names[state] : "waiting";
+}
+
 const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind)
 {
     if (!st->publisher || kind >= KIND_N || !st->publisher->pub[kind].active) return NULL;
@@ -426,7 +457,10 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     l->packets++;
     l->bytes += len;
     l->last_ms = now;
-    if (!tr->first_ms) tr->first_ms = now;
+    if (!tr->first_ms) {
+        tr->first_ms = now;
+        st->had_media = true;
+    }
     bool key = v.payload_len && kind == FO_KIND_VIDEO &&
                fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
     if (v.payload_len) { /* padding-only packets are neither kept nor forwarded */
@@ -667,6 +701,28 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     return s;
 }
 
+/* RFC 3550 §6.6: the publisher left, so the sources each player receives from us leave too.
+ * An RR (no report blocks) + BYE compound for the tracks that have carried packets; a player
+ * whose publisher comes back gets packets on the same SSRCs again (its browser unmutes). */
+static void say_bye(fo_session_t *p)
+{
+    uint32_t ssrcs[2 * KIND_N];
+    size_t n = 0;
+    for (int k = 0; k < KIND_N; k++) {
+        const play_track_t *t = &p->play[k];
+        if (!t->active || !t->have_last) continue;
+        ssrcs[n++] = t->ssrc;
+        if (t->rtx_ssrc && t->retransmits) ssrcs[n++] = t->rtx_ssrc;
+    }
+    if (!n || !fo_transport_ready(p->transport)) return;
+    size_t cap;
+    uint8_t *slot = fo_transport_slot(p->transport, &cap);
+    cap -= FO_SRTP_MAX_TRAILER;
+    int rr = fo_rtcp_build_rr(slot, cap, ssrcs[0], NULL, 0);
+    int bye = rr > 0 ? fo_rtcp_build_bye(slot + rr, cap - (size_t)rr, ssrcs, n) : -1;
+    if (bye > 0) fo_transport_commit_rtcp(p->transport, slot, (size_t)(rr + bye));
+}
+
 void fo_session_end(fo_session_t *s, const char *reason)
 {
     if (s->ended) return;
@@ -686,6 +742,7 @@ void fo_session_end(fo_session_t *s, const char *reason)
         st->publisher = NULL;
         st->gen[FO_KIND_AUDIO]++;
         st->gen[FO_KIND_VIDEO]++;
+        for (size_t i = 0; i < st->n_players; i++) say_bye(st->players[i]);
         if (st->n_players && st->env->publisher_grace_ms >= 0)
             fo_timer_start(st->env->transport.loop, &st->grace_timer,
                            (uint64_t)st->env->publisher_grace_ms);

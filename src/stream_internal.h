@@ -149,6 +149,7 @@ struct fo_stream {
     size_t n_players, cap_players;
     uint32_t gen[KIND_N];  /* per kind: bumps when the publisher or its SSRC changes */
     bool had_publisher;
+    bool had_media;        /* a publisher's RTP has arrived since the stream was created */
     uint64_t last_pli_ms[FO_LAYER_MAX]; /* per video layer */
     bool pli_due[FO_LAYER_MAX];  /* asked for within the rate limit: sent when it allows */
     uint64_t plis_sent;

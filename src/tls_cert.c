@@ -261,3 +261,14 @@ int fo_tls_cert_ensure(const char *cert_path, const char *key_path, const char *
     }
     return generate(cert_path, key_path, names, n, err, errcap);
 }
+
+bool fo_tls_cert_self_signed(const char *cert_path)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    bool self = mbedtls_x509_crt_parse_file(&crt, cert_path) == 0 &&
+                crt.issuer_raw.len == crt.subject_raw.len &&
+                memcmp(crt.issuer_raw.p, crt.subject_raw.p, crt.subject_raw.len) == 0;
+    mbedtls_x509_crt_free(&crt);
+    return self;
+}

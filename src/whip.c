@@ -88,6 +88,7 @@ void fo_whip_answer(fo_router_t *r, fo_role_t role, const char *key, const char 
     if (res->http_status != 200) {
         FO_LOG(FO_LOG_INFO, key, "%s refused: %s", what, res->msg);
         text(resp, res->http_status, "%s: %s", what, res->msg);
+        fo_api_retry_after(resp, res->retry_after_s);
         return;
     }
     FO_LOG(FO_LOG_INFO, res->session_id, "%s session for %s", what, key);

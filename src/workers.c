@@ -174,7 +174,7 @@ fo_workers_t *fo_workers_new(int n, int fd)
         if (pthread_create(&q->thread, NULL, worker_main, q) != 0) goto fail;
         q->started = true;
     }
-    FO_LOG(FO_LOG_INFO, NULL, "%d send workers besides the media thread", n - 1);
+    FO_LOG(FO_LOG_DEBUG, NULL, "send threads: the media thread and %d worker%s", n - 1, n == 2 ? "" : "s");
     return w;
 fail:
     FO_LOG(FO_LOG_ERROR, NULL, "cannot start %d send workers", n - 1);

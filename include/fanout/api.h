@@ -66,9 +66,14 @@ void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
 bool fo_api_handle(void *api, const fo_http_req_t *req, fo_http_resp_t *resp);
 
 /* The authorization hook (see api.c): whether `req` may do `action` ("publish", "play",
- * "delete", "read", "kick", "metrics") on `stream` ("app/stream" or NULL). */
+ * "delete", "read", "kick", "metrics", "list", "status", "info") on `stream` ("app/stream" or
+ * NULL). */
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream);
+
+/* Adds "Retry-After: seconds" to resp's headers when seconds > 0 (a 409 for a silent
+ * publisher that may be replaced then). */
+void fo_api_retry_after(fo_http_resp_t *resp, int seconds);
 
 /* A play session's explicit simulcast layer from a ?layer= value ("low", "mid", "high", "0".."2";
  * anything else means automatic, logged). Loop thread. */

@@ -34,6 +34,7 @@ typedef struct {
                                  * answers under when it trusts loopback; "*" = any */
     char allowed_origins[512];  /* other origins that may call the operator API (CORS) */
     char csp[512];              /* Content-Security-Policy of the pages; "" = none */
+    char stream_list[8];        /* "auto", "on", "off": the pages' public stream list */
     /* [https] */
     int https_enabled;          /* 0 or 1 */
     char https_listen[64];
@@ -48,6 +49,8 @@ typedef struct {
     int consent_timeout;        /* seconds without a STUN check before a session ends */
     int pending_timeout;        /* seconds a session may stay unconnected */
     int publisher_grace;        /* seconds players wait for a departed publisher to return */
+    int publisher_takeover;     /* seconds of publisher silence after which a new publisher may
+                                 * replace it; 0 = never */
     int max_sessions;
     char video_codecs[128];     /* preference order, e.g. "VP8 H264 VP9 AV1" */
     char dtls_cert[512];        /* PEM; empty: generate at start-up */

@@ -34,11 +34,15 @@ typedef struct {
     char msg[256];
     char session_id[40];
     char *answer;
+    int retry_after_s;     /* 409 for a silent publisher: seconds until it may be replaced */
 } fo_offer_result_t;
 
 /* Handles a publish or play offer for stream `key` ("app/stream"). `candidate` overrides the
- * advertised address(es) when not NULL/empty ("ip" or "ip:port"). Returns 0 or negative
- * with *res filled either way. */
+ * advertised address(es) when not NULL/empty ("ip" or "ip:port"; a name is refused with 400).
+ * A publish for a stream that has a publisher is refused with 409, unless that publisher has
+ * sent no media for rtc.publisher_takeover seconds (a crashed browser): then it is ended and the
+ * new one takes its place, its players staying on (as a republish within the grace period).
+ * Returns 0 or negative with *res filled either way. */
 int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                     size_t len, const char *candidate, fo_offer_result_t *res);
 /* The same for a request from `client_ip` (text, the HTTP peer; NULL/"" = unknown), which the
@@ -122,6 +126,7 @@ typedef enum {
     FO_END_CONSENT,          /* ICE consent expired */
     FO_END_CONNECT_TIMEOUT,  /* never connected */
     FO_END_PUBLISHER_LEFT,   /* a player whose publisher left for good */
+    FO_END_REPLACED,         /* a silent publisher replaced by a new one (rtc.publisher_takeover) */
     FO_END_SHUTDOWN,
     FO_END_OTHER,
     FO_END_N
@@ -140,6 +145,8 @@ fo_record_t *fo_router_record(const fo_router_t *r);
 /* The memory of every stream's packet histories (walks the streams: for /metrics, not per
  * packet). */
 void fo_router_history_mem(const fo_router_t *r, fo_history_mem_t *out);
+/* The configuration the router was made with. */
+const fo_config_t *fo_router_config(const fo_router_t *r);
 /* The shared UDP socket's counters, the send workers' sends included. */
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out);
 

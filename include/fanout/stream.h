@@ -57,6 +57,28 @@ void fo_stream_history_mem(const fo_stream_t *st, fo_history_mem_t *out);
 /* The codec the publisher negotiated for `kind`, NULL if none. */
 const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind);
 
+/* What a stream looks like to its audience (the pages' status and list, the takeover rule):
+ *  WAITING   nobody has published it yet (or no such stream);
+ *  STARTING  a publisher session exists but has sent no media yet;
+ *  LIVE      the publisher's media arrives;
+ *  STALLED   the publisher's session exists but sent no media for FO_STREAM_STALL_MS;
+ *  ENDED     the publisher that was live left; players wait rtc.publisher_grace for it. */
+typedef enum {
+    FO_STREAM_WAITING = 0,
+    FO_STREAM_STARTING,
+    FO_STREAM_LIVE,
+    FO_STREAM_STALLED,
+    FO_STREAM_ENDED,
+} fo_stream_state_t;
+#define FO_STREAM_STALL_MS 2000
+/* `st` may be NULL (WAITING). `now` is the loop clock. */
+fo_stream_state_t fo_stream_state(const fo_stream_t *st, uint64_t now);
+/* "waiting", "starting", "live", "stalled", "ended" (static). */
+const char *fo_stream_state_name(fo_stream_state_t state);
+/* Milliseconds since the publisher's newest RTP packet, or since its session was created when
+ * it has sent none; 0 without a publisher. `now` is the loop clock. */
+uint64_t fo_stream_publisher_silent_ms(const fo_stream_t *st, uint64_t now);
+
 /* Whether a player offer's media can receive what the stream's publisher sends: NULL if yes,
  * else a static reason ("player cannot receive VP8"). Without a publisher always yes. */
 const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,

@@ -7,6 +7,7 @@
 #ifndef FO_TLS_CERT_H
 #define FO_TLS_CERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* At most this many subjectAltNames (the three fixed ones included). */
@@ -25,5 +26,9 @@
  * Returns 0 or FO_ESYS / FO_ECRYPTO / FO_EINVAL with the reason in err. */
 int fo_tls_cert_ensure(const char *cert_path, const char *key_path, const char *const *names,
                        size_t n, char *err, size_t errcap);
+
+/* Whether the (first) certificate in `cert_path` is self-signed (issuer = subject): browsers
+ * warn about it once, and the start-up lines say so. False when it cannot be read. */
+bool fo_tls_cert_self_signed(const char *cert_path);
 
 #endif

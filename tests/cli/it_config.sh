@@ -113,7 +113,7 @@ else fail "flags: did not start"; fi
 hp=$(free_port); rp=$(free_port)
 if prefix="taskset -c 0" start "$tmp/w.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" --no-https \
   --www "$src/www"; then
-  grep -q "fanout ready: .*, 1 send thread (workers = auto: one per CPU)" "$tmp/w.log" \
+  grep -q "fanout ready: .*, 1 send thread (rtc.workers = auto: one per CPU)" "$tmp/w.log" \
     && ok "workers = auto under taskset -c 0: 1 send thread" || fail "workers auto: $(grep ready "$tmp/w.log")"
   stop
 else fail "workers auto: did not start"; fi
