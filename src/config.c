@@ -16,7 +16,8 @@
 #include "fanout/common.h"
 #include "fanout/log.h"
 
-/* T_COUNT: an integer in min..max, or "auto" (stored as 0, resolved by the setting's user). */
+/* T_COUNT: an integer in min..max, or "auto" (stored as min - 1, resolved by the setting's
+ * user). */
 typedef enum { T_STR, T_INT, T_COUNT, T_BOOL } type_t;
 
 typedef struct {
@@ -65,6 +66,9 @@ static const setting_t settings[] = {
       "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
     N("rtc", "workers", workers, "auto", 1, FO_CONFIG_MAX_WORKERS,
       "threads that SRTP-protect and send media to players: auto = one per CPU; 1 = the media thread alone"),
+    N("rtc", "handshake_threads", handshake_threads, "auto", 0, FO_CONFIG_MAX_WORKERS,
+      "threads that run the DTLS handshakes' crypto at a lower priority, off the media thread: "
+      "auto = one per CPU; 0 = on the media thread"),
     I("rtc", "max_players_per_stream", max_players_per_stream, "1000", 1, 1000000,
       "players of one stream; beyond it play requests get 503"),
     I("rtc", "max_sessions_per_ip", max_sessions_per_ip, "50", 1, 1000000,
@@ -153,7 +157,7 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
         }
         bool may_auto = s->type == T_COUNT;
         if (may_auto && strcasecmp(value, "auto") == 0) {
-            *(int *)field = 0; /* resolved by fo_config_workers() */
+            *(int *)field = (int)s->min - 1; /* resolved by fo_config_workers() etc. */
             return 0;
         }
         char *end;
@@ -303,11 +307,20 @@ void fo_config_print_settings(void *stdio_file)
     }
 }
 
-int fo_config_workers(const fo_config_t *cfg)
+/* The CPUs this process may run on (taskset, cgroup cpusets), not all installed. */
+static int usable_cpus(void)
 {
-    if (cfg->workers > 0) return cfg->workers;
-    /* auto: the CPUs this process may run on (taskset, cgroup cpusets), not all installed */
     cpu_set_t set;
     int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     return n < 1 ? 1 : n > FO_CONFIG_MAX_WORKERS ? FO_CONFIG_MAX_WORKERS : n;
+}
+
+int fo_config_workers(const fo_config_t *cfg)
+{
+    return cfg->workers > 0 ? cfg->workers : usable_cpus();
+}
+
+int fo_config_handshake_threads(const fo_config_t *cfg)
+{
+    return cfg->handshake_threads >= 0 ? cfg->handshake_threads : usable_cpus();
 }

@@ -33,7 +33,9 @@
 
 #include "fanout/common.h"
 #include "fanout/dtls_alert.h"
+#include "fanout/dtls_ecdsa.h"
 #include "fanout/log.h"
+#include "fanout/pool.h"
 
 #if !defined(MBEDTLS_SSL_DTLS_SRTP) || !defined(MBEDTLS_SSL_EXPORT_KEYS) ||                        \
     !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
@@ -54,6 +56,8 @@
  * it could still be waiting on (mbedtls gives up after ~12 s, browsers' timers back off from
  * 1 s: 1+2+4+8+16 s), long after any real peer sent SRTP or SRTCP. */
 #define DTLS_HIBERNATE_MS 30000
+/* Datagrams an offloaded session keeps while its job runs (a flight is 2-6; more is a flood). */
+#define DTLS_PENDING_MAX 32
 /* Largest pre-made close_notify: AES-256-GCM is 13 + 8 + 2 + 16 = 39 bytes. */
 #define DTLS_CLOSE_MAX 48
 /* glibc keeps freed blocks below the top of its heap resident; the hibernated sessions' record
@@ -71,13 +75,26 @@ struct fo_dtls_ctx {
     mbedtls_pk_context key;
     mbedtls_ssl_config conf[2]; /* indexed by fo_dtls_role_t */
     char fingerprint[3 * 32];
-    /* The session inside an mbedtls call. The export-keys callback only gets the configuration's
-     * user pointer (shared by all sessions), and a context is single-threaded, so this says whose
-     * keys they are. */
-    fo_dtls_t *active;
+    fo_pool_t *pool; /* handshakes of sessions with io.loop run there; NULL: inline */
     size_t released; /* bytes freed by settling sessions since the last malloc_trim */
     int hibernate_ms;
 };
+
+/* The session inside an mbedtls call on this thread. The export-keys callback only gets the
+ * configuration's user pointer (shared by all sessions), so this says whose keys they are. */
+static _Thread_local fo_dtls_t *active;
+
+/* A datagram held for, or made by, a handshake job (offloaded sessions). */
+typedef struct dgram {
+    struct dgram *next;
+    size_t len;
+    uint8_t buf[];
+} dgram_t;
+
+typedef struct {
+    dgram_t *head, **tail;
+    unsigned n;
+} dgram_list_t;
 
 struct fo_dtls {
     fo_dtls_ctx_t *ctx;
@@ -112,6 +129,18 @@ struct fo_dtls {
     size_t fp_len;
     bool fp_mismatch;
     char name[48];
+    /* Offload (a pool on the context and io.loop): the public-key work of the handshake runs in
+     * jobs on the pool. While `in_job`, the job owns every field above and the owner thread
+     * touches only `pending`, `orphaned` and `close_asked`; the pool's queue and fo_loop_post
+     * order the two. A job defers the io callbacks: its datagrams go to `out`, its timer
+     * changes set `timer_dirty`, its outcome `job_done`/`job_end`; job_done applies them all on
+     * the owner thread. */
+    bool offload;
+    bool in_job, in_worker, orphaned, close_asked, timer_dirty, job_done;
+    int job_end;          /* a terminal code (FO_ECLOSED, failure) the job reached; 0: none */
+    dgram_list_t pending; /* arrived while in_job (owner) */
+    dgram_list_t batch;   /* the job's input */
+    dgram_list_t out;     /* the job's datagrams to send */
 };
 
 static const int ciphersuites[] = {
@@ -270,8 +299,8 @@ static int export_keys_cb(void *p, const unsigned char *ms, const unsigned char 
                           size_t keylen, size_t ivlen, const unsigned char client_random[32],
                           const unsigned char server_random[32], mbedtls_tls_prf_types prf)
 {
-    fo_dtls_ctx_t *ctx = p;
-    fo_dtls_t *d = ctx->active;
+    (void)p;
+    fo_dtls_t *d = active;
     if (!d) return 0;
     memcpy(d->master, ms, DTLS_MASTER_LEN);
     memcpy(d->randoms, client_random, 32);
@@ -347,6 +376,8 @@ fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_pa
         goto fail;
     }
     if (cert_pem_path ? load_cert(ctx, cert_pem_path, key_pem_path) : gen_cert(ctx)) goto fail;
+    /* Our signatures (ServerKeyExchange, or CertificateVerify as client) through nettle. */
+    fo_dtls_ecdsa_adopt(&ctx->key);
     if ((ret = setup_conf(ctx, &ctx->conf[FO_DTLS_SERVER], MBEDTLS_SSL_IS_SERVER)) != 0 ||
         (ret = setup_conf(ctx, &ctx->conf[FO_DTLS_CLIENT], MBEDTLS_SSL_IS_CLIENT)) != 0) {
         log_mbedtls(FO_LOG_ERROR, "dtls", "configuring", ret);
@@ -380,6 +411,8 @@ void fo_dtls_ctx_free(fo_dtls_ctx_t *ctx)
 }
 
 const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx) { return ctx->fingerprint; }
+
+void fo_dtls_ctx_set_pool(fo_dtls_ctx_t *ctx, fo_pool_t *pool) { ctx->pool = pool; }
 
 void fo_dtls_ctx_set_hibernate_ms(fo_dtls_ctx_t *ctx, int ms)
 {
@@ -488,12 +521,58 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     fo_dtls_t *d = p;
     *flags = 0;
-    if (depth == 0 && !fp_matches(d, crt)) {
+    if (depth != 0) return 0;
+    if (!fp_matches(d, crt)) {
         d->fp_mismatch = true;
         *flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED; /* fails the handshake with an alert */
+        return 0;
     }
+    /* The peer's signature (its CertificateVerify, or our client's ServerKeyExchange) is
+     * checked later in the handshake with this key: through nettle. */
+    fo_dtls_ecdsa_adopt(&crt->pk);
     return 0;
 }
+
+/* --- datagram lists (offloaded sessions) -------------------------------------------------- */
+
+static void list_init(dgram_list_t *l)
+{
+    l->head = NULL;
+    l->tail = &l->head;
+    l->n = 0;
+}
+
+static bool list_push(dgram_list_t *l, const uint8_t *buf, size_t len)
+{
+    dgram_t *g = malloc(sizeof *g + len);
+    if (!g) return false;
+    g->next = NULL;
+    g->len = len;
+    memcpy(g->buf, buf, len);
+    *l->tail = g;
+    l->tail = &g->next;
+    l->n++;
+    return true;
+}
+
+static void list_clear(dgram_list_t *l)
+{
+    for (dgram_t *g = l->head, *next; g; g = next) {
+        next = g->next;
+        free(g);
+    }
+    list_init(l);
+}
+
+/* Moves every datagram of `from` into an empty `to`. */
+static void list_take(dgram_list_t *to, dgram_list_t *from)
+{
+    *to = *from;
+    if (!to->head) to->tail = &to->head;
+    list_init(from);
+}
+
+/* --- mbedtls's I/O and timer callbacks ---------------------------------------------------- */
 
 static int bio_send(void *p, const unsigned char *buf, size_t len)
 {
@@ -502,6 +581,10 @@ static int bio_send(void *p, const unsigned char *buf, size_t len)
         if (len > sizeof d->close_rec) return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
         memcpy(d->close_rec, buf, len);
         d->close_len = (uint8_t)len;
+        return (int)len;
+    }
+    if (d->in_worker) { /* a job: the owner sends it when the job is done */
+        if (!list_push(&d->out, buf, len)) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
         return (int)len;
     }
     d->io.send_cb(d->io.user, buf, len);
@@ -521,14 +604,23 @@ static int bio_recv(void *p, unsigned char *buf, size_t len)
 }
 
 /* The owner's timer serves mbedtls's retransmissions during the handshake and the hibernation
- * deadline after it (mbedtls's timer then only matters inside mbedtls_ssl_read, as before). */
+ * deadline after it (mbedtls's timer then only matters inside mbedtls_ssl_read, as before).
+ * Inside a job it only notes that the owner's timer needs setting when the job is done. */
 static void arm_owner_timer(fo_dtls_t *d)
 {
+    if (d->in_worker) {
+        d->timer_dirty = true;
+        return;
+    }
     if (!d->io.timer_cb) return;
     int ms = d->timer_fin_ms ? (int)d->timer_fin_ms : -1;
     if (d->state == ST_DONE) {
         uint64_t now = now_ms();
         ms = d->settled ? -1 : d->hibernate_at_ms > now ? (int)(d->hibernate_at_ms - now) : 0;
+    } else if (d->timer_fin_ms) {
+        /* What is left of mbedtls's timer (a job may have set it a while ago). */
+        uint64_t elapsed = now_ms() - d->timer_start_ms;
+        ms = elapsed >= d->timer_fin_ms ? 0 : (int)(d->timer_fin_ms - elapsed);
     }
     d->io.timer_cb(d->io.user, ms);
 }
@@ -552,6 +644,8 @@ static int timer_get(void *p)
     return 0;
 }
 
+/* --- session life cycle ------------------------------------------------------------------ */
+
 fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io_t *io,
                        const char *remote_fp_alg, const char *remote_fp)
 {
@@ -559,14 +653,14 @@ fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io
         return NULL;
     fo_dtls_t *d = calloc(1, sizeof *d);
     if (!d) return NULL;
-    if (!(d->ssl = malloc(sizeof *d->ssl))) {
-        free(d);
-        return NULL;
-    }
     d->ctx = ctx;
     d->io = *io;
     d->role = role;
     d->state = ST_HANDSHAKE;
+    d->offload = ctx->pool && io->loop;
+    list_init(&d->pending);
+    list_init(&d->batch);
+    list_init(&d->out);
     snprintf(d->name, sizeof d->name, "dtls-%s", role == FO_DTLS_SERVER ? "server" : "client");
 
     /* An unusable fingerprint is not an error yet: the handshake fails with FO_EAUTH, which is
@@ -577,35 +671,58 @@ fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io
     if (d->fp_md == MBEDTLS_MD_NONE)
         FO_LOG(FO_LOG_WARN, d->name, "unusable remote fingerprint \"%s\" \"%s\"",
                remote_fp_alg ? remote_fp_alg : "(null)", remote_fp ? remote_fp : "(null)");
+    return d;
+}
 
+/* The mbedtls context (~40 KiB with its record buffers) is made when the handshake starts, not
+ * with the session: an offer that never gets as far as DTLS costs none, and on the server the
+ * allocation happens in the job, off the owner's thread. */
+static int setup_ssl(fo_dtls_t *d)
+{
+    if (d->ssl) return 0;
+    if (!(d->ssl = malloc(sizeof *d->ssl))) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
     mbedtls_ssl_init(d->ssl);
-    int ret = mbedtls_ssl_setup(d->ssl, &ctx->conf[role]);
+    int ret = mbedtls_ssl_setup(d->ssl, &d->ctx->conf[d->role]);
     if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, d->name, "setup", ret);
-        fo_dtls_free(d);
-        return NULL;
+        mbedtls_ssl_free(d->ssl);
+        free(d->ssl);
+        d->ssl = NULL;
+        return ret;
     }
     mbedtls_ssl_set_bio(d->ssl, d, bio_send, bio_recv, NULL);
     mbedtls_ssl_set_timer_cb(d->ssl, d, timer_set, timer_get);
     mbedtls_ssl_set_mtu(d->ssl, DTLS_MTU);
     mbedtls_ssl_set_verify(d->ssl, verify_cb, d);
-    return d;
+    return 0;
 }
 
 void fo_dtls_set_log_ctx(fo_dtls_t *d, const char *name)
 {
+    if (d->in_job) return; /* the job reads it */
     snprintf(d->name, sizeof d->name, "%s", name ? name : "dtls");
+}
+
+static void destroy(fo_dtls_t *d)
+{
+    if (d->ssl) {
+        mbedtls_ssl_free(d->ssl);
+        free(d->ssl);
+    }
+    list_clear(&d->pending);
+    list_clear(&d->batch);
+    list_clear(&d->out);
+    mbedtls_platform_zeroize(d, sizeof *d);
+    free(d);
 }
 
 void fo_dtls_free(fo_dtls_t *d)
 {
     if (!d) return;
-    if (d->ssl) {
-        mbedtls_ssl_free(d->ssl);
-        free(d->ssl);
+    if (d->in_job) { /* the job owns it: job_done frees it */
+        d->orphaned = true;
+        return;
     }
-    mbedtls_platform_zeroize(d, sizeof *d);
-    free(d);
+    destroy(d);
 }
 
 /* Ends the session for good with `err`, logging mbedtls's reason once. */
@@ -619,11 +736,11 @@ static int fail(fo_dtls_t *d, int err, int mbedtls_ret, const char *what)
         FO_LOG(FO_LOG_WARN, d->name, "%s: %s", what, fo_strerror(err));
     mbedtls_platform_zeroize(d->master, sizeof d->master);
     fo_dtls_alert_key_wipe(&d->alert);
-    if (d->timer_fin_ms && d->io.timer_cb) d->io.timer_cb(d->io.user, -1); /* nothing to resend */
+    bool armed = d->timer_fin_ms != 0;
     d->timer_fin_ms = 0;
+    if (armed) arm_owner_timer(d); /* nothing to resend: cancels it */
     return err;
 }
-
 /* RFC 5764 4.2: the exporter with label "EXTRACTOR-dtls_srtp" and no context, 60 bytes laid
  * out as client key, server key, client salt, server salt. */
 static int derive_keys(fo_dtls_t *d)
@@ -728,17 +845,25 @@ static void settle(fo_dtls_t *d)
     FO_LOG(FO_LOG_DEBUG, d->name, "%s", hibernated ? "hibernated" : "handshake state freed");
 }
 
-void fo_dtls_peer_done(fo_dtls_t *d) { settle(d); }
+void fo_dtls_peer_done(fo_dtls_t *d)
+{
+    if (!d->in_job) settle(d);
+}
 
-bool fo_dtls_is_hibernated(const fo_dtls_t *d) { return d->state == ST_DONE && !d->ssl; }
+bool fo_dtls_is_hibernated(const fo_dtls_t *d)
+{
+    return !d->in_job && d->state == ST_DONE && !d->ssl;
+}
 
 static int handshake(fo_dtls_t *d)
 {
+    int ret = setup_ssl(d);
+    if (ret != 0) return fail(d, map_error(ret), ret, "setting up the session");
     /* Before a ClientHello has been accepted nothing is lost by starting over. */
     bool fresh = d->role == FO_DTLS_SERVER && d->ssl->state <= MBEDTLS_SSL_CLIENT_HELLO;
-    d->ctx->active = d;
-    int ret = mbedtls_ssl_handshake(d->ssl);
-    d->ctx->active = NULL;
+    active = d;
+    ret = mbedtls_ssl_handshake(d->ssl);
+    active = NULL;
     if (ret == 0) return finish(d);
     int err = map_error(ret);
     if (err == FO_EAGAIN) return FO_EAGAIN;
@@ -773,9 +898,9 @@ static int read_after_done(fo_dtls_t *d)
     }
     unsigned char scratch[1500];
     for (;;) {
-        d->ctx->active = d;
+        active = d;
         int ret = mbedtls_ssl_read(d->ssl, scratch, sizeof scratch);
-        d->ctx->active = NULL;
+        active = NULL;
         if (ret > 0) continue;
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
             return 0;
@@ -791,17 +916,109 @@ static int read_after_done(fo_dtls_t *d)
     }
 }
 
-/* RFC 7983: DTLS records start with a content type 20..63; the 13-byte DTLS header carries
- * version 254.x. Anything else is not for mbedtls. */
+/* One datagram into the state machine (whoever owns the session now). */
+static int feed(fo_dtls_t *d, const uint8_t *buf, size_t len)
+{
+    d->in = buf;
+    d->in_len = len;
+    int ret = d->state == ST_DONE ? read_after_done(d) : handshake(d);
+    d->in = NULL; /* never read a datagram after the call that fed it */
+    return ret;
+}
+
 int fo_dtls_start(fo_dtls_t *d)
 {
-    if (d->role != FO_DTLS_CLIENT || d->state != ST_HANDSHAKE) return 0;
-    int ret = handshake(d);
+    if (d->role != FO_DTLS_CLIENT || d->state != ST_HANDSHAKE || d->in_job) return 0;
+    int ret = handshake(d); /* the ClientHello: no public-key work */
     return ret == FO_EAGAIN ? 0 : ret;
+}
+
+/* --- offloaded handshakes ------------------------------------------------------------------ */
+
+/* Feeds a list of datagrams; notes in job_done / job_end what the owner must hear. */
+static void feed_all(fo_dtls_t *d, dgram_list_t *l)
+{
+    for (dgram_t *g = l->head; g && (d->state == ST_HANDSHAKE || d->state == ST_DONE); g = g->next) {
+        bool was_handshaking = d->state == ST_HANDSHAKE;
+        int rc = feed(d, g->buf, g->len);
+        if (rc == 0 && was_handshaking && d->state == ST_DONE) d->job_done = true;
+        else if (rc != 0 && rc != FO_EAGAIN && rc != FO_EINVAL && !d->job_end) d->job_end = rc;
+    }
+    list_clear(l);
+}
+
+/* Pool thread: the job owns the session. */
+static void job_run(void *arg)
+{
+    fo_dtls_t *d = arg;
+    d->in_worker = true;
+    feed_all(d, &d->batch);
+    d->in_worker = false;
+}
+
+static void submit(fo_dtls_t *d);
+
+/* Owner thread: the job handed the session back. Sends what it made, sets the timer, starts
+ * the next job for what arrived meanwhile, then tells the owner what happened. */
+static void job_finished(void *arg)
+{
+    fo_dtls_t *d = arg;
+    d->in_job = false;
+    if (d->orphaned) {
+        destroy(d);
+        return;
+    }
+    bool done = d->job_done;
+    int end = d->job_end;
+    d->job_done = false;
+    d->job_end = 0;
+    if (d->close_asked) { /* the owner is done with it: nothing more is sent or reported */
+        list_clear(&d->out);
+        d->close_asked = false;
+        fo_dtls_close(d);
+        return;
+    }
+    for (dgram_t *g = d->out.head; g; g = g->next) d->io.send_cb(d->io.user, g->buf, g->len);
+    list_clear(&d->out);
+    if (d->timer_dirty) arm_owner_timer(d);
+    d->timer_dirty = false;
+    if (d->pending.head && d->state == ST_HANDSHAKE) {
+        submit(d); /* the session is the new job's from here on */
+    } else if (d->pending.head) {
+        feed_all(d, &d->pending); /* done meanwhile: what is left is cheap */
+        done = done || d->job_done;
+        end = end ? end : d->job_end;
+        d->job_done = false;
+        d->job_end = 0;
+    }
+    /* The owner may free the session from its callback: nothing of it is read after. */
+    void (*cb)(void *, int) = d->io.result_cb;
+    void *user = d->io.user;
+    if (cb) cb(user, end ? end : done ? 0 : FO_EAGAIN);
+}
+
+/* Hands the pending datagrams to a job. Without memory for the job, they are processed here. */
+static void submit(fo_dtls_t *d)
+{
+    list_take(&d->batch, &d->pending);
+    d->in_job = true;
+    if (fo_pool_submit(d->ctx->pool, job_run, job_finished, d, d->io.loop) != 0) {
+        job_run(d);
+        job_finished(d);
+    }
 }
 
 int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len)
 {
+    if (d->in_job || (d->offload && d->state == ST_HANDSHAKE)) {
+        if (!fo_dtls_record_like(buf, len)) return FO_EINVAL;
+        if (d->pending.n >= DTLS_PENDING_MAX || !list_push(&d->pending, buf, len)) {
+            FO_LOG(FO_LOG_DEBUG, d->name, "dropping a handshake datagram (%u queued)", d->pending.n);
+            return FO_EAGAIN;
+        }
+        if (!d->in_job) submit(d);
+        return FO_EAGAIN; /* the outcome comes through io.result_cb */
+    }
     switch (d->state) {
     case ST_FAILED: return d->err;
     case ST_CLOSED: return FO_ECLOSED;
@@ -811,15 +1028,12 @@ int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len)
         FO_LOG(FO_LOG_DEBUG, d->name, "dropping a %zu-byte non-DTLS datagram", len);
         return FO_EINVAL;
     }
-    d->in = buf;
-    d->in_len = len;
-    int ret = d->state == ST_DONE ? read_after_done(d) : handshake(d);
-    d->in = NULL; /* never read a datagram after the call that fed it */
-    return ret;
+    return feed(d, buf, len);
 }
 
 int fo_dtls_timeout(fo_dtls_t *d)
 {
+    if (d->in_job) return FO_EAGAIN; /* job_finished sets the timer again */
     switch (d->state) {
     case ST_FAILED: return d->err;
     case ST_CLOSED: return FO_ECLOSED;
@@ -835,23 +1049,30 @@ int fo_dtls_timeout(fo_dtls_t *d)
     /* An owner's timer that fires a little early must not leave the handshake without one. */
     uint64_t elapsed = now_ms() - d->timer_start_ms;
     if (elapsed < d->timer_fin_ms) {
-        if (d->io.timer_cb) d->io.timer_cb(d->io.user, (int)(d->timer_fin_ms - elapsed));
+        arm_owner_timer(d);
         return FO_EAGAIN;
     }
-    return handshake(d);
+    return handshake(d); /* a retransmission: no public-key work, done here */
 }
 
-bool fo_dtls_is_done(const fo_dtls_t *d) { return d->keys_ready && d->state != ST_FAILED; }
+bool fo_dtls_is_done(const fo_dtls_t *d)
+{
+    return !d->in_job && d->keys_ready && d->state != ST_FAILED;
+}
 
 int fo_dtls_srtp_keys(const fo_dtls_t *d, fo_srtp_keys_t *out)
 {
-    if (!d->keys_ready || d->state == ST_FAILED) return FO_EAGAIN;
+    if (d->in_job || !d->keys_ready || d->state == ST_FAILED) return FO_EAGAIN;
     *out = d->keys;
     return 0;
 }
 
 void fo_dtls_close(fo_dtls_t *d)
 {
+    if (d->in_job) { /* job_finished closes it */
+        d->close_asked = true;
+        return;
+    }
     if (d->state == ST_DONE && !d->ssl) {
         if (d->close_len) d->io.send_cb(d->io.user, d->close_rec, d->close_len);
     } else if (d->state == ST_DONE) {
@@ -865,4 +1086,5 @@ void fo_dtls_close(fo_dtls_t *d)
         if (armed && d->io.timer_cb) d->io.timer_cb(d->io.user, -1);
         d->timer_fin_ms = 0;
     }
+    list_clear(&d->pending);
 }

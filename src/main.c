@@ -19,6 +19,7 @@
 #include "fanout/http.h"
 #include "fanout/log.h"
 #include "fanout/loop.h"
+#include "fanout/pool.h"
 #include "fanout/router.h"
 #include "fanout/srtp.h"
 #include "fanout/tls_cert.h"
@@ -189,9 +190,16 @@ int main(int argc, char **argv)
     fo_http_t *http = NULL, *https = NULL;
     fo_api_t *api = NULL;
     fo_auth_t *auth = NULL;
+    fo_pool_t *hs_pool = NULL;
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
     if (!dtls) goto fail;
+    /* DTLS handshakes off the media thread, at nice 10: forwarding wins a contended core. */
+    int hs_threads = fo_config_handshake_threads(&cfg);
+    if (hs_threads > 0) {
+        if (!(hs_pool = fo_pool_new(hs_threads, 10))) goto fail;
+        fo_dtls_ctx_set_pool(dtls, hs_pool);
+    }
     app.loop = fo_loop_new();
     if (!app.loop) goto fail;
     app.router = fo_router_new(app.loop, &cfg, dtls);
@@ -224,6 +232,11 @@ int main(int argc, char **argv)
     char https_txt[96] = "";
     if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg.https_listen, fo_http_port(https));
     int workers = fo_config_workers(&cfg);
+    if (hs_threads > 0)
+        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: %d thread%s at a lower priority (rtc.handshake_threads)",
+               hs_threads, hs_threads == 1 ? "" : "s");
+    else
+        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: on the media thread (rtc.handshake_threads = 0)");
     FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s",
            cfg.http_listen, fo_http_port(http), https_txt, cfg.rtc_listen,
            fo_router_udp_port(app.router), workers, workers == 1 ? "" : "s",
@@ -243,6 +256,9 @@ done:
     fo_api_free(api);
     fo_router_free(app.router);
     fo_auth_free(auth);
+    /* Handshake jobs still running finish; their completions free the sessions they held. */
+    fo_pool_free(hs_pool);
+    if (app.loop) fo_loop_run_pending(app.loop);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);
     fo_srtp_global_shutdown();

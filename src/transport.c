@@ -67,6 +67,8 @@ static void dtls_timer_cb(void *user, int ms)
     else fo_timer_start(t->env->loop, &t->dtls_timer, (uint64_t)ms);
 }
 
+static void dtls_result_cb(void *user, int rc);
+
 static void dtls_timer_fired(fo_timer_t *timer)
 {
     fo_transport_t *t = timer->user;
@@ -108,7 +110,8 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
     t->user = user;
     t->selected = -1;
     snprintf(t->ctx, sizeof t->ctx, "%s", log_ctx ? log_ctx : "");
-    fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t};
+    fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t,
+                       .result_cb = dtls_result_cb, .loop = env->loop};
     t->dtls = fo_dtls_new(env->dtls, FO_DTLS_SERVER, &io, fp_alg, fp);
     if (!t->dtls) {
         free(t);
@@ -172,6 +175,17 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nomina
     if (t->state == FO_TS_NEW) t->state = FO_TS_CHECKED;
 }
 
+static void dtls_result(fo_transport_t *t, int rc);
+
+/* After each of an offloaded handshake's jobs (include/fanout/dtls.h, "Offload"): its outcome,
+ * and its flight goes out now rather than after the next received batch. */
+static void dtls_result_cb(void *user, int rc)
+{
+    fo_transport_t *t = user;
+    if (rc != FO_EAGAIN && t->state != FO_TS_CLOSED) dtls_result(t, rc);
+    fo_udp_flush(t->env->udp);
+}
+
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
     if (t->state == FO_TS_CHECKED) {
@@ -187,6 +201,12 @@ static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
     }
     int rc = fo_dtls_input(t->dtls, buf, len);
     if (rc == FO_EAGAIN || rc == FO_EINVAL) return; /* in progress / stray datagram dropped */
+    dtls_result(t, rc);
+}
+
+/* What the DTLS session said about a datagram (now, or later from its handshake job). */
+static void dtls_result(fo_transport_t *t, int rc)
+{
     if (rc == FO_ECLOSED) {
         close_with(t, "DTLS close_notify");
         return;

@@ -40,6 +40,8 @@ typedef struct {
     int instant_start;          /* 1: new players start from the cached keyframe */
     int workers;                /* threads that SRTP-protect and send to players (docs/workers.md);
                                  * 0 = "auto": use fo_config_workers() */
+    int handshake_threads;      /* DTLS handshake pool (src/pool.c); 0 = on the media thread;
+                                 * -1 = "auto": use fo_config_handshake_threads() */
     /* [rtc] limits (src/limits.c) */
     int max_players_per_stream;
     int max_sessions_per_ip;
@@ -80,6 +82,10 @@ int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap);
 /* rtc.workers resolved: the number given, or for "auto" the CPUs this process may run on
  * (sched_getaffinity), 1..FO_CONFIG_MAX_WORKERS. */
 int fo_config_workers(const fo_config_t *cfg);
+
+/* rtc.handshake_threads resolved: the number given (0: none), or for "auto" the CPUs this
+ * process may run on. */
+int fo_config_handshake_threads(const fo_config_t *cfg);
 
 /* Sets "section.key=value" (the --set flag). Returns as fo_config_set; a missing '.' or '='
  * is FO_EINVAL. */
