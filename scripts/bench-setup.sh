@@ -7,7 +7,7 @@
 #      is pinned to one core (SERVER_CPU), the load tool to the other. With --api, the same load
 #      against another server speaking the SRS API (e.g. SRS 7: --api http://127.0.0.1:1985):
 #      its CPU is read from /proc/PID (--pid, else the process listening on the API port).
-#   2. CALLGRIND=N: the server under valgrind's callgrind, N set-ups at 1/s, minus an idle run:
+#   2. CALLGRIND=N: the server under valgrind's callgrind, N set-ups at 0.25/s, minus an idle run:
 #      instructions per set-up, in total and by step (repeatable on a busy machine).
 #   3. JOIN_STORM=1: WATCH players watch a stream (the H.264+Opus recording at its own rate)
 #      while JOIN more join it at JOIN_RAMP/s; the watchers' largest inter-arrival gap (kernel
@@ -85,7 +85,7 @@ start_server() {
   local hp up
   hp=$(free_port SOCK_STREAM); up=$(free_port SOCK_DGRAM)
   "$@" "$bin" -c conf/fanout.conf --http-port "$hp" --rtc-port "$up" --candidate 127.0.0.1 \
-    --no-https --log-level warn --set rtc.workers="$WORKERS" --set rtc.max_sessions=100000 \
+    --no-https --log-level "${LOG_LEVEL:-warn}" --set rtc.workers="$WORKERS" --set rtc.max_sessions=100000 \
     --set rtc.max_players_per_stream=100000 --set rtc.max_pending=100000 \
     --set rtc.max_sessions_per_ip=100000 >"$work/server.log" 2>&1 &
   srv_pid=$!
@@ -137,34 +137,51 @@ done
 
 # --- callgrind: instructions per set-up, by step ------------------------------------------
 cg_rows=()
-cg_one() { # BIN N -> callgrind file
+# BIN N -> callgrind file; $work/cg.n: the sessions the server saw connect (its log), which
+# under valgrind's slowness can be more than the tool saw in time.
+cg_one() {
   local bin=$1 n=$2 out=$work/cg.$RANDOM
-  start_server "$bin" valgrind --tool=callgrind --callgrind-out-file="$out"
+  LOG_LEVEL=info start_server "$bin" valgrind --tool=callgrind --callgrind-out-file="$out"
   if [ "$n" -gt 0 ]; then
-    "$bench" --api "$api" --players "$n" --ramp 1 --duration 8 --no-publish --rr-ms 0 \
+    "$bench" --api "$api" --players "$n" --ramp 0.25 --duration 20 --no-publish --rr-ms 0 \
       >"$work/cg.json" 2>/dev/null || true
   fi
   stop_server
+  grep -c "connected (DTLS-SRTP)" "$work/server.log" >"$work/cg.n" || true
   echo "$out"
 }
-# Inclusive instructions of the functions that make up a set-up.
+# Inclusive instructions of the functions that make up a set-up, and how often each was called
+# (from the raw file's calls= lines): {"total": Ir, "<step>": [Ir, calls], ...}.
 cg_split() {
   callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null | python3 -c '
-import re, sys, json
-want = {"total": "PROGRAM TOTALS", "http": "http.c:io_cb", "offer": "fo_router_offer_from",
-        "stun": "fo_stun_answer", "dtls": "mbedtls_ssl_handshake", "dtls_new": "fo_dtls_new",
-        "ecdhe_keygen": "mbedtls_ecdh_make_params", "ecdhe_secret": "mbedtls_ecdh_calc_secret",
-        "ecdsa_sign": "mbedtls_pk_sign", "ecdsa_verify": "mbedtls_pk_verify",
-        "x509_parse": "mbedtls_x509_crt_parse_der", "srtp": "fo_srtp_new"}
-out = {k: 0 for k in want}
+import re, sys, json, collections
+want = {"http": "MHD_run", "offer": "fo_router_offer_from", "stun": "fo_stun_answer",
+        "dtls": "mbedtls_ssl_handshake", "ecdhe_keygen": "mbedtls_ecdh_make_params",
+        "ecdhe_secret": "mbedtls_ecdh_calc_secret", "ecdsa_sign": "mbedtls_pk_sign",
+        "ecdsa_verify": "mbedtls_pk_verify", "x509_parse": "mbedtls_x509_crt_parse_der",
+        "srtp": "fo_srtp_new"}
+out = {"total": 0}
 for line in sys.stdin:
     m = re.match(r"\s*([\d,]+)\s+\([^)]*\)\s+(.*)", line)
     if not m: continue
     n, name = int(m.group(1).replace(",", "")), m.group(2)
+    if name == "PROGRAM TOTALS": out["total"] = n
     for k, w in want.items():
-        if out[k] == 0 and (name == w or re.search(r"[:/]" + re.escape(w) + r"(\s|$)", name) or name.startswith(w + " ")):
-            out[k] = n
-print(json.dumps(out))'
+        if k not in out and re.search(r"(^|[:/ ])" + re.escape(w) + r"( |$)", name): out[k] = [n, 0]
+names, calls, cfn = {}, collections.Counter(), None
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"^c?fn=\((\d+)\)(?: (.*))?", line)
+    if m:
+        if m.group(2): names[m.group(1)] = m.group(2).strip()
+        cfn = m.group(1) if line.startswith("cfn=") else None
+        continue
+    m = re.match(r"^calls=(\d+)", line)
+    if m and cfn: calls[names.get(cfn, "")] += int(m.group(1))
+for k, w in want.items():
+    c = sum(v for name, v in calls.items() if name == w or name.endswith(":" + w) or name.endswith(" " + w))
+    if k in out: out[k][1] = c
+    else: out[k] = [0, c]
+print(json.dumps(out))' "$1"
 }
 if [ "$CALLGRIND" -gt 0 ]; then
   command -v valgrind >/dev/null || { echo "CALLGRIND needs valgrind" >&2; exit 1; }
@@ -172,10 +189,15 @@ if [ "$CALLGRIND" -gt 0 ]; then
     echo "== callgrind: fanout ${labels[$i]}, idle, then $CALLGRIND set-ups" >&2
     f0=$(cg_one "${bins[$i]}" 0)
     f1=$(cg_one "${bins[$i]}" "$CALLGRIND")
-    conn=$(jq .connected "$work/cg.json")
+    conn=$(cat "$work/cg.n")
+    # per set-up: the total over the sessions the server connected; per step: the step's
+    # inclusive cost over its calls (the idle run's subtracted), robust to a session that
+    # valgrind's slowness made time out half way
     row=$(jq -cn --argjson a "$(cg_split "$f0")" --argjson b "$(cg_split "$f1")" --argjson n "$conn" \
       --arg s "fanout $(rev_of "${labels[$i]}")${BASE:+ (${labels[$i]})}" '
-      {server: $s, connected: $n} + ($b | with_entries(.value = ((.value - ($a[.key] // 0)) / (if $n > 0 then $n else 1 end) | round)))')
+      {server: $s, connected: $n, total: ((($b.total - $a.total) / (if $n > 0 then $n else 1 end)) | round)}
+      + ($b | del(.total) | with_entries(.value as $v | .value = {calls: ($v[1] - ($a[.key][1] // 0)),
+          per_call: (if ($v[1] - ($a[.key][1] // 0)) > 0 then (($v[0] - ($a[.key][0] // 0)) / ($v[1] - ($a[.key][1] // 0)) | round) else 0 end)}))')
     echo "$row" >&2
     cg_rows+=("$row")
   done
@@ -241,14 +263,16 @@ section=$(
   done
   if [ ${#cg_rows[@]} -gt 0 ]; then
     echo
-    echo "Instructions per set-up (valgrind --tool=callgrind, $CALLGRIND set-ups at 1/s minus an idle"
-    echo "run, inclusive costs; thousands). http = libmicrohttpd and everything it calls (the offer"
-    echo "included); dtls = mbedtls_ssl_handshake, which includes the ECC columns after it."
+    echo "Instructions (valgrind --tool=callgrind, thousands; $CALLGRIND set-ups at 0.25/s minus an idle"
+    echo "run). Total: per session the server logged as connected. Steps: inclusive cost per call"
+    echo "(calls in brackets): http = libmicrohttpd's MHD_run and all it calls (the offer included, per"
+    echo "wake-up), offer = SDP and session, ICE = one STUN check, dtls = one mbedtls_ssl_handshake call"
+    echo "(a flight; the ECC columns are inside it), SRTP = the contexts from the keys."
     echo
-    echo "| server | total | http | offer (SDP) | ICE (STUN) | dtls | ECDHE keygen | ECDHE secret | ECDSA sign | ECDSA verify | x509 parse | SRTP |"
+    echo "| server | **total / set-up** | http | offer | ICE check | dtls flight | ECDHE keygen | ECDHE secret | ECDSA sign | ECDSA verify | x509 parse | SRTP |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for r in "${cg_rows[@]}"; do
-      jq -r 'def k(x): (x / 1000 | round); "| \(.server) | **\(k(.total))** | \(k(.http)) | \(k(.offer)) | \(k(.stun)) | \(k(.dtls)) | \(k(.ecdhe_keygen)) | \(k(.ecdhe_secret)) | \(k(.ecdsa_sign)) | \(k(.ecdsa_verify)) | \(k(.x509_parse)) | \(k(.srtp)) |"' <<<"$r"
+      jq -r 'def k(x): "\(x.per_call / 1000 | round) (\(x.calls))"; "| \(.server) | **\(.total / 1000 | round)** (\(.connected)) | \(k(.http)) | \(k(.offer)) | \(k(.stun)) | \(k(.dtls)) | \(k(.ecdhe_keygen)) | \(k(.ecdhe_secret)) | \(k(.ecdsa_sign)) | \(k(.ecdsa_verify)) | \(k(.x509_parse)) | \(k(.srtp)) |"' <<<"$r"
     done
   fi
 )
