@@ -39,6 +39,11 @@ static void session_gone_cb(void *user, const char *id, const char *key, fo_role
     fo_auth_hook_ended(api->auth, auth_action(role), key, id);
 }
 
+void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients)
+{
+    if (api->metrics) fo_metrics_set_clients(api->metrics, clients);
+}
+
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
 {
     api->auth = auth;

@@ -3,6 +3,7 @@
  * its help text, so the file parser, the environment and --help agree by construction. */
 #include "fanout/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -39,6 +40,22 @@ static const setting_t settings[] = {
     I("http", "port", http_port, "1985", 1, 65535, "HTTP port (SRS's API port, so its tools work)"),
     S("http", "www", www_root, "www", "directory of the web pages served at /"),
     I("http", "max_body", max_body, "65536", 1024, 1048576, "largest request body in bytes"),
+    I("http", "max_connections", http_max_connections, "0", 0, 1000000,
+      "HTTP connections at once per server (HTTP, HTTPS); 0 = from the file-descriptor limit"),
+    I("http", "max_conns_per_client", http_max_conns_per_client, "32", 0, 1000000,
+      "connections at once from one client (IPv4 address or IPv6 /64); more are refused; 0 = no cap"),
+    I("http", "request_timeout", http_request_timeout, "10", 0, 3600,
+      "seconds a request's headers and body may take (slowloris); 0 = no limit"),
+    I("http", "signal_rate", http_signal_rate, "10", 0, 100000,
+      "signaling requests (POST/PATCH/DELETE under /rtc/) per second per client; more get 429; 0 = no limit"),
+    I("http", "signal_burst", http_signal_burst, "30", 1, 100000,
+      "signaling requests one client may send at once before signal_rate applies"),
+    I("http", "ban_failures", http_ban_failures, "20", 0, 1000000,
+      "failed requests (400, 401, 413, 415) within ban_window that ban a client; 0 = no bans"),
+    I("http", "ban_window", http_ban_window, "60", 1, 86400, "seconds over which ban_failures count"),
+    I("http", "ban_time", http_ban_time, "300", 1, 86400, "seconds a banned client is refused"),
+    S("http", "exempt", http_exempt, "127.0.0.1 ::1",
+      "client addresses the per-client HTTP limits above do not apply to (space separated)"),
     B("https", "enabled", https_enabled, "true", "also serve the API and pages over HTTPS"),
     S("https", "listen", https_listen, "0.0.0.0", "address the HTTPS server listens on"),
     I("https", "port", https_port, "1990", 1, 65535, "HTTPS port"),
@@ -118,6 +135,21 @@ static int check_value(const fo_config_t *cfg, const setting_t *s, char *err, si
         put_err(err, errcap, "log.level: '%s' is not one of error, warn, info, debug, trace%s",
                 cfg->log_level, "");
         return FO_EINVAL;
+    }
+    if (strcmp(s->section, "http") == 0 && strcmp(s->key, "exempt") == 0) {
+        const char *list = (const char *)cfg + s->off;
+        char buf[256], bad[64] = "";
+        snprintf(buf, sizeof buf, "%s", list);
+        for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok && !bad[0];
+             tok = strtok_r(NULL, " ,\t", &save)) {
+            unsigned char addr[16];
+            if (inet_pton(AF_INET, tok, addr) != 1 && inet_pton(AF_INET6, tok, addr) != 1)
+                snprintf(bad, sizeof bad, "%s", tok);
+        }
+        if (bad[0]) {
+            put_err(err, errcap, "http.exempt: '%s' is not an IP address%s", bad, "");
+            return FO_EINVAL;
+        }
     }
     if (strcmp(s->section, "rtc") == 0 && strcmp(s->key, "video_codecs") == 0) {
         fo_codec_t codecs[8];

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "fanout/api.h"
+#include "fanout/clients.h"
 #include "fanout/common.h"
 #include "fanout/config.h"
 #include "fanout/dtls.h"
@@ -70,6 +72,22 @@ static void on_signal(fo_io_t *io, uint32_t events)
         fo_router_shutdown(app->router);
         fo_loop_stop(app->loop);
     }
+}
+
+/* Every HTTP connection is a descriptor: take the hard limit the system allows this process
+ * (as nginx's worker_rlimit_nofile or Go's runtime do); the HTTP servers size their connection
+ * limits from the result (src/http.c). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+    }
+    FO_LOG(FO_LOG_INFO, NULL, "file descriptors: %llu%s", (unsigned long long)rl.rlim_cur,
+           rl.rlim_cur != was ? " (raised to the hard limit)" : "");
 }
 
 /* One flag setting, applied after the file and the environment, in command-line order. */
@@ -158,7 +176,7 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
 /* The HTTPS server: makes sure its certificate exists (self-signed for localhost and our
  * candidates on first start), then starts the TLS daemon. NULL on failure (logged). */
 static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router_t *router,
-                              fo_api_t *api)
+                              fo_api_t *api, fo_clients_t *clients)
 {
     const char *const *cands;
     size_t n = fo_router_candidates(router, &cands);
@@ -168,7 +186,8 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
         return NULL;
     }
     return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
-                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, fo_api_handle, api);
+                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, fo_api_handle, api,
+                           clients);
 }
 
 int main(int argc, char **argv)
@@ -177,6 +196,7 @@ int main(int argc, char **argv)
     int rc = configure(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -191,6 +211,7 @@ int main(int argc, char **argv)
     fo_api_t *api = NULL;
     fo_auth_t *auth = NULL;
     fo_pool_t *hs_pool = NULL;
+    fo_clients_t *clients = NULL;
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
     if (!dtls) goto fail;
@@ -209,10 +230,13 @@ int main(int argc, char **argv)
     auth = fo_auth_new(&cfg);
     if (!auth) goto fail;
     fo_api_set_auth(api, auth);
+    clients = fo_clients_new(app.loop, &cfg);
+    if (!clients) goto fail;
+    fo_api_set_clients(api, clients);
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
-                       fo_api_handle, api);
+                       fo_api_handle, api, clients);
     if (!http) goto fail;
-    if (cfg.https_enabled && !(https = start_https(&cfg, app.loop, app.router, api))) goto fail;
+    if (cfg.https_enabled && !(https = start_https(&cfg, app.loop, app.router, api, clients))) goto fail;
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
@@ -253,6 +277,7 @@ done:
     }
     fo_http_free(https);
     fo_http_free(http);
+    fo_clients_free(clients);
     fo_api_free(api);
     fo_router_free(app.router);
     fo_auth_free(auth);

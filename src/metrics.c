@@ -48,6 +48,7 @@ struct fo_metrics {
         uint64_t count;
     } api[FO_METRICS_MAX_CODES];
     size_t n_api;
+    fo_clients_t *clients;
 };
 
 static uint64_t rate_of(uint64_t now_bytes, uint64_t base_bytes, uint64_t dt_ms)
@@ -274,6 +275,8 @@ void fo_metrics_proc(const fo_metrics_t *m, fo_proc_info_t *out)
     out->start_unix_ms = m->start_unix_ms;
 }
 
+void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients) { m->clients = clients; }
+
 void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -311,6 +314,7 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
         out->plis[r] = t->plis;
     }
     out->rate = m->rate;
+    if (m->clients) fo_clients_stats(m->clients, &out->http);
     fo_metrics_proc(m, &out->proc);
     for (size_t i = 0; i < m->n_api; i++) {
         out->api[i].status = m->api[i].status;
@@ -442,6 +446,19 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
         snprintf(l, sizeof l, "code=\"%d\"", d->api[i].status);
         sample_u(&b, "fanout_api_requests_total", l, d->api[i].count);
     }
+
+    family(&b, "fanout_http_refused_total", "counter",
+           "HTTP connections and requests refused by the per-client limits, by reason.");
+    sample_u(&b, "fanout_http_refused_total", "reason=\"client_connections\"", d->http.conns_refused);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"banned\"", d->http.banned_refused);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"request_timeout\"", d->http.timeouts);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"rate_limited\"", d->http.rate_limited);
+    family(&b, "fanout_http_bans_total", "counter", "Clients banned for repeated failed requests.");
+    sample_u(&b, "fanout_http_bans_total", NULL, d->http.bans);
+    family(&b, "fanout_http_banned_clients", "gauge", "Clients banned now.");
+    sample_u(&b, "fanout_http_banned_clients", NULL, d->http.banned_now);
+    family(&b, "fanout_http_clients", "gauge", "Clients the HTTP front keeps track of now.");
+    sample_u(&b, "fanout_http_clients", NULL, d->http.clients);
 
     family(&b, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
     sample_d(&b, "process_cpu_seconds_total", d->proc.cpu_seconds);

@@ -55,6 +55,8 @@ void fo_api_free(fo_api_t *api);
 /* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
  * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
+/* The HTTP front's per-client accounting, for /metrics (must outlive the API). */
+void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients);
 
 /* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
  * false for everything else (static files). Counts every answer for /metrics. */

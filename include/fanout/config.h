@@ -19,6 +19,15 @@ typedef struct {
     int http_port;
     char www_root[512];
     int max_body;               /* bytes */
+    /* [http] per-client limits (src/clients.c) */
+    int http_max_connections;   /* per daemon; 0 = from RLIMIT_NOFILE */
+    int http_max_conns_per_client;
+    int http_request_timeout;   /* seconds for a request's headers and body; 0 = none */
+    int http_signal_rate;       /* signaling requests/s per client; 0 = none */
+    int http_signal_burst;
+    int http_ban_failures;      /* 0 = no bans */
+    int http_ban_window, http_ban_time; /* seconds */
+    char http_exempt[256];      /* client IPs the per-client limits skip */
     /* [https] */
     int https_enabled;          /* 0 or 1 */
     char https_listen[64];

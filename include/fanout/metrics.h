@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/clients.h"
 #include "fanout/loop.h"
 #include "fanout/router.h"
 
@@ -47,6 +48,7 @@ typedef struct {
     uint64_t srtp_rx_packets, srtp_rx_bytes, srtp_tx_packets, srtp_tx_bytes, srtp_rx_dropped;
     uint64_t nacks[2], plis[2]; /* [FO_ROLE_PUBLISH]: sent to publishers; [FO_ROLE_PLAY]: from players */
     fo_rate_t rate;            /* UDP level, the whole server */
+    fo_clients_stats_t http;   /* the HTTP front's per-client limits (zero without them) */
     fo_proc_info_t proc;
     struct {
         int status;
@@ -59,6 +61,9 @@ typedef struct {
  * allocation failure. */
 fo_metrics_t *fo_metrics_new(fo_loop_t *loop, fo_router_t *router, int interval_ms);
 void fo_metrics_free(fo_metrics_t *m);
+
+/* Reads the HTTP front's per-client counters from `clients` (must outlive the metrics). */
+void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients);
 
 /* Counts one API answer. Statuses beyond FO_METRICS_MAX_CODES distinct ones go to 0. */
 void fo_metrics_count_request(fo_metrics_t *m, int status);
