@@ -434,6 +434,7 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     }
     family(&b, "fanout_dropped_packets_total", "counter", "Datagrams dropped, by reason.");
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"unknown_address\"", d->router.rx_unknown);
+    sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_unknown_user\"", d->router.stun_unknown);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_invalid\"", d->router.stun_bad);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"srtp_or_unexpected\"", d->srtp_rx_dropped);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"send_failed\"", d->udp_tx_dropped);
@@ -441,6 +442,7 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_stun_requests_total", "counter", "STUN binding requests, by validation result.");
     sample_u(&b, "fanout_stun_requests_total", "result=\"ok\"", d->router.stun_ok);
     sample_u(&b, "fanout_stun_requests_total", "result=\"bad\"", d->router.stun_bad);
+    sample_u(&b, "fanout_stun_requests_total", "result=\"unknown_user\"", d->router.stun_unknown);
     family(&b, "fanout_api_requests_total", "counter", "HTTP API answers, by status code.");
     for (size_t i = 0; i < d->n_api; i++) {
         snprintf(l, sizeof l, "code=\"%d\"", d->api[i].status);

@@ -189,8 +189,23 @@ static const char *stun_pwd_cb(void *user, const char *username, size_t len)
     return s ? fo_session_pwd(s) : NULL;
 }
 
+/* Whether a STUN message names a session of ours: the cheap part of validation, done first so
+ * that a flood of well-formed checks for unknown ufrags costs a lookup, not a CRC and a parse. */
+static bool stun_for_us(fo_router_t *r, const uint8_t *buf, size_t len)
+{
+    const char *user;
+    size_t ulen;
+    if (fo_stun_username(buf, len, &user, &ulen) != 0) return false;
+    const char *colon = memchr(user, ':', ulen);
+    return fo_map_get(r->by_ufrag, user, colon ? (size_t)(colon - user) : ulen) != NULL;
+}
+
 static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
 {
+    if (!stun_for_us(r, buf, len)) {
+        r->stats.stun_unknown++;
+        return; /* nothing goes to an address that has not passed a check (no amplification) */
+    }
     uint8_t reply[512];
     size_t rlen = sizeof reply;
     fo_stun_check_t check = {0};
@@ -360,9 +375,10 @@ void fo_router_shutdown(fo_router_t *r)
 {
     const fo_router_stats_t *c = &r->stats;
     FO_LOG(FO_LOG_INFO, NULL,
-           "counters: sessions %llu, rx_unknown %llu, stun_bad %llu, stun_ok %llu, "
+           "counters: sessions %llu, rx_unknown %llu, stun_unknown %llu, stun_bad %llu, stun_ok %llu, "
            "offers_limited %llu, rx_rate_dropped %llu",
            (unsigned long long)c->sessions, (unsigned long long)c->rx_unknown,
+           (unsigned long long)c->stun_unknown,
            (unsigned long long)c->stun_bad, (unsigned long long)c->stun_ok,
            (unsigned long long)c->offers_limited, (unsigned long long)c->rx_rate_dropped);
     size_t n = fo_map_size(r->by_id);
