@@ -145,7 +145,10 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nomina
     t->stats.last_check_ms = fo_loop_now(t->env->loop);
     int idx = -1;
     for (size_t i = 0; i < t->n_addrs; i++)
-        if (fo_addr_equal(&t->addrs[i], from)) idx = (int)i;
+        if (fo_addr_equal(&t->addrs[i], from)) {
+            idx = (int)i;
+            t->addrs[i].local = from->local; /* where it reached us now */
+        }
     if (idx < 0) {
         /* Remember a bounded set; the oldest non-selected one makes room. */
         if (t->n_addrs == FO_TRANSPORT_MAX_ADDRS) {
@@ -162,6 +165,12 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nomina
         char a[64];
         FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check ok from %s%s", fo_addr_str(from, a, sizeof a),
                nominated ? " (nominated)" : "");
+    }
+    if (t->state != FO_TS_CONNECTED) { /* the checks of the connect phase: their timing matters */
+        char a[64];
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check from %s%s, %llu ms after the offer",
+               fo_addr_str(from, a, sizeof a), nominated ? " (USE-CANDIDATE)" : "",
+               (unsigned long long)(t->stats.last_check_ms - t->stats.created_ms));
     }
     /* Follow the newest nominated address; before any nomination, the newest checked one. */
     if (nominated || !t->nominated) {
@@ -189,12 +198,16 @@ static void dtls_result_cb(void *user, int rc)
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
     if (t->state == FO_TS_CHECKED) {
+        /* Handshake datagrams are few: their timing is worth a debug line (connect time). */
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "DTLS in: %zu bytes, first record type %u, %llu ms after the offer",
+               len, buf[0], (unsigned long long)(fo_loop_now(t->env->loop) - t->stats.created_ms));
         /* mbedtls cannot take a fragmented ClientHello: put it together first. */
         if (!t->reasm && !(t->reasm = calloc(1, sizeof *t->reasm))) return;
         size_t n = 0;
         int r = fo_dtls_reasm_feed(&t->reasm->st, buf, len, t->reasm->out, sizeof t->reasm->out, &n);
         if (r == FO_EAGAIN || r < 0) return;
         if (r == FO_DTLS_REASM_DONE) {
+            FO_LOG(FO_LOG_DEBUG, t->ctx, "DTLS: fragmented ClientHello reassembled (%zu bytes)", n);
             buf = t->reasm->out;
             len = n;
         }
