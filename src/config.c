@@ -86,6 +86,8 @@ static const setting_t settings[] = {
     N("rtc", "handshake_threads", handshake_threads, "auto", 0, FO_CONFIG_MAX_WORKERS,
       "threads that run the DTLS handshakes' crypto at a lower priority, off the media thread: "
       "auto = one per CPU; 0 = on the media thread"),
+    I("rtc", "handshake_nice", handshake_nice, "10", 0, 19,
+      "how much lower the handshake threads' priority is (nice): forwarding wins a contended core"),
     I("rtc", "max_players_per_stream", max_players_per_stream, "1000", 1, 1000000,
       "players of one stream; beyond it play requests get 503"),
     I("rtc", "max_sessions_per_ip", max_sessions_per_ip, "50", 1, 1000000,
@@ -284,6 +286,38 @@ int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, 
     return load_result(ini_parse_string(text, ini_cb, &lc), &lc, name ? name : "config", err, errcap);
 }
 
+/* FANOUT_* variables that are not settings but are read elsewhere: the SRTP crypto choice
+ * (src/srtp.c) and the test and benchmark harnesses' own (tests/e2e/lib/server.js). */
+static const char *const env_not_settings[] = {"FANOUT_SRTP_CRYPTO", "FANOUT_BIN", "FANOUT_ARGS"};
+
+static void env_name(const setting_t *st, char *out, size_t cap)
+{
+    snprintf(out, cap, "FANOUT_%s_%s", st->section, st->key);
+    for (char *p = out; *p; p++) *p = (char)toupper((unsigned char)*p);
+}
+
+/* Levenshtein distance, capped: small strings only. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
 {
     const char *cand = getenv("CANDIDATE");
@@ -291,8 +325,7 @@ int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
         return FO_EINVAL;
     for (size_t i = 0; i < FO_ARRAY_LEN(settings); i++) {
         char name[96];
-        snprintf(name, sizeof name, "FANOUT_%s_%s", settings[i].section, settings[i].key);
-        for (char *p = name; *p; p++) *p = (char)toupper((unsigned char)*p);
+        env_name(&settings[i], name, sizeof name);
         const char *v = getenv(name);
         if (!v) continue;
         char why[256];
@@ -302,6 +335,37 @@ int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
         }
     }
     return 0;
+}
+
+size_t fo_config_unknown_env(char *const *env, fo_config_unknown_env_cb cb, void *user)
+{
+    size_t n = 0;
+    for (char *const *e = env; e && *e; e++) {
+        if (strncmp(*e, "FANOUT_", 7) != 0) continue;
+        char name[128];
+        size_t len = strcspn(*e, "=");
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        bool known = false;
+        for (size_t i = 0; i < FO_ARRAY_LEN(env_not_settings) && !known; i++)
+            known = strcmp(name, env_not_settings[i]) == 0;
+        char best[96] = "", cand[96];
+        size_t best_d = 4; /* suggest only close names */
+        for (size_t i = 0; i < FO_ARRAY_LEN(settings) && !known; i++) {
+            env_name(&settings[i], cand, sizeof cand);
+            if (strcmp(name, cand) == 0) known = true;
+            size_t d = edit_distance(name, cand);
+            if (d < best_d) {
+                best_d = d;
+                snprintf(best, sizeof best, "%s", cand);
+            }
+        }
+        if (known) continue;
+        n++;
+        if (cb) cb(user, name, best[0] ? best : NULL);
+    }
+    return n;
 }
 
 int fo_config_video_codecs(const fo_config_t *cfg, fo_codec_t *out, size_t max)

@@ -96,6 +96,13 @@ typedef struct {
     const char *section, *key, *value;
 } flag_set_t;
 
+static void warn_unknown_env_cb(void *user, const char *name, const char *suggestion)
+{
+    (void)user;
+    FO_LOG(FO_LOG_WARN, NULL, "environment %s is not a setting and is ignored%s%s%s", name,
+           suggestion ? " (did you mean " : "", suggestion ? suggestion : "", suggestion ? "?)" : "");
+}
+
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a bad command line or config. */
 static int configure(fo_config_t *cfg, int argc, char **argv)
 {
@@ -170,6 +177,7 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
         return -1;
     }
     FO_LOG(FO_LOG_INFO, NULL, "configuration: %s", conf ? conf : "(built-in defaults)");
+    fo_config_unknown_env(environ, warn_unknown_env_cb, NULL);
     return 0;
 }
 
@@ -215,10 +223,11 @@ int main(int argc, char **argv)
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
     if (!dtls) goto fail;
-    /* DTLS handshakes off the media thread, at nice 10: forwarding wins a contended core. */
+    /* DTLS handshakes off the media thread, at a lower priority: forwarding wins a contended
+     * core. */
     int hs_threads = fo_config_handshake_threads(&cfg);
     if (hs_threads > 0) {
-        if (!(hs_pool = fo_pool_new(hs_threads, 10))) goto fail;
+        if (!(hs_pool = fo_pool_new(hs_threads, cfg.handshake_nice))) goto fail;
         fo_dtls_ctx_set_pool(dtls, hs_pool);
     }
     app.loop = fo_loop_new();
@@ -257,8 +266,8 @@ int main(int argc, char **argv)
     if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg.https_listen, fo_http_port(https));
     int workers = fo_config_workers(&cfg);
     if (hs_threads > 0)
-        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: %d thread%s at a lower priority (rtc.handshake_threads)",
-               hs_threads, hs_threads == 1 ? "" : "s");
+        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: %d thread%s at nice %d (rtc.handshake_threads, rtc.handshake_nice)",
+               hs_threads, hs_threads == 1 ? "" : "s", cfg.handshake_nice);
     else
         FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: on the media thread (rtc.handshake_threads = 0)");
     FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s",

@@ -51,6 +51,7 @@ typedef struct {
                                  * 0 = "auto": use fo_config_workers() */
     int handshake_threads;      /* DTLS handshake pool (src/pool.c); 0 = on the media thread;
                                  * -1 = "auto": use fo_config_handshake_threads() */
+    int handshake_nice;         /* their nice value (0..19) */
     /* [rtc] limits (src/limits.c) */
     int max_players_per_stream;
     int max_sessions_per_ip;
@@ -87,6 +88,15 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
 /* Applies environment overrides: FANOUT_<SECTION>_<KEY> for every setting (e.g.
  * FANOUT_RTC_PORT), plus CANDIDATE for rtc.candidate. Returns 0 or an error as above. */
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap);
+
+/* Finds FANOUT_* variables in `env` (e.g. environ) that name no setting (a typo such as
+ * FANOUT_RTC_PORTT would otherwise pass unnoticed, while an unknown key in the file stops
+ * start-up) and are not read elsewhere (FANOUT_SRTP_CRYPTO; FANOUT_BIN and FANOUT_ARGS of the
+ * test harness). Calls cb(user, name, suggestion) for each (suggestion: the closest setting's
+ * variable, or NULL) and returns how many. The caller warns: such a variable does not stop
+ * start-up, since the environment also carries other programs' FANOUT_* names. */
+typedef void (*fo_config_unknown_env_cb)(void *user, const char *name, const char *suggestion);
+size_t fo_config_unknown_env(char *const *env, fo_config_unknown_env_cb cb, void *user);
 
 /* rtc.workers resolved: the number given, or for "auto" the CPUs this process may run on
  * (sched_getaffinity), 1..FO_CONFIG_MAX_WORKERS. */
