@@ -173,15 +173,21 @@ fo_clients_t *fo_clients_new(fo_loop_t *loop, const fo_config_t *cfg)
     snprintf(buf, sizeof buf, "%s", cfg->http_exempt);
     for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok && c->n_exempt < MAX_EXEMPT;
          tok = strtok_r(NULL, " ,\t", &save)) {
-        struct sockaddr_storage ss = {0};
-        if (inet_pton(AF_INET, tok, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-            ss.ss_family = AF_INET;
-        else if (inet_pton(AF_INET6, tok, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-            ss.ss_family = AF_INET6;
-        else
-            continue; /* checked by config */
         exempt_t *e = &c->exempt[c->n_exempt];
-        if (full_addr((struct sockaddr *)&ss, e->addr, &e->len)) c->n_exempt++;
+        uint8_t v6[16];
+        if (inet_pton(AF_INET, tok, e->addr + 1) == 1) {
+            e->addr[0] = 4;
+            e->len = 5;
+        } else if (inet_pton(AF_INET6, tok, v6) == 1) {
+            static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            bool mapped = memcmp(v6, v4mapped, sizeof v4mapped) == 0;
+            e->addr[0] = mapped ? 4 : 6;
+            memcpy(e->addr + 1, mapped ? v6 + 12 : v6, mapped ? 4 : 16);
+            e->len = mapped ? 5 : 17;
+        } else {
+            continue; /* checked by config */
+        }
+        c->n_exempt++;
     }
     fo_timer_init(&c->sweep, sweep_cb, c);
     fo_timer_start(loop, &c->sweep, SWEEP_MS);
