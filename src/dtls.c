@@ -6,24 +6,22 @@
  * out the exported keys. Once the peer has shown it completed the handshake too, a session
  * hibernates: the mbedtls context (~40 KiB: record buffers, handshake state, transform, peer
  * certificate) is freed and only a pre-made close_notify and the peer's alert key stay
- * (dtls_alert.c). Everything here runs on the thread that owns the context. */
+ * (dtls_alert.c). Our certificate is made or loaded in dtls_cert.c. A session runs on its
+ * owner's thread, or, offloaded (include/fanout/dtls.h), in jobs on the context's pool during the
+ * handshake: the job owns it then (docs/workers.md, "Handshake threads"). */
 #include "fanout/dtls.h"
 
-#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
 #include <mbedtls/md.h>
-#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
@@ -36,6 +34,7 @@
 #include "fanout/dtls_ecdsa.h"
 #include "fanout/log.h"
 #include "fanout/pool.h"
+#include "dtls_internal.h"
 
 #if !defined(MBEDTLS_SSL_DTLS_SRTP) || !defined(MBEDTLS_SSL_EXPORT_KEYS) ||                        \
     !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
@@ -67,18 +66,6 @@
 #define DTLS_TRIM_BYTES (1u << 20)
 
 enum { ST_HANDSHAKE, ST_DONE, ST_FAILED, ST_CLOSED };
-
-struct fo_dtls_ctx {
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt cert;
-    mbedtls_pk_context key;
-    mbedtls_ssl_config conf[2]; /* indexed by fo_dtls_role_t */
-    char fingerprint[3 * 32];
-    fo_pool_t *pool; /* handshakes of sessions with io.loop run there; NULL: inline */
-    size_t released; /* bytes freed by settling sessions since the last malloc_trim */
-    int hibernate_ms;
-};
 
 /* The session inside an mbedtls call on this thread. The export-keys callback only gets the
  * configuration's user pointer (shared by all sessions), so this says whose keys they are. */
@@ -137,6 +124,7 @@ struct fo_dtls {
      * the owner thread. */
     bool offload;
     bool in_job, in_worker, orphaned, close_asked, timer_dirty, job_done;
+    _Atomic bool abandoned; /* freed or closed while in_job: the job skips its remaining work */
     int job_end;          /* a terminal code (FO_ECLOSED, failure) the job reached; 0: none */
     dgram_list_t pending; /* arrived while in_job (owner) */
     dgram_list_t batch;   /* the job's input */
@@ -165,14 +153,6 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void log_mbedtls(fo_log_level_t level, const char *who, const char *what, int ret)
-{
-    if (level > fo_log_level_current) return;
-    char text[160];
-    mbedtls_strerror(ret, text, sizeof text);
-    fo_log_write(level, who, "%s: %s (-0x%04x)", what, text, (unsigned)-ret);
 }
 
 /* Maps an mbedtls error to ours. Fingerprint failures are decided by the caller. */
@@ -208,87 +188,6 @@ static int map_error(int ret)
 }
 
 /* --- context ----------------------------------------------------------------------------- */
-
-static int gen_cert(fo_dtls_ctx_t *ctx)
-{
-    mbedtls_x509write_cert w;
-    mbedtls_mpi serial;
-    unsigned char der[1024];
-    int ret;
-
-    mbedtls_x509write_crt_init(&w);
-    mbedtls_mpi_init(&serial);
-    if ((ret = mbedtls_pk_setup(&ctx->key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
-        (ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(ctx->key),
-                                   mbedtls_ctr_drbg_random, &ctx->drbg)) != 0)
-        goto fail;
-
-    /* 64-bit random serial, positive and non-zero (RFC 5280 4.1.2.2). */
-    unsigned char sbytes[8];
-    if ((ret = mbedtls_ctr_drbg_random(&ctx->drbg, sbytes, sizeof sbytes)) != 0) goto fail;
-    sbytes[0] = (unsigned char)((sbytes[0] & 0x7f) | 0x01);
-    if ((ret = mbedtls_mpi_read_binary(&serial, sbytes, sizeof sbytes)) != 0) goto fail;
-
-    /* Valid from a day ago (peers with skewed clocks) for a year. */
-    char not_before[16], not_after[16];
-    struct tm tm;
-    time_t t = time(NULL) - 86400;
-    gmtime_r(&t, &tm);
-    strftime(not_before, sizeof not_before, "%Y%m%d%H%M%S", &tm);
-    t += 86400 + 365 * 86400;
-    gmtime_r(&t, &tm);
-    strftime(not_after, sizeof not_after, "%Y%m%d%H%M%S", &tm);
-
-    mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-    mbedtls_x509write_crt_set_subject_key(&w, &ctx->key);
-    mbedtls_x509write_crt_set_issuer_key(&w, &ctx->key);
-    if ((ret = mbedtls_x509write_crt_set_subject_name(&w, "CN=fanout")) != 0 ||
-        (ret = mbedtls_x509write_crt_set_issuer_name(&w, "CN=fanout")) != 0 ||
-        (ret = mbedtls_x509write_crt_set_serial(&w, &serial)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_validity(&w, not_before, not_after)) != 0)
-        goto fail;
-    /* Writes at the end of the buffer and returns the length. */
-    ret = mbedtls_x509write_crt_der(&w, der, sizeof der, mbedtls_ctr_drbg_random, &ctx->drbg);
-    if (ret < 0) goto fail;
-    ret = mbedtls_x509_crt_parse_der(&ctx->cert, der + sizeof der - ret, (size_t)ret);
-
-fail:
-    if (ret != 0) log_mbedtls(FO_LOG_ERROR, "dtls", "generating the certificate", ret);
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&w);
-    return ret == 0 ? 0 : FO_ECRYPTO;
-}
-
-static int load_cert(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path)
-{
-    int ret = mbedtls_x509_crt_parse_file(&ctx->cert, cert_path);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", cert_path, ret);
-        return FO_ECRYPTO;
-    }
-    ret = mbedtls_pk_parse_keyfile(&ctx->key, key_path, NULL);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", key_path, ret);
-        return FO_ECRYPTO;
-    }
-    ret = mbedtls_pk_check_pair(&ctx->cert.pk, &ctx->key);
-    if (ret != 0) {
-        FO_LOG(FO_LOG_ERROR, "dtls", "%s does not hold the key of %s", key_path, cert_path);
-        return FO_ECRYPTO;
-    }
-    return 0;
-}
-
-static void hex_colons(const uint8_t *d, size_t n, char *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        *out++ = hex[d[i] >> 4];
-        *out++ = hex[d[i] & 15];
-        *out++ = i + 1 < n ? ':' : '\0';
-    }
-}
 
 /* Accepts any certificate chain: the peer's certificate is self-signed and what authenticates
  * it is its fingerprint from the signaling channel. The leaf's digest is compared here already,
@@ -368,19 +267,19 @@ fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_pa
     int ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
                                     (const unsigned char *)pers, sizeof pers - 1);
     if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "seeding the RNG", ret);
+        fo_dtls_log_mbedtls(FO_LOG_ERROR, "dtls", "seeding the RNG", ret);
         goto fail;
     }
     if ((cert_pem_path != NULL) != (key_pem_path != NULL)) {
         FO_LOG(FO_LOG_ERROR, "dtls", "certificate and key files go together");
         goto fail;
     }
-    if (cert_pem_path ? load_cert(ctx, cert_pem_path, key_pem_path) : gen_cert(ctx)) goto fail;
+    if (cert_pem_path ? fo_dtls_cert_load(ctx, cert_pem_path, key_pem_path) : fo_dtls_cert_generate(ctx)) goto fail;
     /* Our signatures (ServerKeyExchange, or CertificateVerify as client) through nettle. */
     fo_dtls_ecdsa_adopt(&ctx->key);
     if ((ret = setup_conf(ctx, &ctx->conf[FO_DTLS_SERVER], MBEDTLS_SSL_IS_SERVER)) != 0 ||
         (ret = setup_conf(ctx, &ctx->conf[FO_DTLS_CLIENT], MBEDTLS_SSL_IS_CLIENT)) != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "configuring", ret);
+        fo_dtls_log_mbedtls(FO_LOG_ERROR, "dtls", "configuring", ret);
         goto fail;
     }
 
@@ -388,7 +287,7 @@ fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_pa
     ret = mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), ctx->cert.raw.p,
                      ctx->cert.raw.len, digest);
     if (ret != 0) goto fail;
-    hex_colons(digest, sizeof digest, ctx->fingerprint);
+    fo_dtls_hex_colons(digest, sizeof digest, ctx->fingerprint);
     FO_LOG(FO_LOG_INFO, "dtls", "certificate %s, sha-256 %s",
            cert_pem_path ? cert_pem_path : "generated", ctx->fingerprint);
     return ctx;
@@ -417,46 +316,6 @@ void fo_dtls_ctx_set_pool(fo_dtls_ctx_t *ctx, fo_pool_t *pool) { ctx->pool = poo
 void fo_dtls_ctx_set_hibernate_ms(fo_dtls_ctx_t *ctx, int ms)
 {
     ctx->hibernate_ms = ms < 0 ? 0 : ms;
-}
-
-static int write_file(const char *path, const unsigned char *buf, size_t len, mode_t mode)
-{
-    FILE *f = NULL;
-    /* umask can only narrow the mode; the key must never be readable by others. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd >= 0) f = fdopen(fd, "wb");
-    if (!f) {
-        if (fd >= 0) close(fd);
-        FO_LOG(FO_LOG_ERROR, "dtls", "cannot write %s", path);
-        return FO_ESYS;
-    }
-    bool ok = fwrite(buf, 1, len, f) == len;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) FO_LOG(FO_LOG_ERROR, "dtls", "cannot write %s", path);
-    return ok ? 0 : FO_ESYS;
-}
-
-int fo_dtls_ctx_write_pem(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path)
-{
-    unsigned char buf[4096];
-    size_t olen = 0;
-    int ret =
-        mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
-                                 ctx->cert.raw.p, ctx->cert.raw.len, buf, sizeof buf, &olen);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "encoding the certificate", ret);
-        return FO_ECRYPTO;
-    }
-    /* olen counts the terminating NUL. */
-    if ((ret = write_file(cert_path, buf, olen - 1, 0644)) != 0) return ret;
-    ret = mbedtls_pk_write_key_pem(&ctx->key, buf, sizeof buf);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "encoding the key", ret);
-        return FO_ECRYPTO;
-    }
-    ret = write_file(key_path, buf, strlen((char *)buf), 0600);
-    mbedtls_platform_zeroize(buf, sizeof buf);
-    return ret;
 }
 
 /* --- sessions ---------------------------------------------------------------------------- */
@@ -718,8 +577,9 @@ static void destroy(fo_dtls_t *d)
 void fo_dtls_free(fo_dtls_t *d)
 {
     if (!d) return;
-    if (d->in_job) { /* the job owns it: job_done frees it */
+    if (d->in_job) { /* the job owns it: job_finished frees it */
         d->orphaned = true;
+        atomic_store_explicit(&d->abandoned, true, memory_order_relaxed);
         return;
     }
     destroy(d);
@@ -731,7 +591,7 @@ static int fail(fo_dtls_t *d, int err, int mbedtls_ret, const char *what)
     d->state = ST_FAILED;
     d->err = err;
     if (mbedtls_ret)
-        log_mbedtls(FO_LOG_WARN, d->name, what, mbedtls_ret);
+        fo_dtls_log_mbedtls(FO_LOG_WARN, d->name, what, mbedtls_ret);
     else
         FO_LOG(FO_LOG_WARN, d->name, "%s: %s", what, fo_strerror(err));
     mbedtls_platform_zeroize(d->master, sizeof d->master);
@@ -803,7 +663,7 @@ static bool hibernate_gcm(fo_dtls_t *d)
     int ret = mbedtls_ssl_close_notify(ssl);
     d->capture = false;
     if (ret != 0 || d->close_len == 0) {
-        log_mbedtls(FO_LOG_DEBUG, d->name, "making close_notify", ret);
+        fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "making close_notify", ret);
         d->close_len = 0;
         return false;
     }
@@ -871,7 +731,7 @@ static int handshake(fo_dtls_t *d)
      * (say, a late alert or retransmission from an earlier session on this address). Drop it
      * and keep waiting instead of killing the session. */
     if (fresh && !d->fp_mismatch && mbedtls_ssl_session_reset(d->ssl) == 0) {
-        log_mbedtls(FO_LOG_DEBUG, d->name, "dropped a datagram before the ClientHello", ret);
+        fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "dropped a datagram before the ClientHello", ret);
         return FO_EINVAL;
     }
     if (d->fp_mismatch)
@@ -911,7 +771,7 @@ static int read_after_done(fo_dtls_t *d)
             d->state = ST_CLOSED;
             return FO_ECLOSED;
         }
-        log_mbedtls(FO_LOG_DEBUG, d->name, "ignoring a record", ret);
+        fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "ignoring a record", ret);
         return 0;
     }
 }
@@ -939,6 +799,7 @@ int fo_dtls_start(fo_dtls_t *d)
 static void feed_all(fo_dtls_t *d, dgram_list_t *l)
 {
     for (dgram_t *g = l->head; g && (d->state == ST_HANDSHAKE || d->state == ST_DONE); g = g->next) {
+        if (atomic_load_explicit(&d->abandoned, memory_order_relaxed)) break;
         bool was_handshaking = d->state == ST_HANDSHAKE;
         int rc = feed(d, g->buf, g->len);
         if (rc == 0 && was_handshaking && d->state == ST_DONE) d->job_done = true;
@@ -1071,13 +932,14 @@ void fo_dtls_close(fo_dtls_t *d)
 {
     if (d->in_job) { /* job_finished closes it */
         d->close_asked = true;
+        atomic_store_explicit(&d->abandoned, true, memory_order_relaxed);
         return;
     }
     if (d->state == ST_DONE && !d->ssl) {
         if (d->close_len) d->io.send_cb(d->io.user, d->close_rec, d->close_len);
     } else if (d->state == ST_DONE) {
         int ret = mbedtls_ssl_close_notify(d->ssl);
-        if (ret != 0) log_mbedtls(FO_LOG_DEBUG, d->name, "close_notify", ret);
+        if (ret != 0) fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "close_notify", ret);
     }
     if (d->state == ST_HANDSHAKE || d->state == ST_DONE) {
         /* No retransmissions or hibernation after this: the owner's timer is not needed. */
