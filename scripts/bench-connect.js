@@ -20,7 +20,10 @@ const { measureConnect } = require(path.join(e2e, 'lib', 'connect'));
   for (let run = 1; run <= runs; run++) {
     for (const { label, bin } of bins) {
       process.env.FANOUT_BIN = bin;
-      const server = await startServer({ extraArgs: ['--log-level', 'debug', ...extra] });
+      // each binary with its own tree's configuration (a revision before new settings existed)
+      const conf = path.resolve(path.dirname(bin), '..', 'conf', 'fanout.conf');
+      const confArgs = require('node:fs').existsSync(conf) ? ['-c', conf] : [];
+      const server = await startServer({ extraArgs: [...confArgs, '--log-level', 'debug', ...extra] });
       const browser = await launchChromium();
       try {
         const r = await measureConnect(server, browser);

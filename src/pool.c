@@ -3,6 +3,7 @@
  * variable. A job is three pointers; the pool never touches what they point to. */
 #include "fanout/pool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -44,8 +45,12 @@ static uint64_t thread_cpu_us(void)
 static void *pool_main(void *arg)
 {
     fo_pool_t *p = arg;
-    /* Linux applies nice per thread (the process's value is the main thread's). */
-    if (p->nice > 0 && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), p->nice) != 0)
+    /* Linux applies nice per thread; this one starts with its creator's: lower it from there. */
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, tid);
+    if (p->nice > 0 && errno == 0 &&
+        setpriority(PRIO_PROCESS, tid, base + p->nice > 19 ? 19 : base + p->nice) != 0)
         FO_LOG(FO_LOG_DEBUG, "pool", "cannot lower a pool thread's priority");
     pthread_mutex_lock(&p->mu);
     for (;;) {

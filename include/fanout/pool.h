@@ -14,7 +14,7 @@
 
 typedef struct fo_pool fo_pool_t;
 
-/* `threads` threads (>= 1) at `nice` (0..19) above the process's priority. NULL on failure
+/* `threads` threads (>= 1), each `nice` (0..19) below its creator's priority. NULL on failure
  * (logged). */
 fo_pool_t *fo_pool_new(int threads, int nice);
 /* Finishes the jobs already queued (their completions are posted, and run if the loop runs

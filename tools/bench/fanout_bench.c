@@ -101,8 +101,9 @@ typedef struct {
     bool marker_pending;
 } publisher_t;
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_open_window;
 static void on_signal(int sig) { (void)sig, g_stop = 1; }
+static void on_usr1(int sig) { (void)sig, g_open_window = 1; }
 
 /* --gaps: when the window opens (monotonic ms; 0: not yet known), and when the publisher sent
  * each payload (CLOCK_REALTIME ns, the clock of SO_TIMESTAMPNS), keyed by a hash of it: the
@@ -357,7 +358,7 @@ static void usage(void)
             "  --rr-ms MS       each player sends an RTCP receiver report every MS ms, as\n"
             "                   browsers do (default 1000; 0: none)\n"
             "  --gaps           per player, over a window from --window-from S (default 2) s\n"
-            "                   after the ramp to the end of the media: the largest gap\n"
+            "                   after the ramp (S < 0: from a SIGUSR1) to the end: the largest gap\n"
             "                   between arrivals (kernel timestamps), the largest forwarding\n"
             "                   delay (publisher's send to arrival) and the loss (\"window\")\n"
             "Prints one JSON object on stdout when done.\n",
@@ -398,7 +399,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         }
     }
     if (o->players < 0 || o->ramp <= 0 || o->duration < 0 || o->video_kbps < 0 ||
-        o->signal_threads < 1 || o->name_offset < 0 || o->rr_ms < 0 || o->window_from < 0) {
+        o->signal_threads < 1 || o->name_offset < 0 || o->rr_ms < 0) {
         usage();
         return -1;
     }
@@ -664,8 +665,9 @@ static void run(bench_t *b)
             start_player(b);
         if (b->started == b->o.players && !b->t_ramp_end) {
             b->t_ramp_end = now_ms();
-            g_window_ms = b->t_ramp_end + (int64_t)(b->o.window_from * 1000);
+            if (b->o.window_from >= 0) g_window_ms = b->t_ramp_end + (int64_t)(b->o.window_from * 1000);
         }
+        if (g_open_window && !g_window_ms) g_window_ms = now_ms(); /* SIGUSR1 */
         int64_t wait = SWEEP_MS;
         if (pub_on) {
             int64_t w = publisher_pump(&b->pub, &b->clip, now_ms(), filler_per_frame, &audio_ts);
@@ -716,6 +718,9 @@ static void print_window(const bench_t *b)
     int64_t *gap = calloc((size_t)n + 1, sizeof *gap), *delay = calloc((size_t)n + 1, sizeof *delay);
     size_t ng = 0, nd = 0;
     uint64_t rtp = 0, lost = 0;
+    int at_open = 0;
+    for (int i = 0; i < n; i++)
+        at_open += b->pl[i].t_connected && g_window_ms && b->pl[i].t_connected <= g_window_ms;
     for (int i = 0; gap && delay && i < n; i++) {
         const window_rx_t *w = &b->pl[i].win;
         if (!w->last_ns) continue;
@@ -726,8 +731,9 @@ static void print_window(const bench_t *b)
             lost += track_lost(&w->rx[k]);
         }
     }
-    printf("\"window\":{\"from_s\":%.1f,\"s\":%.2f,",
-           b->o.window_from, g_window_ms && b->t_media_end > g_window_ms ? (b->t_media_end - g_window_ms) / 1000.0 : 0);
+    printf("\"window\":{\"from_s\":%.1f,\"s\":%.2f,\"connected_at_open\":%d,",
+           b->o.window_from, g_window_ms && b->t_media_end > g_window_ms ? (b->t_media_end - g_window_ms) / 1000.0 : 0,
+           at_open);
     print_dist("max_gap_us", gap, ng);
     print_dist("max_delay_us", delay, nd);
     printf("\"rtp\":%llu,\"lost\":%llu,\"loss_pct\":%.4f},", (unsigned long long)rtp,
@@ -827,6 +833,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_usr1);
     raise_fd_limit();
     api_base(b->o.api, b->base, sizeof b->base);
     char err[256];
