@@ -54,14 +54,6 @@ section=$(
 )
 echo "$section"
 if [ -z "${NO_DOC:-}" ]; then
-  SECTION="$section" TITLE="Connect time in Chromium" python3 - docs/benchmarks.md <<'PY'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-new = os.environ["SECTION"].rstrip() + "\n"
-m = re.search(r"^## " + re.escape(os.environ["TITLE"]) + r"\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
-text = text[:m.start()] + new + ("\n" if text[m.end():] else "") + text[m.end():] if m else text.rstrip() + "\n\n" + new
-open(path, "w").write(text)
-PY
+  printf '%s\n' "$section" | scripts/doc-section.py docs/benchmarks.md "Connect time in Chromium"
   echo "wrote docs/benchmarks.md" >&2
 fi

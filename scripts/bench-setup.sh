@@ -385,20 +385,7 @@ fi
 [ -n "$fl_section" ] && echo && echo "$fl_section"
 if [ -z "${NO_DOC:-}" ]; then
   doc=docs/benchmarks.md
-  write() {
-    SECTION="$1" TITLE="$2" python3 - "$doc" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-new = os.environ["SECTION"].rstrip() + "\n"
-m = re.search(r"^## " + re.escape(os.environ["TITLE"]) + r"\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
-if m:
-    text = text[:m.start()] + new + ("\n" if text[m.end():] else "") + text[m.end():]
-else:
-    text = text.rstrip() + "\n\n" + new
-open(path, "w").write(text)
-EOF
-  }
+  write() { printf '%s\n' "$1" | scripts/doc-section.py "$doc" "$2"; }
   [ $((${#rows[@]} + ${#cg_rows[@]})) -gt 0 ] && write "$section" "Set-up CPU and connect time"
   [ -n "$js_section" ] && write "$js_section" "Set-up: join storm"
   [ -n "$fl_section" ] && write "$fl_section" "Set-up: junk on the media port"
