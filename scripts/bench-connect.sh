@@ -35,13 +35,15 @@ section=$(
   echo "fresh server, a publisher page, then a player page of its stream (tests/e2e/lib/connect.js)."
   echo "Browser columns: from the page's signaling POST (www/fanout.js's log) to \"pc connected\" and,"
   echo "for the player, to its first decoded frame. Server columns: ms after the server created the"
-  echo "session (its answer) until the first ICE check, the ClientHello, the client's second flight"
-  echo "and \"connected\" (its debug log); \"checks\" = ICE checks before the ClientHello."
+  echo "session (its answer) until the first ICE check, the first check of a second candidate pair"
+  echo "(Chromium checks our 127.0.0.1 candidate from its LAN address and from loopback), the"
+  echo "ClientHello, the client's second flight and \"connected\" (its debug log; a82a2c7 and older"
+  echo "log neither DTLS datagrams nor every check); \"checks\" = ICE checks before the ClientHello."
   echo
   echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
   echo "- Command: \`${BASE:+BASE=$BASE }RUNS=$RUNS scripts/bench-connect.sh\`"
   echo
-  echo "| server | role | runs | **connect ms** p50 (min–max) | first frame ms p50 | server: 1st check / ClientHello / 2nd flight / connected ms (p50) | checks |"
+  echo "| server | role | runs | **connect ms** p50 (min–max) | first frame ms p50 | server: 1st check / 2nd pair / ClientHello / 2nd flight / connected ms (p50) | checks |"
   echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
   jq -rs '
     def p50(f): (map(f) | map(select(. != null)) | sort) as $v | if ($v|length) == 0 then "–" else $v[(($v|length) - 1) / 2 | floor] end;
@@ -50,7 +52,7 @@ section=$(
     group_by(.server)[] as $g
     | ["publisher", "player"][] as $role
     | ($g | map(.[$role])) as $r
-    | $r | "| \($g[0].server) | \($role) | \(length) | **\(p50(.connect_ms))** (\(lo(.connect_ms))–\(hi(.connect_ms))) | \(if $role == "player" then p50(.first_frame_ms) else "–" end) | \(p50(.steps.first_check_ms)) / \(p50(.steps.client_hello_ms)) / \(p50(.steps.client_flight_ms)) / \(p50(.steps.connected_ms)) | \(p50(.steps.checks_before_hello)) |"' "$work/runs.jsonl"
+    | $r | "| \($g[0].server) | \($role) | \(length) | **\(p50(.connect_ms))** (\(lo(.connect_ms))–\(hi(.connect_ms))) | \(if $role == "player" then p50(.first_frame_ms) else "–" end) | \(p50(.steps.first_check_ms)) / \(p50(.steps.second_pair_ms)) / \(p50(.steps.client_hello_ms)) / \(p50(.steps.client_flight_ms)) / \(p50(.steps.connected_ms)) | \(p50(.steps.checks_before_hello)) |"' "$work/runs.jsonl"
 )
 echo "$section"
 if [ -z "${NO_DOC:-}" ]; then

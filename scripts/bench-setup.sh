@@ -23,7 +23,7 @@
 # pass/fail; every run stops by itself.
 # Usage: scripts/bench-setup.sh [--api URL [--pid PID] [--name NAME]]
 #   env: PLAYERS=300 RAMP=60 RUNS=2 BASE= SERVER_CPU=1 CALLGRIND=0 JOIN_STORM=0 WATCH=300
-#        JOIN=600 JOIN_RAMP=200 WORKERS=1 FLOOD=0 FLOOD_RATE=100000 FLOOD_S=3 NO_DOC=
+#        JOIN=600 JOIN_RAMP=200 JOIN_STREAM=same|other WORKERS=1 FLOOD=0 FLOOD_RATE=100000 FLOOD_S=3 NO_DOC=
 #        SERVER_ARGS='--set rtc.handshake_nice=0' (more flags for every fanout started)
 #        BENCH_NICE=-10 (root: server and load tool ahead of the other work on a shared machine)
 set -euo pipefail
@@ -47,6 +47,7 @@ JOIN_STORM=${JOIN_STORM:-0}
 WATCH=${WATCH:-300}
 JOIN=${JOIN:-600}
 JOIN_RAMP=${JOIN_RAMP:-200}
+JOIN_STREAM=${JOIN_STREAM:-same}
 WORKERS=${WORKERS:-1}
 FLOOD=${FLOOD:-0}
 FLOOD_RATE=${FLOOD_RATE:-100000}
@@ -240,7 +241,9 @@ if [ "$JOIN_STORM" = 1 ]; then
       sleep 1
       kill -USR1 "$wpid"
       c0=$(cpu_ticks "$srv_pid")
-      "${pin_tool[@]}" "$bench" --api "$api" --stream live/storm --players "$JOIN" --ramp "$JOIN_RAMP" \
+      jstream=live/storm
+      [ "$JOIN_STREAM" = other ] && jstream=live/crowd
+      "${pin_tool[@]}" "$bench" --api "$api" --stream "$jstream" --players "$JOIN" --ramp "$JOIN_RAMP" \
         --duration 5 --no-publish --name-offset "$WATCH" >"$work/join.json" 2>"$work/join.err" || true
       c1=$(cpu_ticks "$srv_pid")
       sleep 1
@@ -271,11 +274,15 @@ if [ "$FLOOD" = 1 ]; then
     for i in "${!labels[@]}"; do
       echo "== junk: fanout ${labels[$i]}, run $run: $FLOOD_RATE/s for $FLOOD_S s each of STUN and DTLS" >&2
       start_server "${bins[$i]}" "${pin_srv[@]}"
-      dur=$(awk -v s="$FLOOD_S" 'BEGIN{print 3 * s + 4}')
+      dur=$(awk -v s="$FLOOD_S" 'BEGIN{print 3 * s + 30}')
       "${pin_tool[@]}" "$bench" --api "$api" --stream live/junk --players 50 --ramp 100 --duration "$dur" \
-        --gaps --window-from 1 >"$work/watch.json" 2>/dev/null &
+        --gaps --window-from 0 >"$work/watch.json" 2>/dev/null &
       wpid=$!
-      sleep 2.5
+      for _ in $(seq 600); do
+        [ "$(play_connected)" -ge 50 ] && break
+        sleep 0.1
+      done
+      sleep 1
       c0=$(cpu_ticks "$srv_pid"); r0=$(udp_in); sleep "$FLOOD_S"; c1=$(cpu_ticks "$srv_pid"); r1=$(udp_in)
       quiet_cpu=$((c1 - c0)) quiet_rx=$((r1 - r0))
       row=$(jq -cn --arg s "fanout $(rev_of "${labels[$i]}")${BASE:+ (${labels[$i]})}" --argjson r "$run" \
@@ -290,6 +297,7 @@ if [ "$FLOOD" = 1 ]; then
           . + {($k): {sent: $f[0].sent, replies: $f[0].replies, junk_rx: ($rx - $qr),
                       us_per_junk: (if $rx - $qr > 0 then (($c - $qc) / $tck * 1e6 / ($rx - $qr)) else null end)}}' <<<"$row")
       done
+      kill -TERM "$wpid" 2>/dev/null || true
       wait "$wpid" || true
       stop_server
       row=$(jq -c --slurpfile w "$work/watch.json" '. + {gap: $w[0].window.max_gap_us, delay: $w[0].window.max_delay_us,
@@ -337,10 +345,10 @@ section=$(
 js_section=""
 if [ ${#js_rows[@]} -gt 0 ]; then
   js_section=$(
-    echo "## Set-up: join storm"
+    echo "## Set-up: join storm ($JOIN_STREAM stream)"
     echo
     echo "$WATCH players watch the H.264+Opus recording (one fanout-bench process, which also"
-    echo "publishes) while $JOIN more join the same stream at $JOIN_RAMP/s (a second process). Over the"
+    echo "publishes) while $JOIN more join $([ "$JOIN_STREAM" = other ] && echo "another stream (no publisher: their set-up alone)" || echo "the same stream (each gets the cached GOP at once: instant start)") at $JOIN_RAMP/s (a second process). Over the"
     echo "window from the storm's start to the end (~$(awk -v j="$JOIN" -v r="$JOIN_RAMP" 'BEGIN{print j/r + 5}') s), per watcher: the largest gap"
     echo "between two arrivals (kernel receive timestamps, so the tool's own scheduling does not"
     echo "count; the recording sends audio every 20 ms, so ~21 ms is the floor) and the largest"
@@ -348,7 +356,7 @@ if [ ${#js_rows[@]} -gt 0 ]; then
     echo "gives their median / p95 / max over the watchers. Release build, rtc.workers = $WORKERS."
     echo
     echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $machine"
-    echo "- Command: \`${BASE:+BASE=$BASE }JOIN_STORM=1 WATCH=$WATCH JOIN=$JOIN JOIN_RAMP=$JOIN_RAMP RUNS=$RUNS scripts/bench-setup.sh\`"
+    echo "- Command: \`${BASE:+BASE=$BASE }${BENCH_NICE:+BENCH_NICE=$BENCH_NICE }JOIN_STORM=1 WATCH=$WATCH JOIN=$JOIN JOIN_RAMP=$JOIN_RAMP JOIN_STREAM=$JOIN_STREAM RUNS=$RUNS PLAYERS=0 scripts/bench-setup.sh\`"
     echo "- Pinning: ${pin_srv[*]:-none} for fanout, ${pin_tool[*]:-none} for both fanout-bench processes; machine load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     echo
     echo "| server | run | watchers | **largest gap ms** p50 / p95 / max | **largest delay ms** p50 / p95 / max | watchers' loss % | joined | joiners' connect p50 / p95 ms | server CPU s in the storm |"
@@ -387,7 +395,7 @@ if [ -z "${NO_DOC:-}" ]; then
   doc=docs/benchmarks.md
   write() { printf '%s\n' "$1" | scripts/doc-section.py "$doc" "$2"; }
   [ $((${#rows[@]} + ${#cg_rows[@]})) -gt 0 ] && write "$section" "Set-up CPU and connect time"
-  [ -n "$js_section" ] && write "$js_section" "Set-up: join storm"
+  [ -n "$js_section" ] && write "$js_section" "Set-up: join storm ($JOIN_STREAM stream)"
   [ -n "$fl_section" ] && write "$fl_section" "Set-up: junk on the media port"
   echo "wrote $doc" >&2
 fi

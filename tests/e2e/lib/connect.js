@@ -55,8 +55,15 @@ function serverSteps(lines, id) {
   const from = re >= 0 ? re + 1 : firstIn + 1;
   const next = firstIn < 0 ? null : mine.slice(from).find((l) => /DTLS in: /.test(l));
   const flight5 = next ? ts(next) : null;
+  // a second candidate pair: the first check from another address (older servers logged each
+  // new address as "ICE check ok from A")
+  const addrOf = (l) => { const m = /ICE check (?:ok )?from (\S+)/.exec(l); return m ? m[1].replace(/,$/, '') : null; };
+  const checks = mine.filter((l) => addrOf(l));
+  const firstAddr = checks.length ? addrOf(checks[0]) : null;
+  const second = checks.find((l) => addrOf(l) !== firstAddr);
   return {
-    first_check_ms: first(/ICE check from /),
+    first_check_ms: first(/ICE check (ok )?from /),
+    second_pair_ms: second ? ts(second) - t0 : null,
     nominated_ms: first(/ICE check from .*USE-CANDIDATE/),
     client_hello_ms: hello,
     client_flight_ms: flight5 != null ? flight5 - t0 : null,
