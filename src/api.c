@@ -44,6 +44,11 @@ void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients)
     if (api->metrics) fo_metrics_set_clients(api->metrics, clients);
 }
 
+void fo_api_set_handshake_pool(fo_api_t *api, fo_pool_t *pool)
+{
+    if (api->metrics) fo_metrics_set_pool(api->metrics, pool);
+}
+
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
 {
     api->auth = auth;

@@ -242,6 +242,7 @@ int main(int argc, char **argv)
     clients = fo_clients_new(app.loop, &cfg);
     if (!clients) goto fail;
     fo_api_set_clients(api, clients);
+    fo_api_set_handshake_pool(api, hs_pool);
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api, clients);
     if (!http) goto fail;

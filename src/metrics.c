@@ -49,6 +49,7 @@ struct fo_metrics {
     } api[FO_METRICS_MAX_CODES];
     size_t n_api;
     fo_clients_t *clients;
+    fo_pool_t *pool;
 };
 
 static uint64_t rate_of(uint64_t now_bytes, uint64_t base_bytes, uint64_t dt_ms)
@@ -277,6 +278,8 @@ void fo_metrics_proc(const fo_metrics_t *m, fo_proc_info_t *out)
 
 void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients) { m->clients = clients; }
 
+void fo_metrics_set_pool(fo_metrics_t *m, fo_pool_t *pool) { m->pool = pool; }
+
 void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -315,6 +318,7 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
     }
     out->rate = m->rate;
     if (m->clients) fo_clients_stats(m->clients, &out->http);
+    if (m->pool) fo_pool_stats(m->pool, &out->handshakes);
     fo_metrics_proc(m, &out->proc);
     for (size_t i = 0; i < m->n_api; i++) {
         out->api[i].status = m->api[i].status;
@@ -461,6 +465,14 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     sample_u(&b, "fanout_http_banned_clients", NULL, d->http.banned_now);
     family(&b, "fanout_http_clients", "gauge", "Clients the HTTP front keeps track of now.");
     sample_u(&b, "fanout_http_clients", NULL, d->http.clients);
+
+    family(&b, "fanout_dtls_handshake_jobs_total", "counter",
+           "DTLS handshake steps run on the handshake threads (rtc.handshake_threads).");
+    sample_u(&b, "fanout_dtls_handshake_jobs_total", NULL, d->handshakes.jobs);
+    family(&b, "fanout_dtls_handshake_jobs_queued", "gauge", "Handshake steps waiting for a thread now.");
+    sample_u(&b, "fanout_dtls_handshake_jobs_queued", NULL, d->handshakes.queued);
+    family(&b, "fanout_dtls_handshake_cpu_seconds_total", "counter", "CPU time the handshake threads spent.");
+    sample_d(&b, "fanout_dtls_handshake_cpu_seconds_total", (double)d->handshakes.busy_us / 1e6);
 
     family(&b, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
     sample_d(&b, "process_cpu_seconds_total", d->proc.cpu_seconds);

@@ -57,6 +57,8 @@ void fo_api_free(fo_api_t *api);
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
 /* The HTTP front's per-client accounting, for /metrics (must outlive the API). */
 void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients);
+/* The DTLS handshake pool, for /metrics (must outlive the API; may be NULL). */
+void fo_api_set_handshake_pool(fo_api_t *api, fo_pool_t *pool);
 
 /* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
  * false for everything else (static files). Counts every answer for /metrics. */

@@ -13,6 +13,7 @@
 
 #include "fanout/clients.h"
 #include "fanout/loop.h"
+#include "fanout/pool.h"
 #include "fanout/router.h"
 
 typedef struct fo_metrics fo_metrics_t;
@@ -49,6 +50,7 @@ typedef struct {
     uint64_t nacks[2], plis[2]; /* [FO_ROLE_PUBLISH]: sent to publishers; [FO_ROLE_PLAY]: from players */
     fo_rate_t rate;            /* UDP level, the whole server */
     fo_clients_stats_t http;   /* the HTTP front's per-client limits (zero without them) */
+    fo_pool_stats_t handshakes; /* the DTLS handshake threads (zero without them) */
     fo_proc_info_t proc;
     struct {
         int status;
@@ -64,6 +66,9 @@ void fo_metrics_free(fo_metrics_t *m);
 
 /* Reads the HTTP front's per-client counters from `clients` (must outlive the metrics). */
 void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients);
+
+/* Reads the DTLS handshake pool's counters from `pool` (must outlive the metrics). */
+void fo_metrics_set_pool(fo_metrics_t *m, fo_pool_t *pool);
 
 /* Counts one API answer. Statuses beyond FO_METRICS_MAX_CODES distinct ones go to 0. */
 void fo_metrics_count_request(fo_metrics_t *m, int status);
