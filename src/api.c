@@ -46,6 +46,16 @@ static void session_gone_cb(void *user, const char *id, const char *key, fo_role
     fo_auth_hook_ended(api->auth, auth_action(role), key, id);
 }
 
+void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients)
+{
+    if (api->metrics) fo_metrics_set_clients(api->metrics, clients);
+}
+
+void fo_api_set_handshake_pool(fo_api_t *api, fo_pool_t *pool)
+{
+    if (api->metrics) fo_metrics_set_pool(api->metrics, pool);
+}
+
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
 {
     fo_admit_t *admit = fo_admit_new(api->router, auth, api->metrics);

@@ -3,6 +3,7 @@
  * its help text, so the file parser, the environment and --help agree by construction. */
 #include "fanout/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -17,7 +18,8 @@
 #include "fanout/log.h"
 #include "fanout/record.h"
 
-/* T_COUNT: an integer in min..max, or "auto" (stored as 0, resolved by the setting's user). */
+/* T_COUNT: an integer in min..max, or "auto" (stored as min - 1, resolved by the setting's
+ * user). */
 typedef enum { T_STR, T_INT, T_COUNT, T_BOOL } type_t;
 
 typedef struct {
@@ -48,6 +50,22 @@ static const setting_t settings[] = {
     S("http", "stream_list", stream_list, "auto",
       "public list of stream names and live state for the pages (GET /rtc/v1/streams/): "
       "auto = on unless auth.secret is set, on, off"),
+    I("http", "max_connections", http_max_connections, "0", 0, 1000000,
+      "HTTP connections at once per server (HTTP, HTTPS); 0 = from the file-descriptor limit"),
+    I("http", "max_conns_per_client", http_max_conns_per_client, "32", 0, 1000000,
+      "connections at once from one client (IPv4 address or IPv6 /64); more are refused; 0 = no cap"),
+    I("http", "request_timeout", http_request_timeout, "10", 0, 3600,
+      "seconds a request's headers and body may take (slowloris); 0 = no limit"),
+    I("http", "signal_rate", http_signal_rate, "10", 0, 100000,
+      "signaling requests (POST/PATCH/DELETE under /rtc/) per second per client; more get 429; 0 = no limit"),
+    I("http", "signal_burst", http_signal_burst, "30", 1, 100000,
+      "signaling requests one client may send at once before signal_rate applies"),
+    I("http", "ban_failures", http_ban_failures, "20", 0, 1000000,
+      "failed requests (400, 401, 413, 415) within ban_window that ban a client; 0 = no bans"),
+    I("http", "ban_window", http_ban_window, "60", 1, 86400, "seconds over which ban_failures count"),
+    I("http", "ban_time", http_ban_time, "300", 1, 86400, "seconds a banned client is refused"),
+    S("http", "exempt", http_exempt, "127.0.0.1 ::1",
+      "client addresses the per-client HTTP limits above do not apply to (space separated)"),
     B("https", "enabled", https_enabled, "true", "also serve the API and pages over HTTPS"),
     S("https", "listen", https_listen, "0.0.0.0", "address the HTTPS server listens on"),
     I("https", "port", https_port, "1990", 1, 65535, "HTTPS port"),
@@ -81,6 +99,11 @@ static const setting_t settings[] = {
       "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
     N("rtc", "workers", workers, "auto", 1, FO_CONFIG_MAX_WORKERS,
       "threads that SRTP-protect and send media to players: auto = one per CPU; 1 = the media thread alone"),
+    N("rtc", "handshake_threads", handshake_threads, "auto", 0, FO_CONFIG_MAX_WORKERS,
+      "threads that run the DTLS handshakes' crypto at a lower priority, off the media thread: "
+      "auto = one per CPU; 0 = on the media thread"),
+    I("rtc", "handshake_nice", handshake_nice, "10", 0, 19,
+      "how much lower the handshake threads' priority is (nice): forwarding wins a contended core"),
     I("rtc", "max_players_per_stream", max_players_per_stream, "1000", 1, 1000000,
       "players of one stream; beyond it play requests get 503"),
     I("rtc", "max_sessions_per_ip", max_sessions_per_ip, "50", 1, 1000000,
@@ -177,6 +200,21 @@ static int check_value(const fo_config_t *cfg, const setting_t *s, char *err, si
         put_err(err, errcap, "http.stream_list: '%s' is not auto, on or off%s", cfg->stream_list, "");
         return FO_EINVAL;
     }
+    if (strcmp(s->section, "http") == 0 && strcmp(s->key, "exempt") == 0) {
+        const char *list = (const char *)cfg + s->off;
+        char buf[256], bad[64] = "";
+        snprintf(buf, sizeof buf, "%s", list);
+        for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok && !bad[0];
+             tok = strtok_r(NULL, " ,\t", &save)) {
+            unsigned char addr[16];
+            if (inet_pton(AF_INET, tok, addr) != 1 && inet_pton(AF_INET6, tok, addr) != 1)
+                snprintf(bad, sizeof bad, "%s", tok);
+        }
+        if (bad[0]) {
+            put_err(err, errcap, "http.exempt: '%s' is not an IP address%s", bad, "");
+            return FO_EINVAL;
+        }
+    }
     if (strcmp(s->section, "rtc") == 0 && strcmp(s->key, "video_codecs") == 0) {
         fo_codec_t codecs[8];
         if (fo_config_video_codecs(cfg, codecs, FO_ARRAY_LEN(codecs)) < 0) {
@@ -215,7 +253,7 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
         }
         bool may_auto = s->type == T_COUNT;
         if (may_auto && strcasecmp(value, "auto") == 0) {
-            *(int *)field = 0; /* resolved by fo_config_workers() */
+            *(int *)field = (int)s->min - 1; /* resolved by fo_config_workers() etc. */
             return 0;
         }
         char *end;
@@ -319,6 +357,38 @@ int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, 
     return load_result(ini_parse_string(text, ini_cb, &lc), &lc, name ? name : "config", err, errcap);
 }
 
+/* FANOUT_* variables that are not settings but are read elsewhere: the SRTP crypto choice
+ * (src/srtp.c) and the test and benchmark harnesses' own (tests/e2e/lib/server.js). */
+static const char *const env_not_settings[] = {"FANOUT_SRTP_CRYPTO", "FANOUT_BIN", "FANOUT_ARGS"};
+
+static void env_name(const setting_t *st, char *out, size_t cap)
+{
+    snprintf(out, cap, "FANOUT_%s_%s", st->section, st->key);
+    for (char *p = out; *p; p++) *p = (char)toupper((unsigned char)*p);
+}
+
+/* Levenshtein distance, capped: small strings only. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
 {
     const char *cand = getenv("CANDIDATE");
@@ -326,8 +396,7 @@ int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
         return FO_EINVAL;
     for (size_t i = 0; i < FO_ARRAY_LEN(settings); i++) {
         char name[96];
-        snprintf(name, sizeof name, "FANOUT_%s_%s", settings[i].section, settings[i].key);
-        for (char *p = name; *p; p++) *p = (char)toupper((unsigned char)*p);
+        env_name(&settings[i], name, sizeof name);
         const char *v = getenv(name);
         if (!v) continue;
         char why[256];
@@ -337,6 +406,37 @@ int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
         }
     }
     return 0;
+}
+
+size_t fo_config_unknown_env(char *const *env, fo_config_unknown_env_cb cb, void *user)
+{
+    size_t n = 0;
+    for (char *const *e = env; e && *e; e++) {
+        if (strncmp(*e, "FANOUT_", 7) != 0) continue;
+        char name[128];
+        size_t len = strcspn(*e, "=");
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        bool known = false;
+        for (size_t i = 0; i < FO_ARRAY_LEN(env_not_settings) && !known; i++)
+            known = strcmp(name, env_not_settings[i]) == 0;
+        char best[96] = "", cand[96];
+        size_t best_d = 4; /* suggest only close names */
+        for (size_t i = 0; i < FO_ARRAY_LEN(settings) && !known; i++) {
+            env_name(&settings[i], cand, sizeof cand);
+            if (strcmp(name, cand) == 0) known = true;
+            size_t d = edit_distance(name, cand);
+            if (d < best_d) {
+                best_d = d;
+                snprintf(best, sizeof best, "%s", cand);
+            }
+        }
+        if (known) continue;
+        n++;
+        if (cb) cb(user, name, best[0] ? best : NULL);
+    }
+    return n;
 }
 
 int fo_config_video_codecs(const fo_config_t *cfg, fo_codec_t *out, size_t max)
@@ -374,11 +474,20 @@ void fo_config_print_settings(void *stdio_file)
     }
 }
 
-int fo_config_workers(const fo_config_t *cfg)
+/* The CPUs this process may run on (taskset, cgroup cpusets), not all installed. */
+static int usable_cpus(void)
 {
-    if (cfg->workers > 0) return cfg->workers;
-    /* auto: the CPUs this process may run on (taskset, cgroup cpusets), not all installed */
     cpu_set_t set;
     int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     return n < 1 ? 1 : n > FO_CONFIG_MAX_WORKERS ? FO_CONFIG_MAX_WORKERS : n;
+}
+
+int fo_config_workers(const fo_config_t *cfg)
+{
+    return cfg->workers > 0 ? cfg->workers : usable_cpus();
+}
+
+int fo_config_handshake_threads(const fo_config_t *cfg)
+{
+    return cfg->handshake_threads >= 0 ? cfg->handshake_threads : usable_cpus();
 }

@@ -62,13 +62,8 @@ static int callq_push(callq_t *q, fo_call_cb fn, void *arg)
     return 0;
 }
 
-static void wake_cb(fo_io_t *io, uint32_t events)
+static void run_posted(fo_loop_t *loop)
 {
-    uint64_t v;
-    ssize_t r = read(io->fd, &v, sizeof v);
-    (void)r;
-    (void)events;
-    fo_loop_t *loop = io->user;
     /* Swap the queue out under the lock, run outside it. */
     pthread_mutex_lock(&loop->post_mu);
     callq_t q = loop->posted;
@@ -76,6 +71,15 @@ static void wake_cb(fo_io_t *io, uint32_t events)
     pthread_mutex_unlock(&loop->post_mu);
     for (size_t i = 0; i < q.n; i++) q.items[i].fn(q.items[i].arg);
     free(q.items);
+}
+
+static void wake_cb(fo_io_t *io, uint32_t events)
+{
+    uint64_t v;
+    ssize_t r = read(io->fd, &v, sizeof v);
+    (void)r;
+    (void)events;
+    run_posted(io->user);
 }
 
 fo_loop_t *fo_loop_new(void)
@@ -237,6 +241,12 @@ static void run_deferred(fo_loop_t *loop)
         c.fn(c.arg);
     }
     loop->deferred.n = 0;
+}
+
+void fo_loop_run_pending(fo_loop_t *loop)
+{
+    run_posted(loop);
+    run_deferred(loop);
 }
 
 void fo_loop_stop(fo_loop_t *loop)

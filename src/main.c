@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "fanout/api.h"
 #include "fanout/candidates.h"
+#include "fanout/clients.h"
 #include "fanout/common.h"
 #include "fanout/config.h"
 #include "fanout/dtls.h"
@@ -25,6 +27,7 @@
 #include "fanout/log.h"
 #include "fanout/loop.h"
 #include "fanout/record.h"
+#include "fanout/pool.h"
 #include "fanout/router.h"
 #include "fanout/sdp.h"
 #include "fanout/srtp.h"
@@ -108,6 +111,22 @@ static void drain_cb(fo_timer_t *t)
     fo_timer_start(app->loop, t, DRAIN_POLL_MS);
 }
 
+/* Every HTTP connection is a descriptor: take the hard limit the system allows this process
+ * (as nginx's worker_rlimit_nofile or Go's runtime do); the HTTP servers size their connection
+ * limits from the result (src/http.c). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+    }
+    FO_LOG(FO_LOG_INFO, NULL, "file descriptors: %llu%s", (unsigned long long)rl.rlim_cur,
+           rl.rlim_cur != was ? " (raised to the hard limit)" : "");
+}
+
 /* One flag setting, applied after the file and the environment, in command-line order. */
 typedef struct {
     const char *assignment; /* "section.key=value" for --set, else NULL */
@@ -152,6 +171,13 @@ static int resolve_candidates(fo_config_t *cfg)
         FO_LOG(FO_LOG_INFO, NULL, "rtc.candidate '%s' resolved to %s", cfg->candidate, joined);
     memcpy(cfg->candidate, joined, sizeof joined);
     return 0;
+}
+
+static void warn_unknown_env_cb(void *user, const char *name, const char *suggestion)
+{
+    (void)user;
+    FO_LOG(FO_LOG_WARN, NULL, "environment %s is not a setting and is ignored%s%s%s", name,
+           suggestion ? " (did you mean " : "", suggestion ? suggestion : "", suggestion ? "?)" : "");
 }
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a bad command line or config. */
@@ -228,13 +254,14 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
         return -1;
     }
     FO_LOG(FO_LOG_INFO, NULL, "configuration: %s", conf ? conf : "(built-in defaults)");
+    fo_config_unknown_env(environ, warn_unknown_env_cb, NULL);
     return resolve_candidates(cfg);
 }
 
 /* The HTTPS server: makes sure its certificate exists (self-signed for localhost and our
  * candidates on first start), then starts the TLS daemon. NULL on failure (logged). */
 static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router_t *router,
-                              fo_api_t *api)
+                              fo_api_t *api, fo_clients_t *clients)
 {
     const char *const *cands;
     size_t n = fo_router_candidates(router, &cands);
@@ -245,7 +272,7 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
     }
     return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
                            (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, cfg->https_priorities,
-                           fo_api_handle, api);
+                           fo_api_handle, api, clients);
 }
 
 static bool is_loopback(const char *ip)
@@ -305,6 +332,7 @@ int main(int argc, char **argv)
     int rc = configure(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -317,9 +345,18 @@ int main(int argc, char **argv)
     fo_timer_init(&app.drain, drain_cb, &app);
     fo_dtls_ctx_t *dtls = NULL;
     fo_api_t *api = NULL;
+    fo_pool_t *hs_pool = NULL;
+    fo_clients_t *clients = NULL;
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
     if (!dtls) goto fail;
+    /* DTLS handshakes off the media thread, at a lower priority: forwarding wins a contended
+     * core. */
+    int hs_threads = fo_config_handshake_threads(&cfg);
+    if (hs_threads > 0) {
+        if (!(hs_pool = fo_pool_new(hs_threads, cfg.handshake_nice))) goto fail;
+        fo_dtls_ctx_set_pool(dtls, hs_pool);
+    }
     app.loop = fo_loop_new();
     if (!app.loop) goto fail;
     app.router = fo_router_new(app.loop, &cfg, dtls);
@@ -332,17 +369,26 @@ int main(int argc, char **argv)
     if (!app.auth) goto fail;
     fo_api_set_auth(api, app.auth);
     fo_record_set_notify(fo_router_record(app.router), record_notify_cb, &app);
+    clients = fo_clients_new(app.loop, &cfg);
+    if (!clients) goto fail;
+    fo_api_set_clients(api, clients);
+    fo_api_set_handshake_pool(api, hs_pool);
     app.http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
-                           fo_api_handle, api);
+                           fo_api_handle, api, clients);
     if (!app.http) goto fail;
     fo_http_set_page_csp(app.http, cfg.csp);
-    if (cfg.https_enabled && !(app.https = start_https(&cfg, app.loop, app.router, api))) goto fail;
+    if (cfg.https_enabled && !(app.https = start_https(&cfg, app.loop, app.router, api, clients))) goto fail;
     if (app.https) fo_http_set_page_csp(app.https, cfg.csp);
-    fo_http_t *http = app.http, *https = app.https;
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
-    announce(&cfg, app.router, http, https);
+    FO_LOG(FO_LOG_INFO, NULL, "DTLS fingerprint sha-256 %s", fo_dtls_ctx_fingerprint(dtls));
+    if (hs_threads > 0)
+        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: %d thread%s at nice %d (rtc.handshake_threads, rtc.handshake_nice)",
+               hs_threads, hs_threads == 1 ? "" : "s", cfg.handshake_nice);
+    else
+        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: on the media thread (rtc.handshake_threads = 0)");
+    announce(&cfg, app.router, app.http, app.https);
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
     goto done;
@@ -356,10 +402,14 @@ done:
     fo_timer_stop(app.loop, &app.drain);
     fo_http_free(app.https);
     fo_http_free(app.http);
+    fo_clients_free(clients);
     fo_api_free(api);
     fo_router_free(app.router);
     fo_auth_free(app.auth);
     fo_httpc_free(app.httpc); /* after the router and auth: their last requests went in */
+    /* Handshake jobs still running finish; their completions free the sessions they held. */
+    fo_pool_free(hs_pool);
+    if (app.loop) fo_loop_run_pending(app.loop);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);
     fo_srtp_global_shutdown();

@@ -49,6 +49,8 @@ struct fo_metrics {
         uint64_t count;
     } api[FO_METRICS_MAX_CODES];
     size_t n_api;
+    fo_clients_t *clients;
+    fo_pool_t *pool;
 };
 
 static uint64_t rate_of(uint64_t now_bytes, uint64_t base_bytes, uint64_t dt_ms)
@@ -279,6 +281,10 @@ void fo_metrics_proc(const fo_metrics_t *m, fo_proc_info_t *out)
     out->start_unix_ms = m->start_unix_ms;
 }
 
+void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients) { m->clients = clients; }
+
+void fo_metrics_set_pool(fo_metrics_t *m, fo_pool_t *pool) { m->pool = pool; }
+
 void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -320,6 +326,8 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
     out->twcc_limited = m->totals[FO_ROLE_PLAY].twcc_limited;
     out->rate = m->rate;
     fo_record_stats(fo_router_record(m->router), &out->record);
+    if (m->clients) fo_clients_stats(m->clients, &out->http);
+    if (m->pool) fo_pool_stats(m->pool, &out->handshakes);
     fo_metrics_proc(m, &out->proc);
     for (size_t i = 0; i < m->n_api; i++) {
         out->api[i].status = m->api[i].status;
@@ -493,6 +501,7 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     sample_u(&b, "fanout_feedback_limited_total", "kind=\"twcc\"", d->twcc_limited);
     family(&b, "fanout_dropped_packets_total", "counter", "Datagrams dropped, by reason.");
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"unknown_address\"", d->router.rx_unknown);
+    sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_unknown_user\"", d->router.stun_unknown);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_invalid\"", d->router.stun_bad);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"srtp_or_unexpected\"", d->srtp_rx_dropped);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"send_failed\"", d->udp_tx_dropped);
@@ -501,6 +510,7 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     sample_u(&b, "fanout_stun_requests_total", "result=\"ok\"", d->router.stun_ok);
     sample_u(&b, "fanout_stun_requests_total", "result=\"bad\"", d->router.stun_bad);
     sample_u(&b, "fanout_stun_requests_total", "result=\"over_cap\"", d->router.t.checks_limited);
+    sample_u(&b, "fanout_stun_requests_total", "result=\"unknown_user\"", d->router.stun_unknown);
     family(&b, "fanout_stun_responses_total", "counter",
            "STUN responses to our address confirmation requests: confirmed, or not (unknown, forged, refused).");
     sample_u(&b, "fanout_stun_responses_total", "result=\"confirmed\"", d->router.stun_responses);
@@ -549,6 +559,27 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
            "per stream and video layer, touched as packets arrive), state=held bytes of packets kept now.");
     sample_u(&b, "fanout_history_bytes", "state=\"allocated\"", d->history.allocated);
     sample_u(&b, "fanout_history_bytes", "state=\"held\"", d->history.held);
+    family(&b, "fanout_http_refused_total", "counter",
+           "HTTP connections and requests refused by the per-client limits, by reason.");
+    sample_u(&b, "fanout_http_refused_total", "reason=\"client_connections\"", d->http.conns_refused);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"banned\"", d->http.banned_refused);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"request_timeout\"", d->http.timeouts);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"rate_limited\"", d->http.rate_limited);
+    family(&b, "fanout_http_bans_total", "counter", "Clients banned for repeated failed requests.");
+    sample_u(&b, "fanout_http_bans_total", NULL, d->http.bans);
+    family(&b, "fanout_http_banned_clients", "gauge", "Clients banned now.");
+    sample_u(&b, "fanout_http_banned_clients", NULL, d->http.banned_now);
+    family(&b, "fanout_http_clients", "gauge", "Clients the HTTP front keeps track of now.");
+    sample_u(&b, "fanout_http_clients", NULL, d->http.clients);
+
+    family(&b, "fanout_dtls_handshake_jobs_total", "counter",
+           "DTLS handshake steps run on the handshake threads (rtc.handshake_threads).");
+    sample_u(&b, "fanout_dtls_handshake_jobs_total", NULL, d->handshakes.jobs);
+    family(&b, "fanout_dtls_handshake_jobs_queued", "gauge", "Handshake steps waiting for a thread now.");
+    sample_u(&b, "fanout_dtls_handshake_jobs_queued", NULL, d->handshakes.queued);
+    family(&b, "fanout_dtls_handshake_cpu_seconds_total", "counter", "CPU time the handshake threads spent.");
+    sample_d(&b, "fanout_dtls_handshake_cpu_seconds_total", (double)d->handshakes.busy_us / 1e6);
+
     family(&b, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
     sample_d(&b, "process_cpu_seconds_total", d->proc.cpu_seconds);
     family(&b, "process_resident_memory_bytes", "gauge", "Resident memory of this process.");

@@ -236,7 +236,9 @@ void fo_paths_on_check(fo_paths_t *p, const fo_addr_t *from, const fo_paths_chec
 {
     uint64_t now = fo_loop_now(p->env->loop);
     int i = find(p, from);
-    if (i < 0) {
+    if (i >= 0) {
+        p->addr[i].local = from->local; /* where it reached us now (replies leave from there) */
+    } else {
         i = take_slot(p, from);
         char a[64];
         FO_LOG_LIMITED(&p->new_log, now, FO_LOG_DEBUG, p->ctx, "ICE check ok from %s%s",

@@ -212,11 +212,26 @@ static void on_stun_response(fo_router_t *r, const uint8_t *buf, size_t len, con
         r->stats.stun_responses_bad++;
 }
 
+/* Whether a STUN message names a session of ours: the cheap part of validation, done first so
+ * that a flood of well-formed checks for unknown ufrags costs a lookup, not a CRC and a parse. */
+static bool stun_for_us(fo_router_t *r, const uint8_t *buf, size_t len)
+{
+    const char *user;
+    size_t ulen;
+    if (fo_stun_username(buf, len, &user, &ulen) != 0) return false;
+    const char *colon = memchr(user, ':', ulen);
+    return fo_map_get(r->by_ufrag, user, colon ? (size_t)(colon - user) : ulen) != NULL;
+}
+
 static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
 {
     if (fo_stun_class(buf, len) == FO_STUN_RESPONSE) {
         on_stun_response(r, buf, len, from);
         return;
+    }
+    if (!stun_for_us(r, buf, len)) {
+        r->stats.stun_unknown++;
+        return; /* nothing goes to an address that has not passed a check (no amplification) */
     }
     uint8_t reply[512];
     size_t rlen = sizeof reply;
@@ -382,10 +397,11 @@ void fo_router_shutdown(fo_router_t *r)
 {
     const fo_router_stats_t *c = &r->stats;
     FO_LOG(FO_LOG_INFO, NULL,
-           "counters: sessions %llu, rx_unknown %llu, stun_bad %llu, stun_ok %llu, "
+           "counters: sessions %llu, rx_unknown %llu, stun_unknown %llu, stun_bad %llu, stun_ok %llu, "
            "offers_limited %llu, rx_rate_dropped %llu, checks_limited %llu, addr_probes %llu, "
            "addr_confirmed %llu, addr_refused %llu, stun_responses_bad %llu",
            (unsigned long long)c->sessions, (unsigned long long)c->rx_unknown,
+           (unsigned long long)c->stun_unknown,
            (unsigned long long)c->stun_bad, (unsigned long long)c->stun_ok,
            (unsigned long long)c->offers_limited, (unsigned long long)c->t.rx_rate_dropped,
            (unsigned long long)c->t.checks_limited, (unsigned long long)c->t.probes,

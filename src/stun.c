@@ -86,6 +86,23 @@ bool fo_stun_is_stun(const uint8_t *buf, size_t len)
     return cookie == FO_STUN_COOKIE;
 }
 
+int fo_stun_username(const uint8_t *req, size_t len, const char **user, size_t *ulen)
+{
+    *user = NULL;
+    *ulen = 0;
+    if (!fo_stun_is_stun(req, len)) return FO_EINVAL;
+    /* libnice's framing check (header, attribute lengths), then its attribute search: the
+     * message is only read (stun_message_find takes the buffer through a const StunMessage). */
+    if (stun_message_validate_buffer_length(req, len, true) != (int)len) return FO_EINVAL;
+    StunMessage msg = {.buffer = (uint8_t *)req, .buffer_len = len};
+    uint16_t n = 0;
+    const void *u = stun_message_find(&msg, STUN_ATTRIBUTE_USERNAME, &n);
+    if (!u || n == 0) return FO_EINVAL;
+    *user = u;
+    *ulen = n;
+    return 0;
+}
+
 fo_stun_t *fo_stun_new(void)
 {
     fo_stun_t *s = calloc(1, sizeof *s);

@@ -70,6 +70,8 @@ static void dtls_timer_cb(void *user, int ms)
     else fo_timer_start(t->env->loop, &t->dtls_timer, (uint64_t)ms);
 }
 
+static void dtls_result_cb(void *user, int rc);
+
 static void dtls_timer_fired(fo_timer_t *timer)
 {
     fo_transport_t *t = timer->user;
@@ -130,7 +132,8 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
     t->cbs = *cbs;
     t->user = user;
     snprintf(t->ctx, sizeof t->ctx, "%s", log_ctx ? log_ctx : "");
-    fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t};
+    fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t,
+                       .result_cb = dtls_result_cb, .loop = env->loop};
     fo_paths_cbs_t pcbs = {.on_address = paths_address_cb, .on_selected = paths_selected_cb};
     t->dtls = fo_dtls_new(env->dtls, FO_DTLS_SERVER, &io, fp_alg, fp);
     t->paths = fo_paths_new(&env->paths, ice->local_ufrag, ice->remote_ufrag, ice->remote_pwd,
@@ -176,6 +179,12 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_pa
         return;
     }
     t->stats.last_check_ms = now;
+    if (t->state != FO_TS_CONNECTED) { /* the checks of the connect phase: their timing matters */
+        char a[64];
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check from %s%s, %llu ms after the offer",
+               fo_addr_str(from, a, sizeof a), c->nominated ? " (USE-CANDIDATE)" : "",
+               (unsigned long long)(now - t->stats.created_ms));
+    }
     fo_paths_on_check(t->paths, from, c);
     if (t->state == FO_TS_NEW) t->state = FO_TS_CHECKED;
 }
@@ -187,15 +196,30 @@ int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, cons
     return fo_paths_on_response(t->paths, from, buf, len);
 }
 
+static void dtls_result(fo_transport_t *t, int rc);
+
+/* After each of an offloaded handshake's jobs (include/fanout/dtls.h, "Offload"): its outcome,
+ * and its flight goes out now rather than after the next received batch. */
+static void dtls_result_cb(void *user, int rc)
+{
+    fo_transport_t *t = user;
+    if (rc != FO_EAGAIN && t->state != FO_TS_CLOSED) dtls_result(t, rc);
+    fo_udp_flush(t->env->udp);
+}
+
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
     if (t->state == FO_TS_CHECKED) {
+        /* Handshake datagrams are few: their timing is worth a debug line (connect time). */
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "DTLS in: %zu bytes, first record type %u, %llu ms after the offer",
+               len, buf[0], (unsigned long long)(fo_loop_now(t->env->loop) - t->stats.created_ms));
         /* mbedtls cannot take a fragmented ClientHello: put it together first. */
         if (!t->reasm && !(t->reasm = calloc(1, sizeof *t->reasm))) return;
         size_t n = 0;
         int r = fo_dtls_reasm_feed(&t->reasm->st, buf, len, t->reasm->out, sizeof t->reasm->out, &n);
         if (r == FO_EAGAIN || r < 0) return;
         if (r == FO_DTLS_REASM_DONE) {
+            FO_LOG(FO_LOG_DEBUG, t->ctx, "DTLS: fragmented ClientHello reassembled (%zu bytes)", n);
             buf = t->reasm->out;
             len = n;
         }
@@ -215,6 +239,12 @@ static void on_dtls_input(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
     int rc = fo_dtls_input(t->dtls, buf, len);
     if (rc == FO_EAGAIN || rc == FO_EINVAL) return; /* in progress / stray datagram dropped */
+    dtls_result(t, rc);
+}
+
+/* What the DTLS session said about a datagram (now, or later from its handshake job). */
+static void dtls_result(fo_transport_t *t, int rc)
+{
     if (rc == FO_ECLOSED) {
         close_with(t, "DTLS close_notify");
         return;

@@ -53,6 +53,7 @@ typedef struct {
     /* worker thread only */
     alignas(64) struct mmsghdr msg[FO_UDP_BATCH];
     struct iovec iov[FO_UDP_BATCH];
+    uint8_t ctl[FO_UDP_BATCH][FO_UDP_CTL_LEN];
 } worker_t;
 
 struct fo_workers {
@@ -95,6 +96,7 @@ static void work(worker_t *q, uint32_t tail, uint32_t n)
                                             .msg_namelen = s->to.len,
                                             .msg_iov = &q->iov[m],
                                             .msg_iovlen = 1};
+        fo_udp_set_source(&q->msg[m].msg_hdr, &s->to, q->ctl[m]);
         m++;
     }
     if (m) send_batch(q, m);

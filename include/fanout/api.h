@@ -59,6 +59,10 @@ void fo_api_free(fo_api_t *api);
 /* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
  * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
+/* The HTTP front's per-client accounting, for /metrics (must outlive the API). */
+void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients);
+/* The DTLS handshake pool, for /metrics (must outlive the API; may be NULL). */
+void fo_api_set_handshake_pool(fo_api_t *api, fo_pool_t *pool);
 
 /* The fo_http_handler_cb: handles /rtc/ (with CORS for any origin), /api/ and /metrics (no CORS
  * but for http.allowed_origins; other sites' requests refused) and OPTIONS anywhere; returns

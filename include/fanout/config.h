@@ -35,6 +35,15 @@ typedef struct {
     char allowed_origins[512];  /* other origins that may call the operator API (CORS) */
     char csp[512];              /* Content-Security-Policy of the pages; "" = none */
     char stream_list[8];        /* "auto", "on", "off": the pages' public stream list */
+    /* [http] per-client limits (src/clients.c) */
+    int http_max_connections;   /* per daemon; 0 = from RLIMIT_NOFILE */
+    int http_max_conns_per_client;
+    int http_request_timeout;   /* seconds for a request's headers and body; 0 = none */
+    int http_signal_rate;       /* signaling requests/s per client; 0 = none */
+    int http_signal_burst;
+    int http_ban_failures;      /* 0 = no bans */
+    int http_ban_window, http_ban_time; /* seconds */
+    char http_exempt[256];      /* client IPs the per-client limits skip */
     /* [https] */
     int https_enabled;          /* 0 or 1 */
     char https_listen[64];
@@ -59,6 +68,9 @@ typedef struct {
     int instant_start;          /* 1: new players start from the cached keyframe */
     int workers;                /* threads that SRTP-protect and send to players (docs/workers.md);
                                  * 0 = "auto": use fo_config_workers() */
+    int handshake_threads;      /* DTLS handshake pool (src/pool.c); 0 = on the media thread;
+                                 * -1 = "auto": use fo_config_handshake_threads() */
+    int handshake_nice;         /* their nice value (0..19) */
     /* [rtc] limits (src/limits.c) */
     int max_players_per_stream;
     int max_sessions_per_ip;    /* per client: an IPv4 address or an IPv6 /64 */
@@ -113,9 +125,22 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
  * FANOUT_RTC_PORT), plus CANDIDATE for rtc.candidate. Returns 0 or an error as above. */
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap);
 
+/* Finds FANOUT_* variables in `env` (e.g. environ) that name no setting (a typo such as
+ * FANOUT_RTC_PORTT would otherwise pass unnoticed, while an unknown key in the file stops
+ * start-up) and are not read elsewhere (FANOUT_SRTP_CRYPTO; FANOUT_BIN and FANOUT_ARGS of the
+ * test harness). Calls cb(user, name, suggestion) for each (suggestion: the closest setting's
+ * variable, or NULL) and returns how many. The caller warns: such a variable does not stop
+ * start-up, since the environment also carries other programs' FANOUT_* names. */
+typedef void (*fo_config_unknown_env_cb)(void *user, const char *name, const char *suggestion);
+size_t fo_config_unknown_env(char *const *env, fo_config_unknown_env_cb cb, void *user);
+
 /* rtc.workers resolved: the number given, or for "auto" the CPUs this process may run on
  * (sched_getaffinity), 1..FO_CONFIG_MAX_WORKERS. */
 int fo_config_workers(const fo_config_t *cfg);
+
+/* rtc.handshake_threads resolved: the number given (0: none), or for "auto" the CPUs this
+ * process may run on. */
+int fo_config_handshake_threads(const fo_config_t *cfg);
 
 /* Sets "section.key=value" (the --set flag). Returns as fo_config_set; a missing '.' or '='
  * is FO_EINVAL. */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/clients.h"
 #include "fanout/loop.h"
 
 typedef struct fo_http fo_http_t;
@@ -60,15 +61,19 @@ typedef struct {
  * static-file server try. */
 typedef bool (*fo_http_handler_cb)(void *user, const fo_http_req_t *req, fo_http_resp_t *resp);
 
-/* Listens on addr:port (IPv4 or IPv6 literal). NULL on failure (logged). */
+/* Listens on addr:port (IPv4 or IPv6 literal). `clients` (may be NULL: no per-client limits)
+ * applies the per-client limits (include/fanout/clients.h) and must outlive the server; its
+ * http.max_connections (or, when 0, the descriptor limit) caps connections. NULL on failure
+ * (logged). */
 fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
-                       size_t max_body, fo_http_handler_cb cb, void *user);
+                       size_t max_body, fo_http_handler_cb cb, void *user, fo_clients_t *clients);
 /* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here; `priorities` is
  * the GnuTLS priority string (https.priorities: which protocol versions and cipher suites), read
  * at start. NULL on failure (logged). */
 fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                            size_t max_body, const char *cert_path, const char *key_path,
-                           const char *priorities, fo_http_handler_cb cb, void *user);
+                           const char *priorities, fo_http_handler_cb cb, void *user,
+                           fo_clients_t *clients);
 /* The Content-Security-Policy sent with static files (http.csp); "" sends none. The string is
  * the caller's and must outlive the server. Default: none. */
 void fo_http_set_page_csp(fo_http_t *h, const char *csp);

@@ -42,6 +42,9 @@ void fo_loop_free(fo_loop_t *loop);
  * a later call runs one iteration (fuzz targets run deferred calls so) unless
  * fo_loop_clear_stop withdrew it. */
 int fo_loop_run(fo_loop_t *loop);
+/* Runs the posted and deferred calls waiting now, once (loop thread, outside fo_loop_run: at
+ * shutdown, for completions that threads posted after the loop stopped). */
+void fo_loop_run_pending(fo_loop_t *loop);
 /* Asks the loop to return after the current iteration. Any thread, async-signal-unsafe. */
 void fo_loop_stop(fo_loop_t *loop);
 /* Withdraws a stop request, so fo_loop_run runs until the next fo_loop_stop (tests that run

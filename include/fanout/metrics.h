@@ -12,7 +12,9 @@
 #include <stdint.h>
 
 #include "fanout/auth.h"
+#include "fanout/clients.h"
 #include "fanout/loop.h"
+#include "fanout/pool.h"
 #include "fanout/record.h"
 #include "fanout/router.h"
 
@@ -52,6 +54,8 @@ typedef struct {
     fo_history_mem_t history;  /* streams' packet histories */
     fo_rate_t rate;            /* UDP level, the whole server */
     fo_record_stats_t record;  /* recordings (record.h) */
+    fo_clients_stats_t http;   /* the HTTP front's per-client limits (zero without them) */
+    fo_pool_stats_t handshakes; /* the DTLS handshake threads (zero without them) */
     fo_proc_info_t proc;
     struct {
         int status;
@@ -66,6 +70,12 @@ typedef struct {
  * allocation failure. */
 fo_metrics_t *fo_metrics_new(fo_loop_t *loop, fo_router_t *router, int interval_ms);
 void fo_metrics_free(fo_metrics_t *m);
+
+/* Reads the HTTP front's per-client counters from `clients` (must outlive the metrics). */
+void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients);
+
+/* Reads the DTLS handshake pool's counters from `pool` (must outlive the metrics). */
+void fo_metrics_set_pool(fo_metrics_t *m, fo_pool_t *pool);
 
 /* Counts one API answer. Statuses beyond FO_METRICS_MAX_CODES distinct ones go to 0. */
 void fo_metrics_count_request(fo_metrics_t *m, int status);

@@ -99,6 +99,7 @@ size_t fo_router_candidates(const fo_router_t *r, const char *const **out);
 typedef struct {
     uint64_t sessions, streams, publishers, players;
     uint64_t rx_unknown;   /* datagrams from addresses no session owns */
+    uint64_t stun_unknown; /* STUN naming no session's ufrag (or without USERNAME): dropped unchecked */
     uint64_t stun_bad;     /* STUN that failed validation */
     uint64_t stun_ok;
     uint64_t offers_limited;  /* offers refused by a cap (503/429) */

@@ -18,6 +18,12 @@ typedef struct fo_stun fo_stun_t;
 /* First byte 0..3 (RFC 7983) and the STUN magic cookie. */
 bool fo_stun_is_stun(const uint8_t *buf, size_t len);
 
+/* The USERNAME of a STUN message ("ourUfrag:theirUfrag", not NUL-terminated), pointing into
+ * `req`, found by libnice's framing check and attribute search alone: no FINGERPRINT or
+ * MESSAGE-INTEGRITY is checked, so a caller can drop checks for unknown users before paying for
+ * those (a flood of them costs a table lookup). Returns 0 or FO_EINVAL. Pure; any thread. */
+int fo_stun_username(const uint8_t *req, size_t len, const char **user, size_t *ulen);
+
 /* Creates/frees an agent (RFC 5389, short-term credentials, FINGERPRINT). NULL on ENOMEM. */
 fo_stun_t *fo_stun_new(void);
 void fo_stun_free(fo_stun_t *s);

@@ -90,9 +90,15 @@ fi
 # ---- environment, and flags over environment -------------------------------------------------
 hp=$(free_port); rp=$(free_port)
 if FANOUT_HTTP_PORT=$hp FANOUT_RTC_PORT=$rp FANOUT_HTTPS_ENABLED=false CANDIDATE=198.51.100.7 \
-  FANOUT_HTTP_WWW="$src/www" start "$tmp/b.log" -c "$src/conf/fanout.conf"; then
+  FANOUT_HTTP_WWW="$src/www" FANOUT_RTC_PORTT=9 FANOUT_SRTP_CRYPTO=nettle \
+  start "$tmp/b.log" -c "$src/conf/fanout.conf"; then
   grep -q "fanout ready: http 0.0.0.0:$hp, rtc udp 0.0.0.0:$rp" "$tmp/b.log" \
     && ok "env: FANOUT_HTTP_PORT, FANOUT_RTC_PORT, FANOUT_HTTPS_ENABLED" || fail "env: ports: $(grep ready "$tmp/b.log")"
+  grep -q "WARN  environment FANOUT_RTC_PORTT is not a setting and is ignored (did you mean FANOUT_RTC_PORT?)" "$tmp/b.log" \
+    && ok "env: a misspelt FANOUT_RTC_PORTT is warned about, with a suggestion" \
+    || fail "env: no warning for FANOUT_RTC_PORTT: $(grep -i environment "$tmp/b.log")"
+  [ "$(grep -c "WARN  environment" "$tmp/b.log")" = 1 ] && ok "env: known variables are not warned about" \
+    || fail "env: warnings: $(grep "WARN  environment" "$tmp/b.log")"
   ans=$(publish "http://127.0.0.1:$hp" envcand)
   grep -q "198.51.100.7 $rp typ host" <<<"$ans" && ok "env: CANDIDATE in the answer SDP" \
     || fail "env: answer lacks CANDIDATE: ${ans:0:300}"

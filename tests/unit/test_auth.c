@@ -307,7 +307,7 @@ static int hooks_setup(void **state)
 {
     (void)state;
     loop = fo_loop_new();
-    hook_srv = fo_http_new(loop, "127.0.0.1", 0, "/nonexistent", 65536, hook_handler, NULL);
+    hook_srv = fo_http_new(loop, "127.0.0.1", 0, "/nonexistent", 65536, hook_handler, NULL, NULL);
     cli = fo_httpc_new(loop, NULL);
     hook_calls = notify_calls = notify_now = notify_most = verdicts = 0;
     return loop && hook_srv && cli ? 0 : -1;

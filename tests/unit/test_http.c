@@ -182,7 +182,7 @@ static int setup(void **state)
 {
     (void)state;
     loop = fo_loop_new();
-    srv = fo_http_new(loop, "127.0.0.1", 0, "/nonexistent", 65536, handler, NULL);
+    srv = fo_http_new(loop, "127.0.0.1", 0, "/nonexistent", 65536, handler, NULL, NULL);
     cli = fo_httpc_new(loop, NULL);
     memset(ended, 0, sizeof ended);
     pending_replies = 0;
@@ -310,7 +310,7 @@ static void test_silent_tls_client(void **state)
     snprintf(cert, sizeof cert, "%s/c.pem", dir);
     snprintf(key, sizeof key, "%s/k.pem", dir);
     assert_int_equal(fo_tls_cert_ensure(cert, key, NULL, 0, err, sizeof err), 0);
-    fo_http_t *tls = fo_http_new_tls(loop, "127.0.0.1", 0, "/nonexistent", 4096, cert, key, FO_CONFIG_TLS_PRIORITIES, handler, NULL);
+    fo_http_t *tls = fo_http_new_tls(loop, "127.0.0.1", 0, "/nonexistent", 4096, cert, key, FO_CONFIG_TLS_PRIORITIES, handler, NULL, NULL);
     assert_non_null(tls);
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fo_http_port(tls)),

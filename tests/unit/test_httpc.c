@@ -525,7 +525,7 @@ static void test_https(void **state)
     snprintf(key, sizeof key, "%s/k.pem", dir);
     assert_int_equal(fo_tls_cert_ensure(cert, key, NULL, 0, err, sizeof err), 0);
     start(NULL);
-    fo_http_t *h = fo_http_new_tls(loop, "127.0.0.1", 0, "/nonexistent", 4096, cert, key, FO_CONFIG_TLS_PRIORITIES, tls_handler, NULL);
+    fo_http_t *h = fo_http_new_tls(loop, "127.0.0.1", 0, "/nonexistent", 4096, cert, key, FO_CONFIG_TLS_PRIORITIES, tls_handler, NULL, NULL);
     assert_non_null(h);
     snprintf(u, sizeof u, "https://127.0.0.1:%d/x", fo_http_port(h));
     result_t untrusted = {.stop_after = 2}, trusted = {.stop_after = 1};

@@ -80,6 +80,8 @@ struct fo_peer {
     fo_peer_filter_cb filter;
     void *filter_user;
     fo_peer_stats_t stats;
+    bool rx_timestamps;
+    int64_t rx_ns;           /* kernel arrival time of the datagram being processed */
 };
 
 int64_t fo_peer_now_ms(void)
@@ -689,6 +691,32 @@ static void run_timers(fo_peer_t *p)
     }
 }
 
+/* recvfrom, or with rx_timestamps recvmsg that also reads the kernel's arrival time. */
+static ssize_t recv_one(fo_peer_t *p, uint8_t *buf, struct sockaddr_storage *src, socklen_t *sl)
+{
+    if (!p->rx_timestamps)
+        return recvfrom(p->fd, buf, PEER_MTU, MSG_DONTWAIT, (struct sockaddr *)src, sl);
+    union {
+        struct cmsghdr align;
+        uint8_t b[CMSG_SPACE(sizeof(struct timespec))];
+    } ctl;
+    struct iovec iov = {buf, PEER_MTU};
+    struct msghdr mh = {.msg_name = src, .msg_namelen = *sl, .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+    ssize_t n = recvmsg(p->fd, &mh, MSG_DONTWAIT);
+    *sl = mh.msg_namelen;
+    p->rx_ns = 0;
+    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            p->rx_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
+    return n;
+}
+
+int64_t fo_peer_rx_ns(const fo_peer_t *p) { return p->rx_ns; }
+
 fo_peer_state_t fo_peer_process(fo_peer_t *p)
 {
     if (p->fd < 0 || p->state == FO_PEER_FAILED || p->state == FO_PEER_CLOSED) return p->state;
@@ -696,7 +724,7 @@ fo_peer_state_t fo_peer_process(fo_peer_t *p)
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage src;
         socklen_t sl = sizeof src;
-        ssize_t n = recvfrom(p->fd, buf, PEER_MTU, MSG_DONTWAIT, (struct sockaddr *)&src, &sl);
+        ssize_t n = recv_one(p, buf, &src, &sl);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 FO_LOG(FO_LOG_DEBUG, p->name, "recvfrom: %s", strerror(errno));
@@ -744,6 +772,7 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->audio_nack = opts->audio_nack;
     p->twcc = opts->twcc;
     p->simulcast = opts->simulcast && opts->role == FO_PEER_PUBLISH;
+    p->rx_timestamps = opts->rx_timestamps;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;
     if (!p->dctx) {
@@ -829,8 +858,9 @@ static int open_socket(fo_peer_t *p)
         fail(p, "socket: %s", strerror(errno));
         return FO_ESYS;
     }
-    int sz = 1 << 21;
+    int sz = 1 << 21, on = 1;
     setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    if (p->rx_timestamps) setsockopt(p->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     return 0;
 }
 

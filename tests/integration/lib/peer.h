@@ -49,6 +49,8 @@ typedef struct {
     bool simulcast;      /* publish: video as three layers, Chrome's way (a=rid:l/m/h send,
                             a=simulcast:send l;m;h, rtp-stream-id as extension 10 and
                             repaired-rtp-stream-id as 11, no a=ssrc for video) */
+    bool rx_timestamps;  /* ask the kernel for each datagram's arrival time (SO_TIMESTAMPNS):
+                            fo_peer_rx_ns() in the receive callback */
 } fo_peer_opts_t;
 
 /* One m-section of the server's answer, as far as the peer needs it. */
@@ -183,6 +185,11 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms);
 /* fo_peer_signal_whip, then ICE and DTLS until connected (as fo_peer_connect). */
 int fo_peer_connect_whip(fo_peer_t *p, const char *url, int timeout_ms);
 const char *fo_peer_location(const fo_peer_t *p);
+
+/* In the receive callback of a peer made with rx_timestamps: when the kernel queued the
+ * datagram on the socket (CLOCK_REALTIME, ns), so the owner's own scheduling delays do not
+ * show. 0 otherwise. */
+int64_t fo_peer_rx_ns(const fo_peer_t *p);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t fo_peer_now_ms(void);
