@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "fanout/loop.h"
 #include "fanout/record.h"
 #include "fanout/router.h"
+#include "fanout/sdp.h"
 #include "fanout/srtp.h"
 #include "fanout/tls_cert.h"
 
@@ -43,7 +45,8 @@ static void usage(FILE *f)
             "      --http-port N       HTTP API and pages port (http.port)\n"
             "      --https-port N      HTTPS API and pages port (https.port)\n"
             "      --no-https          serve plain HTTP only (https.enabled = false)\n"
-            "      --rtc-port N        shared UDP media port (rtc.port)\n"
+            "      --rtc-port N        shared UDP media port (rtc.port; ICE-TCP takes the same\n"
+            "                          number unless rtc.tcp_port says otherwise)\n"
             "      --candidate ADDR    advertised ICE candidate address(es) (rtc.candidate)\n"
             "      --www DIR           web pages directory (http.www)\n"
             "      --log-level L       error, warn, info, debug, trace (log.level)\n"
@@ -166,6 +169,10 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
             return -1;
         }
     }
+    if (fo_config_check(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "fanout: bad configuration: %s\n", err);
+        return -1;
+    }
     /* log.level and rtc.video_codecs were checked when set */
     fo_log_set_level((fo_log_level_t)fo_log_level_parse(cfg->log_level));
     if (cfg->log_file[0] && fo_log_open(cfg->log_file) != 0) {
@@ -176,8 +183,16 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
     return 0;
 }
 
+/* One-port mode: the router's sniffing listener found a TLS connection on the HTTPS port. */
+static void adopt_tls_cb(void *user, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    fo_http_adopt(user, fd, sa, salen);
+}
+
 /* The HTTPS server: makes sure its certificate exists (self-signed for localhost and our
- * candidates on first start), then starts the TLS daemon. NULL on failure (logged). */
+ * candidates on first start), then starts the TLS daemon; in one-port mode (rtc.tcp_on_https)
+ * without a listening socket of its own: the router listens on the HTTPS port, keeps the
+ * ICE-TCP connections and hands the TLS ones over. NULL on failure (logged). */
 static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router_t *router,
                               fo_api_t *api)
 {
@@ -188,8 +203,31 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
         FO_LOG(FO_LOG_ERROR, "https", "certificate: %s", err);
         return NULL;
     }
-    return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
-                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, fo_api_handle, api);
+    fo_http_t *h = fo_http_new_tls(loop, cfg->tcp_on_https ? NULL : cfg->https_listen, cfg->https_port,
+                                   cfg->www_root, (size_t)cfg->max_body, cfg->https_cert,
+                                   cfg->https_key, fo_api_handle, api);
+    if (h && cfg->tcp_on_https &&
+        fo_router_listen_tls(router, cfg->https_listen, cfg->https_port, adopt_tls_cb, h) < 0) {
+        fo_http_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* TCP connections (players, sniffed HTTPS) are descriptors: take what the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) FO_LOG(FO_LOG_WARN, NULL, "cannot raise the descriptor limit");
+}
+
+/* "[::]:8000" or "0.0.0.0:8000". */
+static const char *host_port(const char *host, int port, char *buf, size_t cap)
+{
+    snprintf(buf, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    return buf;
 }
 
 int main(int argc, char **argv)
@@ -198,6 +236,7 @@ int main(int argc, char **argv)
     int rc = configure(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -234,24 +273,41 @@ int main(int argc, char **argv)
 
     const char *const *cands;
     size_t n = fo_router_candidates(app.router, &cands);
+    int udp_port = fo_router_udp_port(app.router);
     FO_LOG(FO_LOG_INFO, NULL, "DTLS fingerprint sha-256 %s", fo_dtls_ctx_fingerprint(dtls));
-    for (size_t i = 0; i < n; i++)
-        FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d", cands[i], fo_router_udp_port(app.router));
+    for (size_t i = 0; i < n; i++) {
+        char tcp_txt[64] = "";
+        for (int k = 0; k < FO_SDP_MAX_TCP_PORTS && fo_router_tcp_port(app.router, k); k++)
+            snprintf(tcp_txt + strlen(tcp_txt), sizeof tcp_txt - strlen(tcp_txt), ", tcp %d",
+                     fo_router_tcp_port(app.router, k));
+        if (udp_port) FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d%s", cands[i], udp_port, tcp_txt);
+        else FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s%s (no UDP)", cands[i], tcp_txt);
+    }
     const char *host = n ? cands[0] : "127.0.0.1";
-    FO_LOG(FO_LOG_INFO, NULL, "publisher page: http://%s:%d/publisher.html", host, fo_http_port(http));
-    FO_LOG(FO_LOG_INFO, NULL, "player page:    http://%s:%d/player.html", host, fo_http_port(http));
-    FO_LOG(FO_LOG_INFO, NULL, "API:            http://%s:%d/rtc/v1/publish/ and /rtc/v1/play/", host,
-           fo_http_port(http));
+    char hb[80];
+    /* one-port mode: the router listens on the HTTPS port, after rtc.tcp_port if that is on */
+    int https_port = !https ? 0
+                     : cfg.tcp_on_https ? fo_router_tcp_port(app.router, fo_config_tcp_port(&cfg) > 0 ? 1 : 0)
+                                        : fo_http_port(https);
+    FO_LOG(FO_LOG_INFO, NULL, "publisher page: http://%s/publisher.html", host_port(host, fo_http_port(http), hb, sizeof hb));
+    FO_LOG(FO_LOG_INFO, NULL, "player page:    http://%s/player.html", host_port(host, fo_http_port(http), hb, sizeof hb));
+    FO_LOG(FO_LOG_INFO, NULL, "API:            http://%s/rtc/v1/publish/ and /rtc/v1/play/",
+           host_port(host, fo_http_port(http), hb, sizeof hb));
     if (https)
-        FO_LOG(FO_LOG_INFO, NULL, "publisher page: https://%s:%d/publisher.html (certificate %s)",
-               host, fo_http_port(https), cfg.https_cert);
-    char https_txt[96] = "";
-    if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg.https_listen, fo_http_port(https));
-    int workers = fo_config_workers(&cfg);
-    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s",
-           cfg.http_listen, fo_http_port(http), https_txt, cfg.rtc_listen,
-           fo_router_udp_port(app.router), workers, workers == 1 ? "" : "s",
-           cfg.workers ? "" : " (workers = auto: one per CPU)");
+        FO_LOG(FO_LOG_INFO, NULL, "publisher page: https://%s/publisher.html (certificate %s)",
+               host_port(host, https_port, hb, sizeof hb), cfg.https_cert);
+    char https_txt[96] = "", udp_txt[80] = "off", tcp_txt[160] = "";
+    if (https)
+        snprintf(https_txt, sizeof https_txt, ", https %s%s", host_port(cfg.https_listen, https_port, hb, sizeof hb),
+                 cfg.tcp_on_https ? " (+ ICE-TCP)" : "");
+    if (udp_port) host_port(cfg.rtc_listen, udp_port, udp_txt, sizeof udp_txt);
+    if (fo_config_tcp_port(&cfg) > 0)
+        snprintf(tcp_txt, sizeof tcp_txt, ", rtc tcp %s", host_port(cfg.rtc_listen, fo_router_tcp_port(app.router, 0), hb, sizeof hb));
+    int workers = udp_port ? fo_config_workers(&cfg) : 1;
+    char http_txt[80];
+    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s%s, rtc udp %s%s, %d send thread%s%s",
+           host_port(cfg.http_listen, fo_http_port(http), http_txt, sizeof http_txt), https_txt, udp_txt,
+           tcp_txt, workers, workers == 1 ? "" : "s", cfg.workers ? "" : " (workers = auto: one per CPU)");
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
     goto done;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Registry, UDP demultiplexing and offer handling. Sessions are indexed three ways (id, ICE
- * ufrag, peer addresses) and unindexed in one place, session_ended, then freed at the loop's
- * safe point. */
+/* Registry, demultiplexing and offer handling. Sessions are indexed three ways (id, ICE ufrag,
+ * peer UDP addresses) and unindexed in one place, session_ended, then freed at the loop's safe
+ * point. Datagrams come from two carriers: the shared UDP socket (a peer is known by its
+ * address) and ICE-TCP connections (a connection knows its transport once a check bound it);
+ * both go through the same demultiplexing (on_datagram_path) into the same transports. */
 #include "fanout/router.h"
 
 #include <arpa/inet.h>
@@ -18,13 +20,18 @@
 #include "fanout/map.h"
 #include "fanout/record.h"
 #include "fanout/stun.h"
+#include "fanout/tcp.h"
 #include "fanout/udp.h"
 #include "fanout/workers.h"
+
+#define TCP_PENDING_TIMEOUT_MS 10000 /* a TCP connection's first ICE check must come this soon */
 
 struct fo_router {
     fo_loop_t *loop;
     const fo_config_t *cfg;
-    fo_udp_t *udp;
+    fo_udp_t *udp;         /* NULL with rtc.udp = false */
+    fo_tcp_t *tcp;         /* NULL without ICE-TCP */
+    uint8_t scratch[FO_UDP_BUF];
     fo_workers_t *workers; /* NULL with rtc.workers = 1 */
     fo_stun_t *stun;
     fo_stream_env_t env;
@@ -106,6 +113,14 @@ static size_t addr_key(const fo_addr_t *a, uint8_t key[20])
     return 7;
 }
 
+/* Sends everything queued on every carrier: the UDP ring (whose flush hook also publishes the
+ * send workers' rings and writes the TCP queues, flush_hook_cb), or the TCP queues alone. */
+static void flush_all(fo_router_t *r)
+{
+    if (r->udp) fo_udp_flush(r->udp);
+    else if (r->tcp) fo_tcp_flush(r->tcp);
+}
+
 /* --- callbacks from streams --- */
 
 static void defer_free_session(void *arg) { fo_session_free(arg); }
@@ -129,10 +144,12 @@ static void session_ended(void *user, fo_session_t *s)
     fo_limits_release(r->limits, id);
     if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
     /* What the transport holds now is exactly what was indexed for it: it reported every
-     * address it forgot (session_address), so nothing here can outlive the session. */
-    const fo_addr_t *addrs;
-    size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
-    for (size_t i = 0; i < n; i++) unindex_address(r, s, &addrs[i]);
+     * address it forgot (session_address), so nothing here can outlive the session. Its TCP
+     * connections are closed with it. */
+    const fo_path_t *paths;
+    size_t n = fo_transport_paths(fo_session_transport(s), &paths);
+    for (size_t i = 0; i < n; i++)
+        if (!paths[i].tcp) unindex_address(r, s, &paths[i].addr);
     const fo_transport_stats_t *ts = fo_transport_stats(fo_session_transport(s));
     FO_LOG(FO_LOG_INFO, id, "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu",
            (unsigned long long)ts->rx_packets, (unsigned long long)ts->rx_dropped,
@@ -148,7 +165,7 @@ static void session_ended(void *user, fo_session_t *s)
         fo_heap_trim();
         r->sessions_high = r->stats.sessions;
     }
-    fo_udp_flush(r->udp); /* the close_notify */
+    flush_all(r); /* the close_notify */
     fo_loop_defer(r->loop, defer_free_session, s);
 }
 
@@ -191,46 +208,79 @@ static const char *stun_pwd_cb(void *user, const char *username, size_t len)
     return s ? fo_session_pwd(s) : NULL;
 }
 
-static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
+static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_path_t *p)
 {
     uint8_t reply[512];
     size_t rlen = sizeof reply;
     fo_stun_check_t check = {0};
     r->stun_match = NULL;
-    int rc = fo_stun_answer(r->stun, buf, len, &from->u.sa, from->len, stun_pwd_cb, r, reply,
+    int rc = fo_stun_answer(r->stun, buf, len, &p->addr.u.sa, p->addr.len, stun_pwd_cb, r, reply,
                             &rlen, &check);
     fo_session_t *s = r->stun_match;
-    if (rc != 0 || !s) {
+    fo_transport_t *owner = p->tcp ? fo_tcp_conn_owner(p->tcp) : NULL;
+    if (rc != 0 || !s || (owner && owner != fo_session_transport(s))) {
         r->stats.stun_bad++;
-        /* Nothing goes to an address that has not passed a check (no amplification). */
+        /* Nothing goes to an address that has not passed a check (no amplification). A TCP
+         * connection whose first message is not a valid check serves nobody. */
+        if (p->tcp && !owner) fo_tcp_conn_close(p->tcp, "its first ICE check was not valid");
         return;
     }
     r->stats.stun_ok++;
-    fo_transport_on_check(fo_session_transport(s), from, check.use_candidate);
-    fo_udp_send(r->udp, reply, rlen, from);
+    fo_transport_on_check(fo_session_transport(s), p, check.use_candidate);
+    if (p->tcp) fo_tcp_conn_send(p->tcp, reply, rlen);
+    else if (r->udp) fo_udp_send(r->udp, reply, rlen, &p->addr);
 }
 
-/* fo_udp_flush's hook: what the loop queued for the send workers is published with it. */
-static void flush_workers_cb(void *user) { fo_workers_flush(user); }
+/* fo_udp_flush's hook: what the loop queued for the send workers is published with it, and
+ * the TCP queues are written. */
+static void flush_hook_cb(void *user)
+{
+    fo_router_t *r = user;
+    if (r->workers) fo_workers_flush(r->workers);
+    if (r->tcp) fo_tcp_flush(r->tcp);
+}
+
+/* The demultiplexer (RFC 7983) for both carriers: STUN is answered here; the rest goes to the
+ * transport that owns the path (a UDP address checked before, a TCP connection bound by a
+ * check). */
+static void on_datagram_path(fo_router_t *r, uint8_t *buf, size_t len, const fo_path_t *p)
+{
+    if (len == 0) return;
+    if (buf[0] <= 3) {
+        on_stun(r, buf, len, p);
+        return;
+    }
+    fo_transport_t *t = NULL;
+    if (p->tcp) {
+        t = fo_tcp_conn_owner(p->tcp);
+    } else {
+        uint8_t k[20];
+        size_t kl = addr_key(&p->addr, k);
+        fo_session_t *s = fo_map_get(r->by_addr, k, kl);
+        t = s ? fo_session_transport(s) : NULL;
+    }
+    if (!t) {
+        r->stats.rx_unknown++;
+        if (p->tcp) fo_tcp_conn_close(p->tcp, "media before an ICE check");
+        return;
+    }
+    fo_transport_on_datagram(t, buf, len, p);
+}
 
 static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const fo_addr_t *from)
 {
-    fo_router_t *r = user;
     (void)cap;
-    if (len == 0) return;
-    if (buf[0] <= 3) {
-        on_stun(r, buf, len, from);
-        return;
-    }
-    uint8_t k[20];
-    size_t kl = addr_key(from, k);
-    fo_session_t *s = fo_map_get(r->by_addr, k, kl);
-    if (!s) {
-        r->stats.rx_unknown++;
-        return;
-    }
-    fo_transport_on_datagram(fo_session_transport(s), buf, len, from);
+    fo_path_t p = {.addr = *from};
+    on_datagram_path(user, buf, len, &p);
 }
+
+static void on_tcp_frame(void *user, fo_tcp_conn_t *c, uint8_t *buf, size_t len)
+{
+    fo_path_t p = {.addr = *fo_tcp_conn_addr(c), .tcp = c};
+    on_datagram_path(user, buf, len, &p);
+}
+
+static void on_tcp_batch_end(void *user) { flush_all(user); }
 
 void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from)
 {
@@ -241,6 +291,12 @@ void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *
 
 static void add_candidate(fo_router_t *r, const char *ip)
 {
+    char buf[64];
+    size_t n = strlen(ip);
+    if (n >= 2 && ip[0] == '[' && ip[n - 1] == ']') { /* "[2001:db8::1]" */
+        snprintf(buf, sizeof buf, "%.*s", (int)(n - 2), ip + 1);
+        ip = buf;
+    }
     if (r->n_cands >= FO_SDP_MAX_CANDIDATES) return;
     for (size_t i = 0; i < r->n_cands; i++)
         if (strcmp(r->cand_buf[i], ip) == 0) return;
@@ -249,7 +305,24 @@ static void add_candidate(fo_router_t *r, const char *ip)
     r->n_cands++;
 }
 
-/* "*" means this machine's IPv4 addresses, the non-loopback ones first. */
+/* An interface address "*" advertises: IPv4 (pass 0: not loopback, pass 1: loopback), then
+ * global IPv6 (pass 2: not loopback, link-local, multicast or IPv4-mapped). */
+static bool wanted_address(const struct ifaddrs *i, int pass, char *ip, size_t cap)
+{
+    if (!i->ifa_addr || !(i->ifa_flags & IFF_UP)) return false;
+    if (pass < 2) {
+        if (i->ifa_addr->sa_family != AF_INET || !!(i->ifa_flags & IFF_LOOPBACK) != pass) return false;
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, (socklen_t)cap);
+    }
+    if (i->ifa_addr->sa_family != AF_INET6 || (i->ifa_flags & IFF_LOOPBACK)) return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+        IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_UNSPECIFIED(a))
+        return false;
+    return inet_ntop(AF_INET6, a, ip, (socklen_t)cap);
+}
+
+/* "*" means this machine's addresses: IPv4, the non-loopback ones first, then global IPv6. */
 static void resolve_candidates(fo_router_t *r, const char *spec)
 {
     char buf[512];
@@ -261,13 +334,10 @@ static void resolve_candidates(fo_router_t *r, const char *spec)
         }
         struct ifaddrs *ifs = NULL;
         if (getifaddrs(&ifs) != 0) continue;
-        for (int loopback = 0; loopback < 2; loopback++) {
+        for (int pass = 0; pass < 3; pass++) {
             for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP)) continue;
-                if (!!(i->ifa_flags & IFF_LOOPBACK) != loopback) continue;
-                char ip[INET_ADDRSTRLEN];
-                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof ip);
-                add_candidate(r, ip);
+                char ip[INET6_ADDRSTRLEN];
+                if (wanted_address(i, pass, ip, sizeof ip)) add_candidate(r, ip);
             }
         }
         freeifaddrs(ifs);
@@ -298,18 +368,29 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     r->record = fo_record_new(loop, cfg);
     if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun || !r->limits || !r->record)
         goto fail;
-    r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
-    if (!r->udp) goto fail;
-    int workers = fo_config_workers(cfg);
-    if (workers > 1) { /* docs/workers.md */
-        r->workers = fo_workers_new(workers, fo_udp_fd(r->udp));
-        if (!r->workers) goto fail;
-        fo_udp_set_flush_hook(r->udp, flush_workers_cb, r->workers);
+    if (cfg->udp) {
+        r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
+        if (!r->udp) goto fail;
+        int workers = fo_config_workers(cfg);
+        if (workers > 1) { /* docs/workers.md */
+            r->workers = fo_workers_new(workers, fo_udp_fd(r->udp));
+            if (!r->workers) goto fail;
+        }
+        fo_udp_set_flush_hook(r->udp, flush_hook_cb, r);
+    }
+    int tcp_port = fo_config_tcp_port(cfg);
+    if (tcp_port > 0 || cfg->tcp_on_https) {
+        fo_tcp_cbs_t tcbs = {.on_frame = on_tcp_frame, .on_batch_end = on_tcp_batch_end};
+        r->tcp = fo_tcp_new(loop, &tcbs, r, cfg->tcp_max_pending, TCP_PENDING_TIMEOUT_MS);
+        if (!r->tcp) goto fail;
+        if (tcp_port > 0 && fo_tcp_listen(r->tcp, cfg->rtc_listen, tcp_port, NULL, NULL) < 0) goto fail;
     }
     resolve_candidates(r, cfg->candidate);
     r->env = (fo_stream_env_t){
         .transport = {.loop = loop,
                       .udp = r->udp,
+                      .tcp = r->tcp,
+                      .scratch = r->scratch,
                       .dtls = dtls,
                       .workers = r->workers,
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
@@ -353,10 +434,12 @@ void fo_router_free(fo_router_t *r)
     fo_map_free(r->by_addr);
     fo_map_free(r->streams);
     fo_record_free(r->record); /* after every stream: their recordings are stopping */
-    /* after every session (their release slots are queued), before the socket */
+    /* after every session (their release slots are queued, their connections closed), before
+     * the socket */
     if (r->udp) fo_udp_set_flush_hook(r->udp, NULL, NULL);
     fo_workers_free(r->workers);
     fo_udp_free(r->udp);
+    fo_tcp_free(r->tcp);
     fo_stun_free(r->stun);
     fo_limits_free(r->limits);
     free(r);
@@ -378,7 +461,7 @@ void fo_router_shutdown(fo_router_t *r)
     n = fo_map_values(r->by_id, all, n);
     for (size_t i = 0; i < n; i++) fo_session_end(all[i], "server shutting down");
     free(all);
-    fo_udp_flush(r->udp);
+    flush_all(r);
 }
 
 int fo_router_end_session(fo_router_t *r, const char *id)
@@ -395,7 +478,21 @@ void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user)
     r->ended_user = user;
 }
 
-int fo_router_udp_port(const fo_router_t *r) { return fo_udp_port(r->udp); }
+int fo_router_udp_port(const fo_router_t *r) { return r->udp ? fo_udp_port(r->udp) : 0; }
+
+int fo_router_tcp_port(const fo_router_t *r, int i) { return r->tcp ? fo_tcp_port(r->tcp, i) : 0; }
+
+int fo_router_listen_tls(fo_router_t *r, const char *addr, int port, fo_tcp_tls_cb cb, void *user)
+{
+    if (!r->tcp) return FO_EINVAL;
+    return fo_tcp_listen(r->tcp, addr, port, cb, user);
+}
+
+void fo_router_tcp_stats(const fo_router_t *r, fo_tcp_stats_t *out)
+{
+    if (r->tcp) fo_tcp_stats(r->tcp, out);
+    else memset(out, 0, sizeof *out);
+}
 
 size_t fo_router_candidates(const fo_router_t *r, const char *const **out)
 {
@@ -533,7 +630,9 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
     ans->ice_ufrag = ufrag;
     ans->ice_pwd = pwd;
     ans->fingerprint = fo_dtls_ctx_fingerprint(r->env.transport.dtls);
-    ans->port = (uint16_t)fo_udp_port(r->udp);
+    ans->port = (uint16_t)fo_router_udp_port(r);
+    for (int i = 0; i < FO_SDP_MAX_TCP_PORTS; i++)
+        if (fo_router_tcp_port(r, i) > 0) ans->tcp_ports[ans->n_tcp_ports++] = (uint16_t)fo_router_tcp_port(r, i);
     ans->session_id = ((uint64_t)rand32() << 31) | rand32();
     /* candidate override: "ip" or "ip:port" (IPv6 as [ip]:port) */
     char cand[80] = "";
@@ -548,7 +647,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
         } else if (colon && strchr(cand, ':') == colon) {
             *colon = '\0';
             int p = atoi(colon + 1);
-            if (p > 0 && p < 65536) ans->port = (uint16_t)p;
+            if (p > 0 && p < 65536 && ans->port) ans->port = (uint16_t)p;
         }
         ans->candidates[0] = cand;
         ans->n_candidates = 1;
@@ -677,6 +776,10 @@ fo_record_t *fo_router_record(const fo_router_t *r) { return r->record; }
 
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
 {
+    if (!r->udp) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
     *out = *fo_udp_stats(r->udp);
     if (!r->workers) return;
     /* what the send workers sent went out on the same socket: count it there too */

@@ -76,6 +76,7 @@ static int waiting_layer(const fo_session_t *p)
 {
     const play_track_t *t = &p->play[FO_KIND_VIDEO];
     if (!t->active || !t->out_pt || !fo_transport_ready(p->transport)) return -1;
+    if (t->held) return fo_transport_congested(p->transport) ? -1 : t->want >= 0 ? t->want : 0;
     if (!t->started) return t->need_key ? (t->want >= 0 ? t->want : 0) : -1;
     return t->want >= 0 && t->want != t->layer ? t->want : -1;
 }
@@ -176,6 +177,17 @@ static void on_address(void *user, const fo_addr_t *addr, bool held)
 }
 
 static bool instant_start(fo_session_t *p);
+
+/* The player's path can take more after backing up: ask for the keyframe its video waits for
+ * (rate-limited per stream like every request). */
+static void on_writable(void *user)
+{
+    fo_session_t *s = user;
+    const play_track_t *t = &s->play[FO_KIND_VIDEO];
+    if (s->role != FO_ROLE_PLAY || !t->active || !t->held) return;
+    FO_LOG(FO_LOG_DEBUG, s->ctx, "path writable again: asking for a keyframe");
+    fo_stream_request_keyframe(s->stream, t->want >= 0 ? t->want : t->layer);
+}
 
 static void on_connected(void *user)
 {
@@ -283,20 +295,34 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
             (int32_t)(v->ts - t->instant_src - t->instant_span) > INSTANT_FORGET)
             t->instant = false; /* long past the replay: no repair can still belong to it */
         if (t->want < 0) fo_simulcast_choose(p, now);
-        bool current = t->started && layer == t->layer;
+        bool current = t->started && layer == t->layer && !t->held;
+        if (current && v->ts != t->last_src_ts && fo_transport_congested(p->transport)) {
+            /* a new frame while the path is backed up: it and the rest up to a keyframe stay */
+            t->held = true;
+            current = false;
+            FO_LOG(FO_LOG_DEBUG, p->ctx, "path congested: holding video until a keyframe");
+        }
         if (!current) {
+            if (t->held && layer == t->layer) {
+                t->skipped_packets++;
+                if (v->ts != t->skip_ts || t->skipped_packets == 1) t->skipped_frames++;
+                t->skip_ts = v->ts;
+            }
             if (layer != t->want || !key) return;
-            if (t->started) { /* a switch: remember the old offsets for late NACKs */
+            if (t->held && fo_transport_congested(p->transport)) return; /* not this keyframe either */
+            if (t->started) { /* a switch or a resume: remember the old offsets for late NACKs */
                 t->have_prev = true;
                 t->prev_layer = t->layer;
                 t->prev_seq_delta = t->seq_delta;
                 t->prev_ts_delta = t->ts_delta;
                 t->switch_seq = (uint16_t)(t->last_seq + 1);
-                t->switches++;
+                if (!t->held) t->switches++;
             }
+            t->held = false;
             t->layer = layer;
             start_track(t, v->seq, v->ts, now);
         }
+        t->last_src_ts = v->ts;
     } else if (!t->started) {
         start_track(t, v->seq, v->ts, now);
     }
@@ -338,6 +364,12 @@ static bool instant_start(fo_session_t *p)
                 t->instant_span = 0;
                 t->instant_ts = v.ts + t->ts_delta;
                 first = false;
+            }
+            /* A path that backs up during the replay (ICE-TCP): the player waits for a keyframe
+             * it can take instead. */
+            if (fo_transport_congested(p->transport)) {
+                t->held = true;
+                break;
             }
             /* A timestamp jump inside the cached GOP (a broken sender) is not replayed. */
             uint32_t off = v.ts - t->instant_src;
@@ -429,6 +461,7 @@ static const fo_transport_cbs_t session_cbs = {
     .on_rtcp = fo_feedback_rtcp_cb,
     .on_closed = on_closed,
     .on_address = on_address,
+    .on_writable = on_writable,
 };
 
 static int add_player(fo_stream_t *st, fo_session_t *s)
@@ -714,9 +747,13 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
     out->stream_key = s->stream->key;
     out->role = s->role;
     out->state = fo_transport_state(s->transport);
-    const fo_addr_t *a = fo_transport_addr(s->transport);
-    if (a) out->remote = *a;
+    const fo_path_t *path = fo_transport_path(s->transport);
+    if (path) {
+        out->remote = path->addr;
+        out->tcp = path->tcp != NULL;
+    }
     const fo_transport_stats_t *ts = fo_transport_stats(s->transport);
+    out->tx_dropped = ts->tx_dropped;
     out->created_ms = ts->created_ms;
     out->connected_ms = ts->connected_ms;
     out->rx_packets = ts->rx_packets;
@@ -785,6 +822,8 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
             }
             t->rtx_limited = p->rtx_limited;
             t->rtx_missed = p->rtx_missed;
+            out->tx_dropped += p->skipped_packets;
+            out->frames_skipped += p->skipped_frames;
             out->rtt_ms = s->rtt_ms;
         }
     }

@@ -92,6 +92,14 @@ typedef struct {
     bool instant;
     int instant_layer;
     uint32_t instant_src, instant_span, instant_ts;
+    /* Backpressure (the transport's path is congested: a slow ICE-TCP reader): video skips
+     * whole frames from the first packet of a frame on, holds until a keyframe the path can
+     * take, and asks for one when the path can take more. seq/ts continue across the hold as
+     * across a layer switch, so the player sees no gap to NACK. */
+    bool held;
+    uint32_t last_src_ts;  /* source timestamp of the last packet forwarded */
+    uint32_t skip_ts;      /* ... and of the last one skipped */
+    uint64_t skipped_frames, skipped_packets;
     uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
     uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
     bool nack_fb;          /* the player negotiated NACK for this track */

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "fanout/loop.h"
 
@@ -42,15 +43,20 @@ typedef struct {
 /* Returns true when it produced a response; false lets the static-file server try. */
 typedef bool (*fo_http_handler_cb)(void *user, const fo_http_req_t *req, fo_http_resp_t *resp);
 
-/* Listens on addr:port (IPv4 or IPv6 literal). NULL on failure (logged). */
+/* Listens on addr:port (IPv4 or IPv6 literal; "::" is dual-stack, IPv4 clients' remote_ip in
+ * their IPv4 form). NULL on failure (logged). */
 fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                        size_t max_body, fo_http_handler_cb cb, void *user);
-/* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here. NULL on
- * failure (logged). */
+/* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here. addr NULL: no
+ * listening socket, connections come through fo_http_adopt (one-port mode). NULL on failure
+ * (logged). */
 fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                            size_t max_body, const char *cert_path, const char *key_path,
                            fo_http_handler_cb cb, void *user);
 void fo_http_free(fo_http_t *h);
 int fo_http_port(const fo_http_t *h);
+/* Serves a connection accepted elsewhere (a sniffing ICE-TCP listener; nothing read from it
+ * yet). Takes `fd` in every case. Returns 0, or FO_EFULL when refused (over the limit). */
+int fo_http_adopt(fo_http_t *h, int fd, const struct sockaddr *sa, socklen_t salen);
 
 #endif

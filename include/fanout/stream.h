@@ -98,8 +98,12 @@ typedef struct {
     fo_role_t role;
     fo_transport_state_t state;
     fo_addr_t remote;           /* family 0 before the first ICE check */
+    bool tcp;                   /* the path in use is an ICE-TCP connection */
     uint64_t created_ms, connected_ms; /* loop clock; connected 0 if not yet */
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
+    /* Player under backpressure (a slow ICE-TCP reader): packets not sent (video of skipped
+     * frames, anything a full queue refused) and video frames skipped. */
+    uint64_t tx_dropped, frames_skipped;
     uint32_t rtt_ms;            /* 0 when unknown */
     /* Player with transport-wide-cc: the send-side bandwidth estimate (bwe.h) and what it was
      * computed from, over the last feedback window. All 0 without TWCC. */
