@@ -372,13 +372,14 @@ static void conn_readable(fo_tcp_conn_t *c)
     for (int round = 0; round < READS_PER_WAKE && c->state != C_CLOSED; round++) {
         memcpy(tcp->rbuf, c->kept_buf, c->kept);
         ssize_t n = recv(c->io.fd, tcp->rbuf + c->kept, READ_BUF, MSG_DONTWAIT);
-        if (n == 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
             conn_close(c, c->kept ? "peer closed in the middle of a frame" : "peer closed", true);
             break;
         }
         if (n < 0) {
-            if (errno == EINTR) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) conn_close(c, strerror(errno), true);
+            conn_close(c, strerror(errno), true);
             break;
         }
         size_t len = c->kept + (size_t)n;

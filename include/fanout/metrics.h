@@ -47,6 +47,11 @@ typedef struct {
      * last interval before it ended is not counted. */
     uint64_t srtp_rx_packets, srtp_rx_bytes, srtp_tx_packets, srtp_tx_bytes, srtp_rx_dropped;
     uint64_t nacks[2], plis[2]; /* [FO_ROLE_PUBLISH]: sent to publishers; [FO_ROLE_PLAY]: from players */
+    /* Backpressure on players (slow ICE-TCP readers), folded like the SRTP counters: packets
+     * not sent (skipped video, refused by a full queue) and video frames skipped. */
+    uint64_t congestion_dropped, congestion_frames;
+    uint64_t tcp_sessions;     /* live sessions whose path in use is an ICE-TCP connection */
+    fo_tcp_stats_t tcp;        /* the ICE-TCP carrier */
     fo_rate_t rate;            /* UDP level, the whole server */
     fo_record_stats_t record;  /* recordings (record.h) */
     fo_proc_info_t proc;
