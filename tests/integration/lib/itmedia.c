@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fanout/common.h"
+#include "fanout/rtcp.h"
 #include "fanout/rtp.h"
 #include "testsrv.h"
 
@@ -80,7 +81,8 @@ static void send_audio(it_sender_t *s, int64_t t)
  * 640x480), pseudo-random data, the packet counter at the end; marker on the last packet. */
 static void send_video_frame(it_sender_t *s, int64_t t)
 {
-    bool key = s->frame % (uint32_t)s->keyframe_every == 0;
+    bool key = s->frame % (uint32_t)s->keyframe_every == 0 || s->key_pending;
+    s->key_pending = false;
     int npk = key ? s->pkts_per_key : s->pkts_per_frame;
     uint32_t ts = s->v_ts0 + s->frame * (90000u / (uint32_t)s->fps);
     size_t len = (size_t)s->video_payload;
@@ -111,6 +113,22 @@ static void send_video_frame(it_sender_t *s, int64_t t)
     }
     s->frame++;
 }
+
+static void pub_rx(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len, bool is_rtcp)
+{
+    (void)p;
+    it_sender_t *s = user;
+    fo_rtcp_pkt_t pk[16];
+    size_t n = 0;
+    if (!is_rtcp || fo_rtcp_parse(pkt, len, pk, FO_ARRAY_LEN(pk), &n) < 0) return;
+    for (size_t i = 0; i < n; i++)
+        if (pk[i].pt == FO_RTCP_PSFB && pk[i].count == FO_RTCP_FMT_PLI) {
+            s->plis++;
+            s->key_pending = true;
+        }
+}
+
+void it_sender_answer_plis(it_sender_t *s) { fo_peer_set_recv_cb(s->pub, pub_rx, s); }
 
 void it_sender_run(it_sender_t *s, int64_t t)
 {

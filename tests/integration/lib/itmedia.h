@@ -33,11 +33,15 @@ typedef struct {
     uint16_t a_seq, v_seq;
     uint32_t a_ts0, v_ts0;
     uint32_t frame; /* next video frame */
+    bool key_pending; /* the next frame is a keyframe (a PLI asked for one) */
+    uint64_t plis;    /* PLIs received (it_sender_answer_plis) */
     uint32_t n_audio, n_video;
     it_sent_t *audio, *video; /* IT_MAX_AUDIO / IT_MAX_VIDEO entries */
 } it_sender_t;
 
 void it_sender_init(it_sender_t *s, fo_peer_t *pub);
+/* Makes the publisher answer PLIs with a keyframe (its receive callback). */
+void it_sender_answer_plis(it_sender_t *s);
 /* Sends every audio packet and video frame due at `t` ms after media start. */
 void it_sender_run(it_sender_t *s, int64_t t);
 void it_sender_free(it_sender_t *s);
