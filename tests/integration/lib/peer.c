@@ -334,13 +334,25 @@ static int parse_http_url(const char *url, char *host, size_t hcap, char *port, 
     const char *slash = strchr(h, '/');
     *path = slash ? slash : "/";
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-    const char *colon = memchr(h, ':', hl);
-    size_t nl = colon ? (size_t)(colon - h) : hl;
+    const char *colon = NULL;
+    size_t nl;
+    if (h[0] == '[') { /* an IPv6 literal: [::1]:1985 */
+        const char *rb = memchr(h, ']', hl);
+        if (!rb) return FO_EINVAL;
+        h++;
+        nl = (size_t)(rb - h);
+        colon = rb + 1 < url + 7 + hl && rb[1] == ':' ? rb + 1 : NULL;
+        hl--;
+    } else {
+        colon = memchr(h, ':', hl);
+        nl = colon ? (size_t)(colon - h) : hl;
+    }
     if (nl == 0 || nl >= hcap) return FO_EINVAL;
     memcpy(host, h, nl);
     host[nl] = '\0';
     if (colon) {
-        size_t pl = hl - nl - 1;
+        const char *pe = url + 7 + (slash ? (size_t)(slash - (url + 7)) : strlen(url + 7));
+        size_t pl = (size_t)(pe - colon - 1);
         if (pl == 0 || pl >= pcap) return FO_EINVAL;
         memcpy(port, colon + 1, pl);
         port[pl] = '\0';
@@ -426,9 +438,10 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
     char ctype[192] = "";
     if (content_type && *content_type) snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", content_type);
     int hl = snprintf(hdr, sizeof hdr,
-                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s"
+                      "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s%s"
                       "Content-Length: %zu\r\nConnection: close\r\nAccept: */*\r\n\r\n",
-                      method, path, host, port, ctype, extra_headers ? extra_headers : "", blen);
+                      method, path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+                      port, ctype, extra_headers ? extra_headers : "", blen);
     const char *parts[2] = {hdr, body};
     size_t lens[2] = {(size_t)hl, blen};
     for (int i = 0; i < 2; i++) {
