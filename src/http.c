@@ -206,6 +206,7 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
         .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
         .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
         .host = header(c, MHD_HTTP_HEADER_HOST),
+        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
         .tls = h->tls,
     };
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);

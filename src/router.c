@@ -45,6 +45,7 @@ struct fo_router {
     const char *cands[FO_SDP_MAX_CANDIDATES];
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
+    bool stun_old;            /* ... which matched the session's previous ICE generation */
     fo_limits_t *limits;
     fo_record_t *record;
     uint64_t sessions_high;   /* most sessions at once since the last malloc_trim */
@@ -138,9 +139,10 @@ static void unindex_address(fo_router_t *r, fo_session_t *s, const fo_addr_t *ad
 static void session_ended(void *user, fo_session_t *s)
 {
     fo_router_t *r = user;
-    const char *id = fo_session_id(s), *ufrag = fo_session_ufrag(s);
+    const char *id = fo_session_id(s), *ufrag = fo_session_ufrag(s), *old = fo_session_old_ufrag(s);
     fo_map_del(r->by_id, id, strlen(id));
     fo_map_del(r->by_ufrag, ufrag, strlen(ufrag));
+    if (old[0]) fo_map_del(r->by_ufrag, old, strlen(old));
     fo_limits_release(r->limits, id);
     if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
     /* What the transport holds now is exactly what was indexed for it: it reported every
@@ -204,8 +206,19 @@ static const char *stun_pwd_cb(void *user, const char *username, size_t len)
     const char *colon = memchr(username, ':', len);
     size_t ulen = colon ? (size_t)(colon - username) : len;
     fo_session_t *s = fo_map_get(r->by_ufrag, username, ulen);
-    r->stun_match = s;
-    return s ? fo_session_pwd(s) : NULL;
+    const char *pwd = s ? fo_session_pwd_for(s, username, ulen, &r->stun_old) : NULL;
+    r->stun_match = pwd ? s : NULL;
+    return pwd;
+}
+
+/* A check with the credentials of an ICE restart arrived: the previous generation's retire. */
+static void retire_old_ice(fo_router_t *r, fo_session_t *s)
+{
+    const char *old = fo_session_old_ufrag(s);
+    if (!old[0]) return;
+    if (fo_map_get(r->by_ufrag, old, strlen(old)) == s) fo_map_del(r->by_ufrag, old, strlen(old));
+    FO_LOG(FO_LOG_DEBUG, fo_session_id(s), "first check of the new ICE generation: ufrag %s retired", old);
+    fo_session_forget_old_ice(s);
 }
 
 static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_path_t *p)
@@ -226,6 +239,7 @@ static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_pat
         return;
     }
     r->stats.stun_ok++;
+    if (!r->stun_old) retire_old_ice(r, s);
     fo_transport_on_check(fo_session_transport(s), p, check.use_candidate);
     if (p->tcp) fo_tcp_conn_send(p->tcp, reply, rlen);
     else if (r->udp) fo_udp_send(r->udp, reply, rlen, &p->addr);
@@ -704,6 +718,19 @@ out:
     free(ans);
     free(answer);
     return rc;
+}
+
+int fo_router_ice_restart(fo_router_t *r, const char *id, const char *remote_ufrag,
+                          const char *remote_pwd, char ufrag[9], char pwd[25])
+{
+    fo_session_t *s = fo_map_get(r->by_id, id, strlen(id));
+    if (!s) return FO_ENOTFOUND;
+    retire_old_ice(r, s); /* a second restart before any check of the first */
+    random_token(ufrag, 8);
+    random_token(pwd, 24);
+    if (fo_map_put(r->by_ufrag, ufrag, strlen(ufrag), s) != 0) return FO_ENOMEM;
+    fo_session_restart_ice(s, ufrag, pwd, remote_ufrag, remote_pwd);
+    return 0;
 }
 
 fo_session_t *fo_router_session(const fo_router_t *r, const char *id)

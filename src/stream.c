@@ -648,6 +648,8 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         *err = FO_ECODEC;
         return NULL;
     }
+    snprintf(s->remote_ufrag, sizeof s->remote_ufrag, "%s", first->ice_ufrag);
+    snprintf(s->remote_pwd, sizeof s->remote_pwd, "%s", first->ice_pwd);
     s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
     if (!s->transport) {
         free(s->twcc);
@@ -727,6 +729,36 @@ void fo_session_free(fo_session_t *s)
 const char *fo_session_id(const fo_session_t *s) { return s->id; }
 const char *fo_session_ufrag(const fo_session_t *s) { return s->ufrag; }
 const char *fo_session_pwd(const fo_session_t *s) { return s->pwd; }
+const char *fo_session_remote_ufrag(const fo_session_t *s) { return s->remote_ufrag; }
+const char *fo_session_remote_pwd(const fo_session_t *s) { return s->remote_pwd; }
+const char *fo_session_old_ufrag(const fo_session_t *s) { return s->old_ufrag; }
+
+void fo_session_restart_ice(fo_session_t *s, const char *ufrag, const char *pwd,
+                            const char *remote_ufrag, const char *remote_pwd)
+{
+    memcpy(s->old_ufrag, s->ufrag, sizeof s->old_ufrag);
+    memcpy(s->old_pwd, s->pwd, sizeof s->old_pwd);
+    snprintf(s->ufrag, sizeof s->ufrag, "%s", ufrag);
+    snprintf(s->pwd, sizeof s->pwd, "%s", pwd);
+    snprintf(s->remote_ufrag, sizeof s->remote_ufrag, "%s", remote_ufrag);
+    snprintf(s->remote_pwd, sizeof s->remote_pwd, "%s", remote_pwd);
+    FO_LOG(FO_LOG_INFO, s->ctx, "ICE restart: ufrag %s (was %s), the peer's %s", s->ufrag, s->old_ufrag,
+           s->remote_ufrag);
+}
+
+void fo_session_forget_old_ice(fo_session_t *s)
+{
+    memset(s->old_ufrag, 0, sizeof s->old_ufrag);
+    memset(s->old_pwd, 0, sizeof s->old_pwd);
+}
+
+const char *fo_session_pwd_for(const fo_session_t *s, const char *ufrag, size_t len, bool *old)
+{
+    bool is_old = s->old_ufrag[0] && strlen(s->old_ufrag) == len && memcmp(s->old_ufrag, ufrag, len) == 0;
+    if (old) *old = is_old;
+    if (is_old) return s->old_pwd;
+    return strlen(s->ufrag) == len && memcmp(s->ufrag, ufrag, len) == 0 ? s->pwd : NULL;
+}
 fo_role_t fo_session_role(const fo_session_t *s) { return s->role; }
 fo_stream_t *fo_session_stream(const fo_session_t *s) { return s->stream; }
 fo_transport_t *fo_session_transport(const fo_session_t *s) { return s->transport; }

@@ -119,6 +119,10 @@ struct fo_session {
     char id[40];
     char ufrag[16];
     char pwd[40];
+    char old_ufrag[16];    /* ours before an ICE restart, valid until a check with the new ones */
+    char old_pwd[40];
+    char remote_ufrag[64]; /* the peer's, from its offer or its latest ICE restart */
+    char remote_pwd[128];
     char ctx[256];
     fo_role_t role;
     fo_stream_t *stream;

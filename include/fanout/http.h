@@ -25,6 +25,7 @@ typedef struct {
     const char *content_type;  /* "" if absent */
     const char *authorization; /* "" if absent */
     const char *host;          /* "" if absent */
+    const char *if_match;      /* If-Match, "" if absent */
     char remote_ip[64];
     bool tls;                  /* arrived on the HTTPS server */
 } fo_http_req_t;

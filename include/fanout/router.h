@@ -57,6 +57,12 @@ void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user);
 /* Ends a session by id. Returns 0 or FO_ENOTFOUND. */
 int fo_router_end_session(fo_router_t *r, const char *id);
 
+/* ICE restart of session `id` with the peer's new credentials: makes and indexes our new
+ * ufrag/pwd (written to ufrag, pwd; NUL-terminated), keeps the previous ones until the first
+ * check with the new ones (fo_session_restart_ice). Returns 0, FO_ENOTFOUND or FO_ENOMEM. */
+int fo_router_ice_restart(fo_router_t *r, const char *id, const char *remote_ufrag,
+                          const char *remote_pwd, char ufrag[9], char pwd[25]);
+
 /* Feeds one datagram as if it had arrived on the shared port from `from` (the demux entry; for
  * tests and the demux fuzzer, which drive the router without sockets). buf is modified. */
 void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from);

@@ -255,6 +255,12 @@ void it_player_check_clean(const it_player_t *pl)
 
 void it_window(const it_player_t *pl, bool video, int64_t from_ms, uint32_t *got, uint32_t *exp)
 {
+    it_window_range(pl, video, from_ms, INT64_MAX, got, exp);
+}
+
+void it_window_range(const it_player_t *pl, bool video, int64_t from_ms, int64_t to_ms, uint32_t *got,
+                     uint32_t *exp)
+{
     const it_sent_t *s = video ? pl->snd->video : pl->snd->audio;
     uint32_t n = video ? pl->snd->n_video : pl->snd->n_audio;
     const it_track_rx_t *tr = video ? &pl->video : &pl->audio;
@@ -263,7 +269,7 @@ void it_window(const it_player_t *pl, bool video, int64_t from_ms, uint32_t *got
     if (video)
         while (i < n && !s[i].keyframe) i++;
     *got = *exp = 0;
-    for (; i < n; i++) {
+    for (; i < n && s[i].sent_ms < to_ms; i++) {
         (*exp)++;
         if (tr->got[i]) (*got)++;
     }

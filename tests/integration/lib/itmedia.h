@@ -76,5 +76,8 @@ void it_player_take_ssrcs(it_player_t *pl);
 void it_player_check_clean(const it_player_t *pl);
 /* Received/expected packets sent at or after from_ms (video: from the first keyframe then). */
 void it_window(const it_player_t *pl, bool video, int64_t from_ms, uint32_t *got, uint32_t *exp);
+/* The same for packets sent in [from_ms, to_ms). */
+void it_window_range(const it_player_t *pl, bool video, int64_t from_ms, int64_t to_ms, uint32_t *got,
+                     uint32_t *exp);
 
 #endif

@@ -28,6 +28,7 @@
 #include "fanout/common.h"
 #include "fanout/log.h"
 #include "fanout/sdp.h"
+#include "fanout/sdpfrag.h"
 #include "fanout/srtp.h"
 #include "fanout/tcpframe.h"
 
@@ -81,6 +82,8 @@ struct fo_peer {
     int http_status;
     int api_code;
     char location[512];      /* WHIP/WHEP: the resource URL from Location */
+    char origin[256];        /* WHIP/WHEP: "http://host:port" of the endpoint */
+    char etag[128];          /* WHIP/WHEP: the resource's ETag */
 
     int64_t next_check_ms;   /* ICE check / consent request due */
     int64_t ice_start_ms;
@@ -1069,6 +1072,9 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms)
     } else {
         const char *slash = strrchr(p->location, '/');
         snprintf(p->session_id, sizeof p->session_id, "%.100s", slash ? slash + 1 : p->location);
+        find_header(headers, "ETag", p->etag, sizeof p->etag);
+        const char *path = strchr(url + 7, '/');
+        snprintf(p->origin, sizeof p->origin, "%.*s", path ? (int)(path - url) : (int)strlen(url), url);
         p->answer_sdp = strdup(resp);
         rc = p->answer_sdp ? parse_answer(p, resp, &p->ans) : FO_ENOMEM;
     }
@@ -1078,6 +1084,73 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms)
 }
 
 const char *fo_peer_location(const fo_peer_t *p) { return p->location; }
+const char *fo_peer_etag(const fo_peer_t *p) { return p->etag; }
+
+int fo_peer_patch(fo_peer_t *p, const char *if_match, const char *ctype, const char *frag, int timeout_ms)
+{
+    char url[1024], hdr[256] = "", body[512], *headers = NULL, *resp = NULL;
+    snprintf(url, sizeof url, "%s%s", p->origin, p->location);
+    if (if_match) snprintf(hdr, sizeof hdr, "If-Match: %s\r\n", if_match);
+    if (!frag) {
+        snprintf(body, sizeof body,
+                 "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+                 "a=candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0\r\na=end-of-candidates\r\n",
+                 p->ufrag, p->pwd);
+        frag = body;
+    }
+    int st = fo_peer_http_request_h("PATCH", url, ctype ? ctype : "application/trickle-ice-sdpfrag", hdr, frag,
+                                    &headers, &resp, timeout_ms);
+    p->http_status = st > 0 ? st : 0;
+    free(headers);
+    free(resp);
+    return st;
+}
+
+int fo_peer_ice_restart(fo_peer_t *p, bool new_socket, int timeout_ms)
+{
+    char ufrag[16], pwd[40], url[1024], body[512], *headers = NULL, *resp = NULL;
+    random_ice_string(ufrag, 8);
+    random_ice_string(pwd, 24);
+    snprintf(url, sizeof url, "%s%s", p->origin, p->location);
+    snprintf(body, sizeof body,
+             "a=ice-options:trickle ice2\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+             "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=end-of-candidates\r\n",
+             ufrag, pwd);
+    int st = fo_peer_http_request_h("PATCH", url, "application/trickle-ice-sdpfrag", "If-Match: *\r\n", body,
+                                    &headers, &resp, timeout_ms);
+    p->http_status = st > 0 ? st : 0;
+    fo_sdpfrag_t frag;
+    char etag[128] = "", ctype[128] = "";
+    int rc = 0;
+    if (st != 200 || !find_header(headers, "ETag", etag, sizeof etag) ||
+        !find_header(headers, "Content-Type", ctype, sizeof ctype) ||
+        strncasecmp(ctype, "application/trickle-ice-sdpfrag", 31) != 0 ||
+        fo_sdpfrag_parse(resp, strlen(resp), &frag, NULL) != 0 || !frag.ice_ufrag[0] || !frag.ice_pwd[0]) {
+        fail(p, "ICE restart: HTTP %d, ETag \"%s\", Content-Type \"%s\", body %.200s", st, etag, ctype,
+             resp ? resp : "");
+        rc = FO_ERR;
+    } else {
+        snprintf(p->ufrag, sizeof p->ufrag, "%s", ufrag);
+        snprintf(p->pwd, sizeof p->pwd, "%s", pwd);
+        snprintf(p->ans.ufrag, sizeof p->ans.ufrag, "%.63s", frag.ice_ufrag);
+        snprintf(p->ans.pwd, sizeof p->ans.pwd, "%.127s", frag.ice_pwd);
+        snprintf(p->etag, sizeof p->etag, "%s", etag);
+    }
+    free(headers);
+    free(resp);
+    if (rc) return rc;
+    if (new_socket) { /* a network change: the old socket is gone, a new one takes over */
+        close(p->fd);
+        p->fd = -1;
+        p->tx_len = 0;
+        p->rx_kept = 0;
+        fo_tcpframe_init(&p->deframe, PEER_MTU + FO_SRTP_MAX_TRAILER);
+        if ((rc = open_socket(p)) != 0) return rc;
+    }
+    p->next_check_ms = fo_peer_now_ms(); /* check with the new credentials at once */
+    run_timers(p);
+    return 0;
+}
 
 static int drive_until_connected(fo_peer_t *p, int64_t deadline, int timeout_ms);
 

@@ -185,6 +185,19 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms);
 /* fo_peer_signal_whip, then ICE and DTLS until connected (as fo_peer_connect). */
 int fo_peer_connect_whip(fo_peer_t *p, const char *url, int timeout_ms);
 const char *fo_peer_location(const fo_peer_t *p);
+/* The WHIP/WHEP resource's current ETag (its ICE session), "" before. */
+const char *fo_peer_etag(const fo_peer_t *p);
+
+/* WHIP/WHEP ICE restart (RFC 9725 4.3.3): PATCHes new ICE credentials of ours to the resource
+ * (If-Match: *), takes the server's new ones and ETag from its 200, and goes on checking with
+ * them; with new_socket from a new socket (UDP: a new local port; TCP: a new connection), as
+ * after a network change. DTLS and SRTP are kept. Returns 0, or a negative code with
+ * fo_peer_error() set (fo_peer_http_status() has the status). */
+int fo_peer_ice_restart(fo_peer_t *p, bool new_socket, int timeout_ms);
+/* Trickle: PATCHes one host candidate of ours and end-of-candidates with the given If-Match
+ * (NULL: none) and Content-Type (NULL: application/trickle-ice-sdpfrag); `frag` replaces the
+ * fragment when not NULL. Returns the HTTP status (or a negative code). */
+int fo_peer_patch(fo_peer_t *p, const char *if_match, const char *ctype, const char *frag, int timeout_ms);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t fo_peer_now_ms(void);
