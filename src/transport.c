@@ -174,6 +174,7 @@ static void follow_carrier(fo_transport_t *t)
     if (!p || !t->env->workers || t->state != FO_TS_CONNECTED) return;
     if (p->tcp && t->worker) {
         fo_workers_fence(t->env->workers, t->worker);
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE-TCP: outbound SRTP back from send worker %u to the loop", t->worker);
         t->worker = 0;
     } else if (!p->tcp && !t->worker) {
         t->worker = fo_workers_assign(t->env->workers);

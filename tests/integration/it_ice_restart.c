@@ -8,7 +8,9 @@
  * same socket (nothing may be lost), then again from a new socket (a network change), the
  * publisher from a new socket, the TCP player over a new connection. Media continues through
  * every one of them on the same sessions, SSRCs and sequence numbers (payloads byte-exact, seq
- * and timestamp deltas exact), without a new DTLS handshake. One process, alarm(90). */
+ * and timestamp deltas exact), without a new DTLS handshake; last the UDP player moves onto
+ * ICE-TCP (a UDP-blocking network; with send workers its outbound SRTP context passes from its
+ * worker back to the loop). ctest runs it again with rtc.workers = 3. One process, alarm(90). */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +26,14 @@
 #include "peer.h"
 #include "testsrv.h"
 
-#define MEDIA_MS 9500
+#define MEDIA_MS 11500
 #define DRAIN_MS 700
 #define TRICKLE_MS 1000
 #define RESTART_SAME_MS 2000
 #define RESTART_MOVE_MS 3500
 #define RESTART_PUB_MS 5500
 #define RESTART_TCP_MS 7500
+#define RESTART_CARRIER_MS 9500 /* the UDP player moves onto ICE-TCP */
 #define SETTLE_MS 1000 /* after a move, media is back within this */
 
 #define die(...) fo_test_fail(__VA_ARGS__)
@@ -45,14 +48,14 @@ static void expect_patch(fo_peer_t *p, const char *what, const char *if_match, c
     printf("  PATCH %s: %d ok\n", what, st);
 }
 
-static void restart(fo_peer_t *p, const char *who, bool new_socket)
+static void restart(fo_peer_t *p, const char *who, fo_peer_move_t move)
 {
+    static const char *const how[] = {"", " from a new socket", " moving to ICE-TCP", " moving to UDP"};
     char before[128];
     snprintf(before, sizeof before, "%s", fo_peer_etag(p));
-    if (fo_peer_ice_restart(p, new_socket, 5000)) die("%s: ICE restart: %s", who, fo_peer_error(p));
+    if (fo_peer_ice_restart(p, move, 5000)) die("%s: ICE restart: %s", who, fo_peer_error(p));
     if (!strcmp(before, fo_peer_etag(p))) die("%s: the ETag did not change with the ICE restart (%s)", who, before);
-    printf("  %s: ICE restart%s: 200, ETag %s -> %s\n", who, new_socket ? " from a new socket" : "", before,
-           fo_peer_etag(p));
+    printf("  %s: ICE restart%s: 200, ETag %s -> %s\n", who, how[move], before, fo_peer_etag(p));
 }
 
 /* Nothing lost in [from, to) (video from the first keyframe in it). */
@@ -100,7 +103,7 @@ int main(int argc, char **argv)
     }
     fo_peer_t *udp = pl[0].peer, *tcp = pl[1].peer;
 
-    bool trickled = false, same = false, moved = false, pub_moved = false, tcp_moved = false;
+    bool trickled = false, same = false, moved = false, pub_moved = false, tcp_moved = false, carrier = false;
     int64_t t0 = fo_peer_now_ms();
     for (;;) {
         int64_t t = fo_peer_now_ms() - t0;
@@ -119,21 +122,25 @@ int main(int argc, char **argv)
             same = true;
             char old[128];
             snprintf(old, sizeof old, "%s", fo_peer_etag(udp));
-            restart(udp, names[0], false);
+            restart(udp, names[0], FO_PEER_STAY);
             expect_patch(udp, "trickle with the ETag from before the restart", old, NULL, NULL, 412);
             expect_patch(udp, "trickle with the new ETag", fo_peer_etag(udp), NULL, NULL, 204);
         }
         if (!moved && t >= RESTART_MOVE_MS) {
             moved = true;
-            restart(udp, names[0], true);
+            restart(udp, names[0], FO_PEER_NEW_SOCKET);
         }
         if (!pub_moved && t >= RESTART_PUB_MS) {
             pub_moved = true;
-            restart(pub, "whip", true);
+            restart(pub, "whip", FO_PEER_NEW_SOCKET);
         }
         if (!tcp_moved && t >= RESTART_TCP_MS) {
             tcp_moved = true;
-            restart(tcp, names[1], true);
+            restart(tcp, names[1], FO_PEER_NEW_SOCKET);
+        }
+        if (!carrier && t >= RESTART_CARRIER_MS) {
+            carrier = true;
+            restart(udp, names[0], FO_PEER_TO_TCP);
         }
         fo_peer_t *peers[3] = {pub, udp, tcp};
         struct pollfd pfd[3];
@@ -154,11 +161,16 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         lossless(&pl[i], RESTART_PUB_MS + SETTLE_MS, RESTART_TCP_MS - 100, "after the publisher moved");
     lossless(&pl[1], RESTART_TCP_MS + SETTLE_MS, MEDIA_MS, "after a new ICE-TCP connection");
-    lossless(&pl[0], RESTART_TCP_MS + SETTLE_MS, MEDIA_MS, "at the end");
-    /* the same three sessions, one DTLS handshake each, four restarts */
+    lossless(&pl[0], RESTART_TCP_MS + SETTLE_MS, RESTART_CARRIER_MS - 100, "before moving to ICE-TCP");
+    lossless(&pl[0], RESTART_CARRIER_MS + SETTLE_MS, MEDIA_MS, "after moving from UDP to ICE-TCP");
+    /* the same three sessions, one DTLS handshake each, five restarts */
     int handshakes = fo_testsrv_log_count(&g_srv, "connected (DTLS-SRTP)");
     int restarts = fo_testsrv_log_count(&g_srv, "ICE restart: ufrag");
-    if (handshakes != 3 || restarts != 4) die("%d DTLS handshakes (want 3), %d ICE restarts (want 4)", handshakes, restarts);
+    if (handshakes != 3 || restarts != 5) die("%d DTLS handshakes (want 3), %d ICE restarts (want 5)", handshakes, restarts);
+    if (fo_testsrv_log_count(&g_srv, "peer moved to tcp") < 1) die("the server did not follow the UDP player onto ICE-TCP");
+    const char *workers = getenv("FANOUT_RTC_WORKERS");
+    if (workers && atoi(workers) > 2 && fo_testsrv_log_count(&g_srv, "outbound SRTP back from send worker") != 1)
+        die("with %s send workers the player's outbound SRTP did not come back from its worker", workers);
     if (fo_testsrv_log_count(&g_srv, "session ended") != 0) die("a session ended during the restarts");
 
     uint32_t ag, ae, vg, ve;
@@ -170,9 +182,9 @@ int main(int argc, char **argv)
     }
     fo_peer_free(pub);
     fo_testsrv_stop_clean(&g_srv);
-    printf("it_ice_restart: OK: trickle 204/412/415/400; 4 ICE restarts (same socket, new socket, publisher, "
-           "ICE-TCP) on the same sessions with one DTLS handshake each; UDP player got audio %u/%u video %u/%u, "
-           "continuous; server exited 0\n", ag, ae, vg, ve);
+    printf("it_ice_restart: OK: trickle 204/412/415/400; 5 ICE restarts (same socket, new socket, publisher, "
+           "ICE-TCP, UDP to ICE-TCP) on the same sessions with one DTLS handshake each; the first player got "
+           "audio %u/%u video %u/%u, continuous; server exited 0\n", ag, ae, vg, ve);
     it_sender_free(&snd);
     fo_stun_free(stun);
     fo_dtls_ctx_free(dctx);

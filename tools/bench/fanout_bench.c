@@ -55,6 +55,7 @@ typedef struct {
     int signal_threads; /* HTTP requests in flight at once */
     int name_offset;    /* first player number (several processes in one run) */
     int rr_ms;          /* each connected player sends an RTCP receiver report this often; 0: never */
+    bool tcp;           /* players over ICE-TCP (the publisher stays on UDP) */
 } opts_t;
 
 typedef struct {
@@ -288,6 +289,8 @@ static void usage(void)
             "  --name-offset N  number players from N+1 (several processes in one run)\n"
             "  --rr-ms MS       each player sends an RTCP receiver report every MS ms, as\n"
             "                   browsers do (default 1000; 0: none)\n"
+            "  --tcp            players connect over ICE-TCP (the answer's TCP candidate,\n"
+            "                   RFC 6544/4571) instead of UDP; the publisher stays on UDP\n"
             "Prints one JSON object on stdout when done.\n",
             FO_BENCH_MEDIA);
 }
@@ -301,7 +304,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"ramp", 1, 0, 'r'},       {"duration", 1, 0, 'd'},   {"video-kbps", 1, 0, 'k'},
         {"no-publish", 0, 0, 'P'}, {"media", 1, 0, 'm'},      {"per-player", 0, 0, 'p'},
         {"vp8", 0, 0, '8'},        {"help", 0, 0, 'h'},       {"signal-threads", 1, 0, 'T'},
-        {"name-offset", 1, 0, 'O'}, {"rr-ms", 1, 0, 'R'},      {0, 0, 0, 0}};
+        {"name-offset", 1, 0, 'O'}, {"rr-ms", 1, 0, 'R'},      {"tcp", 0, 0, 't'},
+        {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -318,6 +322,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'T': o->signal_threads = atoi(optarg); break;
         case 'O': o->name_offset = atoi(optarg); break;
         case 'R': o->rr_ms = atoi(optarg); break;
+        case 't': o->tcp = true; break;
         default: usage(); return -1;
         }
     }
@@ -462,7 +467,7 @@ static void start_player(bench_t *b)
     char name[32];
     snprintf(name, sizeof name, "bench-play%d", b->o.name_offset + b->started);
     fo_peer_opts_t po = {.role = FO_PEER_PLAY, .dtls = b->dtls, .stun = b->stun, .name = name,
-                         .h264 = b->o.h264};
+                         .h264 = b->o.h264, .tcp = b->o.tcp};
     pl->t_signal = now_ms();
     pl->peer = fo_peer_new(&po);
     if (!pl->peer) {
@@ -663,6 +668,7 @@ static void summary(bench_t *b, double elapsed_s)
     json_str(b->base);
     printf(",\"stream\":");
     json_str(o->stream);
+    printf(",\"carrier\":\"%s\"", o->tcp ? "tcp" : "udp");
     printf(",\"players\":%d,\"started\":%d,\"connected\":%d,\"failed\":%d,\"with_media\":%llu,",
            o->players, n, connected, failed, (unsigned long long)got_media);
     printf("\"ramp_per_s\":%.1f,\"duration_s\":%.1f,\"elapsed_s\":%.2f,", o->ramp, o->duration,

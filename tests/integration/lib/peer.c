@@ -1106,7 +1106,7 @@ int fo_peer_patch(fo_peer_t *p, const char *if_match, const char *ctype, const c
     return st;
 }
 
-int fo_peer_ice_restart(fo_peer_t *p, bool new_socket, int timeout_ms)
+int fo_peer_ice_restart(fo_peer_t *p, fo_peer_move_t move, int timeout_ms)
 {
     char ufrag[16], pwd[40], url[1024], body[512], *headers = NULL, *resp = NULL;
     random_ice_string(ufrag, 8);
@@ -1139,7 +1139,18 @@ int fo_peer_ice_restart(fo_peer_t *p, bool new_socket, int timeout_ms)
     free(headers);
     free(resp);
     if (rc) return rc;
-    if (new_socket) { /* a network change: the old socket is gone, a new one takes over */
+    if (move != FO_PEER_STAY) { /* a network change: the old socket is gone, a new one takes over */
+        if (move == FO_PEER_TO_TCP || move == FO_PEER_TO_UDP) {
+            p->tcp = move == FO_PEER_TO_TCP;
+            p->ans.cand_ip[0] = '\0';
+            find_candidate(p->answer_sdp, &p->ans, p->tcp, p->want_tcp_port);
+            if (!p->ans.cand_ip[0]) {
+                fail(p, "ICE restart: the answer has no %s candidate", p->tcp ? "TCP" : "UDP");
+                return FO_EINVAL;
+            }
+            if (p->tcp && !p->rx && !(p->rx = malloc(FO_TCPFRAME_HDR + PEER_MTU + FO_SRTP_MAX_TRAILER + TCP_RX_BUF)))
+                return FO_ENOMEM;
+        }
         close(p->fd);
         p->fd = -1;
         p->tx_len = 0;

@@ -188,12 +188,16 @@ const char *fo_peer_location(const fo_peer_t *p);
 /* The WHIP/WHEP resource's current ETag (its ICE session), "" before. */
 const char *fo_peer_etag(const fo_peer_t *p);
 
+/* How an ICE restart moves the peer: not at all, to a new socket of the same kind (UDP: a new
+ * local port; TCP: a new connection), or onto the other carrier (the answer's other kind of
+ * candidate), as after a network change. */
+typedef enum { FO_PEER_STAY = 0, FO_PEER_NEW_SOCKET, FO_PEER_TO_TCP, FO_PEER_TO_UDP } fo_peer_move_t;
+
 /* WHIP/WHEP ICE restart (RFC 9725 4.3.3): PATCHes new ICE credentials of ours to the resource
  * (If-Match: *), takes the server's new ones and ETag from its 200, and goes on checking with
- * them; with new_socket from a new socket (UDP: a new local port; TCP: a new connection), as
- * after a network change. DTLS and SRTP are kept. Returns 0, or a negative code with
+ * them, moved as `move` says. DTLS and SRTP are kept. Returns 0, or a negative code with
  * fo_peer_error() set (fo_peer_http_status() has the status). */
-int fo_peer_ice_restart(fo_peer_t *p, bool new_socket, int timeout_ms);
+int fo_peer_ice_restart(fo_peer_t *p, fo_peer_move_t move, int timeout_ms);
 /* Trickle: PATCHes one host candidate of ours and end-of-candidates with the given If-Match
  * (NULL: none) and Content-Type (NULL: application/trickle-ice-sdpfrag); `frag` replaces the
  * fragment when not NULL. Returns the HTTP status (or a negative code). */
