@@ -330,10 +330,7 @@ static bool wanted_address(const struct ifaddrs *i, int pass, char *ip, size_t c
     }
     if (i->ifa_addr->sa_family != AF_INET6 || (i->ifa_flags & IFF_LOOPBACK)) return false;
     const struct in6_addr *a = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-    if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
-        IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_UNSPECIFIED(a))
-        return false;
-    return inet_ntop(AF_INET6, a, ip, (socklen_t)cap);
+    return fo_addr_v6_advertisable(a) && inet_ntop(AF_INET6, a, ip, (socklen_t)cap);
 }
 
 /* "*" means this machine's addresses: IPv4, the non-loopback ones first, then global IPv6. */

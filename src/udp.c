@@ -107,6 +107,12 @@ void fo_addr_unmap(fo_addr_t *a)
     a->len = sizeof in;
 }
 
+bool fo_addr_v6_advertisable(const struct in6_addr *a)
+{
+    return !(IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+             IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_UNSPECIFIED(a));
+}
+
 int fo_addr_port(const fo_addr_t *a)
 {
     return ntohs(a->u.sa.sa_family == AF_INET6 ? a->u.in6.sin6_port : a->u.in.sin_port);

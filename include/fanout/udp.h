@@ -41,6 +41,9 @@ void fo_addr_unmap(fo_addr_t *a);
 int fo_addr_bind(const char *ip, int port, int type, fo_addr_t *bound);
 /* The port of an address (host order). */
 int fo_addr_port(const fo_addr_t *a);
+/* Whether an IPv6 address is one to advertise as a host candidate: not loopback, link-local,
+ * site-local, multicast, unspecified or IPv4-mapped (global unicast and ULA are). Pure. */
+bool fo_addr_v6_advertisable(const struct in6_addr *a);
 
 #define FO_UDP_BUF 2048   /* per datagram buffer: MTU-sized packets plus the SRTP trailer */
 #define FO_UDP_BATCH 32
