@@ -11,7 +11,6 @@
  * and timestamp deltas exact), without a new DTLS handshake; last the UDP player moves onto
  * ICE-TCP (a UDP-blocking network; with send workers its outbound SRTP context passes from its
  * worker back to the loop). ctest runs it again with rtc.workers = 3. One process, alarm(90). */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,17 +55,6 @@ static void restart(fo_peer_t *p, const char *who, fo_peer_move_t move)
     if (fo_peer_ice_restart(p, move, 5000)) die("%s: ICE restart: %s", who, fo_peer_error(p));
     if (!strcmp(before, fo_peer_etag(p))) die("%s: the ETag did not change with the ICE restart (%s)", who, before);
     printf("  %s: ICE restart%s: 200, ETag %s -> %s\n", who, how[move], before, fo_peer_etag(p));
-}
-
-/* Nothing lost in [from, to) (video from the first keyframe in it). */
-static void lossless(const it_player_t *pl, int64_t from, int64_t to, const char *why)
-{
-    uint32_t ag, ae, vg, ve;
-    it_window_range(pl, false, from, to, &ag, &ae);
-    it_window_range(pl, true, from, to, &vg, &ve);
-    if (!ae || !ve || ag != ae || vg != ve)
-        die("%s, %s (%lld..%lld ms): audio %u/%u, video %u/%u", pl->name, why, (long long)from, (long long)to, ag,
-            ae, vg, ve);
 }
 
 int main(int argc, char **argv)
@@ -143,26 +131,20 @@ int main(int argc, char **argv)
             restart(udp, names[0], FO_PEER_TO_TCP);
         }
         fo_peer_t *peers[3] = {pub, udp, tcp};
-        struct pollfd pfd[3];
-        for (int i = 0; i < 3; i++)
-            pfd[i] = (struct pollfd){.fd = fo_peer_fd(peers[i]), .events = POLLIN | (fo_peer_wants_write(peers[i]) ? POLLOUT : 0)};
-        poll(pfd, 3, 2);
-        for (int i = 0; i < 3; i++) {
-            fo_peer_state_t st = fo_peer_process(peers[i]);
-            if (st == FO_PEER_FAILED || st == FO_PEER_CLOSED) die("%s: %s", i ? names[i - 1] : "whip", fo_peer_error(peers[i]));
-        }
+        static const char *const who[3] = {"whip", "whep-udp", "whep-tcp"};
+        it_pump(peers, who, 3, 2);
     }
 
     for (int i = 0; i < 2; i++) it_player_check_clean(&pl[i]); /* same SSRCs, exact seq/ts deltas */
     /* nothing lost through the restart on the same path */
-    lossless(&pl[0], 0, RESTART_MOVE_MS - 100, "through an ICE restart on the same socket");
+    it_expect_lossless(&pl[0], 0, RESTART_MOVE_MS - 100, "through an ICE restart on the same socket");
     /* back after each move */
-    lossless(&pl[0], RESTART_MOVE_MS + SETTLE_MS, RESTART_PUB_MS - 100, "after moving to a new socket");
+    it_expect_lossless(&pl[0], RESTART_MOVE_MS + SETTLE_MS, RESTART_PUB_MS - 100, "after moving to a new socket");
     for (int i = 0; i < 2; i++)
-        lossless(&pl[i], RESTART_PUB_MS + SETTLE_MS, RESTART_TCP_MS - 100, "after the publisher moved");
-    lossless(&pl[1], RESTART_TCP_MS + SETTLE_MS, MEDIA_MS, "after a new ICE-TCP connection");
-    lossless(&pl[0], RESTART_TCP_MS + SETTLE_MS, RESTART_CARRIER_MS - 100, "before moving to ICE-TCP");
-    lossless(&pl[0], RESTART_CARRIER_MS + SETTLE_MS, MEDIA_MS, "after moving from UDP to ICE-TCP");
+        it_expect_lossless(&pl[i], RESTART_PUB_MS + SETTLE_MS, RESTART_TCP_MS - 100, "after the publisher moved");
+    it_expect_lossless(&pl[1], RESTART_TCP_MS + SETTLE_MS, MEDIA_MS, "after a new ICE-TCP connection");
+    it_expect_lossless(&pl[0], RESTART_TCP_MS + SETTLE_MS, RESTART_CARRIER_MS - 100, "before moving to ICE-TCP");
+    it_expect_lossless(&pl[0], RESTART_CARRIER_MS + SETTLE_MS, MEDIA_MS, "after moving from UDP to ICE-TCP");
     /* the same three sessions, one DTLS handshake each, five restarts */
     int handshakes = fo_testsrv_log_count(&g_srv, "connected (DTLS-SRTP)");
     int restarts = fo_testsrv_log_count(&g_srv, "ICE restart: ufrag");

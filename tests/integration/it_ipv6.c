@@ -5,7 +5,7 @@
  * loses nothing); the answer's candidates are IPv6 (c=IN IP6), and /api/v1/clients shows the
  * peers' IPv6 addresses. (Every other integration test reaches the same dual-stack sockets over
  * IPv4, as IPv4-mapped addresses the server unmaps.) One process, alarm(60). */
-#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,23 +84,17 @@ int main(int argc, char **argv)
         if (t >= MEDIA_MS + DRAIN_MS) break;
         if (t < MEDIA_MS) it_sender_run(&snd, t);
         fo_peer_t *peers[3] = {pub, pl[0].peer, pl[1].peer};
-        struct pollfd pfd[3];
-        for (int i = 0; i < 3; i++)
-            pfd[i] = (struct pollfd){.fd = fo_peer_fd(peers[i]), .events = POLLIN | (fo_peer_wants_write(peers[i]) ? POLLOUT : 0)};
-        poll(pfd, 3, 2);
-        for (int i = 0; i < 3; i++) {
-            fo_peer_state_t st = fo_peer_process(peers[i]);
-            if (st == FO_PEER_FAILED || st == FO_PEER_CLOSED) die("%s: %s", i ? names[i - 1] : "pub", fo_peer_error(peers[i]));
-        }
+        static const char *const who[3] = {"pub", "udp6", "tcp6"};
+        it_pump(peers, who, 3, 2);
     }
     char summary[256] = "";
     for (int i = 0; i < 2; i++) {
         it_player_check_clean(&pl[i]);
+        if (i == 1) it_expect_lossless(&pl[i], 0, INT64_MAX, "over ICE-TCP");
         uint32_t ag, ae, vg, ve;
         it_window(&pl[i], false, 0, &ag, &ae);
         it_window(&pl[i], true, 0, &vg, &ve);
-        bool ok = i == 1 ? ag == ae && vg == ve : ag * 10 >= ae * 9 && vg * 10 >= ve * 9;
-        if (!ae || !ve || !ok) die("%s: audio %u/%u, video %u/%u", names[i], ag, ae, vg, ve);
+        if (!ae || !ve || ag * 10 < ae * 9 || vg * 10 < ve * 9) die("%s: audio %u/%u, video %u/%u", names[i], ag, ae, vg, ve);
         snprintf(summary + strlen(summary), sizeof summary - strlen(summary), "%s%s a %u/%u v %u/%u", i ? ", " : "",
                  names[i], ag, ae, vg, ve);
         check_remote(fo_peer_session_id(pl[i].peer), names[i]);

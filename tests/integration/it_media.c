@@ -45,15 +45,6 @@ static fo_testsrv_t g_srv;
 
 #define die(...) fo_test_fail(__VA_ARGS__)
 
-static uint32_t xorshift(uint32_t *s)
-{
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 
 static void send_garbage(int rtc_port, uint32_t pub_ssrc)
@@ -64,8 +55,8 @@ static void send_garbage(int rtc_port, uint32_t pub_ssrc)
     uint32_t s = 0x12345678;
     uint8_t buf[1200];
     for (int i = 0; i < GARBAGE_COUNT; i++) {
-        size_t len = 1 + xorshift(&s) % sizeof buf;
-        for (size_t j = 0; j < len; j++) buf[j] = (uint8_t)xorshift(&s);
+        size_t len = 1 + it_xorshift(&s) % sizeof buf;
+        for (size_t j = 0; j < len; j++) buf[j] = (uint8_t)it_xorshift(&s);
         switch (i % 4) {
         case 0: break; /* anything */
         case 1:       /* STUN-looking: cookie, plausible length */

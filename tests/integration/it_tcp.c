@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,22 +337,13 @@ int main(int argc, char **argv)
             free(flood);
         }
 
-        struct pollfd pfd[N + 1];
-        fo_peer_t *peers[N + 1];
-        nfds_t n = 0;
-        peers[n] = pub;
-        pfd[n++] = (struct pollfd){.fd = fo_peer_fd(pub), .events = POLLIN | (fo_peer_wants_write(pub) ? POLLOUT : 0)};
+        fo_peer_t *peers[N + 1] = {pub};
+        const char *who[N + 1] = {"pub"};
         for (int i = 0; i < N; i++) {
-            fo_peer_t *p = m[i].pl.peer;
-            if (!p || !m[i].signaled) continue;
-            peers[n] = p;
-            pfd[n++] = (struct pollfd){.fd = fo_peer_fd(p), .events = POLLIN | (fo_peer_wants_write(p) ? POLLOUT : 0)};
+            peers[i + 1] = m[i].signaled ? m[i].pl.peer : NULL;
+            who[i + 1] = names[i];
         }
-        poll(pfd, n, 2);
-        for (nfds_t i = 0; i < n; i++) {
-            fo_peer_state_t st = fo_peer_process(peers[i]);
-            if (st == FO_PEER_FAILED || st == FO_PEER_CLOSED) die("%s: %s", i ? "a player" : "the publisher", fo_peer_error(peers[i]));
-        }
+        it_pump(peers, who, N + 1, 2);
         for (int i = 0; i < N; i++)
             if (m[i].signaled && m[i].pl.peer && !m[i].pl.connected && fo_peer_state(m[i].pl.peer) == FO_PEER_CONNECTED) {
                 m[i].pl.connected = true;
@@ -371,8 +363,8 @@ int main(int argc, char **argv)
         it_window(pl, false, pl->connected_ms, &ag, &ae);
         it_window(pl, true, pl->connected_ms, &vg, &ve);
         if (!ae || !ve) die("%s: nothing sent after it connected", pl->name);
-        bool lossless = m[i].tcp ? ag == ae && vg == ve : ag * 10 >= ae * 9 && vg * 10 >= ve * 9;
-        if (!lossless) die("%s: audio %u/%u, video %u/%u", pl->name, ag, ae, vg, ve);
+        if (m[i].tcp) it_expect_lossless(pl, pl->connected_ms, INT64_MAX, "over ICE-TCP");
+        else if (ag * 10 < ae * 9 || vg * 10 < ve * 9) die("%s: audio %u/%u, video %u/%u", pl->name, ag, ae, vg, ve);
         snprintf(summary + strlen(summary), sizeof summary - strlen(summary), "%s%s %s a %u/%u v %u/%u",
                  i ? "; " : "", pl->name, m[i].tcp ? "tcp" : "udp", ag, ae, vg, ve);
     }

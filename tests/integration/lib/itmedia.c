@@ -2,6 +2,7 @@
 /* Test media sender and receiver checks (see itmedia.h). */
 #include "itmedia.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 #include "fanout/rtp.h"
 #include "testsrv.h"
 
-static uint32_t xorshift(uint32_t *s)
+uint32_t it_xorshift(uint32_t *s)
 {
     uint32_t x = *s;
     x ^= x << 13;
@@ -25,7 +26,7 @@ static uint32_t xorshift(uint32_t *s)
 static void fill_payload(uint8_t *p, size_t from, size_t len, uint32_t seed, uint32_t counter)
 {
     uint32_t s = seed * 2654435761u + counter + 1;
-    for (size_t i = from; i + 4 < len; i++) p[i] = (uint8_t)xorshift(&s);
+    for (size_t i = from; i + 4 < len; i++) p[i] = (uint8_t)it_xorshift(&s);
     p[len - 4] = (uint8_t)(counter >> 24);
     p[len - 3] = (uint8_t)(counter >> 16);
     p[len - 2] = (uint8_t)(counter >> 8);
@@ -272,5 +273,32 @@ void it_window_range(const it_player_t *pl, bool video, int64_t from_ms, int64_t
     for (; i < n && s[i].sent_ms < to_ms; i++) {
         (*exp)++;
         if (tr->got[i]) (*got)++;
+    }
+}
+
+void it_expect_lossless(const it_player_t *pl, int64_t from_ms, int64_t to_ms, const char *why)
+{
+    uint32_t ag, ae, vg, ve;
+    it_window_range(pl, false, from_ms, to_ms, &ag, &ae);
+    it_window_range(pl, true, from_ms, to_ms, &vg, &ve);
+    if (!ae || !ve || ag != ae || vg != ve)
+        fo_test_fail("%s, %s (%lld..%lld ms): audio %u/%u, video %u/%u", pl->name, why, (long long)from_ms,
+                     (long long)to_ms, ag, ae, vg, ve);
+}
+
+void it_pump(fo_peer_t *const *peers, const char *const *names, size_t n, int ms)
+{
+    struct pollfd pfd[64];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < 64; i++)
+        if (peers[i])
+            pfd[k++] = (struct pollfd){.fd = fo_peer_fd(peers[i]),
+                                       .events = POLLIN | (fo_peer_wants_write(peers[i]) ? POLLOUT : 0)};
+    poll(pfd, k, ms);
+    for (size_t i = 0; i < n; i++) {
+        if (!peers[i]) continue;
+        fo_peer_state_t st = fo_peer_process(peers[i]);
+        if (st == FO_PEER_FAILED || st == FO_PEER_CLOSED)
+            fo_test_fail("%s: %s", names[i], st == FO_PEER_CLOSED ? "closed by the server" : fo_peer_error(peers[i]));
     }
 }

@@ -39,6 +39,9 @@ typedef struct {
     it_sent_t *audio, *video; /* IT_MAX_AUDIO / IT_MAX_VIDEO entries */
 } it_sender_t;
 
+/* The payloads' pseudo-random generator (xorshift32), for tests that make their own noise. */
+uint32_t it_xorshift(uint32_t *s);
+
 void it_sender_init(it_sender_t *s, fo_peer_t *pub);
 /* Makes the publisher answer PLIs with a keyframe (its receive callback). */
 void it_sender_answer_plis(it_sender_t *s);
@@ -76,6 +79,15 @@ void it_player_take_ssrcs(it_player_t *pl);
 void it_player_check_clean(const it_player_t *pl);
 /* Received/expected packets sent at or after from_ms (video: from the first keyframe then). */
 void it_window(const it_player_t *pl, bool video, int64_t from_ms, uint32_t *got, uint32_t *exp);
+/* Fails the test unless the player got every packet sent in [from_ms, to_ms) (video: from the
+ * first keyframe in it), and something was sent then; `why` says when, for the message. */
+void it_expect_lossless(const it_player_t *pl, int64_t from_ms, int64_t to_ms, const char *why);
+
+/* Polls the n peers (POLLIN, and POLLOUT while an ICE-TCP one has bytes waiting; NULL entries
+ * are skipped) for up to ms, then runs fo_peer_process on each; fails the test naming names[i]
+ * when one failed or was closed by the server. */
+void it_pump(fo_peer_t *const *peers, const char *const *names, size_t n, int ms);
+
 /* The same for packets sent in [from_ms, to_ms). */
 void it_window_range(const it_player_t *pl, bool video, int64_t from_ms, int64_t to_ms, uint32_t *got,
                      uint32_t *exp);
