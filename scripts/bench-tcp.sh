@@ -5,14 +5,24 @@
 # alternated ROUNDS times so that the shared machine's noise falls on both alike. Writes the
 # medians (server µs per forwarded packet, loss, and the TCP/UDP ratio; every round listed) to
 # the "## ICE-TCP players next to UDP players" section of docs/benchmarks.md and prints it.
+# With CALLGRIND=1 it counts instead of timing: the server runs under callgrind (instrumented
+# only over a steady window, callgrind_control -i on/off) with a few players (default 10; the
+# simulated CPU is ~50x slower), and the section gets user-space instructions per forwarded
+# packet for UDP and ICE-TCP players, repeatable whatever else the machine runs (the kernel's
+# share, the send system calls, is not in it: the timed runs have that).
 # Not part of the test suite. Every run stops by itself.
-# Usage: scripts/bench-tcp.sh [player counts...]     (default: 100 500)
-#   env: ROUNDS=3  and bench.sh's own (DURATION, RAMP, KBPS, WORKERS, SERVER_CPU, NETNS, ...)
+# Usage: scripts/bench-tcp.sh [player counts...]     (default: 100 500; CALLGRIND=1: 10)
+#   env: ROUNDS=3, CALLGRIND=1 (WINDOW=10 s counted), and bench.sh's own (DURATION, RAMP, KBPS,
+#        WORKERS, SERVER_CPU, NETNS, ...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@")
-[ ${#counts[@]} -eq 0 ] && counts=(100 500)
 ROUNDS=${ROUNDS:-3}
+if [ -n "${CALLGRIND:-}" ]; then
+  [ ${#counts[@]} -eq 0 ] && counts=(10)
+  exec scripts/bench-tcp-callgrind.sh "${counts[@]}"
+fi
+[ ${#counts[@]} -eq 0 ] && counts=(100 500)
 export DURATION=${DURATION:-10} RAMP=${RAMP:-100} KBPS=${KBPS:-1000} WORKERS=${WORKERS:-1} IDLE=0
 command -v jq >/dev/null || { echo "bench-tcp.sh needs jq (apt-get install jq)" >&2; exit 1; }
 rows=$(mktemp)
