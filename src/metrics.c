@@ -435,6 +435,9 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_tcp_frames_total", "counter", "RFC 4571 frames on ICE-TCP connections.");
     sample_u(&b, "fanout_tcp_frames_total", "direction=\"in\"", d->tcp.rx_frames);
     sample_u(&b, "fanout_tcp_frames_total", "direction=\"out\"", d->tcp.tx_frames);
+    family(&b, "fanout_tcp_writes_total", "counter",
+           "sendmsg calls on ICE-TCP connections (each writes all a connection queued since the last).");
+    sample_u(&b, "fanout_tcp_writes_total", NULL, d->tcp.tx_writes);
     family(&b, "fanout_tcp_bytes_total", "counter", "Bytes on ICE-TCP connections (out: taken by the kernel).");
     sample_u(&b, "fanout_tcp_bytes_total", "direction=\"in\"", d->tcp.rx_bytes);
     sample_u(&b, "fanout_tcp_bytes_total", "direction=\"out\"", d->tcp.tx_bytes);

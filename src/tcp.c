@@ -280,6 +280,7 @@ static void conn_write(fo_tcp_conn_t *c)
             return;
         }
         tcp->st.tx_bytes += (uint64_t)w;
+        tcp->st.tx_writes++;
         consume(c, (size_t)w);
         if ((size_t)w < total) break;
     }

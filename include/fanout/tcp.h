@@ -58,6 +58,7 @@ typedef struct {
     uint64_t garbage;         /* closed for sending what is neither STUN nor TLS first */
     uint64_t rx_frames, rx_bytes, rx_oversized; /* oversized: longer than FO_UDP_BUF, skipped */
     uint64_t tx_frames, tx_bytes;
+    uint64_t tx_writes;       /* sendmsg calls that took bytes (each carries a queue's frames) */
     uint64_t tx_dropped;      /* frames refused by a full queue (over FO_TCP_QUEUE_HARD) */
     uint64_t pending, bound;  /* connections now: waiting for their first check / owned */
 } fo_tcp_stats_t;
