@@ -71,8 +71,11 @@ section=$(
   echo "publisher over UDP (the recording at its own rate), N players over UDP or over ICE-TCP,"
   echo "alternated (${ROUNDS} rounds; median, every round in brackets). Counts, not times: the other"
   echo "engineers' load on the machine does not change them. The kernel's share (sendmmsg of"
-  echo "datagrams vs one sendmsg of a connection's queue per batch) is not counted here; the timed"
-  echo "section above has it."
+  echo "datagrams vs one sendmsg of a connection's queue per batch) is not counted here; the timed section"
+  echo "\"ICE-TCP players next to UDP players\" has it. With few players the publisher's own packets"
+  echo "(receive, unprotect, feedback) are shared by few forwards, so the absolute figure is higher"
+  echo "than with hundreds; the ratio is the point. Windows shorter than ~30 s, or more players than"
+  echo "the instrumented server keeps up with, spread the rounds (10 s at 20 players: ±20 %)."
   echo
   echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo ' (+ local changes)')"
   echo "- Command: \`CALLGRIND=1 scripts/bench-tcp.sh ${counts[*]}  (ROUNDS=$ROUNDS WINDOW=$WINDOW)\`"
