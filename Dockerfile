@@ -1,7 +1,7 @@
 # fanout: built with the same scripts the README and CI use (scripts/deps.sh, scripts/build.sh),
 # run on bookworm-slim as a non-root user (uid 1985).
 #   docker build -t fanout .
-#   docker run --rm -p 1985:1985/tcp -p 1990:1990/tcp -p 8000:8000/udp \
+#   docker run --rm -p 1985:1985/tcp -p 1990:1990/tcp -p 8000:8000/udp -p 8000:8000/tcp \
 #     -e CANDIDATE=<address browsers reach> -v fanout-state:/var/lib/fanout fanout
 # Settings: FANOUT_<SECTION>_<KEY> environment variables (see `docker run --rm fanout --help`),
 # or mount a config file over /etc/fanout/fanout.conf.
@@ -44,7 +44,7 @@ USER 1985:1985
 # HTTP (API + pages), HTTPS (the same, for camera access from other machines), media (all
 # WebRTC sessions on one UDP port). The UDP port must be published 1:1 and CANDIDATE set to the
 # address browsers reach it at (the host's public/LAN address), e.g. -e CANDIDATE=203.0.113.7.
-EXPOSE 1985/tcp 1990/tcp 8000/udp
+EXPOSE 1985/tcp 1990/tcp 8000/udp 8000/tcp
 # /api/v1/versions: the operator API's cheapest endpoint. Follows FANOUT_HTTP_PORT if set.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD curl -fsS -o /dev/null "http://127.0.0.1:${FANOUT_HTTP_PORT:-1985}/api/v1/versions" || exit 1

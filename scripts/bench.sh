@@ -17,6 +17,8 @@
 #        TITLE="Fan-out" (the docs/benchmarks.md section written)
 #        RECORD=1 (record the benchmark's stream: record.enabled with a scratch record.dir; the
 #                  row adds the recorder's writer thread CPU, "rec %")
+#        TCP=1 (the players connect over ICE-TCP; the publisher stays on UDP)
+#        ROWS_OUT=FILE (also write each player count's row as one JSON line there; bench-tcp.sh)
 #        NETNS=1 (root only: run everything in a fresh network namespace with its own loopback,
 #                 where no netfilter/conntrack hooks are loaded, as on a host that exempts the
 #                 media port from conntrack; the namespace is deleted at the end)
@@ -39,6 +41,9 @@ IDLE=${IDLE:-500}
 SERVER_CPU=${SERVER_CPU-1}
 PROCS=${PROCS:-1}
 WORKERS=${WORKERS:-1}
+TCP=${TCP:-}
+tcp_args=()
+[ -n "$TCP" ] && tcp_args=(--tcp)
 SETTLE=${SETTLE:-3}
 IDLE_HOLD=${IDLE_HOLD:-0}
 bdir=build-release
@@ -137,7 +142,7 @@ for n in "${counts[@]}"; do
   rss0=$(rss_kib)
   ramp_s=$(awk -v n="$n" -v r="$RAMP" 'BEGIN{printf "%.3f", n/r}')
   run_bench "$n" "$work/out.json" --ramp "$(awk -v r="$RAMP" -v k="$PROCS" 'BEGIN{print r / k}')" \
-    --duration "$DURATION" --video-kbps "$KBPS" &
+    --duration "$DURATION" --video-kbps "$KBPS" "${tcp_args[@]}" &
   bpid=$!
   # The steady window: from ramp-up + 3 s (handshakes done, keyframe reached) to 1 s before the
   # end, sampled here; the bench's own clock starts after the publisher connected (~0.1 s).
@@ -175,6 +180,7 @@ for n in "${counts[@]}"; do
        x_floor_fanout: (if $fwd > 0 and $floor_fan > 0 then $cpu * 1e6 / $fwd / $floor_fan else null end),
        errors: .errors}' "$work/out.json")
   echo "$row" >&2
+  [ -n "${ROWS_OUT:-}" ] && jq -c --arg c "${TCP:+tcp}" '. + {carrier: (if $c == "" then "udp" else $c end)}' <<<"$row" >>"$ROWS_OUT"
   rows+=("$row")
 done
 
@@ -206,7 +212,7 @@ fi
 # The section, as Markdown.
 hold_txt=""
 [ "$IDLE_HOLD" != 0 ] && hold_txt=" IDLE_HOLD=$IDLE_HOLD"
-cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE$hold_txt SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO}${RECORD:+ RECORD=$RECORD})"
+cmd="scripts/bench.sh ${counts[*]}  (${FO_BENCH_IN_NETNS:+NETNS=1 }${TCP:+TCP=1 }DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS IDLE=$IDLE$hold_txt SERVER_CPU=$SERVER_CPU PROCS=$PROCS WORKERS=$WORKERS SETTLE=$SETTLE${FANOUT_SRTP_CRYPTO:+ FANOUT_SRTP_CRYPTO=$FANOUT_SRTP_CRYPTO}${RECORD:+ RECORD=$RECORD})"
 crypto=${FANOUT_SRTP_CRYPTO:-nettle}
 title=${TITLE:-Fan-out}
 [ "$crypto" != nettle ] && title="Fan-out with libsrtp's own crypto (before)"
@@ -220,7 +226,7 @@ section=$(
     echo "One publisher (the H.264 baseline + Opus recording in tests/data/media at its own rate,"
     echo "~400 kbps of video) and N players on loopback, from ${PROCS} fanout-bench"
   fi
-  echo "process(es); a release build of fanout with rtc.workers = ${WORKERS} (SRTP crypto: ${crypto})."
+  echo "process(es)${TCP:+, the players over ICE-TCP}; a release build of fanout with rtc.workers = ${WORKERS} (SRTP crypto: ${crypto})."
   echo "Server CPU is utime+stime from /proc over the steady window (ramp-up + ${SETTLE} s to the end - 1 s);"
   echo "forwarded packets in that window are estimated as publisher packets/s × players with media"
   echo "× window × (1 − loss). Players per core = players / server cores used at that rate."

@@ -50,7 +50,7 @@ trap 'E rm -f "$name" >/dev/null 2>&1' EXIT
 echo "docker-test: container $name (http $hp, https $sp, udp $rp)"
 for _ in $(seq 100); do E logs "$name" 2>&1 | grep -q "fanout ready" && break; sleep 0.1; done
 E logs "$name" 2>&1 | sed 's/^/  | /'
-E logs "$name" 2>&1 | grep -q "fanout ready: http 0.0.0.0:$hp, https 0.0.0.0:$sp, rtc udp 0.0.0.0:$rp" \
+E logs "$name" 2>&1 | grep -q "fanout ready: http \[::\]:$hp, https \[::\]:$sp, rtc udp \[::\]:$rp" \
   && ok "ready on the configured ports" || fail "not ready"
 
 uid=$(E exec "$name" sh -c 'awk "/^Uid:/{print \$2}" /proc/1/status')

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Install what the browser end-to-end tests (tests/e2e) need, only what is missing:
 #   - Debian packages chromium, firefox-esr, nodejs, npm (apt-get, non-interactive), only when
-#     their binaries are missing;
+#     their binaries are missing; nftables too (tests/e2e/tcp.test.js drops UDP with it, as a
+#     UDP-blocking network would);
 #   - tests/e2e/node_modules via `npm ci`, only when missing or older than package-lock.json.
 # Idempotent and quiet when everything is there. Needs root (or sudo) for apt-get.
 set -euo pipefail
@@ -15,6 +16,7 @@ command -v chromium    >/dev/null 2>&1 || need+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v node        >/dev/null 2>&1 || need+=(nodejs)
 command -v npm         >/dev/null 2>&1 || need+=(npm)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || need+=(nftables)
 
 if ((${#need[@]})); then
   sudo=()

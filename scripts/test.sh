@@ -3,9 +3,10 @@
 #   1. unit tests, fuzz-corpus replays and loopback integration tests (ctest), built with
 #      AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer included);
 #   2. the unit tests again under ThreadSanitizer (the loop's cross-thread post queue is the
-#      threaded code; test_loop hammers it from several threads), and the media and load-tool
-#      integration tests with two and three send threads (docs/workers.md: rings, release slots),
-#      and two recordings (the recorder's ring and writer thread, src/record_writer.c);
+#      threaded code; test_loop hammers it from several threads), and the media, load-tool and
+#      ICE-restart integration tests with two and three send threads (docs/workers.md: rings,
+#      release slots, a context handed back to the loop), and two recordings (the recorder's
+#      ring and writer thread, src/record_writer.c);
 #   3. end-to-end tests in real browsers (Debian's chromium via playwright-core, firefox-esr
 #      via puppeteer-core) against the release build.
 # Ends with one line "total: N passed, M failed"; exits non-zero if anything failed.
@@ -45,8 +46,8 @@ run_ctest --test-dir build-asan
 
 echo "== unit tests (TSan) =="
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest --test-dir build-tsan -L unit
-echo "== send workers: it_media (rtc.workers = 2), it_bench (rtc.workers = 3) and the recorder's writer thread under TSan =="
-FANOUT_RTC_WORKERS=2 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest --test-dir build-tsan -R 'integration\.(it_media|it_bench_workers3|it_record_h264|it_record_loss)$'
+echo "== send workers: it_media (rtc.workers = 2), it_bench and it_ice_restart (rtc.workers = 3) and the recorder's writer thread under TSan =="
+FANOUT_RTC_WORKERS=2 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 run_ctest --test-dir build-tsan -R 'integration\.(it_media|it_bench_workers3|it_ice_restart_workers3|it_record_h264|it_record_loss)$'
 
 echo "== end-to-end browser tests =="
 # One node process per test file (node 18, Debian's, has no --test-concurrency); TAP output so

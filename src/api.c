@@ -366,18 +366,21 @@ static void handle_whip_resource(fo_api_t *api, const char *id, const fo_http_re
                                  fo_http_resp_t *resp)
 {
     const char *m = req->method;
-    snprintf(resp->allow, sizeof resp->allow, "DELETE, OPTIONS");
+    snprintf(resp->allow, sizeof resp->allow, "DELETE, PATCH, OPTIONS");
+    fo_session_t *s = fo_router_session(api->router, id);
     if (strcmp(m, "OPTIONS") == 0) {
         resp->status = 204;
+        snprintf(resp->headers, sizeof resp->headers, "Accept-Patch: application/trickle-ice-sdpfrag\r\n");
     } else if (strcmp(m, "DELETE") == 0) {
-        fo_session_t *s = fo_router_session(api->router, id);
         if (!deny(api, req, "delete", s ? fo_stream_key(fo_session_stream(s)) : NULL, resp))
             fo_whip_delete(api->router, id, resp);
     } else if (strcmp(m, "PATCH") == 0) {
-        /* ICE-lite with complete candidates in the answer: no trickle, no ICE restart */
-        text_resp(resp, 405, "trickle ICE and ICE restarts are not supported: the answer is complete\n");
+        /* trickle and ICE restart (RFC 9725 4.3): the resource's random id is the capability,
+         * as for DELETE */
+        if (!deny(api, req, "delete", s ? fo_stream_key(fo_session_stream(s)) : NULL, resp))
+            fo_whip_patch(api->router, id, req, resp);
     } else {
-        text_resp(resp, 405, "use DELETE to end the session\n");
+        text_resp(resp, 405, "use DELETE to end the session, PATCH to trickle or restart ICE\n");
     }
 }
 

@@ -175,6 +175,12 @@ void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t
         "rtt_ms", in->rtt_ms ? json_integer(in->rtt_ms) : json_null(), "bitrate",
         json_pack("{s:I, s:I}", "recv_bps", (json_int_t)rate.rx_bps, "send_bps", (json_int_t)rate.tx_bps),
         "tracks", tracks);
+    if (o) {
+        /* The carrier of the path in use ("" before an ICE check), and backpressure drops. */
+        json_object_set_new(o, "transport", json_string(!in->remote.u.sa.sa_family ? "" : in->tcp ? "tcp" : "udp"));
+        json_object_set_new(o, "send_dropped", json_integer((json_int_t)in->tx_dropped));
+        json_object_set_new(o, "frames_skipped", json_integer((json_int_t)in->frames_skipped));
+    }
     /* A player's send-side bandwidth estimate (transport-wide-cc players only). */
     if (o && in->estimate_bps)
         json_object_set_new(o, "bwe",

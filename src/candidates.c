@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* rtc.candidate expanded into IP addresses: "*" through getifaddrs, names through getaddrinfo
- * (IPv4 only, once, at start-up), literals as they are. A name that does not resolve is an
+/* rtc.candidate expanded into IP addresses: "*" through getifaddrs (IPv4, then global IPv6),
+ * names through getaddrinfo (IPv4 only, once, at start-up), literals as they are ("[v6]" too). A name that does not resolve is an
  * error the operator sees at start-up, not a 500 on every offer. */
 #include "fanout/candidates.h"
 
@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "fanout/common.h"
+#include "fanout/udp.h"
 
 int fo_candidates_is_ip(const char *s)
 {
@@ -29,18 +30,29 @@ static void add(char out[][FO_CANDIDATE_LEN], size_t max, size_t *n, const char 
     ++*n;
 }
 
-/* This machine's IPv4 addresses that are up, the non-loopback ones first. */
+/* An interface address "*" advertises: IPv4 (pass 0: not loopback, pass 1: loopback), then
+ * global IPv6 (pass 2: not loopback, link-local, multicast or IPv4-mapped). */
+static bool wanted_address(const struct ifaddrs *i, int pass, char *ip, size_t cap)
+{
+    if (!i->ifa_addr || !(i->ifa_flags & IFF_UP)) return false;
+    if (pass < 2) {
+        if (i->ifa_addr->sa_family != AF_INET || !!(i->ifa_flags & IFF_LOOPBACK) != pass) return false;
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, (socklen_t)cap);
+    }
+    if (i->ifa_addr->sa_family != AF_INET6 || (i->ifa_flags & IFF_LOOPBACK)) return false;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+    return fo_addr_v6_advertisable(a) && inet_ntop(AF_INET6, a, ip, (socklen_t)cap);
+}
+
+/* This machine's addresses that are up: IPv4 (non-loopback first), then global IPv6. */
 static void add_interfaces(char out[][FO_CANDIDATE_LEN], size_t max, size_t *n)
 {
     struct ifaddrs *ifs = NULL;
     if (getifaddrs(&ifs) != 0) return;
-    for (int loopback = 0; loopback < 2; loopback++) {
+    for (int pass = 0; pass < 3; pass++) {
         for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP)) continue;
-            if (!!(i->ifa_flags & IFF_LOOPBACK) != loopback) continue;
-            char ip[INET_ADDRSTRLEN];
-            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof ip);
-            add(out, max, n, ip);
+            char ip[INET6_ADDRSTRLEN];
+            if (wanted_address(i, pass, ip, sizeof ip)) add(out, max, n, ip);
         }
     }
     freeifaddrs(ifs);
@@ -75,6 +87,11 @@ int fo_candidates_expand(const char *spec, int resolve, char out[][FO_CANDIDATE_
     *n = 0;
     snprintf(buf, sizeof buf, "%s", spec ? spec : "");
     for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+        size_t tl = strlen(tok);
+        if (tl >= 2 && tok[0] == '[' && tok[tl - 1] == ']') { /* "[2001:db8::1]" */
+            tok[tl - 1] = '\0';
+            tok++;
+        }
         if (strcmp(tok, "*") == 0) {
             add_interfaces(out, max, n);
         } else if (fo_candidates_is_ip(tok)) {

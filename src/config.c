@@ -19,8 +19,8 @@
 #include "fanout/record.h"
 
 /* T_COUNT: an integer in min..max, or "auto" (stored as min - 1, resolved by the setting's
- * user). */
-typedef enum { T_STR, T_INT, T_COUNT, T_BOOL } type_t;
+ * user). T_PORT: an integer in min..max, or "auto" (stored as -1: 0 means off). */
+typedef enum { T_STR, T_INT, T_COUNT, T_BOOL, T_PORT } type_t;
 
 typedef struct {
     const char *section, *key;
@@ -35,9 +35,10 @@ typedef struct {
 #define I(sec, k, field, d, lo, hi, h) {sec, k, T_INT, offsetof(fo_config_t, field), sizeof(int), d, lo, hi, h}
 #define N(sec, k, field, d, lo, hi, h) {sec, k, T_COUNT, offsetof(fo_config_t, field), sizeof(int), d, lo, hi, h}
 #define B(sec, k, field, d, h) {sec, k, T_BOOL, offsetof(fo_config_t, field), sizeof(int), d, 0, 1, h}
+#define P(sec, k, field, d, h) {sec, k, T_PORT, offsetof(fo_config_t, field), sizeof(int), d, 0, 65535, h}
 
 static const setting_t settings[] = {
-    S("http", "listen", http_listen, "0.0.0.0", "address the HTTP API and pages listen on"),
+    S("http", "listen", http_listen, "::", "address the HTTP API and pages listen on (:: = IPv6 and IPv4)"),
     I("http", "port", http_port, "1985", 1, 65535, "HTTP port (SRS's API port, so its tools work)"),
     S("http", "www", www_root, "www", "directory of the web pages served at /"),
     I("http", "max_body", max_body, "65536", 1024, 1048576, "largest request body in bytes"),
@@ -67,7 +68,7 @@ static const setting_t settings[] = {
     S("http", "exempt", http_exempt, "127.0.0.1 ::1",
       "client addresses the per-client HTTP limits above do not apply to (space separated)"),
     B("https", "enabled", https_enabled, "true", "also serve the API and pages over HTTPS"),
-    S("https", "listen", https_listen, "0.0.0.0", "address the HTTPS server listens on"),
+    S("https", "listen", https_listen, "::", "address the HTTPS server listens on (:: = IPv6 and IPv4)"),
     I("https", "port", https_port, "1990", 1, 65535, "HTTPS port"),
     S("https", "cert", https_cert, "conf/https.crt",
       "PEM certificate; when neither it nor key exists, a self-signed one is made there"),
@@ -75,8 +76,15 @@ static const setting_t settings[] = {
     S("https", "priorities", https_priorities, FO_CONFIG_TLS_PRIORITIES,
       "GnuTLS priority string: TLS versions and cipher suites offered (default: TLS 1.2 and 1.3, "
       "ECDHE with AEAD ciphers only)"),
-    S("rtc", "listen", rtc_listen, "0.0.0.0", "address the shared media UDP port binds"),
+    S("rtc", "listen", rtc_listen, "::", "address the media ports bind (:: = IPv6 and IPv4)"),
     I("rtc", "port", rtc_port, "8000", 1, 65535, "the one UDP port every WebRTC session shares"),
+    B("rtc", "udp", udp, "true", "media over UDP (false: ICE-TCP only, for tests and UDP-less networks)"),
+    P("rtc", "tcp_port", tcp_port, "auto",
+      "ICE-TCP port (RFC 6544 passive candidates): auto = rtc.port's number, 0 = off"),
+    B("rtc", "tcp_on_https", tcp_on_https, "false",
+      "the HTTPS port also carries ICE-TCP media (one TCP port for pages, API and media)"),
+    I("rtc", "tcp_max_pending", tcp_max_pending, "300", 1, 1000000,
+      "TCP connections waiting for their first ICE check; beyond it the oldest is closed"),
     S("rtc", "candidate", candidate, "*",
       "addresses advertised as ICE candidates; * = this machine's addresses"),
     I("rtc", "consent_timeout", consent_timeout, "30", 2, 3600,
@@ -251,9 +259,9 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
             *(int *)field = b;
             return 0;
         }
-        bool may_auto = s->type == T_COUNT;
+        bool may_auto = s->type == T_COUNT || s->type == T_PORT;
         if (may_auto && strcasecmp(value, "auto") == 0) {
-            *(int *)field = (int)s->min - 1; /* resolved by fo_config_workers() etc. */
+            *(int *)field = s->type == T_PORT ? -1 : (int)s->min - 1; /* resolved by its user */
             return 0;
         }
         char *end;
@@ -490,4 +498,23 @@ int fo_config_workers(const fo_config_t *cfg)
 int fo_config_handshake_threads(const fo_config_t *cfg)
 {
     return cfg->handshake_threads >= 0 ? cfg->handshake_threads : usable_cpus();
+}
+
+int fo_config_tcp_port(const fo_config_t *cfg)
+{
+    return cfg->tcp_port < 0 ? cfg->rtc_port : cfg->tcp_port;
+}
+
+int fo_config_check(const fo_config_t *cfg, char *err, size_t errcap)
+{
+    if (cfg->tcp_on_https && !cfg->https_enabled) {
+        put_err(err, errcap, "rtc.tcp_on_https needs https.enabled = true%s%s", "", "");
+        return FO_EINVAL;
+    }
+    if (!cfg->udp && fo_config_tcp_port(cfg) == 0 && !cfg->tcp_on_https) {
+        put_err(err, errcap, "rtc.udp = false with rtc.tcp_port = 0 and no rtc.tcp_on_https: "
+                             "no way for media to reach the server%s%s", "", "");
+        return FO_EINVAL;
+    }
+    return 0;
 }

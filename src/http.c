@@ -449,6 +449,7 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
         .host = header(c, MHD_HTTP_HEADER_HOST),
         .origin = header(c, "Origin"),
         .sec_fetch_site = header(c, "Sec-Fetch-Site"),
+        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
         .tls = h->tls,
     };
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -456,6 +457,10 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
         const struct sockaddr *sa = ci->client_addr;
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req.remote_ip, sizeof req.remote_ip);
+        else if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+            /* an IPv4 client of a dual-stack socket: its IPv4 form, as limits and auth expect */
+            inet_ntop(AF_INET, &((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr[12], req.remote_ip,
+                      sizeof req.remote_ip);
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req.remote_ip, sizeof req.remote_ip);
     }
@@ -565,7 +570,34 @@ static char *read_pem(const char *path)
     return buf;
 }
 
-/* Starts the daemon for fo_http_new / fo_http_new_tls: h is filled but for d, io, port. */
+/* MHD_start_daemon for start(): listening on ss (NULL: no listening socket, connections come
+ * through fo_http_adopt). */
+static struct MHD_Daemon *start_daemon(fo_http_t *h, unsigned flags, int port, struct sockaddr_storage *ss)
+{
+    /* The TLS options (and the address) are passed in arrays so that one call serves all. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->priorities},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem addr_opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, ss},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (h->tls) flags |= MHD_USE_TLS;
+    if (!ss) flags |= MHD_USE_NO_LISTEN_SOCKET;
+    return MHD_start_daemon(flags, (uint16_t)port, accept_cb, h, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED,
+                            completed_cb, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, h->max_conns, MHD_OPTION_ARRAY,
+                            h->tls ? tls_opts : tls_opts + 3, MHD_OPTION_ARRAY,
+                            ss ? addr_opts : addr_opts + 1, MHD_OPTION_END);
+}
+
+/* Starts the daemon for fo_http_new / fo_http_new_tls: h is filled but for d, io, port. addr
+ * NULL: no listening socket (fo_http_adopt). "::" is dual-stack, falling back to 0.0.0.0 where
+ * the kernel has no IPv6. */
 static fo_http_t *start(fo_http_t *h, const char *addr, int port)
 {
     struct sockaddr_storage ss = {0};
@@ -573,40 +605,28 @@ static fo_http_t *start(fo_http_t *h, const char *addr, int port)
      * handshake waiting for the client (gnutls reads, MHD never sees the EAGAIN) keeps it so:
      * MHD_get_timeout says 0 for as long as the client stays silent and MHD_run spins. */
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (h->tls ? 0u : MHD_USE_TURBO);
-    if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+    if (!addr) {
+        h->d = start_daemon(h, flags, 0, NULL);
+        addr = "(adopted connections)";
+    } else if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+        h->d = start_daemon(h, flags, port, &ss);
     } else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
         ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-        flags |= MHD_USE_IPv6 | MHD_USE_DUAL_STACK;
+        h->d = start_daemon(h, flags | MHD_USE_IPv6 | MHD_USE_DUAL_STACK, port, &ss);
+        if (!h->d && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) && strcmp(addr, "::") == 0) {
+            FO_LOG(FO_LOG_WARN, NULL, "no IPv6 on this machine: %s on 0.0.0.0:%d instead of [::]:%d",
+                   h->tls ? "HTTPS" : "HTTP", port, port);
+            memset(&ss, 0, sizeof ss);
+            ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+            ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+            h->d = start_daemon(h, flags, port, &ss);
+        }
     } else {
         FO_LOG(FO_LOG_ERROR, NULL, "http listen address '%s' is not an IP address", addr);
         goto fail;
-    }
-    if (h->tls) {
-        flags |= MHD_USE_TLS;
-        /* The TLS options are passed in an array so the plain daemon's call stays one call. */
-        struct MHD_OptionItem tls_opts[] = {
-            {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem},
-            {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
-            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)h->priorities},
-            {MHD_OPTION_END, 0, NULL},
-        };
-        h->d = MHD_start_daemon(flags, (uint16_t)port, accept_cb, h, access_cb, h, MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
-                                MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, h,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                MHD_OPTION_CONNECTION_LIMIT, h->max_conns, MHD_OPTION_ARRAY,
-                                tls_opts, MHD_OPTION_END);
-    } else {
-        h->d = MHD_start_daemon(flags, (uint16_t)port, accept_cb, h, access_cb, h, MHD_OPTION_SOCK_ADDR,
-                                (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, h,
-                                MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, h,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
-                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                                MHD_OPTION_CONNECTION_LIMIT, h->max_conns, MHD_OPTION_END);
     }
     if (!h->d) {
         FO_LOG(FO_LOG_ERROR, NULL, "%s server cannot listen on %s:%d: %s%s", h->tls ? "HTTPS" : "HTTP",
@@ -616,7 +636,7 @@ static fo_http_t *start(fo_http_t *h, const char *addr, int port)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD);
     const union MHD_DaemonInfo *pi = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = pi ? pi->port : port;
+    h->port = pi && pi->port ? pi->port : port;
     h->io = (fo_io_t){.fd = di ? di->epoll_fd : -1, .cb = io_cb, .user = h};
     fo_timer_init(&h->timer, timer_cb, h);
     FO_LOG(FO_LOG_INFO, h->tls ? "https" : "http", "up to %u connections at once%s", h->max_conns,
@@ -802,3 +822,13 @@ bool fo_http_defer_client_gone(const fo_http_defer_t *d)
 }
 
 size_t fo_http_deferred(const fo_http_t *h) { return h->n_defers; }
+int fo_http_adopt(fo_http_t *h, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    /* MHD owns (and closes) the socket from here, whatever it answers */
+    if (MHD_add_connection(h->d, fd, sa, salen) != MHD_YES) {
+        FO_LOG(FO_LOG_DEBUG, h->tls ? "https" : "http", "connection refused: %s", strerror(errno));
+        return FO_EFULL;
+    }
+    run_mhd(h);
+    return 0;
+}

@@ -57,7 +57,8 @@ static void usage(FILE *f)
             "      --http-port N       HTTP API and pages port (http.port)\n"
             "      --https-port N      HTTPS API and pages port (https.port)\n"
             "      --no-https          serve plain HTTP only (https.enabled = false)\n"
-            "      --rtc-port N        shared UDP media port (rtc.port)\n"
+            "      --rtc-port N        shared UDP media port (rtc.port; ICE-TCP takes the same\n"
+            "                          number unless rtc.tcp_port says otherwise)\n"
             "      --candidate ADDR    advertised ICE candidate address(es) (rtc.candidate)\n"
             "      --www DIR           web pages directory (http.www)\n"
             "      --log-level L       error, warn, info, debug, trace (log.level)\n"
@@ -247,6 +248,10 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
             return -1;
         }
     }
+    if (fo_config_check(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "fanout: bad configuration: %s\n", err);
+        return -1;
+    }
     /* log.level and rtc.video_codecs were checked when set */
     fo_log_set_level((fo_log_level_t)fo_log_level_parse(cfg->log_level));
     if (cfg->log_file[0] && fo_log_open(cfg->log_file) != 0) {
@@ -258,8 +263,16 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
     return resolve_candidates(cfg);
 }
 
+/* One-port mode: the router's sniffing listener found a TLS connection on the HTTPS port. */
+static void adopt_tls_cb(void *user, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+    fo_http_adopt(user, fd, sa, salen);
+}
+
 /* The HTTPS server: makes sure its certificate exists (self-signed for localhost and our
- * candidates on first start), then starts the TLS daemon. NULL on failure (logged). */
+ * candidates on first start), then starts the TLS daemon; in one-port mode (rtc.tcp_on_https)
+ * without a listening socket of its own: the router listens on the HTTPS port, keeps the
+ * ICE-TCP connections and hands the TLS ones over. NULL on failure (logged). */
 static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router_t *router,
                               fo_api_t *api, fo_clients_t *clients)
 {
@@ -270,9 +283,22 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
         FO_LOG(FO_LOG_ERROR, "https", "certificate: %s", err);
         return NULL;
     }
-    return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
-                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, cfg->https_priorities,
-                           fo_api_handle, api, clients);
+    fo_http_t *h = fo_http_new_tls(loop, cfg->tcp_on_https ? NULL : cfg->https_listen, cfg->https_port,
+                                   cfg->www_root, (size_t)cfg->max_body, cfg->https_cert, cfg->https_key,
+                                   cfg->https_priorities, fo_api_handle, api, clients);
+    if (h && cfg->tcp_on_https &&
+        fo_router_listen_tls(router, cfg->https_listen, cfg->https_port, adopt_tls_cb, h) < 0) {
+        fo_http_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* "[::]:8000" or "0.0.0.0:8000". */
+static const char *host_port(const char *host, int port, char *buf, size_t cap)
+{
+    snprintf(buf, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    return buf;
 }
 
 static bool is_loopback(const char *ip)
@@ -300,7 +326,18 @@ static void announce(const fo_config_t *cfg, fo_router_t *router, fo_http_t *htt
     const char *const *cands;
     size_t n = fo_router_candidates(router, &cands);
     int rtc_port = fo_router_udp_port(router), hp = fo_http_port(http);
-    for (size_t i = 0; i < n; i++) FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d", cands[i], rtc_port);
+    char tcp_ports[64] = "";
+    for (int k = 0; k < FO_SDP_MAX_TCP_PORTS && fo_router_tcp_port(router, k); k++)
+        snprintf(tcp_ports + strlen(tcp_ports), sizeof tcp_ports - strlen(tcp_ports), ", tcp %d",
+                 fo_router_tcp_port(router, k));
+    for (size_t i = 0; i < n; i++) {
+        if (rtc_port) FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d%s", cands[i], rtc_port, tcp_ports);
+        else FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s%s (no UDP)", cands[i], tcp_ports);
+    }
+    /* one-port mode: the router listens on the HTTPS port, after rtc.tcp_port if that is on */
+    int https_port = !https ? 0
+                     : cfg->tcp_on_https ? fo_router_tcp_port(router, fo_config_tcp_port(cfg) > 0 ? 1 : 0)
+                                         : fo_http_port(https);
     char host[80];
     if (is_any(cfg->http_listen) || is_loopback(cfg->http_listen)) snprintf(host, sizeof host, "localhost");
     else snprintf(host, sizeof host, strchr(cfg->http_listen, ':') ? "[%s]" : "%s", cfg->http_listen);
@@ -311,19 +348,25 @@ static void announce(const fo_config_t *cfg, fo_router_t *router, fo_http_t *htt
     if (far_tls) {
         bool self = fo_tls_cert_self_signed(cfg->https_cert);
         FO_LOG(FO_LOG_INFO, NULL, "publish from other machines: https://%s:%d/publisher.html%s", far_tls,
-               fo_http_port(https),
+               https_port,
                self ? " (self-signed certificate: the browser warns once, accept it; or set https.cert)" : "");
     } else if (far) {
         FO_LOG(FO_LOG_INFO, NULL, "publish from other machines: needs HTTPS (%s): browsers allow the camera "
                "only on https:// or http://localhost", https ? "https.listen is loopback" : "https.enabled = false");
     }
     if (far) FO_LOG(FO_LOG_INFO, NULL, "play from other machines: http://%s:%d/player.html", far, hp);
-    char https_txt[96] = "";
-    if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg->https_listen, fo_http_port(https));
-    int workers = fo_config_workers(cfg);
-    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s", cfg->http_listen,
-           hp, https_txt, cfg->rtc_listen, rtc_port, workers, workers == 1 ? "" : "s",
-           cfg->workers ? "" : " (rtc.workers = auto: one per CPU)");
+    char hb[80], https_txt[96] = "", udp_txt[80] = "off", tcp_txt[160] = "", http_txt[80];
+    if (https)
+        snprintf(https_txt, sizeof https_txt, ", https %s%s", host_port(cfg->https_listen, https_port, hb, sizeof hb),
+                 cfg->tcp_on_https ? " (+ ICE-TCP)" : "");
+    if (rtc_port) host_port(cfg->rtc_listen, rtc_port, udp_txt, sizeof udp_txt);
+    if (fo_config_tcp_port(cfg) > 0)
+        snprintf(tcp_txt, sizeof tcp_txt, ", rtc tcp %s",
+                 host_port(cfg->rtc_listen, fo_router_tcp_port(router, 0), hb, sizeof hb));
+    int workers = rtc_port ? fo_config_workers(cfg) : 1;
+    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s%s, rtc udp %s%s, %d send thread%s%s",
+           host_port(cfg->http_listen, hp, http_txt, sizeof http_txt), https_txt, udp_txt, tcp_txt, workers,
+           workers == 1 ? "" : "s", cfg->workers ? "" : " (rtc.workers = auto: one per CPU)");
 }
 
 int main(int argc, char **argv)
@@ -382,7 +425,6 @@ int main(int argc, char **argv)
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
-    FO_LOG(FO_LOG_INFO, NULL, "DTLS fingerprint sha-256 %s", fo_dtls_ctx_fingerprint(dtls));
     if (hs_threads > 0)
         FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: %d thread%s at nice %d (rtc.handshake_threads, rtc.handshake_nice)",
                hs_threads, hs_threads == 1 ? "" : "s", cfg.handshake_nice);

@@ -21,6 +21,7 @@ typedef struct {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
     uint64_t nacks, plis;
     uint64_t rtx_limited, twcc_limited; /* players' feedback refused by its per-second budget */
+    uint64_t tx_dropped, frames_skipped;
 } counters_t;
 
 typedef struct {
@@ -65,7 +66,9 @@ static void read_counters(const fo_session_info_t *in, counters_t *c)
                       .tx_packets = in->tx_packets,
                       .tx_bytes = in->tx_bytes,
                       .rx_dropped = in->rx_dropped,
-                      .twcc_limited = in->est_feedbacks_limited};
+                      .twcc_limited = in->est_feedbacks_limited,
+                      .tx_dropped = in->tx_dropped,
+                      .frames_skipped = in->frames_skipped};
     for (int k = 0; k < 2; k++) {
         c->nacks += in->track[k].nacks;
         c->plis += in->track[k].plis;
@@ -119,6 +122,8 @@ static void fold(fo_metrics_t *m, bool rates)
         FOLD(plis);
         FOLD(rtx_limited);
         FOLD(twcc_limited);
+        FOLD(tx_dropped);
+        FOLD(frames_skipped);
         e->last = cur;
         e->sweep = sweep;
         if (rates && now > e->base_ms) {
@@ -297,6 +302,7 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
             fo_session_info_t info;
             fo_session_info(all[i], &info);
             if ((unsigned)info.state < 4) out->sessions[info.role == FO_ROLE_PLAY][info.state]++;
+            if (info.tcp) out->tcp_sessions++;
         }
         free(all);
     }
@@ -320,10 +326,13 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
         out->srtp_rx_dropped += t->rx_dropped;
         out->nacks[r] = t->nacks;
         out->plis[r] = t->plis;
+        out->congestion_dropped += t->tx_dropped;
+        out->congestion_frames += t->frames_skipped;
     }
     fo_router_history_mem(m->router, &out->history);
     out->rtx_limited = m->totals[FO_ROLE_PLAY].rtx_limited;
     out->twcc_limited = m->totals[FO_ROLE_PLAY].twcc_limited;
+    fo_router_tcp_stats(m->router, &out->tcp);
     out->rate = m->rate;
     fo_record_stats(fo_router_record(m->router), &out->record);
     if (m->clients) fo_clients_stats(m->clients, &out->http);
@@ -471,6 +480,38 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_udp_bytes_total", "counter", "Bytes on the shared RTC port (media, STUN, DTLS).");
     sample_u(&b, "fanout_udp_bytes_total", "direction=\"in\"", d->udp_rx_bytes);
     sample_u(&b, "fanout_udp_bytes_total", "direction=\"out\"", d->udp_tx_bytes);
+    family(&b, "fanout_tcp_connections", "gauge",
+           "ICE-TCP connections now: pending (no ICE check yet) or bound to a session.");
+    sample_u(&b, "fanout_tcp_connections", "state=\"pending\"", d->tcp.pending);
+    sample_u(&b, "fanout_tcp_connections", "state=\"bound\"", d->tcp.bound);
+    family(&b, "fanout_tcp_sessions", "gauge", "Live sessions whose path in use is an ICE-TCP connection.");
+    sample_u(&b, "fanout_tcp_sessions", NULL, d->tcp_sessions);
+    family(&b, "fanout_tcp_accepted_total", "counter",
+           "TCP connections accepted on the media port and, in one-port mode, the HTTPS port.");
+    sample_u(&b, "fanout_tcp_accepted_total", NULL, d->tcp.accepted);
+    family(&b, "fanout_tcp_closed_total", "counter", "TCP connections the server closed early, by reason.");
+    sample_u(&b, "fanout_tcp_closed_total", "reason=\"refused\"", d->tcp.refused);
+    sample_u(&b, "fanout_tcp_closed_total", "reason=\"evicted\"", d->tcp.evicted);
+    sample_u(&b, "fanout_tcp_closed_total", "reason=\"no_check_in_time\"", d->tcp.timed_out);
+    sample_u(&b, "fanout_tcp_closed_total", "reason=\"garbage\"", d->tcp.garbage);
+    family(&b, "fanout_tcp_tls_handed_over_total", "counter",
+           "One-port mode: connections on the HTTPS port that were TLS, handed to the HTTPS server.");
+    sample_u(&b, "fanout_tcp_tls_handed_over_total", NULL, d->tcp.tls_handed_over);
+    family(&b, "fanout_tcp_frames_total", "counter", "RFC 4571 frames on ICE-TCP connections.");
+    sample_u(&b, "fanout_tcp_frames_total", "direction=\"in\"", d->tcp.rx_frames);
+    sample_u(&b, "fanout_tcp_frames_total", "direction=\"out\"", d->tcp.tx_frames);
+    family(&b, "fanout_tcp_writes_total", "counter",
+           "sendmsg calls on ICE-TCP connections (each writes all a connection queued since the last).");
+    sample_u(&b, "fanout_tcp_writes_total", NULL, d->tcp.tx_writes);
+    family(&b, "fanout_tcp_bytes_total", "counter", "Bytes on ICE-TCP connections (out: taken by the kernel).");
+    sample_u(&b, "fanout_tcp_bytes_total", "direction=\"in\"", d->tcp.rx_bytes);
+    sample_u(&b, "fanout_tcp_bytes_total", "direction=\"out\"", d->tcp.tx_bytes);
+    family(&b, "fanout_congestion_dropped_packets_total", "counter",
+           "Packets not sent to players whose path backed up (slow ICE-TCP readers): skipped video, full queues.");
+    sample_u(&b, "fanout_congestion_dropped_packets_total", NULL, d->congestion_dropped);
+    family(&b, "fanout_congestion_skipped_frames_total", "counter",
+           "Whole video frames skipped for players whose path backed up.");
+    sample_u(&b, "fanout_congestion_skipped_frames_total", NULL, d->congestion_frames);
     family(&b, "fanout_srtp_packets_total", "counter",
            "SRTP/SRTCP packets of sessions (sampled; a session's last interval is not counted).");
     sample_u(&b, "fanout_srtp_packets_total", "direction=\"in\"", d->srtp_rx_packets);
@@ -506,6 +547,8 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"srtp_or_unexpected\"", d->srtp_rx_dropped);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"send_failed\"", d->udp_tx_dropped);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"truncated\"", d->udp_rx_truncated);
+    sample_u(&b, "fanout_dropped_packets_total", "reason=\"tcp_oversized\"", d->tcp.rx_oversized);
+    sample_u(&b, "fanout_dropped_packets_total", "reason=\"tcp_queue_full\"", d->tcp.tx_dropped);
     family(&b, "fanout_stun_requests_total", "counter", "STUN binding requests, by validation result.");
     sample_u(&b, "fanout_stun_requests_total", "result=\"ok\"", d->router.stun_ok);
     sample_u(&b, "fanout_stun_requests_total", "result=\"bad\"", d->router.stun_bad);

@@ -15,6 +15,7 @@
 #include "fanout/limits.h"
 #include "fanout/log.h"
 #include "fanout/loglimit.h"
+#include "fanout/tcp.h"
 
 /* Our Binding requests' PRIORITY: a peer-reflexive host candidate, component 1 (RFC 8445
  * 5.1.2.1 with type preference 110). */
@@ -47,7 +48,7 @@ struct fo_paths {
     const char *ctx;     /* the owner's log context */
     char *user_name;     /* "<remote ufrag>:<our ufrag>", then the remote pwd after its NUL */
     const char *remote_pwd;
-    fo_addr_t addr[FO_PATHS_MAX];
+    fo_path_t way[FO_PATHS_MAX]; /* the held paths (a UDP address or an ICE-TCP connection) */
     path_t path[FO_PATHS_MAX];
     size_t n;
     int selected;        /* confirmed index we send to, -1 none */
@@ -72,6 +73,8 @@ static void close_probe(fo_paths_t *p, path_t *pa)
     pa->probe = NULL;
 }
 
+static void send_raw(fo_paths_t *p, int i, const uint8_t *buf, size_t len);
+
 /* Sends STUN to held address i: freely when confirmed, else from its budget. False when
  * refused. */
 static bool send_stun(fo_paths_t *p, int i, const uint8_t *buf, size_t len)
@@ -84,8 +87,15 @@ static bool send_stun(fo_paths_t *p, int i, const uint8_t *buf, size_t len)
         }
         pa->budget -= (int64_t)len;
     }
-    fo_udp_send(p->env->udp, buf, len, &p->addr[i]);
+    send_raw(p, i, buf, len);
     return true;
+}
+
+/* Sends to held path i on its carrier. */
+static void send_raw(fo_paths_t *p, int i, const uint8_t *buf, size_t len)
+{
+    if (p->way[i].tcp) fo_tcp_conn_send(p->way[i].tcp, buf, len);
+    else if (p->env->udp) fo_udp_send(p->env->udp, buf, len, &p->way[i].addr);
 }
 
 static uint64_t rto(unsigned tries)
@@ -120,7 +130,7 @@ static void transmit(fo_paths_t *p, int i, uint64_t now)
     pr->due_ms = now + rto(pr->tries);
     add_total(p->env->probes);
     char a[64];
-    FO_LOG(FO_LOG_DEBUG, p->ctx, "confirming %s: binding request %u", fo_addr_str(&p->addr[i], a, sizeof a),
+    FO_LOG(FO_LOG_DEBUG, p->ctx, "confirming %s: binding request %u", fo_addr_str(&p->way[i].addr, a, sizeof a),
            (unsigned)pr->tries);
 }
 
@@ -155,13 +165,13 @@ static void timer_fired(fo_timer_t *timer)
         if (pr->tries >= FO_PATHS_TRIES) {
             char a[64];
             FO_LOG(FO_LOG_DEBUG, p->ctx, "%s did not confirm: no answer to %u binding requests",
-                   fo_addr_str(&p->addr[i], a, sizeof a), (unsigned)pr->tries);
+                   fo_addr_str(&p->way[i].addr, a, sizeof a), (unsigned)pr->tries);
             close_probe(p, &p->path[i]);
             continue;
         }
         transmit(p, (int)i, now);
     }
-    fo_udp_flush(p->env->udp);
+    if (p->env->udp) fo_udp_flush(p->env->udp);
     arm(p);
 }
 
@@ -183,9 +193,9 @@ static void reselect(fo_paths_t *p, uint64_t now)
     /* A move to a nominated address is news; settling among a browser's first candidate
      * pairs before its nomination is not. */
     if (!first && p->path[best].nominated)
-        FO_LOG_LIMITED(&p->moved_log, now, FO_LOG_INFO, p->ctx, "peer moved to %s",
-                       fo_addr_str(&p->addr[best], a, sizeof a));
-    if (p->cbs.on_selected) p->cbs.on_selected(p->user, &p->addr[best], first);
+        FO_LOG_LIMITED(&p->moved_log, now, FO_LOG_INFO, p->ctx, "peer moved to %s %s",
+                       p->way[best].tcp ? "tcp" : "udp", fo_addr_str(&p->way[best].addr, a, sizeof a));
+    if (p->cbs.on_selected) p->cbs.on_selected(p->user, &p->way[best], first);
 }
 
 static void confirm(fo_paths_t *p, int i, uint64_t now)
@@ -196,21 +206,34 @@ static void confirm(fo_paths_t *p, int i, uint64_t now)
     close_probe(p, pa);
     add_total(p->env->confirmed);
     char a[64];
-    FO_LOG(FO_LOG_DEBUG, p->ctx, "%s confirmed", fo_addr_str(&p->addr[i], a, sizeof a));
+    FO_LOG(FO_LOG_DEBUG, p->ctx, "%s confirmed", fo_addr_str(&p->way[i].addr, a, sizeof a));
     reselect(p, now);
     arm(p);
 }
 
-static int find(const fo_paths_t *p, const fo_addr_t *a)
+bool fo_path_equal(const fo_path_t *a, const fo_path_t *b)
+{
+    if (a->tcp || b->tcp) return a->tcp == b->tcp;
+    return fo_addr_equal(&a->addr, &b->addr);
+}
+
+static int find(const fo_paths_t *p, const fo_path_t *w)
 {
     for (size_t i = 0; i < p->n; i++)
-        if (fo_addr_equal(&p->addr[i], a)) return (int)i;
+        if (fo_path_equal(&p->way[i], w)) return (int)i;
     return -1;
+}
+
+/* The held UDP path with address a. */
+static int find_udp(const fo_paths_t *p, const fo_addr_t *a)
+{
+    const fo_path_t w = {.addr = *a};
+    return find(p, &w);
 }
 
 /* A slot for a new address: a free one, else the stalest that is neither selected nor wanted,
  * unconfirmed ones first (an attacker churning addresses evicts its own). */
-static int take_slot(fo_paths_t *p, const fo_addr_t *a)
+static int take_slot(fo_paths_t *p, const fo_path_t *w)
 {
     int i = -1;
     if (p->n < FO_PATHS_MAX) {
@@ -224,31 +247,35 @@ static int take_slot(fo_paths_t *p, const fo_addr_t *a)
         }
         close_probe(p, &p->path[i]);
         /* the router must forget it before it is overwritten (issue 15, item 1) */
-        if (p->cbs.on_address) p->cbs.on_address(p->user, &p->addr[i], false);
+        if (p->cbs.on_address) p->cbs.on_address(p->user, &p->way[i], false);
     }
-    p->addr[i] = *a;
+    p->way[i] = *w;
     memset(&p->path[i], 0, sizeof p->path[i]);
-    if (p->cbs.on_address) p->cbs.on_address(p->user, a, true);
+    if (p->cbs.on_address) p->cbs.on_address(p->user, w, true);
     return i;
 }
 
-void fo_paths_on_check(fo_paths_t *p, const fo_addr_t *from, const fo_paths_check_t *c)
+void fo_paths_on_check(fo_paths_t *p, const fo_path_t *from, const fo_paths_check_t *c)
 {
     uint64_t now = fo_loop_now(p->env->loop);
     int i = find(p, from);
     if (i >= 0) {
-        p->addr[i].local = from->local; /* where it reached us now (replies leave from there) */
+        p->way[i].addr.local = from->addr.local; /* where it reached us now (replies leave from there) */
     } else {
         i = take_slot(p, from);
         char a[64];
-        FO_LOG_LIMITED(&p->new_log, now, FO_LOG_DEBUG, p->ctx, "ICE check ok from %s%s",
-                       fo_addr_str(from, a, sizeof a), c->nominated ? " (nominated)" : "");
+        FO_LOG_LIMITED(&p->new_log, now, FO_LOG_DEBUG, p->ctx, "ICE check ok from %s %s%s",
+                       from->tcp ? "tcp" : "udp", fo_addr_str(&from->addr, a, sizeof a),
+                       c->nominated ? " (nominated)" : "");
     }
     path_t *pa = &p->path[i];
     pa->seq = ++p->seq;
     pa->nominated = pa->nominated || c->nominated;
     if (!pa->confirmed) pa->budget += (int64_t)c->len;
-    if (c->reply) send_stun(p, i, c->reply, c->reply_len);
+    if (c->reply) { /* a carrier that vouches for the path needs no budget */
+        if (c->confirmed) send_raw(p, i, c->reply, c->reply_len);
+        else send_stun(p, i, c->reply, c->reply_len);
+    }
     /* Follow the newest nominated address; before any nomination, the newest checked one. */
     if (c->nominated || !p->nominated) {
         p->wanted = i;
@@ -266,7 +293,7 @@ void fo_paths_on_check(fo_paths_t *p, const fo_addr_t *from, const fo_paths_chec
 
 int fo_paths_on_response(fo_paths_t *p, const fo_addr_t *from, const uint8_t *buf, size_t len)
 {
-    int i = find(p, from);
+    int i = find_udp(p, from);
     if (i < 0 || !p->path[i].probe) return FO_ENOTFOUND;
     probe_t *pr = p->path[i].probe;
     int rc = fo_stun_probe_response(p->env->stun, &pr->tx, buf, len, p->remote_pwd);
@@ -279,7 +306,7 @@ int fo_paths_on_response(fo_paths_t *p, const fo_addr_t *from, const uint8_t *bu
     return rc;
 }
 
-void fo_paths_on_datagram(fo_paths_t *p, const fo_addr_t *from, size_t len)
+void fo_paths_on_datagram(fo_paths_t *p, const fo_path_t *from, size_t len)
 {
     int i = find(p, from);
     if (i < 0 || p->path[i].confirmed) return;
@@ -293,29 +320,73 @@ void fo_paths_on_datagram(fo_paths_t *p, const fo_addr_t *from, size_t len)
 
 void fo_paths_confirm(fo_paths_t *p, const fo_addr_t *addr)
 {
-    int i = find(p, addr);
+    int i = find_udp(p, addr);
     if (i >= 0) confirm(p, i, fo_loop_now(p->env->loop));
 }
 
-const fo_addr_t *fo_paths_selected(const fo_paths_t *p)
+/* Drops held path i without telling on_address; the selection follows. */
+static void drop(fo_paths_t *p, int i)
 {
-    return p->selected >= 0 ? &p->addr[p->selected] : NULL;
+    close_probe(p, &p->path[i]);
+    size_t rest = p->n - (size_t)i - 1;
+    memmove(&p->way[i], &p->way[i + 1], rest * sizeof p->way[0]);
+    memmove(&p->path[i], &p->path[i + 1], rest * sizeof p->path[0]);
+    p->n--;
+    bool lost = p->selected == i;
+    if (p->wanted == i) p->wanted = -1;
+    else if (p->wanted > i) p->wanted--;
+    if (lost) p->selected = -1;
+    else if (p->selected > i) p->selected--;
+    if (!lost) return;
+    reselect(p, fo_loop_now(p->env->loop));
+    if (p->selected < 0 && p->cbs.on_selected) p->cbs.on_selected(p->user, NULL, false);
 }
 
-const fo_addr_t *fo_paths_wanted(const fo_paths_t *p)
+void fo_paths_forget_tcp(fo_paths_t *p, const fo_tcp_conn_t *conn)
 {
-    return p->wanted >= 0 ? &p->addr[p->wanted] : NULL;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->way[i].tcp == conn) {
+            drop(p, (int)i);
+            return;
+        }
 }
 
-size_t fo_paths_addrs(const fo_paths_t *p, const fo_addr_t **out)
+int fo_paths_set_ice(fo_paths_t *p, const char *local_ufrag, const char *remote_ufrag,
+                     const char *remote_pwd)
 {
-    *out = p->addr;
+    size_t ul = strlen(remote_ufrag) + 1 + strlen(local_ufrag), pl = strlen(remote_pwd);
+    char *u = malloc(ul + 1 + pl + 1);
+    if (!u) return FO_ENOMEM;
+    snprintf(u, ul + 1, "%s:%s", remote_ufrag, local_ufrag);
+    memcpy(u + ul + 1, remote_pwd, pl + 1);
+    /* open requests carry the old credentials: new ones go at the addresses' next checks */
+    for (size_t i = 0; i < p->n; i++) close_probe(p, &p->path[i]);
+    arm(p);
+    free(p->user_name);
+    p->user_name = u;
+    p->remote_pwd = u + ul + 1;
+    return 0;
+}
+
+const fo_path_t *fo_paths_selected(const fo_paths_t *p)
+{
+    return p->selected >= 0 ? &p->way[p->selected] : NULL;
+}
+
+const fo_path_t *fo_paths_wanted(const fo_paths_t *p)
+{
+    return p->wanted >= 0 ? &p->way[p->wanted] : NULL;
+}
+
+size_t fo_paths_all(const fo_paths_t *p, const fo_path_t **out)
+{
+    *out = p->way;
     return p->n;
 }
 
 bool fo_paths_is_confirmed(const fo_paths_t *p, const fo_addr_t *addr)
 {
-    int i = find(p, addr);
+    int i = find_udp(p, addr);
     return i >= 0 && p->path[i].confirmed;
 }
 

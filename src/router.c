@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Registry, UDP demultiplexing and offer handling. Sessions are indexed three ways (id, ICE
- * ufrag, peer addresses) and unindexed in one place, session_ended, then freed at the loop's
- * safe point. */
+/* Registry, demultiplexing and offer handling. Sessions are indexed three ways (id, ICE ufrag,
+ * peer UDP addresses) and unindexed in one place, session_ended, then freed at the loop's safe
+ * point. Datagrams come from two carriers: the shared UDP socket (a peer is known by its
+ * address) and ICE-TCP connections (a connection knows its transport once a check bound it);
+ * both go through the same demultiplexing (on_datagram_path) into the same transports. */
 #include "fanout/router.h"
 
 #include <stdio.h>
@@ -16,13 +18,18 @@
 #include "fanout/map.h"
 #include "fanout/record.h"
 #include "fanout/stun.h"
+#include "fanout/tcp.h"
 #include "fanout/udp.h"
 #include "fanout/workers.h"
+
+#define TCP_PENDING_TIMEOUT_MS 10000 /* a TCP connection's first ICE check must come this soon */
 
 struct fo_router {
     fo_loop_t *loop;
     const fo_config_t *cfg;
-    fo_udp_t *udp;
+    fo_udp_t *udp;         /* NULL with rtc.udp = false */
+    fo_tcp_t *tcp;         /* NULL without ICE-TCP */
+    uint8_t scratch[FO_UDP_BUF];
     fo_workers_t *workers; /* NULL with rtc.workers = 1 */
     fo_stun_t *stun;
     fo_stream_env_t env;
@@ -37,6 +44,7 @@ struct fo_router {
     const char *cands[FO_SDP_MAX_CANDIDATES];
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
+    bool stun_old;            /* ... which matched the session's previous ICE generation */
     fo_limits_t *limits;
     fo_record_t *record;
     uint64_t sessions_high;   /* most sessions at once since the last malloc_trim */
@@ -105,6 +113,14 @@ static size_t addr_key(const fo_addr_t *a, uint8_t key[20])
     return 7;
 }
 
+/* Sends everything queued on every carrier: the UDP ring (whose flush hook also publishes the
+ * send workers' rings and writes the TCP queues, flush_hook_cb), or the TCP queues alone. */
+static void flush_all(fo_router_t *r)
+{
+    if (r->udp) fo_udp_flush(r->udp);
+    else if (r->tcp) fo_tcp_flush(r->tcp);
+}
+
 /* --- callbacks from streams --- */
 
 static void defer_free_session(void *arg) { fo_session_free(arg); }
@@ -122,16 +138,19 @@ static void unindex_address(fo_router_t *r, fo_session_t *s, const fo_addr_t *ad
 static void session_ended(void *user, fo_session_t *s)
 {
     fo_router_t *r = user;
-    const char *id = fo_session_id(s), *ufrag = fo_session_ufrag(s);
+    const char *id = fo_session_id(s), *ufrag = fo_session_ufrag(s), *old = fo_session_old_ufrag(s);
     fo_map_del(r->by_id, id, strlen(id));
     fo_map_del(r->by_ufrag, ufrag, strlen(ufrag));
+    if (old[0]) fo_map_del(r->by_ufrag, old, strlen(old));
     fo_limits_release(r->limits, id);
     if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
     /* What the transport holds now is exactly what was indexed for it: it reported every
-     * address it forgot (session_address), so nothing here can outlive the session. */
-    const fo_addr_t *addrs;
-    size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
-    for (size_t i = 0; i < n; i++) unindex_address(r, s, &addrs[i]);
+     * address it forgot (session_address), so nothing here can outlive the session. Its TCP
+     * connections are closed with it. */
+    const fo_path_t *paths;
+    size_t n = fo_transport_paths(fo_session_transport(s), &paths);
+    for (size_t i = 0; i < n; i++)
+        if (!paths[i].tcp) unindex_address(r, s, &paths[i].addr);
     const fo_transport_stats_t *ts = fo_transport_stats(fo_session_transport(s));
     FO_LOG(FO_LOG_INFO, id,
            "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu, checks over the cap %llu",
@@ -149,7 +168,7 @@ static void session_ended(void *user, fo_session_t *s)
         fo_heap_trim();
         r->sessions_high = r->stats.sessions;
     }
-    fo_udp_flush(r->udp); /* the close_notify */
+    flush_all(r); /* the close_notify */
     fo_loop_defer(r->loop, defer_free_session, s);
 }
 
@@ -195,8 +214,9 @@ static const char *stun_pwd_cb(void *user, const char *username, size_t len)
     const char *colon = memchr(username, ':', len);
     size_t ulen = colon ? (size_t)(colon - username) : len;
     fo_session_t *s = fo_map_get(r->by_ufrag, username, ulen);
-    r->stun_match = s;
-    return s ? fo_session_pwd(s) : NULL;
+    const char *pwd = s ? fo_session_pwd_for(s, username, ulen, &r->stun_old) : NULL;
+    r->stun_match = pwd ? s : NULL;
+    return pwd;
 }
 
 /* A STUN response: only one answering our confirmation request to that very address counts
@@ -223,55 +243,103 @@ static bool stun_for_us(fo_router_t *r, const uint8_t *buf, size_t len)
     return fo_map_get(r->by_ufrag, user, colon ? (size_t)(colon - user) : ulen) != NULL;
 }
 
-static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
+/* A check with the credentials of an ICE restart arrived: the previous generation's retire. */
+static void retire_old_ice(fo_router_t *r, fo_session_t *s)
+{
+    const char *old = fo_session_old_ufrag(s);
+    if (!old[0]) return;
+    if (fo_map_get(r->by_ufrag, old, strlen(old)) == s) fo_map_del(r->by_ufrag, old, strlen(old));
+    FO_LOG(FO_LOG_DEBUG, fo_session_id(s), "first check of the new ICE generation: ufrag %s retired", old);
+    fo_session_forget_old_ice(s);
+}
+
+static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_path_t *p)
 {
     if (fo_stun_class(buf, len) == FO_STUN_RESPONSE) {
-        on_stun_response(r, buf, len, from);
+        /* only UDP addresses are confirmed by a response (a connection needs no proof) */
+        if (!p->tcp) on_stun_response(r, buf, len, &p->addr);
+        else r->stats.stun_responses_bad++;
         return;
     }
     if (!stun_for_us(r, buf, len)) {
         r->stats.stun_unknown++;
-        return; /* nothing goes to an address that has not passed a check (no amplification) */
+        /* nothing goes to an address that has not passed a check (no amplification); a TCP
+         * connection whose first message names nobody serves nobody */
+        if (p->tcp && !fo_tcp_conn_owner(p->tcp)) fo_tcp_conn_close(p->tcp, "its first ICE check was not for us");
+        return;
     }
     uint8_t reply[512];
     size_t rlen = sizeof reply;
     fo_stun_check_t check = {0};
     r->stun_match = NULL;
-    int rc = fo_stun_answer(r->stun, buf, len, &from->u.sa, from->len, stun_pwd_cb, r, reply,
+    int rc = fo_stun_answer(r->stun, buf, len, &p->addr.u.sa, p->addr.len, stun_pwd_cb, r, reply,
                             &rlen, &check);
     fo_session_t *s = r->stun_match;
-    if (rc != 0 || !s) {
+    fo_transport_t *owner = p->tcp ? fo_tcp_conn_owner(p->tcp) : NULL;
+    if (rc != 0 || !s || (owner && owner != fo_session_transport(s))) {
         r->stats.stun_bad++;
-        /* Nothing goes to an address that has not passed a check (no reflection). */
+        /* Nothing goes to an address that has not passed a check (no reflection). A TCP
+         * connection whose first message is not a valid check serves nobody. */
+        if (p->tcp && !owner) fo_tcp_conn_close(p->tcp, "its first ICE check was not valid");
         return;
     }
     r->stats.stun_ok++;
+    if (!r->stun_old) retire_old_ice(r, s);
     /* The transport answers, within what paths.h lets an unconfirmed address receive. */
     fo_paths_check_t c = {.nominated = check.use_candidate, .len = len, .reply = reply, .reply_len = rlen};
-    fo_transport_on_check(fo_session_transport(s), from, &c);
+    fo_transport_on_check(fo_session_transport(s), p, &c);
 }
 
-/* fo_udp_flush's hook: what the loop queued for the send workers is published with it. */
-static void flush_workers_cb(void *user) { fo_workers_flush(user); }
+/* fo_udp_flush's hook: what the loop queued for the send workers is published with it, and
+ * the TCP queues are written. */
+static void flush_hook_cb(void *user)
+{
+    fo_router_t *r = user;
+    if (r->workers) fo_workers_flush(r->workers);
+    if (r->tcp) fo_tcp_flush(r->tcp);
+}
+
+/* The demultiplexer (RFC 7983) for both carriers: STUN is answered here; the rest goes to the
+ * transport that owns the path (a UDP address checked before, a TCP connection bound by a
+ * check). */
+static void on_datagram_path(fo_router_t *r, uint8_t *buf, size_t len, const fo_path_t *p)
+{
+    if (len == 0) return;
+    if (buf[0] <= 3) {
+        on_stun(r, buf, len, p);
+        return;
+    }
+    fo_transport_t *t = NULL;
+    if (p->tcp) {
+        t = fo_tcp_conn_owner(p->tcp);
+    } else {
+        uint8_t k[20];
+        size_t kl = addr_key(&p->addr, k);
+        fo_session_t *s = fo_map_get(r->by_addr, k, kl);
+        t = s ? fo_session_transport(s) : NULL;
+    }
+    if (!t) {
+        r->stats.rx_unknown++;
+        if (p->tcp) fo_tcp_conn_close(p->tcp, "media before an ICE check");
+        return;
+    }
+    fo_transport_on_datagram(t, buf, len, p);
+}
 
 static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const fo_addr_t *from)
 {
-    fo_router_t *r = user;
     (void)cap;
-    if (len == 0) return;
-    if (buf[0] <= 3) {
-        on_stun(r, buf, len, from);
-        return;
-    }
-    uint8_t k[20];
-    size_t kl = addr_key(from, k);
-    fo_session_t *s = fo_map_get(r->by_addr, k, kl);
-    if (!s) {
-        r->stats.rx_unknown++;
-        return;
-    }
-    fo_transport_on_datagram(fo_session_transport(s), buf, len, from);
+    fo_path_t p = {.addr = *from};
+    on_datagram_path(user, buf, len, &p);
 }
+
+static void on_tcp_frame(void *user, fo_tcp_conn_t *c, uint8_t *buf, size_t len)
+{
+    fo_path_t p = {.addr = *fo_tcp_conn_addr(c), .tcp = c};
+    on_datagram_path(user, buf, len, &p);
+}
+
+static void on_tcp_batch_end(void *user) { flush_all(user); }
 
 void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from)
 {
@@ -319,18 +387,29 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->holds || !r->stun || !r->limits ||
         !r->record)
         goto fail;
-    r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
-    if (!r->udp) goto fail;
-    int workers = fo_config_workers(cfg);
-    if (workers > 1) { /* docs/workers.md */
-        r->workers = fo_workers_new(workers, fo_udp_fd(r->udp));
-        if (!r->workers) goto fail;
-        fo_udp_set_flush_hook(r->udp, flush_workers_cb, r->workers);
+    if (cfg->udp) {
+        r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
+        if (!r->udp) goto fail;
+        int workers = fo_config_workers(cfg);
+        if (workers > 1) { /* docs/workers.md */
+            r->workers = fo_workers_new(workers, fo_udp_fd(r->udp));
+            if (!r->workers) goto fail;
+        }
+        fo_udp_set_flush_hook(r->udp, flush_hook_cb, r);
+    }
+    int tcp_port = fo_config_tcp_port(cfg);
+    if (tcp_port > 0 || cfg->tcp_on_https) {
+        fo_tcp_cbs_t tcbs = {.on_frame = on_tcp_frame, .on_batch_end = on_tcp_batch_end};
+        r->tcp = fo_tcp_new(loop, &tcbs, r, cfg->tcp_max_pending, TCP_PENDING_TIMEOUT_MS);
+        if (!r->tcp) goto fail;
+        if (tcp_port > 0 && fo_tcp_listen(r->tcp, cfg->rtc_listen, tcp_port, NULL, NULL) < 0) goto fail;
     }
     if (resolve_candidates(r, cfg->candidate) != 0) goto fail;
     r->env = (fo_stream_env_t){
         .transport = {.loop = loop,
                       .udp = r->udp,
+                      .tcp = r->tcp,
+                      .scratch = r->scratch,
                       .dtls = dtls,
                       .workers = r->workers,
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
@@ -384,10 +463,12 @@ void fo_router_free(fo_router_t *r)
     fo_map_free(r->holds);
     fo_map_free(r->streams);
     fo_record_free(r->record); /* after every stream: their recordings are stopping */
-    /* after every session (their release slots are queued), before the socket */
+    /* after every session (their release slots are queued, their connections closed), before
+     * the socket */
     if (r->udp) fo_udp_set_flush_hook(r->udp, NULL, NULL);
     fo_workers_free(r->workers);
     fo_udp_free(r->udp);
+    fo_tcp_free(r->tcp);
     fo_stun_free(r->stun);
     fo_limits_free(r->limits);
     free(r);
@@ -414,7 +495,7 @@ void fo_router_shutdown(fo_router_t *r)
     n = fo_map_values(r->by_id, all, n);
     for (size_t i = 0; i < n; i++) fo_session_end(all[i], "server shutting down");
     free(all);
-    fo_udp_flush(r->udp);
+    flush_all(r);
 }
 
 int fo_router_end_session(fo_router_t *r, const char *id)
@@ -431,7 +512,21 @@ void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user)
     r->ended_user = user;
 }
 
-int fo_router_udp_port(const fo_router_t *r) { return fo_udp_port(r->udp); }
+int fo_router_udp_port(const fo_router_t *r) { return r->udp ? fo_udp_port(r->udp) : 0; }
+
+int fo_router_tcp_port(const fo_router_t *r, int i) { return r->tcp ? fo_tcp_port(r->tcp, i) : 0; }
+
+int fo_router_listen_tls(fo_router_t *r, const char *addr, int port, fo_tcp_tls_cb cb, void *user)
+{
+    if (!r->tcp) return FO_EINVAL;
+    return fo_tcp_listen(r->tcp, addr, port, cb, user);
+}
+
+void fo_router_tcp_stats(const fo_router_t *r, fo_tcp_stats_t *out)
+{
+    if (r->tcp) fo_tcp_stats(r->tcp, out);
+    else memset(out, 0, sizeof *out);
+}
 
 size_t fo_router_candidates(const fo_router_t *r, const char *const **out)
 {
@@ -616,7 +711,9 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
     ans->ice_ufrag = ufrag;
     ans->ice_pwd = pwd;
     ans->fingerprint = fo_dtls_ctx_fingerprint(r->env.transport.dtls);
-    ans->port = (uint16_t)fo_udp_port(r->udp);
+    ans->port = (uint16_t)fo_router_udp_port(r);
+    for (int i = 0; i < FO_SDP_MAX_TCP_PORTS; i++)
+        if (fo_router_tcp_port(r, i) > 0) ans->tcp_ports[ans->n_tcp_ports++] = (uint16_t)fo_router_tcp_port(r, i);
     ans->session_id = ((uint64_t)rand32() << 31) | rand32();
     /* candidate override: "ip" or "ip:port" (IPv6 as [ip]:port) */
     char cand[80] = "";
@@ -631,7 +728,7 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
         } else if (colon && strchr(cand, ':') == colon) {
             *colon = '\0';
             int p = atoi(colon + 1);
-            if (p > 0 && p < 65536) ans->port = (uint16_t)p;
+            if (p > 0 && p < 65536 && ans->port) ans->port = (uint16_t)p;
         }
         if (!fo_candidates_is_ip(cand)) {
             rc = fail_with(res, 400, FO_EINVAL, "candidate override '%s' is not an IP address", cand);
@@ -731,6 +828,19 @@ void fo_router_offer_release(fo_router_t *r, const char *held_id) { unhold(r, he
 
 size_t fo_router_offers_held(const fo_router_t *r) { return fo_map_size(r->holds); }
 
+int fo_router_ice_restart(fo_router_t *r, const char *id, const char *remote_ufrag,
+                          const char *remote_pwd, char ufrag[9], char pwd[25])
+{
+    fo_session_t *s = fo_map_get(r->by_id, id, strlen(id));
+    if (!s) return FO_ENOTFOUND;
+    retire_old_ice(r, s); /* a second restart before any check of the first */
+    random_token(ufrag, 8);
+    random_token(pwd, 24);
+    if (fo_map_put(r->by_ufrag, ufrag, strlen(ufrag), s) != 0) return FO_ENOMEM;
+    fo_session_restart_ice(s, ufrag, pwd, remote_ufrag, remote_pwd);
+    return 0;
+}
+
 fo_session_t *fo_router_session(const fo_router_t *r, const char *id)
 {
     return fo_map_get(r->by_id, id, strlen(id));
@@ -803,6 +913,10 @@ const fo_config_t *fo_router_config(const fo_router_t *r) { return r->cfg; }
 
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
 {
+    if (!r->udp) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
     *out = *fo_udp_stats(r->udp);
     if (!r->workers) return;
     /* what the send workers sent went out on the same socket: count it there too */

@@ -893,6 +893,23 @@ static void write_ssrcs(writer_t *w, const fo_sdp_answer_media_t *a, const char 
     }
 }
 
+/* Host candidates, component 1 (rtcp-mux). Priorities (RFC 8445 5.1.2.1): UDP type preference
+ * 126, ICE-TCP 90 (as browsers rank their own TCP host candidates), then by address and port
+ * order. */
+static void write_candidates(writer_t *w, const fo_sdp_answer_t *ans)
+{
+    size_t n = ans->n_candidates < FO_SDP_MAX_CANDIDATES ? ans->n_candidates : FO_SDP_MAX_CANDIDATES;
+    size_t foundation = 1;
+    for (size_t i = 0; i < n && ans->port; i++)
+        wr(w, "a=candidate:%zu 1 udp %u %s %u typ host generation 0\r\n", foundation++,
+           (unsigned)(2130706431u - 256u * (unsigned)i), ans->candidates[i], ans->port);
+    for (size_t j = 0; j < ans->n_tcp_ports && j < FO_SDP_MAX_TCP_PORTS; j++)
+        for (size_t i = 0; i < n; i++)
+            wr(w, "a=candidate:%zu 1 tcp %u %s %u typ host tcptype passive generation 0\r\n",
+               foundation++, (90u << 24) | ((65535u - 256u * (unsigned)i - 16u * (unsigned)j) << 8) | 255u,
+               ans->candidates[i], ans->tcp_ports[j]);
+}
+
 static void write_media(writer_t *w, const fo_sdp_media_t *m, const fo_sdp_answer_media_t *a,
                         const fo_sdp_answer_t *ans, const char *ip)
 {
@@ -933,9 +950,7 @@ static void write_media(writer_t *w, const fo_sdp_media_t *m, const fo_sdp_answe
         for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "%s%s", i ? ";" : " ", a->rids[i]);
         wr(w, "\r\n");
     }
-    for (size_t i = 0; i < ans->n_candidates && i < FO_SDP_MAX_CANDIDATES; i++)
-        wr(w, "a=candidate:%zu 1 udp %u %s %u typ host generation 0\r\n", i + 1,
-           (unsigned)(2130706431u - 256u * (unsigned)i), ans->candidates[i], ans->port);
+    write_candidates(w, ans);
     wr(w, "a=end-of-candidates\r\n");
 }
 

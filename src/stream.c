@@ -77,6 +77,7 @@ static int waiting_layer(const fo_session_t *p)
 {
     const play_track_t *t = &p->play[FO_KIND_VIDEO];
     if (!t->active || !t->out_pt || !fo_transport_ready(p->transport)) return -1;
+    if (t->held) return fo_transport_congested(p->transport) ? -1 : t->want >= 0 ? t->want : 0;
     if (!t->started) return t->need_key ? (t->want >= 0 ? t->want : 0) : -1;
     return t->want >= 0 && t->want != t->layer ? t->want : -1;
 }
@@ -229,6 +230,17 @@ static void on_address(void *user, const fo_addr_t *addr, bool held)
 
 static bool instant_start(fo_session_t *p);
 
+/* The player's path can take more after backing up: ask for the keyframe its video waits for
+ * (rate-limited per stream like every request). */
+static void on_writable(void *user)
+{
+    fo_session_t *s = user;
+    const play_track_t *t = &s->play[FO_KIND_VIDEO];
+    if (s->role != FO_ROLE_PLAY || !t->active || !t->held) return;
+    FO_LOG(FO_LOG_DEBUG, s->ctx, "path writable again: asking for a keyframe");
+    fo_stream_request_keyframe(s->stream, t->want >= 0 ? t->want : t->layer);
+}
+
 static void on_connected(void *user)
 {
     fo_session_t *s = user;
@@ -337,20 +349,34 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
             (int32_t)(v->ts - t->instant_src - t->instant_span) > INSTANT_FORGET)
             t->instant = false; /* long past the replay: no repair can still belong to it */
         if (t->want < 0) fo_simulcast_choose(p, now);
-        bool current = t->started && layer == t->layer;
+        bool current = t->started && layer == t->layer && !t->held;
+        if (current && v->ts != t->last_src_ts && fo_transport_congested(p->transport)) {
+            /* a new frame while the path is backed up: it and the rest up to a keyframe stay */
+            t->held = true;
+            current = false;
+            FO_LOG(FO_LOG_DEBUG, p->ctx, "path congested: holding video until a keyframe");
+        }
         if (!current) {
+            if (t->held && layer == t->layer) {
+                t->skipped_packets++;
+                if (v->ts != t->skip_ts || t->skipped_packets == 1) t->skipped_frames++;
+                t->skip_ts = v->ts;
+            }
             if (layer != t->want || !key) return;
-            if (t->started) { /* a switch: remember the old offsets for late NACKs */
+            if (t->held && fo_transport_congested(p->transport)) return; /* not this keyframe either */
+            if (t->started) { /* a switch or a resume: remember the old offsets for late NACKs */
                 t->have_prev = true;
                 t->prev_layer = t->layer;
                 t->prev_seq_delta = t->seq_delta;
                 t->prev_ts_delta = t->ts_delta;
                 t->switch_seq = (uint16_t)(t->last_seq + 1);
-                t->switches++;
+                if (!t->held) t->switches++;
             }
+            t->held = false;
             t->layer = layer;
             start_track(t, v->seq, v->ts, now);
         }
+        t->last_src_ts = v->ts;
     } else if (!t->started) {
         start_track(t, v->seq, v->ts, now);
     }
@@ -392,6 +418,12 @@ static bool instant_start(fo_session_t *p)
                 t->instant_span = 0;
                 t->instant_ts = v.ts + t->ts_delta;
                 first = false;
+            }
+            /* A path that backs up during the replay (ICE-TCP): the player waits for a keyframe
+             * it can take instead. */
+            if (fo_transport_congested(p->transport)) {
+                t->held = true;
+                break;
             }
             /* A timestamp jump inside the cached GOP (a broken sender) is not replayed. */
             uint32_t off = v.ts - t->instant_src;
@@ -486,6 +518,7 @@ static const fo_transport_cbs_t session_cbs = {
     .on_rtcp = fo_feedback_rtcp_cb,
     .on_closed = on_closed,
     .on_address = on_address,
+    .on_writable = on_writable,
 };
 
 static int add_player(fo_stream_t *st, fo_session_t *s)
@@ -671,8 +704,10 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         *err = FO_ECODEC;
         return NULL;
     }
-    fo_transport_ice_t ice = {.local_ufrag = s->ufrag, .remote_ufrag = first->ice_ufrag,
-                              .remote_pwd = first->ice_pwd};
+    snprintf(s->remote_ufrag, sizeof s->remote_ufrag, "%s", first->ice_ufrag);
+    snprintf(s->remote_pwd, sizeof s->remote_pwd, "%s", first->ice_pwd);
+    fo_transport_ice_t ice = {.local_ufrag = s->ufrag, .remote_ufrag = s->remote_ufrag,
+                              .remote_pwd = s->remote_pwd};
     s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &ice, &session_cbs,
                                     s, s->ctx);
     if (!s->transport) {
@@ -776,6 +811,40 @@ void fo_session_free(fo_session_t *s)
 const char *fo_session_id(const fo_session_t *s) { return s->id; }
 const char *fo_session_ufrag(const fo_session_t *s) { return s->ufrag; }
 const char *fo_session_pwd(const fo_session_t *s) { return s->pwd; }
+const char *fo_session_remote_ufrag(const fo_session_t *s) { return s->remote_ufrag; }
+const char *fo_session_remote_pwd(const fo_session_t *s) { return s->remote_pwd; }
+const char *fo_session_old_ufrag(const fo_session_t *s) { return s->old_ufrag; }
+
+void fo_session_restart_ice(fo_session_t *s, const char *ufrag, const char *pwd,
+                            const char *remote_ufrag, const char *remote_pwd)
+{
+    memcpy(s->old_ufrag, s->ufrag, sizeof s->old_ufrag);
+    memcpy(s->old_pwd, s->pwd, sizeof s->old_pwd);
+    snprintf(s->ufrag, sizeof s->ufrag, "%s", ufrag);
+    snprintf(s->pwd, sizeof s->pwd, "%s", pwd);
+    snprintf(s->remote_ufrag, sizeof s->remote_ufrag, "%s", remote_ufrag);
+    snprintf(s->remote_pwd, sizeof s->remote_pwd, "%s", remote_pwd);
+    fo_transport_ice_t ice = {.local_ufrag = s->ufrag, .remote_ufrag = s->remote_ufrag,
+                              .remote_pwd = s->remote_pwd};
+    if (fo_transport_set_ice(s->transport, &ice) != 0)
+        FO_LOG(FO_LOG_WARN, s->ctx, "ICE restart: out of memory for the new credentials");
+    FO_LOG(FO_LOG_INFO, s->ctx, "ICE restart: ufrag %s (was %s), the peer's %s", s->ufrag, s->old_ufrag,
+           s->remote_ufrag);
+}
+
+void fo_session_forget_old_ice(fo_session_t *s)
+{
+    memset(s->old_ufrag, 0, sizeof s->old_ufrag);
+    memset(s->old_pwd, 0, sizeof s->old_pwd);
+}
+
+const char *fo_session_pwd_for(const fo_session_t *s, const char *ufrag, size_t len, bool *old)
+{
+    bool is_old = s->old_ufrag[0] && strlen(s->old_ufrag) == len && memcmp(s->old_ufrag, ufrag, len) == 0;
+    if (old) *old = is_old;
+    if (is_old) return s->old_pwd;
+    return strlen(s->ufrag) == len && memcmp(s->ufrag, ufrag, len) == 0 ? s->pwd : NULL;
+}
 fo_role_t fo_session_role(const fo_session_t *s) { return s->role; }
 fo_stream_t *fo_session_stream(const fo_session_t *s) { return s->stream; }
 fo_transport_t *fo_session_transport(const fo_session_t *s) { return s->transport; }
@@ -797,9 +866,13 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
     out->stream_key = s->stream->key;
     out->role = s->role;
     out->state = fo_transport_state(s->transport);
-    const fo_addr_t *a = fo_transport_addr(s->transport);
-    if (a) out->remote = *a;
+    const fo_path_t *path = fo_transport_path(s->transport);
+    if (path) {
+        out->remote = path->addr;
+        out->tcp = path->tcp != NULL;
+    }
     const fo_transport_stats_t *ts = fo_transport_stats(s->transport);
+    out->tx_dropped = ts->tx_dropped;
     out->created_ms = ts->created_ms;
     out->connected_ms = ts->connected_ms;
     out->rx_packets = ts->rx_packets;
@@ -870,6 +943,8 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
             }
             t->rtx_limited = p->rtx_limited;
             t->rtx_missed = p->rtx_missed;
+            out->tx_dropped += p->skipped_packets;
+            out->frames_skipped += p->skipped_frames;
             out->rtt_ms = s->rtt_ms;
         }
     }

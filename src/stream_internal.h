@@ -93,6 +93,14 @@ typedef struct {
     bool instant;
     int instant_layer;
     uint32_t instant_src, instant_span, instant_ts;
+    /* Backpressure (the transport's path is congested: a slow ICE-TCP reader): video skips
+     * whole frames from the first packet of a frame on, holds until a keyframe the path can
+     * take, and asks for one when the path can take more. seq/ts continue across the hold as
+     * across a layer switch, so the player sees no gap to NACK. */
+    bool held;
+    uint32_t last_src_ts;  /* source timestamp of the last packet forwarded */
+    uint32_t skip_ts;      /* ... and of the last one skipped */
+    uint64_t skipped_frames, skipped_packets;
     uint8_t codec_rtx[MAX_PLAY_CODECS]; /* RTX payload type for codecs[i], 0 if none */
     uint8_t rtx_pt;        /* for out_pt; 0: plain retransmission */
     bool nack_fb;          /* the player negotiated NACK for this track */
@@ -112,6 +120,10 @@ struct fo_session {
     char id[40];
     char ufrag[16];
     char pwd[40];
+    char old_ufrag[16];    /* ours before an ICE restart, valid until a check with the new ones */
+    char old_pwd[40];
+    char remote_ufrag[64]; /* the peer's, from its offer or its latest ICE restart */
+    char remote_pwd[128];
     char ctx[256];
     fo_role_t role;
     fo_stream_t *stream;

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* A peer's ICE/DTLS/SRTP path. State machine: NEW -(valid check)-> CHECKED -(DTLS done, keys
- * exported)-> CONNECTED -> CLOSED (close_notify, DTLS failure, consent or pending timeout).
- * Where DTLS and media go is paths.c's: a confirmed address only. A ClientHello that arrives
- * before any address is confirmed waits (one, the latest) and is handed to DTLS when one is, so
+/* A peer's ICE/DTLS/SRTP transport. State machine: NEW -(valid check)-> CHECKED -(DTLS done,
+ * keys exported)-> CONNECTED -> CLOSED (close_notify, DTLS failure, consent or pending timeout).
+ * Where DTLS and media go is paths.c's: a confirmed path only. A ClientHello that arrives
+ * before any path is confirmed waits (one, the latest) and is handed to DTLS when one is, so
  * no handshake flight goes to an unconfirmed address and no handshake work is done for one.
- * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. */
+ * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. The
+ * carrier of each path (UDP address or ICE-TCP connection) matters in four places only:
+ * where a slot comes from, where a committed packet goes, who protects it (a send worker for
+ * UDP, the loop for TCP: workers never touch a TCP queue) and the TCP connection's life. */
 #include "fanout/transport.h"
 
 #include <stdio.h>
@@ -24,7 +27,7 @@ struct fo_transport {
     void *user;
     char ctx[256];
     fo_transport_state_t state;
-    fo_paths_t *paths;       /* the peer's addresses and the one we send to */
+    fo_paths_t *paths;       /* the peer's paths and the one we send to */
     fo_dtls_t *dtls;
     bool peer_done;          /* told dtls that SRTP/SRTCP from the peer authenticated */
     fo_srtp_t *srtp;
@@ -53,15 +56,24 @@ static void close_with(fo_transport_t *t, const char *reason)
     if (t->cbs.on_closed) t->cbs.on_closed(t->user, reason);
 }
 
-static void dtls_send_cb(void *user, const uint8_t *buf, size_t len)
+/* Sends a datagram that is not SRTP (DTLS) on the selected path, copying it. */
+static void send_plain(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
-    fo_transport_t *t = user;
-    const fo_addr_t *to = fo_paths_selected(t->paths);
-    if (!to) return; /* cannot happen: DTLS starts only once an address is confirmed */
-    fo_udp_send(t->env->udp, buf, len, to);
+    const fo_path_t *p = fo_paths_selected(t->paths);
+    if (!p) return; /* DTLS starts only once a path is confirmed; its connection may close */
+    if (p->tcp) {
+        if (fo_tcp_conn_send(p->tcp, buf, len) != 0) {
+            t->stats.tx_dropped++;
+            return;
+        }
+    } else if (t->env->udp) {
+        fo_udp_send(t->env->udp, buf, len, &p->addr);
+    }
     t->stats.tx_packets++;
     t->stats.tx_bytes += len;
 }
+
+static void dtls_send_cb(void *user, const uint8_t *buf, size_t len) { send_plain(user, buf, len); }
 
 static void dtls_timer_cb(void *user, int ms)
 {
@@ -76,7 +88,7 @@ static void dtls_timer_fired(fo_timer_t *timer)
 {
     fo_transport_t *t = timer->user;
     int rc = fo_dtls_timeout(t->dtls);
-    fo_udp_flush(t->env->udp);
+    fo_transport_flush(t);
     if (rc != FO_EAGAIN && rc != 0) close_with(t, "DTLS handshake timed out");
 }
 
@@ -104,22 +116,63 @@ static void live_timer_fired(fo_timer_t *timer)
 
 static void on_dtls_input(fo_transport_t *t, const uint8_t *buf, size_t len);
 
-static void paths_address_cb(void *user, const fo_addr_t *addr, bool held)
+/* The send worker, if any, protects and sends for UDP paths only: a TCP connection's queue is
+ * the loop's. Moving to TCP waits until the worker has done everything queued for us (a
+ * fence), after which the loop owns the outbound SRTP context (docs/workers.md). */
+static void follow_carrier(fo_transport_t *t)
 {
-    fo_transport_t *t = user;
-    if (t->cbs.on_address) t->cbs.on_address(t->user, addr, held);
+    const fo_path_t *p = fo_paths_selected(t->paths);
+    if (!p || !t->env->workers || t->state != FO_TS_CONNECTED) return;
+    if (p->tcp && t->worker) {
+        fo_workers_fence(t->env->workers, t->worker);
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE-TCP: outbound SRTP back from send worker %u to the loop", t->worker);
+        t->worker = 0;
+    } else if (!p->tcp && !t->worker) {
+        t->worker = fo_workers_assign(t->env->workers);
+    }
 }
 
-/* An address is confirmed and selected: a ClientHello that waited for it goes to DTLS now. */
-static void paths_selected_cb(void *user, const fo_addr_t *addr, bool first)
+static void tcp_closed_cb(void *owner, fo_tcp_conn_t *c)
+{
+    fo_transport_t *t = owner;
+    const fo_path_t *sel = fo_paths_selected(t->paths);
+    FO_LOG(FO_LOG_INFO, t->ctx, "ICE-TCP connection closed%s",
+           sel && sel->tcp == c ? ": it was the path in use" : "");
+    fo_paths_forget_tcp(t->paths, c);
+}
+
+static void tcp_writable_cb(void *owner, fo_tcp_conn_t *c)
+{
+    (void)c;
+    fo_transport_t *t = owner;
+    if (t->state != FO_TS_CLOSED && t->cbs.on_writable) t->cbs.on_writable(t->user);
+}
+static const fo_tcp_owner_cbs_t tcp_owner_cbs = {.closed = tcp_closed_cb, .writable = tcp_writable_cb};
+
+/* A path is held now, or forgotten to make room: the router indexes UDP addresses; a TCP
+ * connection is bound to us, or closed. */
+static void paths_address_cb(void *user, const fo_path_t *path, bool held)
 {
     fo_transport_t *t = user;
-    (void)addr;
-    if (!first || t->state != FO_TS_CHECKED || !t->reasm || !t->reasm->held) return;
+    if (path->tcp) {
+        if (held) fo_tcp_conn_bind(path->tcp, &tcp_owner_cbs, t);
+        else fo_tcp_conn_close(path->tcp, "a newer path took its place");
+    } else if (t->cbs.on_address) {
+        t->cbs.on_address(t->user, &path->addr, held);
+    }
+}
+
+/* The selected path changed. The first: a ClientHello that waited for a confirmed path goes
+ * to DTLS now. */
+static void paths_selected_cb(void *user, const fo_path_t *path, bool first)
+{
+    fo_transport_t *t = user;
+    if (path) follow_carrier(t);
+    if (!path || !first || t->state != FO_TS_CHECKED || !t->reasm || !t->reasm->held) return;
     size_t len = t->reasm->held;
     t->reasm->held = 0;
     on_dtls_input(t, t->reasm->out, len);
-    fo_udp_flush(t->env->udp);
+    fo_transport_flush(t);
 }
 
 fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
@@ -158,6 +211,10 @@ void fo_transport_free(fo_transport_t *t)
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
     fo_dtls_free(t->dtls);
+    const fo_path_t *all;
+    size_t n = t->paths ? fo_paths_all(t->paths, &all) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (all[i].tcp) fo_tcp_conn_close(all[i].tcp, "session ended");
     fo_paths_free(t->paths);
     if (t->worker) /* its worker frees it after the packets queued before (docs/workers.md) */
         fo_workers_release(t->env->workers, t->worker, t->srtp);
@@ -167,7 +224,7 @@ void fo_transport_free(fo_transport_t *t)
     free(t);
 }
 
-void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_paths_check_t *c)
+void fo_transport_on_check(fo_transport_t *t, const fo_path_t *from, const fo_paths_check_t *c)
 {
     if (t->state == FO_TS_CLOSED) return;
     uint64_t now = fo_loop_now(t->env->loop);
@@ -181,12 +238,20 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_pa
     t->stats.last_check_ms = now;
     if (t->state != FO_TS_CONNECTED) { /* the checks of the connect phase: their timing matters */
         char a[64];
-        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check from %s%s, %llu ms after the offer",
-               fo_addr_str(from, a, sizeof a), c->nominated ? " (USE-CANDIDATE)" : "",
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check from %s %s%s, %llu ms after the offer",
+               from->tcp ? "tcp" : "udp", fo_addr_str(&from->addr, a, sizeof a),
+               c->nominated ? " (USE-CANDIDATE)" : "",
                (unsigned long long)(now - t->stats.created_ms));
     }
-    fo_paths_on_check(t->paths, from, c);
+    fo_paths_check_t cc = *c;
+    cc.confirmed = cc.confirmed || from->tcp; /* the connection's handshake proved the peer */
+    fo_paths_on_check(t->paths, from, &cc);
     if (t->state == FO_TS_NEW) t->state = FO_TS_CHECKED;
+}
+
+int fo_transport_set_ice(fo_transport_t *t, const fo_transport_ice_t *ice)
+{
+    return fo_paths_set_ice(t->paths, ice->local_ufrag, ice->remote_ufrag, ice->remote_pwd);
 }
 
 int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
@@ -204,7 +269,7 @@ static void dtls_result_cb(void *user, int rc)
 {
     fo_transport_t *t = user;
     if (rc != FO_EAGAIN && t->state != FO_TS_CLOSED) dtls_result(t, rc);
-    fo_udp_flush(t->env->udp);
+    fo_transport_flush(t);
 }
 
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
@@ -263,7 +328,7 @@ static void dtls_result(fo_transport_t *t, int rc)
     free(t->reasm);
     t->reasm = NULL;
     t->state = FO_TS_CONNECTED;
-    if (t->env->workers) t->worker = fo_workers_assign(t->env->workers);
+    follow_carrier(t); /* a send worker for a UDP path */
     t->stats.connected_ms = fo_loop_now(t->env->loop);
     FO_LOG(FO_LOG_INFO, t->ctx, "connected (DTLS-SRTP) in %llu ms",
            (unsigned long long)(t->stats.connected_ms - t->stats.created_ms));
@@ -271,7 +336,7 @@ static void dtls_result(fo_transport_t *t, int rc)
     if (t->cbs.on_connected) t->cbs.on_connected(t->user);
 }
 
-void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from)
+void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_path_t *from)
 {
     if (t->state == FO_TS_CLOSED || t->state == FO_TS_NEW) return;
     /* While connecting, what the peer sends funds retransmissions of our confirmation request
@@ -315,30 +380,44 @@ void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const
 
 fo_transport_state_t fo_transport_state(const fo_transport_t *t) { return t->state; }
 
+const fo_path_t *fo_transport_path(const fo_transport_t *t) { return fo_paths_selected(t->paths); }
+
 const fo_addr_t *fo_transport_addr(const fo_transport_t *t)
 {
-    const fo_addr_t *a = fo_paths_selected(t->paths);
-    return a ? a : fo_paths_wanted(t->paths);
+    const fo_path_t *p = fo_paths_selected(t->paths);
+    if (!p) p = fo_paths_wanted(t->paths);
+    return p ? &p->addr : NULL;
 }
 
-size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out)
+size_t fo_transport_paths(const fo_transport_t *t, const fo_path_t **out)
 {
-    return fo_paths_addrs(t->paths, out);
+    return fo_paths_all(t->paths, out);
+}
+
+bool fo_transport_congested(const fo_transport_t *t)
+{
+    const fo_path_t *p = fo_paths_selected(t->paths);
+    return p && p->tcp && fo_tcp_conn_congested(p->tcp);
 }
 
 uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap)
 {
     if (t->worker) return fo_workers_slot(t->env->workers, t->worker, cap);
-    return fo_udp_slot(t->env->udp, cap);
+    const fo_path_t *p = fo_paths_selected(t->paths);
+    if (p && p->tcp) return fo_tcp_conn_slot(p->tcp, cap);
+    if (t->env->udp) return fo_udp_slot(t->env->udp, cap);
+    *cap = FO_UDP_BUF;
+    return t->env->scratch;
 }
 
 static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
 {
-    if (t->state != FO_TS_CONNECTED) return FO_EAGAIN; /* a worker's slot is just not used */
+    const fo_path_t *p = fo_paths_selected(t->paths);
+    /* a slot of a worker or a connection that is not committed is just not used */
+    if (t->state != FO_TS_CONNECTED || !p) return FO_EAGAIN;
     if (t->worker) {
         if (len + FO_SRTP_MAX_TRAILER > FO_UDP_BUF) return FO_ETOOBIG;
-        int rc = fo_workers_commit(t->env->workers, t->worker, len, rtcp, t->srtp,
-                                   fo_paths_selected(t->paths));
+        int rc = fo_workers_commit(t->env->workers, t->worker, len, rtcp, t->srtp, &p->addr);
         if (rc != 0) return rc;
         t->stats.tx_packets++;
         t->stats.tx_bytes += len + (rtcp ? 14 : 10); /* + SRTCP index and/or the 80-bit tag */
@@ -348,7 +427,14 @@ static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
     int rc = rtcp ? fo_srtp_protect_rtcp(t->srtp, slot, &n, FO_UDP_BUF)
                   : fo_srtp_protect(t->srtp, slot, &n, FO_UDP_BUF);
     if (rc != 0) return rc;
-    fo_udp_commit(t->env->udp, n, fo_paths_selected(t->paths));
+    if (p->tcp) {
+        if (fo_tcp_conn_commit(p->tcp, n) != 0) {
+            t->stats.tx_dropped++;
+            return FO_EAGAIN;
+        }
+    } else {
+        fo_udp_commit(t->env->udp, n, &p->addr);
+    }
     t->stats.tx_packets++;
     t->stats.tx_bytes += n;
     return 0;
@@ -373,7 +459,12 @@ int fo_transport_send_rtcp(fo_transport_t *t, const uint8_t *buf, size_t len)
     return fo_transport_commit_rtcp(t, slot, len);
 }
 
-void fo_transport_flush(fo_transport_t *t) { fo_udp_flush(t->env->udp); }
+void fo_transport_flush(fo_transport_t *t)
+{
+    /* the UDP flush hook flushes the send workers and the TCP queues too (router.c) */
+    if (t->env->udp) fo_udp_flush(t->env->udp);
+    else if (t->env->tcp) fo_tcp_flush(t->env->tcp);
+}
 
 void fo_transport_close(fo_transport_t *t)
 {

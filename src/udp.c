@@ -111,6 +111,84 @@ void fo_udp_set_source(struct msghdr *h, const fo_addr_t *to, uint8_t *ctl)
     memcpy(CMSG_DATA(c), &pi, sizeof pi);
 }
 
+int fo_addr_parse(const char *ip, int port, fo_addr_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (inet_pton(AF_INET, ip, &out->u.in.sin_addr) == 1) {
+        out->u.in.sin_family = AF_INET;
+        out->u.in.sin_port = htons((uint16_t)port);
+        out->len = sizeof out->u.in;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, &out->u.in6.sin6_addr) == 1) {
+        out->u.in6.sin6_family = AF_INET6;
+        out->u.in6.sin6_port = htons((uint16_t)port);
+        out->len = sizeof out->u.in6;
+        return 0;
+    }
+    return FO_EINVAL;
+}
+
+void fo_addr_unmap(fo_addr_t *a)
+{
+    if (a->u.sa.sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a->u.in6.sin6_addr)) return;
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = a->u.in6.sin6_port};
+    memcpy(&in.sin_addr, &a->u.in6.sin6_addr.s6_addr[12], 4);
+    memset(&a->u, 0, sizeof a->u);
+    a->u.in = in;
+    a->len = sizeof in;
+}
+
+bool fo_addr_v6_advertisable(const struct in6_addr *a)
+{
+    return !(IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+             IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_UNSPECIFIED(a));
+}
+
+int fo_addr_port(const fo_addr_t *a)
+{
+    return ntohs(a->u.sa.sa_family == AF_INET6 ? a->u.in6.sin6_port : a->u.in.sin_port);
+}
+
+static int bind_one(const fo_addr_t *a, int type)
+{
+    int fd = socket(a->u.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1, off = 0;
+    /* TCP listeners restart over TIME_WAIT; UDP must not (it would share the port) */
+    if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* dual-stack: "::" also takes IPv4, as mapped addresses */
+    if (a->u.sa.sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    if (bind(fd, &a->u.sa, a->len) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+int fo_addr_bind(const char *ip, int port, int type, fo_addr_t *bound)
+{
+    fo_addr_t a;
+    if (fo_addr_parse(ip, port, &a) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = bind_one(&a, type);
+    if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL) && a.u.sa.sa_family == AF_INET6 &&
+        IN6_IS_ADDR_UNSPECIFIED(&a.u.in6.sin6_addr)) {
+        FO_LOG(FO_LOG_WARN, NULL, "no IPv6 on this machine: listening on 0.0.0.0:%d instead of [::]:%d",
+               port, port);
+        fo_addr_parse("0.0.0.0", port, &a);
+        fd = bind_one(&a, type);
+    }
+    if (fd < 0) return -1;
+    bound->len = sizeof bound->u;
+    getsockname(fd, &bound->u.sa, &bound->len);
+    return fd;
+}
+
 static void udp_readable(fo_io_t *io, uint32_t events)
 {
     fo_udp_t *u = io->user;
@@ -138,6 +216,7 @@ static void udp_readable(fo_io_t *io, uint32_t events)
             u->raddr[i].len = u->rmsg[i].msg_hdr.msg_namelen;
             u->raddr[i].local.s_addr = 0;
             if (u->pktinfo) read_local(&u->rmsg[i].msg_hdr, &u->raddr[i]);
+            fo_addr_unmap(&u->raddr[i]); /* an IPv4 peer of a dual-stack socket */
             u->cb(u->user, u->rbuf[i], len, FO_UDP_BUF, &u->raddr[i]);
         }
         fo_udp_flush(u);
@@ -152,39 +231,26 @@ fo_udp_t *fo_udp_new(fo_loop_t *loop, const char *addr, int port, fo_udp_recv_cb
     u->loop = loop;
     u->cb = cb;
     u->user = user;
-    fo_addr_t a = {0};
-    if (inet_pton(AF_INET, addr, &a.u.in.sin_addr) == 1) {
-        a.u.in.sin_family = AF_INET;
-        a.u.in.sin_port = htons((uint16_t)port);
-        a.len = sizeof a.u.in;
-    } else if (inet_pton(AF_INET6, addr, &a.u.in6.sin6_addr) == 1) {
-        a.u.in6.sin6_family = AF_INET6;
-        a.u.in6.sin6_port = htons((uint16_t)port);
-        a.len = sizeof a.u.in6;
-    } else {
-        FO_LOG(FO_LOG_ERROR, NULL, "rtc listen address '%s' is not an IP address", addr);
-        free(u);
-        return NULL;
+    fo_addr_t bound;
+    int fd = fo_addr_bind(addr, port, SOCK_DGRAM, &bound);
+    if (fd < 0) {
+        if (errno == EINVAL)
+            FO_LOG(FO_LOG_ERROR, NULL, "rtc listen address '%s' is not an IP address", addr);
+        goto fail;
     }
-    int fd = socket(a.u.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) goto fail;
     int bufsz = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
-    if (a.u.sa.sa_family == AF_INET6) {
-        int off = 0; /* dual-stack: "::" also takes IPv4 as mapped addresses */
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-    }
-    if (bind(fd, &a.u.sa, a.len) != 0) goto fail;
-    if (a.u.sa.sa_family == AF_INET && a.u.in.sin_addr.s_addr == htonl(INADDR_ANY)) {
+    /* Bound to every address: each datagram carries the address it was sent to, and replies
+     * leave from it (IP_PKTINFO; on a dual-stack socket for its IPv4 peers, which is where a
+     * host with several addresses needs it). */
+    bool any = bound.u.sa.sa_family == AF_INET ? bound.u.in.sin_addr.s_addr == htonl(INADDR_ANY)
+                                               : IN6_IS_ADDR_UNSPECIFIED(&bound.u.in6.sin6_addr);
+    if (any) {
         int on = 1;
         u->pktinfo = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) == 0;
     }
-    struct sockaddr_storage bound;
-    socklen_t blen = sizeof bound;
-    getsockname(fd, (struct sockaddr *)&bound, &blen);
-    u->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                : ((struct sockaddr_in *)&bound)->sin_port);
+    u->port = fo_addr_port(&bound);
     u->io = (fo_io_t){.fd = fd, .cb = udp_readable, .user = u};
     if (fo_loop_io_add(loop, &u->io, EPOLLIN) != 0) goto fail;
     return u;

@@ -249,6 +249,18 @@ void fo_workers_release(fo_workers_t *w, unsigned k, fo_srtp_t *srtp)
     publish(q);
 }
 
+void fo_workers_fence(fo_workers_t *w, unsigned k)
+{
+    worker_t *q = &w->w[k - 1];
+    publish(q);
+    /* acquire: the worker's protects of those slots happen before our next use of the context */
+    while (atomic_load_explicit(&q->tail, memory_order_acquire) != q->head_local) {
+        publish(q);
+        sched_yield();
+    }
+    q->tail_cache = q->head_local;
+}
+
 void fo_workers_flush(fo_workers_t *w)
 {
     for (int k = 0; k < w->n - 1; k++) publish(&w->w[k]);

@@ -54,6 +54,11 @@ typedef struct {
     /* [rtc] */
     char rtc_listen[64];
     int rtc_port;
+    int udp;                    /* 1: media on the UDP port (0: TCP only) */
+    int tcp_port;               /* ICE-TCP port: -1 = "auto" (rtc_port's number), 0 = off;
+                                 * fo_config_tcp_port() resolves it */
+    int tcp_on_https;           /* 1: the HTTPS port takes ICE-TCP too (one-port mode) */
+    int tcp_max_pending;        /* TCP connections waiting for their first ICE check */
     char candidate[512];        /* space/comma separated addresses, "*" = this machine's */
     int consent_timeout;        /* seconds without a STUN check before a session ends */
     int pending_timeout;        /* seconds a session may stay unconnected */
@@ -141,6 +146,13 @@ int fo_config_workers(const fo_config_t *cfg);
 /* rtc.handshake_threads resolved: the number given (0: none), or for "auto" the CPUs this
  * process may run on. */
 int fo_config_handshake_threads(const fo_config_t *cfg);
+
+/* rtc.tcp_port resolved: the port given, rtc.port's number for "auto", 0 for off. */
+int fo_config_tcp_port(const fo_config_t *cfg);
+
+/* Settings that are valid one by one but not together (no media carrier at all, one-port
+ * mode without HTTPS). Returns 0, or FO_EINVAL with the reason in err. */
+int fo_config_check(const fo_config_t *cfg, char *err, size_t errcap);
 
 /* Sets "section.key=value" (the --set flag). Returns as fo_config_set; a missing '.' or '='
  * is FO_EINVAL. */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "fanout/clients.h"
 #include "fanout/loop.h"
@@ -32,6 +33,7 @@ typedef struct {
     const char *host;          /* "" if absent */
     const char *origin;        /* Origin header, "" if absent */
     const char *sec_fetch_site; /* Sec-Fetch-Site header, "" if absent */
+    const char *if_match;      /* If-Match, "" if absent */
     char remote_ip[64];
     bool tls;                  /* arrived on the HTTPS server */
     void *conn;                /* the server's, for fo_http_defer */
@@ -61,7 +63,8 @@ typedef struct {
  * static-file server try. */
 typedef bool (*fo_http_handler_cb)(void *user, const fo_http_req_t *req, fo_http_resp_t *resp);
 
-/* Listens on addr:port (IPv4 or IPv6 literal). `clients` (may be NULL: no per-client limits)
+/* Listens on addr:port (IPv4 or IPv6 literal; "::" is dual-stack, IPv4 clients' remote_ip in
+ * their IPv4 form). `clients` (may be NULL: no per-client limits)
  * applies the per-client limits (include/fanout/clients.h) and must outlive the server; its
  * http.max_connections (or, when 0, the descriptor limit) caps connections. NULL on failure
  * (logged). */
@@ -69,7 +72,8 @@ fo_http_t *fo_http_new(fo_loop_t *loop, const char *addr, int port, const char *
                        size_t max_body, fo_http_handler_cb cb, void *user, fo_clients_t *clients);
 /* The same over TLS (HTTPS): cert_path/key_path are PEM files, read once here; `priorities` is
  * the GnuTLS priority string (https.priorities: which protocol versions and cipher suites), read
- * at start. NULL on failure (logged). */
+ * at start. addr NULL: no listening socket, connections come through fo_http_adopt (one-port
+ * mode). NULL on failure (logged). */
 fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const char *www_root,
                            size_t max_body, const char *cert_path, const char *key_path,
                            const char *priorities, fo_http_handler_cb cb, void *user,
@@ -116,5 +120,8 @@ void fo_http_defer_answer(fo_http_defer_t *d, fo_http_resp_t *resp);
 bool fo_http_defer_client_gone(const fo_http_defer_t *d);
 /* Deferred requests waiting now (on this server). */
 size_t fo_http_deferred(const fo_http_t *h);
+/* Serves a connection accepted elsewhere (a sniffing ICE-TCP listener; nothing read from it
+ * yet). Takes `fd` in every case. Returns 0, or FO_EFULL when refused (over the limit). */
+int fo_http_adopt(fo_http_t *h, int fd, const struct sockaddr *sa, socklen_t salen);
 
 #endif

@@ -52,6 +52,11 @@ typedef struct {
     uint64_t nacks[2], plis[2]; /* [FO_ROLE_PUBLISH]: sent to publishers; [FO_ROLE_PLAY]: from players */
     uint64_t rtx_limited, twcc_limited; /* players' NACKed packets and TWCC feedback over budget */
     fo_history_mem_t history;  /* streams' packet histories */
+    /* Backpressure on players (slow ICE-TCP readers), folded like the SRTP counters: packets
+     * not sent (skipped video, refused by a full queue) and video frames skipped. */
+    uint64_t congestion_dropped, congestion_frames;
+    uint64_t tcp_sessions;     /* live sessions whose path in use is an ICE-TCP connection */
+    fo_tcp_stats_t tcp;        /* the ICE-TCP carrier */
     fo_rate_t rate;            /* UDP level, the whole server */
     fo_record_stats_t record;  /* recordings (record.h) */
     fo_clients_stats_t http;   /* the HTTP front's per-client limits (zero without them) */

@@ -10,7 +10,8 @@
  * someone else's address (source spoofing) cannot steer anything there. Until confirmed an
  * address receives STUN only, and no more bytes than the valid checks it sent plus one
  * confirmation request. The selected address follows the newest nominated (USE-CANDIDATE)
- * one, as ICE says, as soon as that one is confirmed. Loop thread only. */
+ * one, as ICE says, as soon as that one is confirmed. A path is a UDP address or an ICE-TCP
+ * connection (confirmed by its handshake). Loop thread only. */
 #ifndef FO_PATHS_H
 #define FO_PATHS_H
 
@@ -20,6 +21,7 @@
 
 #include "fanout/loop.h"
 #include "fanout/stun.h"
+#include "fanout/tcp.h"
 #include "fanout/udp.h"
 
 #define FO_PATHS_MAX 4
@@ -30,11 +32,23 @@
 
 typedef struct fo_paths fo_paths_t;
 
+/* A way to the peer: an address on the shared UDP socket, or an ICE-TCP connection (RFC 6544;
+ * its RFC 4571 frames are the datagrams). A TCP path needs no further proof that the peer is
+ * there: the connection's handshake gave it. */
 typedef struct {
-    /* `addr` is held now (held) or was forgotten to make room for another (!held). */
-    void (*on_address)(void *user, const fo_addr_t *addr, bool held);
-    /* The selected address changed to `addr` (first: there was none before). */
-    void (*on_selected)(void *user, const fo_addr_t *addr, bool first);
+    fo_addr_t addr;      /* UDP: the peer's address; TCP: the connection's remote address */
+    fo_tcp_conn_t *tcp;  /* NULL: UDP */
+} fo_path_t;
+
+/* The same way to the peer (the same connection, or the same UDP address). */
+bool fo_path_equal(const fo_path_t *a, const fo_path_t *b);
+
+typedef struct {
+    /* `path` is held now (held) or was forgotten to make room for another (!held). */
+    void (*on_address)(void *user, const fo_path_t *path, bool held);
+    /* The selected path changed to `path` (first: there was none before); NULL: the selected
+     * one was forgotten (fo_paths_forget_tcp) and no other is confirmed. */
+    void (*on_selected)(void *user, const fo_path_t *path, bool first);
 } fo_paths_cbs_t;
 
 typedef struct {
@@ -65,24 +79,31 @@ typedef struct {
 
 /* A valid ICE check from `from`: holds the address (evicting the stalest other one when full),
  * answers it, starts confirming it, and reselects. */
-void fo_paths_on_check(fo_paths_t *p, const fo_addr_t *from, const fo_paths_check_t *c);
+void fo_paths_on_check(fo_paths_t *p, const fo_path_t *from, const fo_paths_check_t *c);
 /* A STUN response from `from`: confirms the address when it answers its open request. Returns
  * 0 if it did, FO_ENOTFOUND if no request of ours matches, another negative code when forged
  * or refused (counted by the caller). */
 int fo_paths_on_response(fo_paths_t *p, const fo_addr_t *from, const uint8_t *buf, size_t len);
 /* Any other datagram from `from` (DTLS, SRTP) while connecting: it adds to an unconfirmed
  * address's budget, which may let a waiting retransmission of our request go. */
-void fo_paths_on_datagram(fo_paths_t *p, const fo_addr_t *from, size_t len);
+void fo_paths_on_datagram(fo_paths_t *p, const fo_path_t *from, size_t len);
 /* Marks a held address confirmed (e.g. a controlling agent's own check succeeded). */
 void fo_paths_confirm(fo_paths_t *p, const fo_addr_t *addr);
 
-/* The confirmed address to send DTLS and media to; NULL while none is. */
-const fo_addr_t *fo_paths_selected(const fo_paths_t *p);
-/* The address ICE would pick (newest nominated, else newest checked), confirmed or not; NULL
+/* A held ICE-TCP connection closed: forgets it (no on_address); the selection follows. */
+void fo_paths_forget_tcp(fo_paths_t *p, const fo_tcp_conn_t *conn);
+/* An ICE restart: the credentials of confirmation requests from now on (held paths keep
+ * their state; open requests are dropped and made again at the next checks). */
+int fo_paths_set_ice(fo_paths_t *p, const char *local_ufrag, const char *remote_ufrag,
+                     const char *remote_pwd);
+
+/* The confirmed path to send DTLS and media to; NULL while none is. */
+const fo_path_t *fo_paths_selected(const fo_paths_t *p);
+/* The path ICE would pick (newest nominated, else newest checked), confirmed or not; NULL
  * before any check. */
-const fo_addr_t *fo_paths_wanted(const fo_paths_t *p);
-/* Every held address. */
-size_t fo_paths_addrs(const fo_paths_t *p, const fo_addr_t **out);
+const fo_path_t *fo_paths_wanted(const fo_paths_t *p);
+/* Every held path. */
+size_t fo_paths_all(const fo_paths_t *p, const fo_path_t **out);
 /* Whether `addr` is held and confirmed. */
 bool fo_paths_is_confirmed(const fo_paths_t *p, const fo_addr_t *addr);
 

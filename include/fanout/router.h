@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The registry and the front door of the media path: streams by key, sessions by id, by ICE
- * ufrag and by peer address; the shared UDP port and its demultiplexing (RFC 7983: STUN is
- * answered here through the stun adapter, everything else goes to the transport that owns the
- * source address); turning an SDP offer into a session and an answer. Loop thread only. */
+ * ufrag and by peer address; the carriers (the shared UDP port, the ICE-TCP listeners) and
+ * their demultiplexing (RFC 7983: STUN is answered here through the stun adapter, everything
+ * else goes to the transport that owns the source address or TCP connection); turning an SDP
+ * offer into a session and an answer. Loop thread only. */
 #ifndef FO_ROUTER_H
 #define FO_ROUTER_H
 
@@ -14,6 +15,7 @@
 #include "fanout/dtls.h"
 #include "fanout/loop.h"
 #include "fanout/stream.h"
+#include "fanout/tcp.h"
 #include "fanout/udp.h"
 
 typedef struct fo_router fo_router_t;
@@ -88,11 +90,27 @@ void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user);
 /* Ends a session by id. Returns 0 or FO_ENOTFOUND. */
 int fo_router_end_session(fo_router_t *r, const char *id);
 
+/* ICE restart of session `id` with the peer's new credentials: makes and indexes our new
+ * ufrag/pwd (written to ufrag, pwd; NUL-terminated), keeps the previous ones until the first
+ * check with the new ones (fo_session_restart_ice). Returns 0, FO_ENOTFOUND or FO_ENOMEM. */
+int fo_router_ice_restart(fo_router_t *r, const char *id, const char *remote_ufrag,
+                          const char *remote_pwd, char ufrag[9], char pwd[25]);
+
 /* Feeds one datagram as if it had arrived on the shared port from `from` (the demux entry; for
  * tests and the demux fuzzer, which drive the router without sockets). buf is modified. */
 void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *from);
 
+/* The UDP media port; 0 with rtc.udp = false. */
 int fo_router_udp_port(const fo_router_t *r);
+/* The ICE-TCP ports, in the order they are advertised (i = 0, 1; 0 = none): rtc.tcp_port,
+ * then the HTTPS port in one-port mode. */
+int fo_router_tcp_port(const fo_router_t *r, int i);
+/* One-port mode (rtc.tcp_on_https): listens on the HTTPS address and port, keeps the ICE-TCP
+ * connections and hands TLS ones to `cb` (fo_tcp_listen's sniffing). Returns the port or a
+ * negative code (FO_EINVAL when the router has no TCP carrier). */
+int fo_router_listen_tls(fo_router_t *r, const char *addr, int port, fo_tcp_tls_cb cb, void *user);
+/* The ICE-TCP carrier's counters (zero without one). */
+void fo_router_tcp_stats(const fo_router_t *r, fo_tcp_stats_t *out);
 /* The advertised candidate addresses. */
 size_t fo_router_candidates(const fo_router_t *r, const char *const **out);
 

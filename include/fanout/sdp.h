@@ -17,6 +17,7 @@
 #define FO_SDP_MAX_EXT 16
 #define FO_SDP_MAX_SSRCS 8
 #define FO_SDP_MAX_CANDIDATES 8
+#define FO_SDP_MAX_TCP_PORTS 2 /* ICE-TCP ports advertised (the media port, the HTTPS port) */
 #define FO_SDP_MAX_RIDS 3    /* simulcast layers we take (more are not answered) */
 #define FO_SDP_RID_LEN 17    /* RFC 8851 rid-id, at most 16 characters here */
 #define FO_SDP_MAX_LEN 65536 /* offers longer than this are refused */
@@ -179,14 +180,18 @@ typedef struct {
     const char *fingerprint;                 /* sha-256 "AB:CD:..." */
     const char *candidates[FO_SDP_MAX_CANDIDATES]; /* addresses (IPv4/IPv6 literals) */
     size_t n_candidates;
-    uint16_t port;                           /* the shared UDP port */
+    uint16_t port;                           /* the shared UDP port; 0: no UDP candidates */
+    uint16_t tcp_ports[FO_SDP_MAX_TCP_PORTS]; /* ICE-TCP passive ports, in order of preference */
+    size_t n_tcp_ports;
     uint64_t session_id;                     /* o= line (top bit dropped: < 2^63) */
     fo_sdp_answer_media_t media[FO_SDP_MAX_MEDIA]; /* one per offered media, same order */
 } fo_sdp_answer_t;
 
 /* Writes the answer (CRLF lines) into out[0..cap), NUL-terminated: a=ice-lite, BUNDLE of the
  * accepted mids, per media: mid, direction, rtcp-mux, rtcp-rsize (when offered), ice
- * credentials, fingerprint, setup:passive, host candidates on every accepted media, rtpmap/
+ * credentials, fingerprint, setup:passive, host candidates on every accepted media (every
+ * address on the UDP port, then every address on each TCP port as an RFC 6544 passive
+ * candidate with a lower priority, so that a browser takes UDP when it works), rtpmap/
  * fmtp/rtcp-fb of the accepted payload types, extmaps kept, and for sending media a=msid,
  * a=ssrc (cname, msid) and ssrc-group:FID when RTX is used. Rejected media become
  * "m=<kind> 0 <proto> <first format>" with a=mid and a=inactive, outside BUNDLE. Empty cname

@@ -96,6 +96,22 @@ const char *fo_session_id(const fo_session_t *s);
 /* Our ICE username fragment and password (the STUN USERNAME starts with the ufrag). */
 const char *fo_session_ufrag(const fo_session_t *s);
 const char *fo_session_pwd(const fo_session_t *s);
+/* The peer's ICE credentials: from its offer, or from its latest ICE restart. */
+const char *fo_session_remote_ufrag(const fo_session_t *s);
+const char *fo_session_remote_pwd(const fo_session_t *s);
+/* ICE restart (RFC 8445 9, RFC 9725 4.3.3): ufrag/pwd become ours and remote_* the peer's. Our
+ * previous credentials stay valid (fo_session_old_ufrag) until fo_session_forget_old_ice, so
+ * the peer's checks on the old pair keep consent while it checks the new one. The transport,
+ * its DTLS association and SRTP contexts, and the media state (SSRCs, sequence numbers) are
+ * untouched: media goes on. Strings are copied (truncated to the fields). */
+void fo_session_restart_ice(fo_session_t *s, const char *ufrag, const char *pwd,
+                            const char *remote_ufrag, const char *remote_pwd);
+/* Our credentials of the previous ICE generation ("" when none). */
+const char *fo_session_old_ufrag(const fo_session_t *s);
+void fo_session_forget_old_ice(fo_session_t *s);
+/* Our password for a check whose USERNAME starts with ufrag[0..len): the current one's, the
+ * previous generation's, or NULL. *old tells which (may be NULL). */
+const char *fo_session_pwd_for(const fo_session_t *s, const char *ufrag, size_t len, bool *old);
 fo_role_t fo_session_role(const fo_session_t *s);
 fo_stream_t *fo_session_stream(const fo_session_t *s);
 fo_transport_t *fo_session_transport(const fo_session_t *s);
@@ -129,8 +145,12 @@ typedef struct {
     fo_role_t role;
     fo_transport_state_t state;
     fo_addr_t remote;           /* family 0 before the first ICE check */
+    bool tcp;                   /* the path in use is an ICE-TCP connection */
     uint64_t created_ms, connected_ms; /* loop clock; connected 0 if not yet */
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
+    /* Player under backpressure (a slow ICE-TCP reader): packets not sent (video of skipped
+     * frames, anything a full queue refused) and video frames skipped. */
+    uint64_t tx_dropped, frames_skipped;
     uint32_t rtt_ms;            /* 0 when unknown */
     /* Player with transport-wide-cc: the send-side bandwidth estimate (bwe.h) and what it was
      * computed from, over the last feedback window. All 0 without TWCC. */

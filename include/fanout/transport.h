@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* One peer's path over the shared UDP port: the addresses that passed ICE checks and the one we
- * send to (paths.h: the newest nominated one that confirmed it is really the peer's), consent
- * freshness, a cap on the checks it answers, the DTLS handshake (we are the server) and the
- * SRTP contexts it keys. Gets datagrams already demultiplexed to it by the router; hands
- * decrypted RTP/RTCP to its owner through callbacks. Owner: the loop thread. */
+/* One peer's transport: the paths that passed ICE checks (addresses on the shared UDP port, or
+ * ICE-TCP connections) and the one we send to (paths.h: the newest nominated one that is
+ * confirmed to be really the peer's), consent freshness, a cap on the checks it answers, the
+ * DTLS handshake (we are the server) and the SRTP contexts it keys. Gets datagrams already
+ * demultiplexed to it by the router, from either carrier; hands decrypted RTP/RTCP to its
+ * owner through callbacks. Nothing above it knows which carrier a packet took. Owner: the loop
+ * thread. */
 #ifndef FO_TRANSPORT_H
 #define FO_TRANSPORT_H
 
@@ -15,6 +17,7 @@
 #include "fanout/loop.h"
 #include "fanout/paths.h"
 #include "fanout/stun.h"
+#include "fanout/tcp.h"
 #include "fanout/udp.h"
 #include "fanout/workers.h"
 
@@ -39,11 +42,15 @@ typedef struct {
     void (*on_rtp)(void *user, uint8_t *buf, size_t len);
     void (*on_rtcp)(void *user, uint8_t *buf, size_t len);
     void (*on_closed)(void *user, const char *reason);
-    /* The set of peer addresses changed: `addr` passed an ICE check and is ours now (held), or
-     * it was forgotten to make room for another (!held). The router indexes exactly the
-     * addresses held: every address reported held is reported !held before it leaves, except
-     * those still held when the transport is freed (the owner unindexes fo_transport_addrs). */
+    /* The set of peer UDP addresses changed: `addr` passed an ICE check on the UDP port and is
+     * ours now (held), or it was forgotten to make room for another (!held). The router
+     * indexes exactly the addresses held: every address reported held is reported !held
+     * before it leaves, except those still held when the transport is freed (the owner
+     * unindexes the UDP ones of fo_transport_paths). TCP connections need no index: they
+     * know their transport. */
     void (*on_address)(void *user, const fo_addr_t *addr, bool held);
+    /* The path was congested (fo_transport_congested) and can take more again. */
+    void (*on_writable)(void *user);
 } fo_transport_cbs_t;
 
 /* Totals every transport adds to (for the router's counters and /metrics). */
@@ -57,7 +64,9 @@ typedef struct {
 
 typedef struct {
     fo_loop_t *loop;
-    fo_udp_t *udp;
+    fo_udp_t *udp;           /* NULL with UDP media off */
+    fo_tcp_t *tcp;           /* NULL with ICE-TCP off */
+    uint8_t *scratch;        /* FO_UDP_BUF bytes: the slot when no path can take a packet */
     fo_dtls_ctx_t *dtls;
     fo_workers_t *workers;   /* NULL: the loop protects and sends everything */
     int consent_timeout_ms;
@@ -81,31 +90,42 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
                                  const fo_transport_cbs_t *cbs, void *user, const char *log_ctx);
 void fo_transport_free(fo_transport_t *t);
 
-/* The router validated an ICE check for us from `from` (c->reply is its answer, sent from here
- * within the rules of paths.h). At most FO_TRANSPORT_CHECKS_PER_S are taken per second. */
-void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_paths_check_t *c);
-/* A STUN response from one of our addresses: it may confirm the address (paths.h). Returns
- * 0 when it did, else negative (not ours, forged or refused). */
+/* The router validated an ICE check for us on `path` (c->reply is its answer, sent from here
+ * within the rules of paths.h; a TCP path is confirmed by its connection). A TCP path's
+ * connection is bound to this transport from then on (it is closed with the transport, or when
+ * it makes room for a newer path). At most FO_TRANSPORT_CHECKS_PER_S are taken per second. */
+void fo_transport_on_check(fo_transport_t *t, const fo_path_t *path, const fo_paths_check_t *c);
+/* A STUN response from one of our UDP addresses: it may confirm the address (paths.h).
+ * Returns 0 when it did, else negative (not ours, forged or refused). */
 int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
                                   size_t len);
-/* A non-STUN datagram from one of our addresses (DTLS, SRTP or SRTCP); decrypted in place. */
-void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from);
+/* An ICE restart: the peer's new credentials and our new ufrag, for the Binding requests that
+ * confirm addresses from now on. */
+int fo_transport_set_ice(fo_transport_t *t, const fo_transport_ice_t *ice);
+/* A non-STUN datagram from one of our paths (DTLS, SRTP or SRTCP); decrypted in place. */
+void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_path_t *path);
 
 fo_transport_state_t fo_transport_state(const fo_transport_t *t);
 static inline bool fo_transport_ready(const fo_transport_t *t)
 {
     return fo_transport_state(t) == FO_TS_CONNECTED;
 }
-/* The address we send to (confirmed), else the one ICE wants while it is being confirmed;
- * NULL before any ICE check. */
+/* The path we send to (confirmed); NULL before one is (or when its connection closed). */
+const fo_path_t *fo_transport_path(const fo_transport_t *t);
+/* Its address, else the one ICE wants while it is being confirmed; NULL before any check. */
 const fo_addr_t *fo_transport_addr(const fo_transport_t *t);
-/* All addresses that passed a check (to unindex them when freeing). */
-size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out);
+/* All paths that passed a check (the router unindexes the UDP ones when freeing). */
+size_t fo_transport_paths(const fo_transport_t *t, const fo_path_t **out);
+/* Whether the path we send on is backed up (an ICE-TCP connection over its queue's soft
+ * limit): a sender should skip what it can (whole video frames) until on_writable. */
+bool fo_transport_congested(const fo_transport_t *t);
 
 /* Zero-copy send: write a plaintext RTP/RTCP packet into the slot from fo_transport_slot, then
  * commit it: it is protected in place and queued to the peer. Returns 0, FO_EAGAIN (not
- * connected, or the send worker's queue is full: dropped) or FO_ECRYPTO. With send workers a
- * connected transport's slot is in its worker's queue, which protects and sends it there. */
+ * connected, or the send worker's queue or the TCP connection's queue is full: dropped) or
+ * FO_ECRYPTO. With send workers a transport connected over UDP has its slot in its worker's
+ * queue, which protects and sends it there; over TCP the loop protects into the connection's
+ * queue (docs/workers.md). */
 uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap);
 int fo_transport_commit_rtp(fo_transport_t *t, uint8_t *slot, size_t len);
 int fo_transport_commit_rtcp(fo_transport_t *t, uint8_t *slot, size_t len);
@@ -124,6 +144,7 @@ typedef struct {
     uint64_t rx_dropped;  /* failed SRTP auth, replay, unexpected, over the rate cap */
     uint64_t rx_rate_dropped; /* of which over env->max_pps */
     uint64_t checks_limited;  /* ICE checks over FO_TRANSPORT_CHECKS_PER_S */
+    uint64_t tx_dropped;  /* packets a full TCP queue refused */
     uint64_t created_ms, connected_ms, last_check_ms;
 } fo_transport_stats_t;
 const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t);

@@ -40,6 +40,22 @@ bool fo_addr_equal(const fo_addr_t *a, const fo_addr_t *b);
 uint32_t fo_addr_hash(const fo_addr_t *a);
 /* "1.2.3.4:5678" / "[::1]:5678" into buf; returns buf. */
 const char *fo_addr_str(const fo_addr_t *a, char *buf, size_t cap);
+/* An IP literal (IPv4 or IPv6) and a port into *out. Returns 0 or FO_EINVAL. */
+int fo_addr_parse(const char *ip, int port, fo_addr_t *out);
+/* An IPv4-mapped IPv6 address (how a dual-stack socket sees an IPv4 peer) becomes plain IPv4,
+ * so that a peer has one form in every index and in STUN's XOR-MAPPED-ADDRESS; other addresses
+ * are left as they are. Sending to the IPv4 form on a dual-stack socket works (Linux). */
+void fo_addr_unmap(fo_addr_t *a);
+/* A non-blocking socket of `type` (SOCK_DGRAM/SOCK_STREAM) bound to ip:port (SO_REUSEADDR for TCP);
+ * "::" (or any IPv6 address) is dual-stack (IPV6_V6ONLY off), and "::" falls back to 0.0.0.0
+ * on a kernel without IPv6. Fills *bound with the bound address (the port when 0 was asked).
+ * Returns the descriptor, or -1 with errno set (FO_EINVAL-like: EINVAL for a bad literal). */
+int fo_addr_bind(const char *ip, int port, int type, fo_addr_t *bound);
+/* The port of an address (host order). */
+int fo_addr_port(const fo_addr_t *a);
+/* Whether an IPv6 address is one to advertise as a host candidate: not loopback, link-local,
+ * site-local, multicast, unspecified or IPv4-mapped (global unicast and ULA are). Pure. */
+bool fo_addr_v6_advertisable(const struct in6_addr *a);
 
 #define FO_UDP_BUF 2048   /* per datagram buffer: MTU-sized packets plus the SRTP trailer */
 #define FO_UDP_BATCH 32
@@ -57,8 +73,8 @@ typedef struct {
     uint64_t rx_truncated; /* datagram larger than FO_UDP_BUF */
 } fo_udp_stats_t;
 
-/* Binds addr:port (IPv4 or IPv6 literal) and registers with the loop. NULL on failure
- * (logged). */
+/* Binds addr:port (IPv4 or IPv6 literal, as fo_addr_bind) and registers with the loop. NULL on
+ * failure (logged). Peers' addresses are given unmapped (fo_addr_unmap). */
 fo_udp_t *fo_udp_new(fo_loop_t *loop, const char *addr, int port, fo_udp_recv_cb cb, void *user);
 void fo_udp_free(fo_udp_t *u);
 /* The bound port (useful when port 0 was asked). */

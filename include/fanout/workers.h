@@ -40,6 +40,10 @@ int fo_workers_commit(fo_workers_t *w, unsigned k, size_t len, bool rtcp, fo_srt
                       const fo_addr_t *to);
 /* Hands `srtp` to worker k to free after every packet queued before (takes ownership). */
 void fo_workers_release(fo_workers_t *w, unsigned k, fo_srtp_t *srtp);
+/* Waits until worker k has done every slot queued so far (publishing and yielding, bounded by
+ * one ring's worth of sends): afterwards the loop may use an outbound SRTP context worker k
+ * owned, as long as it queues nothing more for it (a transport moving to ICE-TCP). */
+void fo_workers_fence(fo_workers_t *w, unsigned k);
 /* Publishes committed slots to the workers and wakes sleeping ones. */
 void fo_workers_flush(fo_workers_t *w);
 

@@ -92,7 +92,7 @@ hp=$(free_port); rp=$(free_port)
 if FANOUT_HTTP_PORT=$hp FANOUT_RTC_PORT=$rp FANOUT_HTTPS_ENABLED=false CANDIDATE=198.51.100.7 \
   FANOUT_HTTP_WWW="$src/www" FANOUT_RTC_PORTT=9 FANOUT_SRTP_CRYPTO=nettle \
   start "$tmp/b.log" -c "$src/conf/fanout.conf"; then
-  grep -q "fanout ready: http 0.0.0.0:$hp, rtc udp 0.0.0.0:$rp" "$tmp/b.log" \
+  grep -q "fanout ready: http \[::\]:$hp, rtc udp \[::\]:$rp, rtc tcp \[::\]:$rp" "$tmp/b.log" \
     && ok "env: FANOUT_HTTP_PORT, FANOUT_RTC_PORT, FANOUT_HTTPS_ENABLED" || fail "env: ports: $(grep ready "$tmp/b.log")"
   grep -q "WARN  environment FANOUT_RTC_PORTT is not a setting and is ignored (did you mean FANOUT_RTC_PORT?)" "$tmp/b.log" \
     && ok "env: a misspelt FANOUT_RTC_PORTT is warned about, with a suggestion" \
@@ -108,7 +108,7 @@ hp2=$(free_port); rp=$(free_port)
 if FANOUT_HTTP_PORT=1 CANDIDATE=198.51.100.7 start "$tmp/c.log" -c "$src/conf/fanout.conf" \
   --http-port "$hp2" --rtc-port "$rp" --candidate 203.0.113.5 --no-https --www "$src/www" \
   --set rtc.max_sessions=7 --log-level warn --set log.level=info; then
-  grep -q "fanout ready: http 0.0.0.0:$hp2, rtc udp" "$tmp/c.log" && grep -q "ICE candidate 203.0.113.5 " "$tmp/c.log" \
+  grep -q "fanout ready: http \[::\]:$hp2, rtc udp" "$tmp/c.log" && grep -q "ICE candidate 203.0.113.5 " "$tmp/c.log" \
     && ok "flags override the environment" || fail "flags: $(cat "$tmp/c.log")"
   grep -q "INFO" "$tmp/c.log" && ok "flags apply in order (--set log.level=info after --log-level warn)" \
     || fail "flags: order"
@@ -156,6 +156,13 @@ rc=0; out=$("$bin" -c "$src/conf/fanout.conf" --set rtc.nope=1 2>&1 >/dev/null) 
 [ "$rc" = 2 ] && grep -q "unknown setting rtc.nope" <<<"$out" && ok "bad --set: exit 2" || fail "bad --set: $rc '$out'"
 rc=0; out=$("$bin" --bogus 2>&1 >/dev/null) || rc=$?
 [ "$rc" = 2 ] && ok "unknown flag: exit 2" || fail "unknown flag: exit $rc"
+# settings that are fine one by one but not together (fo_config_check)
+rc=0; out=$("$bin" -c "$src/conf/fanout.conf" --set rtc.udp=false --set rtc.tcp_port=0 2>&1 >/dev/null) || rc=$?
+[ "$rc" = 2 ] && grep -q "no way for media to reach the server" <<<"$out" && ok "no media carrier: exit 2" \
+  || fail "no media carrier: exit $rc '$out'"
+rc=0; out=$("$bin" -c "$src/conf/fanout.conf" --no-https --set rtc.tcp_on_https=true 2>&1 >/dev/null) || rc=$?
+[ "$rc" = 2 ] && grep -q "rtc.tcp_on_https needs https.enabled" <<<"$out" && ok "one-port mode without HTTPS: exit 2" \
+  || fail "one-port mode without HTTPS: exit $rc '$out'"
 # HTTPS with a certificate but no key: start-up fails and says why
 touch "$tmp/only.crt"
 rc=0; out=$("$bin" -c "$src/conf/fanout.conf" --http-port "$(free_port)" --rtc-port "$(free_port)" \

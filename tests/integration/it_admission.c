@@ -39,15 +39,17 @@ int main(int argc, char **argv)
             snprintf(ip, sizeof ip, "127.0.0.%d", c + 2);
             int code = 0, st = fo_raw_offer_from(ip, srv.api, true, "live/adm", NULL, NULL, NULL, &code);
             if (st == 200) ok[c]++, total++;
-            else if (st == 429 && code == 1012) limited++;
+            /* 1012: rtc.offer_rate_per_ip; 429: the HTTP front's http.signal_rate, which a
+             * client offering this fast meets first after its burst (clients.h) */
+            else if (st == 429 && (code == 1012 || code == 429)) limited++;
             else other++;
         }
     for (int c = 0; c < CLIENTS; c++)
         if (ok[c] > BURST + 5 || ok[c] < 1)
             fo_test_fail("1: client %d got %d of %d sessions (burst %d)", c, ok[c], OFFERS, BURST);
     if (other || total > CLIENTS * SHARE)
-        fo_test_fail("1: %d sessions, %d limited (429/1012), %d other answers", total, limited, other);
-    printf("it_admission: 1: %d clients x %d offers: %d sessions, %d refused 429 (code 1012)\n", CLIENTS,
+        fo_test_fail("1: %d sessions, %d limited (429), %d other answers", total, limited, other);
+    printf("it_admission: 1: %d clients x %d offers: %d sessions, %d refused 429\n", CLIENTS,
            OFFERS, total, limited);
 
     /* 2. someone else still gets in */

@@ -86,7 +86,7 @@ static void error_paths(const char *offer)
     expect("DELETE on an unknown resource", r, 404, NULL);
     resp_free(&r);
     r = req("PATCH", "/rtc/v1/resource/nosuchsession000", "application/trickle-ice-sdpfrag", "a=end-of-candidates\r\n");
-    expect("PATCH (trickle)", r, 405, "Allow: DELETE");
+    expect("PATCH (trickle) on an unknown resource", r, 404, "Allow: DELETE, PATCH");
     resp_free(&r);
     r = req("OPTIONS", "/rtc/v1/whip/", NULL, NULL);
     expect("OPTIONS on the WHIP endpoint", r, 204, "Accept-Post: application/sdp");

@@ -37,8 +37,15 @@ static void test_interfaces(void **state)
     size_t n;
     assert_int_equal(fo_candidates_expand("*", 0, out, 8, &n, NULL, 0), 0);
     assert_true(n >= 1);
-    assert_string_equal(out[n - 1], "127.0.0.1"); /* loopback last */
-    for (size_t i = 0; i < n; i++) assert_true(fo_candidates_is_ip(out[i]));
+    /* IPv4 first, loopback last of them; then global IPv6 addresses */
+    size_t v4 = 0;
+    while (v4 < n && !strchr(out[v4], ':')) v4++;
+    assert_true(v4 >= 1);
+    assert_string_equal(out[v4 - 1], "127.0.0.1");
+    for (size_t i = 0; i < n; i++) {
+        assert_true(fo_candidates_is_ip(out[i]));
+        if (i >= v4) assert_non_null(strchr(out[i], ':'));
+    }
 }
 
 static void test_names(void **state)

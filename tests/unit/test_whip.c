@@ -97,6 +97,20 @@ static size_t answer(fo_sdp_role_t role)
     return accepted;
 }
 
+/* RFC 9725 4.3.1 / RFC 9110 13.1.1: "*", a list, weak tags, blanks. */
+static void test_if_match(void **state)
+{
+    (void)state;
+    assert_true(fo_whip_if_match("*", "\"abc\""));
+    assert_true(fo_whip_if_match("\"abc\"", "\"abc\""));
+    assert_true(fo_whip_if_match(" \"x\" , \"abc\" ", "\"abc\""));
+    assert_true(fo_whip_if_match("W/\"abc\"", "\"abc\""));
+    assert_false(fo_whip_if_match("\"abcd\"", "\"abc\""));
+    assert_false(fo_whip_if_match("abc", "\"abc\""));
+    assert_false(fo_whip_if_match("", "\"abc\""));
+    assert_false(fo_whip_if_match(",,", "\"abc\""));
+}
+
 static void test_obs_offer(void **state)
 {
     (void)state;
@@ -150,7 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_content_type),      cmocka_unit_test(test_stream_key),
         cmocka_unit_test(test_obs_offer),         cmocka_unit_test(test_webrtcbin_publish),
-        cmocka_unit_test(test_webrtcbin_play),
+        cmocka_unit_test(test_webrtcbin_play),    cmocka_unit_test(test_if_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,6 +57,7 @@ typedef struct {
     int rr_ms;          /* each connected player sends an RTCP receiver report this often; 0: never */
     bool gaps;          /* measure inter-packet gaps and forwarding delay (kernel timestamps) */
     double window_from; /* gaps: seconds after the ramp ended when the measuring window opens */
+    bool tcp;           /* players over ICE-TCP (the publisher stays on UDP) */
 } opts_t;
 
 typedef struct {
@@ -361,6 +362,8 @@ static void usage(void)
             "                   after the ramp (S < 0: from a SIGUSR1) to the end: the largest gap\n"
             "                   between arrivals (kernel timestamps), the largest forwarding\n"
             "                   delay (publisher's send to arrival) and the loss (\"window\")\n"
+            "  --tcp            players connect over ICE-TCP (the answer's TCP candidate,\n"
+            "                   RFC 6544/4571) instead of UDP; the publisher stays on UDP\n"
             "Prints one JSON object on stdout when done.\n",
             FO_BENCH_MEDIA);
 }
@@ -376,7 +379,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         {"no-publish", 0, 0, 'P'}, {"media", 1, 0, 'm'},      {"per-player", 0, 0, 'p'},
         {"vp8", 0, 0, '8'},        {"help", 0, 0, 'h'},       {"signal-threads", 1, 0, 'T'},
         {"name-offset", 1, 0, 'O'}, {"rr-ms", 1, 0, 'R'},      {"gaps", 0, 0, 'g'},
-        {"window-from", 1, 0, 'w'}, {0, 0, 0, 0}};
+        {"window-from", 1, 0, 'w'}, {"tcp", 0, 0, 't'},         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -395,6 +398,7 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'R': o->rr_ms = atoi(optarg); break;
         case 'g': o->gaps = true; break;
         case 'w': o->window_from = atof(optarg); break;
+        case 't': o->tcp = true; break;
         default: usage(); return -1;
         }
     }
@@ -539,7 +543,7 @@ static void start_player(bench_t *b)
     char name[32];
     snprintf(name, sizeof name, "bench-play%d", b->o.name_offset + b->started);
     fo_peer_opts_t po = {.role = FO_PEER_PLAY, .dtls = b->dtls, .stun = b->stun, .name = name,
-                         .h264 = b->o.h264, .rx_timestamps = b->o.gaps};
+                         .h264 = b->o.h264, .rx_timestamps = b->o.gaps, .tcp = b->o.tcp};
     pl->t_signal = now_ms();
     pl->peer = fo_peer_new(&po);
     if (!pl->peer) {
@@ -774,6 +778,7 @@ static void summary(bench_t *b, double elapsed_s)
     json_str(b->base);
     printf(",\"stream\":");
     json_str(o->stream);
+    printf(",\"carrier\":\"%s\"", o->tcp ? "tcp" : "udp");
     printf(",\"players\":%d,\"started\":%d,\"connected\":%d,\"failed\":%d,\"with_media\":%llu,",
            o->players, n, connected, failed, (unsigned long long)got_media);
     printf("\"ramp_per_s\":%.1f,\"duration_s\":%.1f,\"elapsed_s\":%.2f,", o->ramp, o->duration,

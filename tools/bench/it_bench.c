@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fanout-bench against fanout on loopback: starts the server (argv[1], config from the source
- * dir argv[2]) and runs the load tool (argv[3]) with a publisher and 4 players for 3 s. Checks
+ * dir argv[2]) and runs the load tool (argv[3]) with a publisher and 4 players for 3 s (with
+ * argv[4] "--tcp", the players over ICE-TCP: the summary must say so, and so must the server). Checks
  * that its JSON summary is whole (every player connected and received audio and video, no
  * errors) and that its counts are the server's: for each session the RTP packets the tool
  * counted per kind equal what the server reports for that session when it ends (its "session
@@ -24,7 +25,7 @@
 static fo_testsrv_t g_srv;
 
 /* Runs the tool and returns its stdout (malloc'd). */
-static char *run_bench(const char *bin, const char *api, const char *stream)
+static char *run_bench(const char *bin, const char *api, const char *stream, const char *extra)
 {
     int fds[2];
     if (pipe(fds) != 0) fo_test_fail("pipe: %s", strerror(errno));
@@ -37,7 +38,7 @@ static char *run_bench(const char *bin, const char *api, const char *stream)
         char players[16];
         snprintf(players, sizeof players, "%d", PLAYERS);
         execl(bin, bin, "--api", api, "--stream", stream, "--players", players, "--ramp", "20",
-              "--duration", "3", "--per-player", (char *)NULL);
+              "--duration", "3", "--per-player", extra, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -107,7 +108,8 @@ int main(int argc, char **argv)
     fo_testsrv_start(&g_srv, NAME, argv[1], argv[2], NULL, 90);
     char stream[64];
     snprintf(stream, sizeof stream, "live/bench-%d", (int)getpid());
-    char *out = run_bench(argv[3], g_srv.api, stream);
+    bool tcp = argc > 4 && strcmp(argv[4], "--tcp") == 0;
+    char *out = run_bench(argv[3], g_srv.api, stream, tcp ? "--tcp" : NULL);
     json_error_t jerr;
     json_t *sum = json_loads(out, 0, &jerr);
     if (!json_is_object(sum)) fo_test_fail("summary is not JSON (%s): %s", jerr.text, out);
@@ -137,6 +139,10 @@ int main(int argc, char **argv)
     }
     if (int_at(json_object_get(sum, "received"), "rtp") != total)
         fo_test_fail("received.rtp is not the sum of the sessions");
+    const char *carrier = json_string_value(json_object_get(sum, "carrier"));
+    if (!carrier || strcmp(carrier, tcp ? "tcp" : "udp") != 0) fo_test_fail("summary: carrier %s", carrier);
+    if (tcp && fo_testsrv_log_count(&g_srv, "ICE check ok from tcp") < PLAYERS)
+        fo_test_fail("the server did not see the players' checks over ICE-TCP");
     json_decref(sum);
     free(out);
     fo_testsrv_stop_clean(&g_srv);

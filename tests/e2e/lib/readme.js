@@ -46,6 +46,7 @@ function norm(line) {
     .replace(/([0-9A-F]{2}:){31}[0-9A-F]{2}/g, '<fingerprint>')
     .replace(new RegExp('("(?:' + VOLATILE_KEYS.join('|') + ')":\\s*)"?-?[0-9.e+]+"?', 'g'), '$1<n>')
     .replace(/^(Content-Length:)\s*\d+/i, '$1 <n>')
+    .replace(/^(ETag:\s*)"[A-Za-z0-9+/]{8}"/i, '$1"<etag>"')
     .replace(/\b\d+ send threads?\b/g, '<n> send threads')
     .replace(/(does not resolve to an IPv4 address) \([^)]*\)/, '$1 (<resolver>)')
     .replace(ID, '<id>')

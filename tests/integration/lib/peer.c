@@ -17,6 +17,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,13 +28,17 @@
 #include "fanout/common.h"
 #include "fanout/log.h"
 #include "fanout/sdp.h"
+#include "fanout/sdpfrag.h"
 #include "fanout/srtp.h"
+#include "fanout/tcpframe.h"
 
 #define PEER_MTU 1500
 #define ICE_RTO_MS 100        /* check retransmission while connecting */
 #define ICE_GIVE_UP_MS 10000  /* no response at all: failed */
 #define CONSENT_MS 2000       /* RFC 7675 asks for ~5 s; the brief asks for 2 s */
 #define CONSENT_LOST_MS 30000 /* no consent response for this long: failed */
+#define TCP_TX_MAX (4 << 20)  /* ICE-TCP: bytes queued before frames are dropped */
+#define TCP_RX_BUF (64 * 1024)
 
 struct fo_peer {
     uint8_t last_protected[PEER_MTU + FO_SRTP_MAX_TRAILER]; /* the last SRTP/SRTCP datagram sent
@@ -51,6 +57,14 @@ struct fo_peer {
     int fd;
     struct sockaddr_storage remote;
     socklen_t remote_len;
+    bool tcp;                /* ICE-TCP instead of UDP */
+    uint16_t want_tcp_port;
+    int rcvbuf;
+    uint8_t *tx;             /* ICE-TCP: framed bytes the socket has not taken yet */
+    size_t tx_len, tx_cap;
+    uint8_t *rx;             /* ICE-TCP: a partial frame kept, then the next read */
+    size_t rx_kept;
+    fo_tcpframe_t deframe;
 
     char ufrag[16];
     char pwd[40];
@@ -69,6 +83,8 @@ struct fo_peer {
     int http_status;
     int api_code;
     char location[512];      /* WHIP/WHEP: the resource URL from Location */
+    char origin[256];        /* WHIP/WHEP: "http://host:port" of the endpoint */
+    char etag[128];          /* WHIP/WHEP: the resource's ETag */
 
     int64_t next_check_ms;   /* ICE check / consent request due */
     int64_t ice_start_ms;
@@ -248,20 +264,26 @@ static void copy_value(const char *v, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* The first UDP candidate; fo_sdp_t does not keep candidates. */
-static void find_candidate(const char *sdp, fo_peer_answer_t *a)
+/* The candidate to use: the first UDP one, or with ICE-TCP the first TCP one (on want_port if
+ * given); fo_sdp_t does not keep candidates. Counts both kinds. */
+static void find_candidate(const char *sdp, fo_peer_answer_t *a, bool tcp, uint16_t want_port)
 {
+    bool found = false;
     for (const char *l = sdp; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
         if (strncmp(l, "a=candidate:", 12)) continue;
         char line[512], proto[16], ip[64];
         unsigned port;
         copy_value(l + 12, line, sizeof line);
-        if (sscanf(line, "%*s %*s %15s %*s %63s %u", proto, ip, &port) == 3 &&
-            !strcasecmp(proto, "udp") && port > 0 && port < 65536) {
-            snprintf(a->cand_ip, sizeof a->cand_ip, "%s", ip);
-            a->cand_port = (uint16_t)port;
-            return;
-        }
+        if (sscanf(line, "%*s %*s %15s %*s %63s %u", proto, ip, &port) != 3 || port == 0 || port > 65535)
+            continue;
+        bool is_tcp = !strcasecmp(proto, "tcp") && strstr(line, "tcptype passive");
+        if (!strcasecmp(proto, "udp")) a->n_udp++;
+        else if (is_tcp) a->n_tcp++;
+        else continue;
+        if (found || is_tcp != tcp || (tcp && want_port && port != want_port)) continue;
+        snprintf(a->cand_ip, sizeof a->cand_ip, "%s", ip);
+        a->cand_port = (uint16_t)port;
+        found = true;
     }
 }
 
@@ -302,9 +324,9 @@ static int parse_answer(fo_peer_t *p, const char *sdp, fo_peer_answer_t *a)
         }
     }
     free(s);
-    find_candidate(sdp, a);
+    find_candidate(sdp, a, p->tcp, p->want_tcp_port);
     if (!a->cand_ip[0]) {
-        fail(p, "answer SDP: no UDP candidate");
+        fail(p, "answer SDP: no %s candidate", p->tcp ? "TCP (tcptype passive)" : "UDP");
         return FO_EINVAL;
     }
     return 0;
@@ -321,13 +343,25 @@ static int parse_http_url(const char *url, char *host, size_t hcap, char *port, 
     const char *slash = strchr(h, '/');
     *path = slash ? slash : "/";
     size_t hl = slash ? (size_t)(slash - h) : strlen(h);
-    const char *colon = memchr(h, ':', hl);
-    size_t nl = colon ? (size_t)(colon - h) : hl;
+    const char *colon = NULL;
+    size_t nl;
+    if (h[0] == '[') { /* an IPv6 literal: [::1]:1985 */
+        const char *rb = memchr(h, ']', hl);
+        if (!rb) return FO_EINVAL;
+        h++;
+        nl = (size_t)(rb - h);
+        colon = rb + 1 < url + 7 + hl && rb[1] == ':' ? rb + 1 : NULL;
+        hl--;
+    } else {
+        colon = memchr(h, ':', hl);
+        nl = colon ? (size_t)(colon - h) : hl;
+    }
     if (nl == 0 || nl >= hcap) return FO_EINVAL;
     memcpy(host, h, nl);
     host[nl] = '\0';
     if (colon) {
-        size_t pl = hl - nl - 1;
+        const char *pe = url + 7 + (slash ? (size_t)(slash - (url + 7)) : strlen(url + 7));
+        size_t pl = (size_t)(pe - colon - 1);
         if (pl == 0 || pl >= pcap) return FO_EINVAL;
         memcpy(port, colon + 1, pl);
         port[pl] = '\0';
@@ -431,9 +465,10 @@ int fo_peer_http_request_from(const char *src_ip, const char *method, const char
     char ctype[192] = "";
     if (content_type && *content_type) snprintf(ctype, sizeof ctype, "Content-Type: %s\r\n", content_type);
     int hl = snprintf(hdr, sizeof hdr,
-                      "%s %s HTTP/1.1\r\nHost: %s:%s\r\n%s%s"
+                      "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n%s%s"
                       "Content-Length: %zu\r\nConnection: close\r\nAccept: */*\r\n\r\n",
-                      method, path, host, port, ctype, extra_headers ? extra_headers : "", blen);
+                      method, path, strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+                      port, ctype, extra_headers ? extra_headers : "", blen);
     const char *parts[2] = {hdr, body};
     size_t lens[2] = {(size_t)hl, blen};
     for (int i = 0; i < 2; i++) {
@@ -514,13 +549,52 @@ sys_fail:
 /* ------------------------------------------------------------------------------------------ */
 /* Transport */
 
+/* ICE-TCP: writes what the socket takes of the queued frames. */
+static void tcp_write(fo_peer_t *p)
+{
+    while (p->tx_len > 0) {
+        ssize_t n = send(p->fd, p->tx, p->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) FO_LOG(FO_LOG_DEBUG, p->name, "send: %s", strerror(errno));
+            return;
+        }
+        memmove(p->tx, p->tx + n, p->tx_len - (size_t)n);
+        p->tx_len -= (size_t)n;
+    }
+}
+
 static void send_datagram(fo_peer_t *p, const uint8_t *buf, size_t len)
 {
     if (p->fd < 0) return;
+    if (p->tcp) { /* RFC 4571: a length, then the datagram; kept whole in our queue */
+        if (p->tx_len + FO_TCPFRAME_HDR + len > TCP_TX_MAX) {
+            p->stats.tx_dropped++;
+            return;
+        }
+        if (p->tx_len + FO_TCPFRAME_HDR + len > p->tx_cap) {
+            size_t cap = p->tx_cap ? p->tx_cap * 2 : 65536;
+            while (cap < p->tx_len + FO_TCPFRAME_HDR + len) cap *= 2;
+            uint8_t *nb = realloc(p->tx, cap);
+            if (!nb) {
+                p->stats.tx_dropped++;
+                return;
+            }
+            p->tx = nb;
+            p->tx_cap = cap;
+        }
+        fo_tcpframe_header(p->tx + p->tx_len, len);
+        memcpy(p->tx + p->tx_len + FO_TCPFRAME_HDR, buf, len);
+        p->tx_len += FO_TCPFRAME_HDR + len;
+        tcp_write(p);
+        return;
+    }
     ssize_t n = sendto(p->fd, buf, len, 0, (const struct sockaddr *)&p->remote, p->remote_len);
     if (n < 0 && errno != EAGAIN)
         FO_LOG(FO_LOG_DEBUG, p->name, "sendto: %s", strerror(errno));
 }
+
+bool fo_peer_wants_write(const fo_peer_t *p) { return p->tcp && p->tx_len > 0; }
 
 static void dtls_send_cb(void *user, const uint8_t *buf, size_t len)
 {
@@ -716,10 +790,59 @@ static ssize_t recv_one(fo_peer_t *p, uint8_t *buf, struct sockaddr_storage *src
 }
 
 int64_t fo_peer_rx_ns(const fo_peer_t *p) { return p->rx_ns; }
+/* One datagram (or ICE-TCP frame) from the server. */
+static void on_datagram(fo_peer_t *p, uint8_t *buf, size_t n)
+{
+    uint8_t b0 = buf[0];
+    if (b0 <= 3 && fo_stun_is_stun(buf, n))
+        on_stun(p, buf, n, (struct sockaddr *)&p->remote, p->remote_len);
+    else if (b0 >= 20 && b0 <= 63)
+        on_dtls(p, buf, n);
+    else if (b0 >= 128 && b0 <= 191)
+        on_srtp(p, buf, n);
+    else
+        p->stats.dropped++;
+}
+
+static int tcp_frame_cb(void *user, uint8_t *frame, size_t len)
+{
+    fo_peer_t *p = user;
+    on_datagram(p, frame, len);
+    return p->state == FO_PEER_FAILED || p->state == FO_PEER_CLOSED;
+}
+
+/* ICE-TCP: reads what is there (bounded) and handles its frames. */
+static void tcp_read(fo_peer_t *p)
+{
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(p->fd, p->rx + p->rx_kept, TCP_RX_BUF, MSG_DONTWAIT);
+        if (n == 0) {
+            fail(p, "ICE-TCP: the server closed the connection");
+            return;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) fail(p, "ICE-TCP: recv: %s", strerror(errno));
+            return;
+        }
+        size_t len = p->rx_kept + (size_t)n;
+        size_t used = fo_tcpframe_each(&p->deframe, p->rx, len, tcp_frame_cb, p);
+        if (p->state == FO_PEER_FAILED || p->state == FO_PEER_CLOSED) return;
+        p->rx_kept = len - used;
+        memmove(p->rx, p->rx + used, p->rx_kept);
+        if ((size_t)n < TCP_RX_BUF) return;
+    }
+}
 
 fo_peer_state_t fo_peer_process(fo_peer_t *p)
 {
     if (p->fd < 0 || p->state == FO_PEER_FAILED || p->state == FO_PEER_CLOSED) return p->state;
+    if (p->tcp) {
+        tcp_write(p);
+        tcp_read(p);
+        if (p->state == FO_PEER_FAILED || p->state == FO_PEER_CLOSED) return p->state;
+        run_timers(p);
+        return p->state;
+    }
     uint8_t buf[PEER_MTU + FO_SRTP_MAX_TRAILER];
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage src;
@@ -734,15 +857,7 @@ fo_peer_state_t fo_peer_process(fo_peer_t *p)
             p->stats.dropped++;
             continue;
         }
-        uint8_t b0 = buf[0];
-        if (b0 <= 3 && fo_stun_is_stun(buf, (size_t)n))
-            on_stun(p, buf, (size_t)n, (struct sockaddr *)&src, sl);
-        else if (b0 >= 20 && b0 <= 63)
-            on_dtls(p, buf, (size_t)n);
-        else if (b0 >= 128 && b0 <= 191)
-            on_srtp(p, buf, (size_t)n);
-        else
-            p->stats.dropped++;
+        on_datagram(p, buf, (size_t)n);
         if (p->state == FO_PEER_FAILED || p->state == FO_PEER_CLOSED) return p->state;
     }
     run_timers(p);
@@ -773,6 +888,11 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->twcc = opts->twcc;
     p->simulcast = opts->simulcast && opts->role == FO_PEER_PUBLISH;
     p->rx_timestamps = opts->rx_timestamps;
+    p->tcp = opts->tcp;
+    p->want_tcp_port = opts->tcp_port;
+    p->rcvbuf = opts->rcvbuf;
+    fo_tcpframe_init(&p->deframe, PEER_MTU + FO_SRTP_MAX_TRAILER);
+    if (p->tcp && !(p->rx = malloc(FO_TCPFRAME_HDR + PEER_MTU + FO_SRTP_MAX_TRAILER + TCP_RX_BUF))) goto fail;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;
     if (!p->dctx) {
@@ -818,12 +938,18 @@ void fo_peer_free(fo_peer_t *p)
     if (p->fd >= 0) close(p->fd);
     free(p->offer);
     free(p->answer_sdp);
+    free(p->tx);
+    free(p->rx);
     free(p);
 }
 
 void fo_peer_vanish(fo_peer_t *p)
 {
     if (!p) return;
+    if (p->fd >= 0 && p->tcp) { /* a reset, not a close: nothing queued may leave either */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(p->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
     if (p->fd >= 0) close(p->fd); /* no close_notify can leave now */
     p->fd = -1;
     fo_peer_free(p);
@@ -841,9 +967,28 @@ void fo_peer_set_filter(fo_peer_t *p, fo_peer_filter_cb cb, void *user)
     p->filter_user = user;
 }
 
+/* ICE-TCP: connects to the candidate (loopback in tests: at once; bounded wait anyway). */
+static int tcp_connect(fo_peer_t *p)
+{
+    if (connect(p->fd, (struct sockaddr *)&p->remote, p->remote_len) != 0 && errno != EINPROGRESS) {
+        fail(p, "ICE-TCP connect: %s", strerror(errno));
+        return FO_ESYS;
+    }
+    struct pollfd pfd = {.fd = p->fd, .events = POLLOUT};
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (poll(&pfd, 1, 3000) != 1 || getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr) {
+        fail(p, "ICE-TCP connect: %s", soerr ? strerror(soerr) : "timed out");
+        return FO_ESYS;
+    }
+    int one = 1;
+    setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return 0;
+}
+
 static int open_socket(fo_peer_t *p)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICHOST}, *ai = NULL;
+    struct addrinfo hints = {.ai_socktype = p->tcp ? SOCK_STREAM : SOCK_DGRAM, .ai_flags = AI_NUMERICHOST}, *ai = NULL;
     char port[8];
     snprintf(port, sizeof port, "%u", p->ans.cand_port);
     if (getaddrinfo(p->ans.cand_ip, port, &hints, &ai) || !ai) {
@@ -852,16 +997,16 @@ static int open_socket(fo_peer_t *p)
     }
     memcpy(&p->remote, ai->ai_addr, ai->ai_addrlen);
     p->remote_len = ai->ai_addrlen;
-    p->fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    p->fd = socket(ai->ai_family, (p->tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     freeaddrinfo(ai);
     if (p->fd < 0) {
         fail(p, "socket: %s", strerror(errno));
         return FO_ESYS;
     }
-    int sz = 1 << 21, on = 1;
-    setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-    if (p->rx_timestamps) setsockopt(p->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
-    return 0;
+    int sz = p->rcvbuf ? p->rcvbuf : p->tcp ? 0 : 1 << 21, on = 1;
+    if (sz) setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    if (p->rx_timestamps && !p->tcp) setsockopt(p->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+    return p->tcp ? tcp_connect(p) : 0;
 }
 
 static int start_ice(fo_peer_t *p);
@@ -982,6 +1127,9 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms)
     } else {
         const char *slash = strrchr(p->location, '/');
         snprintf(p->session_id, sizeof p->session_id, "%.100s", slash ? slash + 1 : p->location);
+        find_header(headers, "ETag", p->etag, sizeof p->etag);
+        const char *path = strchr(url + 7, '/');
+        snprintf(p->origin, sizeof p->origin, "%.*s", path ? (int)(path - url) : (int)strlen(url), url);
         p->answer_sdp = strdup(resp);
         rc = p->answer_sdp ? parse_answer(p, resp, &p->ans) : FO_ENOMEM;
     }
@@ -991,6 +1139,84 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms)
 }
 
 const char *fo_peer_location(const fo_peer_t *p) { return p->location; }
+const char *fo_peer_etag(const fo_peer_t *p) { return p->etag; }
+
+int fo_peer_patch(fo_peer_t *p, const char *if_match, const char *ctype, const char *frag, int timeout_ms)
+{
+    char url[1024], hdr[256] = "", body[512], *headers = NULL, *resp = NULL;
+    snprintf(url, sizeof url, "%s%s", p->origin, p->location);
+    if (if_match) snprintf(hdr, sizeof hdr, "If-Match: %s\r\n", if_match);
+    if (!frag) {
+        snprintf(body, sizeof body,
+                 "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+                 "a=candidate:1 1 udp 2122260223 127.0.0.1 9 typ host generation 0\r\na=end-of-candidates\r\n",
+                 p->ufrag, p->pwd);
+        frag = body;
+    }
+    int st = fo_peer_http_request_h("PATCH", url, ctype ? ctype : "application/trickle-ice-sdpfrag", hdr, frag,
+                                    &headers, &resp, timeout_ms);
+    p->http_status = st > 0 ? st : 0;
+    free(headers);
+    free(resp);
+    return st;
+}
+
+int fo_peer_ice_restart(fo_peer_t *p, fo_peer_move_t move, int timeout_ms)
+{
+    char ufrag[16], pwd[40], url[1024], body[512], *headers = NULL, *resp = NULL;
+    random_ice_string(ufrag, 8);
+    random_ice_string(pwd, 24);
+    snprintf(url, sizeof url, "%s%s", p->origin, p->location);
+    snprintf(body, sizeof body,
+             "a=ice-options:trickle ice2\r\na=group:BUNDLE 0 1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+             "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\na=end-of-candidates\r\n",
+             ufrag, pwd);
+    int st = fo_peer_http_request_h("PATCH", url, "application/trickle-ice-sdpfrag", "If-Match: *\r\n", body,
+                                    &headers, &resp, timeout_ms);
+    p->http_status = st > 0 ? st : 0;
+    fo_sdpfrag_t frag;
+    char etag[128] = "", ctype[128] = "";
+    int rc = 0;
+    if (st != 200 || !find_header(headers, "ETag", etag, sizeof etag) ||
+        !find_header(headers, "Content-Type", ctype, sizeof ctype) ||
+        strncasecmp(ctype, "application/trickle-ice-sdpfrag", 31) != 0 ||
+        fo_sdpfrag_parse(resp, strlen(resp), &frag, NULL) != 0 || !frag.ice_ufrag[0] || !frag.ice_pwd[0]) {
+        fail(p, "ICE restart: HTTP %d, ETag \"%s\", Content-Type \"%s\", body %.200s", st, etag, ctype,
+             resp ? resp : "");
+        rc = FO_ERR;
+    } else {
+        snprintf(p->ufrag, sizeof p->ufrag, "%s", ufrag);
+        snprintf(p->pwd, sizeof p->pwd, "%s", pwd);
+        snprintf(p->ans.ufrag, sizeof p->ans.ufrag, "%.63s", frag.ice_ufrag);
+        snprintf(p->ans.pwd, sizeof p->ans.pwd, "%.127s", frag.ice_pwd);
+        snprintf(p->etag, sizeof p->etag, "%s", etag);
+    }
+    free(headers);
+    free(resp);
+    if (rc) return rc;
+    if (move != FO_PEER_STAY) { /* a network change: the old socket is gone, a new one takes over */
+        if (move == FO_PEER_TO_TCP || move == FO_PEER_TO_UDP) {
+            p->tcp = move == FO_PEER_TO_TCP;
+            p->ans.cand_ip[0] = '\0';
+            find_candidate(p->answer_sdp, &p->ans, p->tcp, p->want_tcp_port);
+            if (!p->ans.cand_ip[0]) {
+                fail(p, "ICE restart: the answer has no %s candidate", p->tcp ? "TCP" : "UDP");
+                return FO_EINVAL;
+            }
+            if (p->tcp && !p->rx && !(p->rx = malloc(FO_TCPFRAME_HDR + PEER_MTU + FO_SRTP_MAX_TRAILER + TCP_RX_BUF)))
+                return FO_ENOMEM;
+        }
+        close(p->fd);
+        p->fd = -1;
+        p->tx_len = 0;
+        p->rx_kept = 0;
+        fo_tcpframe_init(&p->deframe, PEER_MTU + FO_SRTP_MAX_TRAILER);
+        if ((rc = open_socket(p)) != 0) return rc;
+    }
+    p->next_check_ms = fo_peer_now_ms(); /* check with the new credentials at once */
+    run_timers(p);
+    return 0;
+}
 
 static int drive_until_connected(fo_peer_t *p, int64_t deadline, int timeout_ms);
 
@@ -1019,7 +1245,7 @@ static int drive_until_connected(fo_peer_t *p, int64_t deadline, int timeout_ms)
         }
         int t = fo_peer_timeout_ms(p);
         if (t < 0 || t > left) t = (int)left;
-        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+        struct pollfd pfd = {.fd = p->fd, .events = POLLIN | (fo_peer_wants_write(p) ? POLLOUT : 0)};
         poll(&pfd, 1, t);
     }
     return p->state == FO_PEER_CONNECTED ? 0 : FO_ERR;

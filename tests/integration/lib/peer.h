@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* A WebRTC peer for tests and the load tool: SRS-style HTTP signaling (publish or play), then
- * on one UDP socket ICE (we are the controlling full agent against the ICE-lite server), DTLS
- * client (fo_dtls) and SRTP (fo_srtp). It does not run its own thread or loop: the owner polls
+ * on one UDP socket (or one ICE-TCP connection, RFC 6544 active to the server's passive
+ * candidate, RFC 4571 framing) ICE (we are the controlling full agent against the ICE-lite
+ * server), DTLS client (fo_dtls) and SRTP (fo_srtp). It does not run its own thread or loop: the owner polls
  * fo_peer_fd() and calls fo_peer_process(), so many peers can share one thread.
  * A peer and everything it returns belong to the thread that created it. */
 #ifndef FO_TEST_PEER_H
@@ -51,6 +52,10 @@ typedef struct {
                             repaired-rtp-stream-id as 11, no a=ssrc for video) */
     bool rx_timestamps;  /* ask the kernel for each datagram's arrival time (SO_TIMESTAMPNS):
                             fo_peer_rx_ns() in the receive callback */
+    bool tcp;            /* ICE-TCP: connect to the answer's first TCP candidate (or the one on
+                            tcp_port) instead of using UDP */
+    uint16_t tcp_port;   /* with tcp: the candidate port to pick (0: the first TCP candidate) */
+    int rcvbuf;          /* SO_RCVBUF of the socket (0: 2 MiB for UDP, the kernel's for TCP) */
 } fo_peer_opts_t;
 
 /* One m-section of the server's answer, as far as the peer needs it. */
@@ -70,8 +75,10 @@ typedef struct {
     char fp_alg[16];
     char fp[160];
     bool ice_lite;
-    char cand_ip[64]; /* the first UDP host candidate */
+    char cand_ip[64]; /* the host candidate in use: the first UDP one, or with opts.tcp the
+                         TCP one chosen */
     uint16_t cand_port;
+    unsigned n_udp, n_tcp; /* candidates of each protocol in the answer */
     fo_peer_media_t media[8];
     size_t n_media;
 } fo_peer_answer_t;
@@ -116,8 +123,11 @@ int fo_peer_signal_answer(fo_peer_t *p, const char *url, int status, const char 
  * connected. Other peers of the same thread are not serviced meanwhile. */
 int fo_peer_connect(fo_peer_t *p, const char *api_base, const char *stream, int timeout_ms);
 
-/* The UDP socket to poll for POLLIN (valid after fo_peer_signal). */
+/* The socket to poll for POLLIN (valid after fo_peer_signal); with ICE-TCP also for POLLOUT
+ * while fo_peer_wants_write. */
 int fo_peer_fd(const fo_peer_t *p);
+/* ICE-TCP: bytes are waiting for the socket to take them. */
+bool fo_peer_wants_write(const fo_peer_t *p);
 /* Milliseconds until fo_peer_process needs to run for timers (-1: none). */
 int fo_peer_timeout_ms(const fo_peer_t *p);
 /* Reads what is pending on the socket (non-blocking, bounded) and runs due timers: ICE check
@@ -155,6 +165,7 @@ typedef struct {
     uint64_t stun_sent, stun_ok, consent_ok;
     uint64_t stun_answered; /* the server's Binding requests (address confirmation) answered */
     uint64_t dropped; /* undecryptable, unknown source, unknown first byte */
+    uint64_t tx_dropped; /* ICE-TCP: frames not sent (our queue over 4 MiB) */
 } fo_peer_stats_t;
 const fo_peer_stats_t *fo_peer_stats(const fo_peer_t *p);
 
@@ -185,6 +196,23 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms);
 /* fo_peer_signal_whip, then ICE and DTLS until connected (as fo_peer_connect). */
 int fo_peer_connect_whip(fo_peer_t *p, const char *url, int timeout_ms);
 const char *fo_peer_location(const fo_peer_t *p);
+/* The WHIP/WHEP resource's current ETag (its ICE session), "" before. */
+const char *fo_peer_etag(const fo_peer_t *p);
+
+/* How an ICE restart moves the peer: not at all, to a new socket of the same kind (UDP: a new
+ * local port; TCP: a new connection), or onto the other carrier (the answer's other kind of
+ * candidate), as after a network change. */
+typedef enum { FO_PEER_STAY = 0, FO_PEER_NEW_SOCKET, FO_PEER_TO_TCP, FO_PEER_TO_UDP } fo_peer_move_t;
+
+/* WHIP/WHEP ICE restart (RFC 9725 4.3.3): PATCHes new ICE credentials of ours to the resource
+ * (If-Match: *), takes the server's new ones and ETag from its 200, and goes on checking with
+ * them, moved as `move` says. DTLS and SRTP are kept. Returns 0, or a negative code with
+ * fo_peer_error() set (fo_peer_http_status() has the status). */
+int fo_peer_ice_restart(fo_peer_t *p, fo_peer_move_t move, int timeout_ms);
+/* Trickle: PATCHes one host candidate of ours and end-of-candidates with the given If-Match
+ * (NULL: none) and Content-Type (NULL: application/trickle-ice-sdpfrag); `frag` replaces the
+ * fragment when not NULL. Returns the HTTP status (or a negative code). */
+int fo_peer_patch(fo_peer_t *p, const char *if_match, const char *ctype, const char *frag, int timeout_ms);
 
 /* In the receive callback of a peer made with rx_timestamps: when the kernel queued the
  * datagram on the socket (CLOCK_REALTIME, ns), so the owner's own scheduling delays do not

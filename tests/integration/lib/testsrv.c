@@ -104,6 +104,19 @@ int fo_test_free_port(int type)
     return ntohs(a.sin_port);
 }
 
+int fo_test_free_port_both(void)
+{
+    for (int i = 0; i < 100; i++) {
+        int port = fo_test_free_port(SOCK_DGRAM);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0) close(fd);
+        if (ok) return port;
+    }
+    fo_test_fail("no port free for both UDP and TCP");
+}
+
 int fo_testsrv_log_count(const fo_testsrv_t *s, const char *needle)
 {
     FILE *f = fopen(s->log_path, "r");
@@ -126,7 +139,7 @@ void fo_testsrv_start(fo_testsrv_t *s, const char *name, const char *bin, const 
     signal(SIGALRM, on_alarm);
     alarm((unsigned)timeout_s);
     s->http_port = fo_test_free_port(SOCK_STREAM);
-    s->rtc_port = fo_test_free_port(SOCK_DGRAM);
+    s->rtc_port = fo_test_free_port_both(); /* ICE-TCP takes the same number (rtc.tcp_port auto) */
     snprintf(s->api, sizeof s->api, "http://127.0.0.1:%d", s->http_port);
     char conf[512], hp[16], rp[16], www[512];
     snprintf(conf, sizeof conf, "%s/conf/fanout.conf", srcdir);

@@ -11,7 +11,7 @@
 typedef struct {
     pid_t pid;
     int http_port;
-    int rtc_port;
+    int rtc_port;          /* UDP, and ICE-TCP by default (rtc.tcp_port = auto) */
     char api[64];          /* "http://127.0.0.1:<http_port>" */
     char log_path[256];
     char name[32];         /* the test's name, for messages */
@@ -19,6 +19,8 @@ typedef struct {
 
 /* A free loopback port for SOCK_STREAM or SOCK_DGRAM. */
 int fo_test_free_port(int type);
+/* A port free for both (the server's UDP port, which ICE-TCP shares by default). */
+int fo_test_free_port_both(void);
 
 /* Starts `bin` with `srcdir`/conf/fanout.conf on free ports, candidate 127.0.0.1, log level
  * debug, HTTPS off (--no-https; `extra` may turn it on with --set https.enabled=true), plus extra flags (NULL-terminated, may be NULL). Arms alarm(timeout_s) that stops the
