@@ -710,10 +710,11 @@ void fo_http_free(fo_http_t *h)
     bool ended = h->defers != NULL;
     while (h->defers) end_defer(h->defers, FO_HTTP_DEFER_SHUTDOWN);
     if (ended) MHD_run(h->d);
-    fo_timer_stop(h->loop, &h->timer);
-    fo_timer_stop(h->loop, &h->front_timer);
     fo_loop_io_del(h->loop, &h->io);
     MHD_stop_daemon(h->d); /* closes the connections: notify_conn_cb frees the front's records */
+    /* after the daemon: its last callbacks (a connection completed, closed) may arm them */
+    fo_timer_stop(h->loop, &h->timer);
+    fo_timer_stop(h->loop, &h->front_timer);
     if (h->key_pem) memset(h->key_pem, 0, strlen(h->key_pem));
     free(h->cert_pem);
     free(h->key_pem);

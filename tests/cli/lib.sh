@@ -19,11 +19,18 @@ fail() { echo "$name: FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { echo "$name: ok: $*"; }
 
 # A port free for TCP and UDP on this machine right now.
+# Below the kernel's ephemeral range (32768-60999), where the servers of tests running beside
+# this one get their port-0 sockets, and never one this script handed out already (a file:
+# callers run it in a subshell).
 free_port() {
   local p
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
-    ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$p\$" || { echo "$p"; return; }
+    p=$((20000 + RANDOM % 12000))
+    grep -qx "$p" "$tmp/.ports" 2>/dev/null && continue
+    ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$p\$" && continue
+    echo "$p" >>"$tmp/.ports"
+    echo "$p"
+    return
   done
   echo 0
 }
