@@ -270,5 +270,6 @@ int fo_loop_run(fo_loop_t *loop)
         run_deferred(loop);
     }
     run_deferred(loop);
+    loop->stopping = 0; /* a later fo_loop_run runs again */
     return 0;
 }

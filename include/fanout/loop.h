@@ -37,7 +37,8 @@ fo_loop_t *fo_loop_new(void);
 /* Frees the loop; registered descriptors are not closed. Pending posts are dropped. */
 void fo_loop_free(fo_loop_t *loop);
 
-/* Runs until fo_loop_stop. Returns 0, or FO_ESYS if epoll failed. */
+/* Runs until fo_loop_stop (and may be run again afterwards). Returns 0, or FO_ESYS if epoll
+ * failed. */
 int fo_loop_run(fo_loop_t *loop);
 /* Asks the loop to return after the current iteration. Any thread, async-signal-unsafe. */
 void fo_loop_stop(fo_loop_t *loop);
