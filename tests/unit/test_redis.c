@@ -24,36 +24,10 @@
 #include "fanout/log.h"
 #include "fanout/loop.h"
 #include "fanout/redis.h"
+#include "loop_until.h"
 #include "redissrv.h"
 
-/* ---- loop helpers ---- */
-
 static fo_loop_t *loop;
-static bool (*cond_fn)(void);
-static uint64_t cond_deadline;
-
-static void poll_cb(fo_timer_t *t)
-{
-    if (cond_fn() || fo_loop_now(loop) >= cond_deadline) {
-        fo_loop_stop(loop);
-        return;
-    }
-    fo_timer_start(loop, t, 5);
-}
-
-/* Runs the loop until pred() or timeout_ms; returns pred(). */
-static bool run_until(bool (*pred)(void), int timeout_ms)
-{
-    fo_timer_t t;
-    fo_timer_init(&t, poll_cb, NULL);
-    cond_fn = pred;
-    cond_deadline = fo_loop_update_time(loop) + (uint64_t)timeout_ms;
-    fo_timer_start(loop, &t, 0);
-    fo_loop_run(loop);
-    fo_timer_stop(loop, &t);
-    /* fo_loop_run returns after a stop; make the next run possible */
-    return pred();
-}
 
 static int ups, downs;
 static char last_why[256];
@@ -359,7 +333,7 @@ static int setup(void **state)
 {
     (void)state;
     fo_log_set_level(FO_LOG_ERROR);
-    loop = fo_loop_new();
+    loop = loop_until_loop = fo_loop_new();
     return loop ? 0 : -1;
 }
 
