@@ -26,6 +26,7 @@ struct fo_api {
     fo_metrics_t *metrics;
     fo_admin_t *admin;
     fo_auth_t *auth;
+    fo_relays_t *relays;
 };
 
 static fo_auth_action_t auth_action(fo_role_t role)
@@ -44,6 +45,8 @@ void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
     api->auth = auth;
     fo_router_set_ended_cb(api->router, auth ? session_gone_cb : NULL, api);
 }
+
+void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays) { api->relays = relays; }
 
 fo_api_t *fo_api_new(fo_router_t *router)
 {
@@ -360,7 +363,8 @@ static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
         handle_metrics(api, req, resp);
     } else if (strncmp(p, "/api/v1/", 8) == 0) {
         bool kick = strcmp(req->method, "DELETE") == 0;
-        if (!deny(api, req, kick ? "kick" : "read", NULL, resp) && !fo_admin_handle(api->admin, req, resp))
+        if (!deny(api, req, kick ? "kick" : "read", NULL, resp) && !fo_admin_handle(api->admin, req, resp) &&
+            !(api->relays && fo_relays_handle(api->relays, req, resp)))
             error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
     } else {
         fo_role_t role;

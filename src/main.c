@@ -21,6 +21,7 @@
 #include "fanout/log.h"
 #include "fanout/loop.h"
 #include "fanout/record.h"
+#include "fanout/relays.h"
 #include "fanout/router.h"
 #include "fanout/srtp.h"
 #include "fanout/tls_cert.h"
@@ -30,9 +31,10 @@
 typedef struct {
     fo_loop_t *loop;
     fo_router_t *router;
+    fo_relays_t *relays;
     const fo_config_t *cfg;
     fo_io_t sig;
-    fo_httpc_t *httpc; /* outbound HTTP (on_record) */
+    fo_httpc_t *httpc; /* outbound HTTP (on_record, relays) */
 } app_t;
 
 static void usage(FILE *f)
@@ -69,6 +71,7 @@ static void on_signal(fo_io_t *io, uint32_t events)
             continue;
         }
         FO_LOG(FO_LOG_INFO, NULL, "signal %u: ending sessions and stopping", si.ssi_signo);
+        fo_relays_shutdown(app->relays);
         fo_router_shutdown(app->router);
         fo_loop_stop(app->loop);
     }
@@ -223,8 +226,14 @@ int main(int argc, char **argv)
     auth = fo_auth_new(&cfg);
     if (!auth) goto fail;
     fo_api_set_auth(api, auth);
-    if (cfg.on_record[0] && !(app.httpc = fo_httpc_new(app.loop, NULL))) goto fail;
+    app.httpc = fo_httpc_new(app.loop, NULL); /* outbound HTTP: on_record, relays */
+    if (!app.httpc) goto fail;
     fo_record_set_notify(fo_router_record(app.router), record_notify_cb, &app);
+    fo_relay_env_t relay_env = {.loop = app.loop, .router = app.router, .httpc = app.httpc,
+                                .listen = cfg.rtc_listen};
+    app.relays = fo_relays_new(&relay_env);
+    if (!app.relays) goto fail;
+    fo_api_set_relays(api, app.relays);
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api);
     if (!http) goto fail;
@@ -252,6 +261,7 @@ int main(int argc, char **argv)
            cfg.http_listen, fo_http_port(http), https_txt, cfg.rtc_listen,
            fo_router_udp_port(app.router), workers, workers == 1 ? "" : "s",
            cfg.workers ? "" : " (workers = auto: one per CPU)");
+    if (fo_relays_configure(app.relays, &cfg) != 0) goto fail;
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
     goto done;
@@ -266,7 +276,8 @@ done:
     fo_http_free(http);
     fo_api_free(api);
     fo_router_free(app.router);
-    fo_httpc_free(app.httpc); /* after the router: its last on_record went in */
+    fo_relays_free(app.relays); /* after the router: their sessions are freed */
+    fo_httpc_free(app.httpc);   /* after the router: its last on_record went in */
     fo_auth_free(auth);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);

@@ -42,6 +42,11 @@ struct fo_router {
     fo_record_t *record;
     uint64_t sessions_high;   /* most sessions at once since the last malloc_trim */
     fo_router_ended_cb ended_cb;
+    fo_router_session_cb observer;
+    void *observer_user;
+    fo_udp_t **extra_udp;     /* relays' sockets, flushed with the shared one */
+    size_t n_extra, cap_extra;
+    bool in_flush;
     void *ended_user;
     fo_router_stats_t stats;
     uint64_t ended[FO_END_N]; /* sessions ended, by kind */
@@ -128,6 +133,7 @@ static void session_ended(void *user, fo_session_t *s)
     fo_map_del(r->by_ufrag, ufrag, strlen(ufrag));
     fo_limits_release(r->limits, id);
     if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
+    if (r->observer) r->observer(r->observer_user, s, false);
     /* What the transport holds now is exactly what was indexed for it: it reported every
      * address it forgot (session_address), so nothing here can outlive the session. */
     const fo_addr_t *addrs;
@@ -210,8 +216,44 @@ static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_add
     fo_udp_send(r->udp, reply, rlen, from);
 }
 
-/* fo_udp_flush's hook: what the loop queued for the send workers is published with it. */
-static void flush_workers_cb(void *user) { fo_workers_flush(user); }
+/* fo_udp_flush's hook on the shared socket: what the loop queued for the send workers is
+ * published with it, and what it queued on relays' sockets (pushes) goes out too. */
+static void flush_hook_cb(void *user)
+{
+    fo_router_t *r = user;
+    if (r->workers) fo_workers_flush(r->workers);
+    if (r->in_flush || !r->n_extra) return;
+    r->in_flush = true; /* their hooks flush us: once is enough */
+    for (size_t i = 0; i < r->n_extra; i++) fo_udp_flush(r->extra_udp[i]);
+    r->in_flush = false;
+}
+
+void fo_router_flush(fo_router_t *r)
+{
+    if (!r->in_flush) fo_udp_flush(r->udp);
+}
+
+int fo_router_add_socket(fo_router_t *r, fo_udp_t *u)
+{
+    if (r->n_extra == r->cap_extra) {
+        size_t cap = r->cap_extra ? r->cap_extra * 2 : 8;
+        fo_udp_t **a = realloc(r->extra_udp, cap * sizeof *a);
+        if (!a) return FO_ENOMEM;
+        r->extra_udp = a;
+        r->cap_extra = cap;
+    }
+    r->extra_udp[r->n_extra++] = u;
+    return 0;
+}
+
+void fo_router_remove_socket(fo_router_t *r, fo_udp_t *u)
+{
+    for (size_t i = 0; i < r->n_extra; i++)
+        if (r->extra_udp[i] == u) {
+            r->extra_udp[i] = r->extra_udp[--r->n_extra];
+            return;
+        }
+}
 
 static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const fo_addr_t *from)
 {
@@ -304,8 +346,8 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     if (workers > 1) { /* docs/workers.md */
         r->workers = fo_workers_new(workers, fo_udp_fd(r->udp));
         if (!r->workers) goto fail;
-        fo_udp_set_flush_hook(r->udp, flush_workers_cb, r->workers);
     }
+    fo_udp_set_flush_hook(r->udp, flush_hook_cb, r);
     resolve_candidates(r, cfg->candidate);
     r->env = (fo_stream_env_t){
         .transport = {.loop = loop,
@@ -315,7 +357,8 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
                       .pending_timeout_ms = cfg->pending_timeout * 1000,
                       .max_pps = cfg->max_pps,
-                      .rx_rate_dropped = &r->stats.rx_rate_dropped},
+                      .rx_rate_dropped = &r->stats.rx_rate_dropped,
+                      .stun = r->stun},
         .publisher_grace_ms = cfg->publisher_grace * 1000,
         .max_bitrate_kbps = cfg->max_bitrate_kbps,
         .instant_start = cfg->instant_start != 0,
@@ -357,6 +400,7 @@ void fo_router_free(fo_router_t *r)
     if (r->udp) fo_udp_set_flush_hook(r->udp, NULL, NULL);
     fo_workers_free(r->workers);
     fo_udp_free(r->udp);
+    free(r->extra_udp);
     fo_stun_free(r->stun);
     fo_limits_free(r->limits);
     free(r);
@@ -387,6 +431,12 @@ int fo_router_end_session(fo_router_t *r, const char *id)
     if (!s) return FO_ENOTFOUND;
     fo_session_end(s, "ended by request");
     return 0;
+}
+
+void fo_router_set_observer(fo_router_t *r, fo_router_session_cb cb, void *user)
+{
+    r->observer = cb;
+    r->observer_user = user;
 }
 
 void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user)
@@ -475,6 +525,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
         goto out;
     }
     fo_sdp_role_t srole = role == FO_ROLE_PUBLISH ? FO_SDP_ROLE_PUBLISH : FO_SDP_ROLE_PLAY;
+    fo_stream_t *known = fo_router_stream(r, key);
     size_t accepted = 0;
     bool seen[2] = {false, false};
     for (size_t m = 0; m < sdp->n_media; m++) {
@@ -490,6 +541,13 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
         if (!am->accept) continue;
         accepted++;
         if (role == FO_ROLE_PLAY) {
+            /* the publisher's codec first: a relay pulling this stream takes it as its codec */
+            const fo_sdp_codec_t *src = known && om->kind <= FO_KIND_VIDEO ? fo_stream_codec(known, om->kind) : NULL;
+            if (src) {
+                fo_sdp_format_t want;
+                fo_sdp_format_of(src, &want);
+                fo_sdp_answer_prefer(om, am, &want);
+            }
             am->ssrc = rand32();
             /* Retransmissions go on their own SSRC when the player takes RTX (RFC 4588). */
             for (size_t i = 0; i < am->n_pts; i++) {
@@ -513,6 +571,13 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
     if (st && strcmp(fo_stream_key(st), key) != 0) {
         rc = fail_with(res, 500, FO_ERR, "stream key collision%s", NULL);
         goto out;
+    }
+    if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st) &&
+        fo_session_is_client(fo_stream_publisher(st))) {
+        /* A relay was the source (the cluster let this publish claim the stream): the local
+         * publisher takes over; players stay. Ending it may retire an idle stream: look again. */
+        fo_session_end(fo_stream_publisher(st), "relay replaced by a local publisher");
+        st = fo_map_get(r->streams, &d, sizeof d);
     }
     if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st)) {
         rc = fail_with(res, 409, FO_EBUSY, "stream busy: %s already has a publisher", key);
@@ -596,6 +661,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
     if (r->stats.sessions > r->sessions_high) r->sessions_high = r->stats.sessions;
     if (role == FO_ROLE_PUBLISH) r->stats.publishers++;
     else r->stats.players++;
+    if (r->observer) r->observer(r->observer_user, s, true);
     res->http_status = 200;
     snprintf(res->session_id, sizeof res->session_id, "%s", id);
     res->answer = answer;
@@ -685,4 +751,62 @@ void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
     out->tx_packets += w.tx_packets;
     out->tx_bytes += w.tx_bytes;
     out->tx_dropped += w.tx_dropped;
+}
+
+/* --- client-role sessions (relays) --- */
+
+fo_session_t *fo_router_add_client(fo_router_t *r, fo_role_t role, const char *key,
+                                   const fo_sdp_t *remote, const fo_sdp_answer_t *acc,
+                                   const fo_transport_env_t *env, const fo_transport_client_t *cli,
+                                   int *err)
+{
+    keydigest_t d = digest(key);
+    fo_stream_t *st = fo_map_get(r->streams, &d, sizeof d);
+    if (st && strcmp(fo_stream_key(st), key) != 0) {
+        *err = FO_ERR;
+        return NULL;
+    }
+    if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st)) {
+        *err = FO_EBUSY;
+        return NULL;
+    }
+    bool new_stream = false;
+    if (!st) {
+        st = fo_stream_new(&r->env, key);
+        if (!st || fo_map_put(r->streams, &d, sizeof d, st) != 0) {
+            fo_stream_free(st);
+            *err = FO_ENOMEM;
+            return NULL;
+        }
+        new_stream = true;
+        r->stats.streams++;
+    }
+    char id[17];
+    random_token(id, 16);
+    fo_session_t *s = fo_session_new_client(st, role, id, remote, acc, env, cli, err);
+    if (!s || fo_map_put(r->by_id, id, strlen(id), s) != 0) {
+        if (s) {
+            fo_session_free(s);
+            *err = FO_ENOMEM;
+        }
+        if (new_stream) {
+            fo_map_del(r->streams, &d, sizeof d);
+            fo_stream_free(st);
+            r->stats.streams--;
+        }
+        return NULL;
+    }
+    r->stats.sessions++;
+    if (role == FO_ROLE_PUBLISH) r->stats.publishers++;
+    else r->stats.players++;
+    if (r->observer) r->observer(r->observer_user, s, true);
+    return s;
+}
+
+const fo_transport_env_t *fo_router_transport_env(const fo_router_t *r) { return &r->env.transport; }
+
+size_t fo_router_video_prefs(const fo_router_t *r, const fo_codec_t **out)
+{
+    *out = r->video_prefs;
+    return r->n_video_prefs;
 }

@@ -181,6 +181,7 @@ static void on_connected(void *user)
 {
     fo_session_t *s = user;
     fo_stream_t *st = s->stream;
+    if (s->hooks.on_connected) s->hooks.on_connected(s->hooks_user, s);
     if (s->role == FO_ROLE_PLAY) {
         if (s->play[FO_KIND_VIDEO].active && !instant_start(s)) {
             fo_simulcast_choose(s, fo_loop_now(st->env->transport.loop));
@@ -559,8 +560,21 @@ const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
     return NULL;
 }
 
-fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
-                             const fo_sdp_t *offer, const fo_sdp_answer_t *ans, int *err)
+static void session_discard(fo_session_t *s)
+{
+    free(s->twcc);
+    free(s->bwe);
+    free(s->pub);
+    free(s);
+}
+
+/* A session of `st` from a description of the remote's media (`offer`: a browser's offer, or
+ * the answer of the server a relay talks to) and what we take of it (`ans`); its transport is
+ * the server role (cli NULL) or the client role on `cenv`. */
+static fo_session_t *session_create(fo_stream_t *st, fo_role_t role, const char *id,
+                                    const fo_sdp_t *offer, const fo_sdp_answer_t *ans,
+                                    const fo_transport_env_t *cenv,
+                                    const fo_transport_client_t *cli, int *err)
 {
     if (role == FO_ROLE_PUBLISH && st->publisher) {
         *err = FO_EBUSY;
@@ -599,7 +613,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
             s->tw_seq = (uint16_t)rand32();
         }
         if (!s->twcc && !s->bwe) {
-            free(s);
+            session_discard(s);
             *err = FO_ENOMEM;
             return NULL;
         }
@@ -608,19 +622,15 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     for (size_t m = 0; m < offer->n_media && !first; m++)
         if (ans->media[m].accept) first = &offer->media[m];
     if (!first) {
-        free(s->twcc);
-        free(s->bwe);
-        free(s->pub);
-        free(s);
+        session_discard(s);
         *err = FO_ECODEC;
         return NULL;
     }
-    s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
+    s->client = cli != NULL;
+    s->transport = cli ? fo_transport_new_client(cenv, first->fp_alg, first->fp, cli, &session_cbs, s, s->ctx)
+                       : fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
     if (!s->transport) {
-        free(s->twcc);
-        free(s->bwe);
-        free(s->pub);
-        free(s);
+        session_discard(s);
         *err = FO_ECRYPTO;
         return NULL;
     }
@@ -630,16 +640,35 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         fo_timer_stop(st->env->transport.loop, &st->grace_timer);
     } else if (add_player(st, s) != 0) {
         fo_transport_free(s->transport);
-        free(s->twcc);
-        free(s->bwe);
-        free(s->pub);
-        free(s);
+        session_discard(s);
         *err = FO_ENOMEM;
         return NULL;
     }
     st->idle_reported = false;
-    FO_LOG(FO_LOG_INFO, s->ctx, "session created");
+    FO_LOG(FO_LOG_INFO, s->ctx, "session created%s", cli ? " (client role: a relay)" : "");
     return s;
+}
+
+fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
+                             const fo_sdp_t *offer, const fo_sdp_answer_t *ans, int *err)
+{
+    return session_create(st, role, id, offer, ans, NULL, NULL, err);
+}
+
+fo_session_t *fo_session_new_client(fo_stream_t *st, fo_role_t role, const char *id,
+                                    const fo_sdp_t *remote, const fo_sdp_answer_t *acc,
+                                    const fo_transport_env_t *env,
+                                    const fo_transport_client_t *cli, int *err)
+{
+    return session_create(st, role, id, remote, acc, env, cli, err);
+}
+
+bool fo_session_is_client(const fo_session_t *s) { return s->client; }
+
+void fo_session_set_hooks(fo_session_t *s, const fo_session_hooks_t *hooks, void *user)
+{
+    s->hooks = hooks ? *hooks : (fo_session_hooks_t){0};
+    s->hooks_user = user;
 }
 
 void fo_session_end(fo_session_t *s, const char *reason)
@@ -667,6 +696,7 @@ void fo_session_end(fo_session_t *s, const char *reason)
     } else if (s->role == FO_ROLE_PLAY) {
         remove_player(st, s);
     }
+    if (s->hooks.on_end) s->hooks.on_end(s->hooks_user, s, reason);
     st->env->session_ended(st->env->user, s);
     stream_maybe_idle(st);
 }

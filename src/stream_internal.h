@@ -131,6 +131,9 @@ struct fo_session {
     uint16_t tw_seq;       /* player: next transport-wide sequence number */
     fo_timer_t tick;
     unsigned ticks;
+    bool client;           /* its transport is the client role (a relay: relay.c) */
+    fo_session_hooks_t hooks; /* its owner's (relays) */
+    void *hooks_user;
 };
 #define SESSION_SCRATCH (FO_HISTORY_PKT + 64)
 

@@ -152,9 +152,10 @@ static int srv_validation_error(fo_stun_t *s, StunValidationStatus st, StunMessa
     }
 }
 
-int fo_stun_answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct sockaddr *src,
-                   socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user, uint8_t *reply,
-                   size_t *reply_len, fo_stun_check_t *check)
+/* Validates and answers a check as an agent of the given role (see the header comment). */
+static int answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct sockaddr *src,
+                  socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user, bool controlling,
+                  uint64_t tie, uint8_t *reply, size_t *reply_len, fo_stun_check_t *check)
 {
     if (check) memset(check, 0, sizeof *check);
     if (!fo_stun_is_stun(req, len) || !src || srclen > sizeof(struct sockaddr_storage)) {
@@ -185,21 +186,21 @@ int fo_stun_answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct so
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     memcpy(&ss, src, srclen);
-    bool control = false;
+    bool control = controlling;
     StunMessage resp;
     size_t rlen = *reply_len;
     StunUsageIceReturn r = stun_usage_ice_conncheck_create_reply(
-        &s->srv, &msg, &resp, reply, &rlen, &ss, srclen, &control, 0,
+        &s->srv, &msg, &resp, reply, &rlen, &ss, srclen, &control, tie,
         STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
     *reply_len = rlen;
     if (rlen > 0 && stun_message_get_class(&resp) == STUN_ERROR) {
-        /* 487 Role Conflict: the peer says it is controlled too (see the header comment). */
+        /* 487 Role Conflict: the peer claims our role and loses the tie (see the header). */
         FO_LOG(FO_LOG_DEBUG, "stun", "role conflict: answering 487");
         return FO_EINVAL;
     }
-    if (r != STUN_USAGE_ICE_RETURN_SUCCESS || control || rlen == 0) {
-        /* Includes the one case where libnice would have us switch to controlling (the peer's
-         * ICE-CONTROLLED tie-breaker is 0): a lite agent cannot, so no answer. */
+    if (r != STUN_USAGE_ICE_RETURN_SUCCESS || control != controlling || rlen == 0) {
+        /* Includes the cases where libnice would have us switch roles: we never do (a lite
+         * agent cannot control; a relay's peer answered its offer and is controlled). */
         FO_LOG(FO_LOG_DEBUG, "stun", "no conncheck reply: libnice says %d", (int)r);
         *reply_len = 0;
         return FO_EINVAL;
@@ -209,6 +210,27 @@ int fo_stun_answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct so
         check->priority = stun_usage_ice_conncheck_priority(&msg);
     }
     return 0;
+}
+
+int fo_stun_answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct sockaddr *src,
+                   socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user, uint8_t *reply,
+                   size_t *reply_len, fo_stun_check_t *check)
+{
+    /* A lite agent is always controlled; tie 0 (see the header comment). */
+    return answer(s, req, len, src, srclen, pwd_cb, user, false, 0, reply, reply_len, check);
+}
+
+int fo_stun_answer_controlling(fo_stun_t *s, const uint8_t *req, size_t len,
+                               const struct sockaddr *src, socklen_t srclen, fo_stun_pwd_cb pwd_cb,
+                               void *user, uint64_t tie, uint8_t *reply, size_t *reply_len)
+{
+    return answer(s, req, len, src, srclen, pwd_cb, user, true, tie, reply, reply_len, NULL);
+}
+
+bool fo_stun_is_response(const uint8_t *buf, size_t len)
+{
+    /* class bits C1 (0x0100) and C0 (0x0010) of the type: 10 success, 11 error response */
+    return fo_stun_is_stun(buf, len) && (buf[0] & 0x01) != 0;
 }
 
 int fo_stun_build_request(fo_stun_t *s, uint8_t *buf, size_t cap, const char *username,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* A peer's ICE/DTLS/SRTP path. State machine: NEW -(valid check)-> CHECKED -(DTLS done, keys
  * exported)-> CONNECTED -> CLOSED (close_notify, DTLS failure, consent or pending timeout).
- * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. */
+ * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. The client
+ * role (relays) differs only in ICE: it sends the checks (ice_timer) and a valid response, not a
+ * check, moves it to CHECKED; "last check" is then the last response. */
 #include "fanout/transport.h"
 
 #include <stdio.h>
@@ -34,6 +36,9 @@ struct fo_transport {
     fo_timer_t live_timer;
     fo_rate_t rate;          /* inbound packet-rate cap */
     fo_transport_stats_t stats;
+    bool dtls_server;        /* we are the DTLS server (always, but for a client role's option) */
+    fo_transport_client_t *cli; /* the client role's ICE; NULL for the server role */
+    fo_timer_t ice_timer;    /* client: check pacing */
 };
 
 struct reasm {
@@ -47,6 +52,7 @@ static void close_with(fo_transport_t *t, const char *reason)
     t->state = FO_TS_CLOSED;
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
+    fo_timer_stop(t->env->loop, &t->ice_timer);
     FO_LOG(FO_LOG_INFO, t->ctx, "transport closed: %s", reason);
     if (t->cbs.on_closed) t->cbs.on_closed(t->user, reason);
 }
@@ -97,9 +103,9 @@ static void live_timer_fired(fo_timer_t *timer)
     fo_timer_start(t->env->loop, &t->live_timer, deadline - now);
 }
 
-fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
-                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
-                                 const char *log_ctx)
+static fo_transport_t *create(const fo_transport_env_t *env, const char *fp_alg, const char *fp,
+                              bool dtls_server, const fo_transport_cbs_t *cbs, void *user,
+                              const char *log_ctx)
 {
     fo_transport_t *t = calloc(1, sizeof *t);
     if (!t) return NULL;
@@ -107,9 +113,10 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
     t->cbs = *cbs;
     t->user = user;
     t->selected = -1;
+    t->dtls_server = dtls_server;
     snprintf(t->ctx, sizeof t->ctx, "%s", log_ctx ? log_ctx : "");
     fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t};
-    t->dtls = fo_dtls_new(env->dtls, FO_DTLS_SERVER, &io, fp_alg, fp);
+    t->dtls = fo_dtls_new(env->dtls, dtls_server ? FO_DTLS_SERVER : FO_DTLS_CLIENT, &io, fp_alg, fp);
     if (!t->dtls) {
         free(t);
         return NULL;
@@ -122,11 +129,20 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
     return t;
 }
 
+fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
+                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
+                                 const char *log_ctx)
+{
+    return create(env, fp_alg, fp, true, cbs, user, log_ctx);
+}
+
 void fo_transport_free(fo_transport_t *t)
 {
     if (!t) return;
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
+    fo_timer_stop(t->env->loop, &t->ice_timer);
+    free(t->cli);
     fo_dtls_free(t->dtls);
     if (t->worker) /* its worker frees it after the packets queued before (docs/workers.md) */
         fo_workers_release(t->env->workers, t->worker, t->srtp);
@@ -174,7 +190,7 @@ void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nomina
 
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
-    if (t->state == FO_TS_CHECKED) {
+    if (t->state == FO_TS_CHECKED && t->dtls_server) {
         /* mbedtls cannot take a fragmented ClientHello: put it together first. */
         if (!t->reasm && !(t->reasm = calloc(1, sizeof *t->reasm))) return;
         size_t n = 0;
@@ -215,8 +231,11 @@ static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 
 void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from)
 {
-    (void)from;
     if (t->state == FO_TS_CLOSED || t->state == FO_TS_NEW) return;
+    if (t->cli && !fo_addr_equal(from, &t->addrs[t->selected])) { /* its own socket: anyone */
+        t->stats.rx_dropped++;
+        return;
+    }
     /* Before any crypto, so a flood costs us a compare, not a decrypt. */
     if (!fo_rate_allow(&t->rate, fo_loop_now(t->env->loop), t->env->max_pps)) {
         t->stats.rx_dropped++;
@@ -322,6 +341,118 @@ void fo_transport_close(fo_transport_t *t)
     t->state = FO_TS_CLOSED;
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
+    fo_timer_stop(t->env->loop, &t->ice_timer);
 }
 
 const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t) { return &t->stats; }
+
+/* --- the client role --- */
+
+#define CLIENT_CHECK_MS 50 /* check pacing until a candidate answers */
+
+/* Sends a check (nominating) to `to` as the controlling agent. */
+static void send_check(fo_transport_t *t, const fo_addr_t *to)
+{
+    char user[200];
+    uint8_t buf[512];
+    snprintf(user, sizeof user, "%s:%s", t->cli->remote_ufrag, t->cli->local_ufrag);
+    /* host candidate priority for component 1 (RFC 8445 5.1.2.1): type preference 126 */
+    uint32_t prio = (126u << 24) | (65535u << 8) | 255u;
+    int n = fo_stun_build_request(t->env->stun, buf, sizeof buf, user, t->cli->remote_pwd, prio,
+                                  t->cli->tie, true);
+    if (n > 0) fo_udp_send(t->env->udp, buf, (size_t)n, to);
+}
+
+static void ice_timer_fired(fo_timer_t *timer)
+{
+    fo_transport_t *t = timer->user;
+    if (t->state == FO_TS_CLOSED) return;
+    if (t->state == FO_TS_NEW) {
+        for (size_t i = 0; i < t->cli->n_cands; i++) send_check(t, &t->cli->cands[i]);
+        fo_timer_start(t->env->loop, &t->ice_timer, CLIENT_CHECK_MS);
+    } else {
+        send_check(t, &t->addrs[t->selected]); /* consent freshness */
+        fo_timer_start(t->env->loop, &t->ice_timer, (uint64_t)t->cli->check_ms);
+    }
+    fo_udp_flush(t->env->udp);
+}
+
+fo_transport_t *fo_transport_new_client(const fo_transport_env_t *env, const char *fp_alg,
+                                        const char *fp, const fo_transport_client_t *cli,
+                                        const fo_transport_cbs_t *cbs, void *user,
+                                        const char *log_ctx)
+{
+    if (!env->stun || cli->n_cands == 0 || cli->n_cands > FO_TRANSPORT_MAX_ADDRS) return NULL;
+    fo_transport_t *t = create(env, fp_alg, fp, cli->dtls_server, cbs, user, log_ctx);
+    if (!t) return NULL;
+    if (!(t->cli = malloc(sizeof *t->cli))) {
+        fo_transport_free(t);
+        return NULL;
+    }
+    *t->cli = *cli;
+    if (t->cli->check_ms <= 0) t->cli->check_ms = 1000;
+    fo_timer_init(&t->ice_timer, ice_timer_fired, t);
+    fo_timer_start(env->loop, &t->ice_timer, 0);
+    return t;
+}
+
+bool fo_transport_is_client(const fo_transport_t *t) { return t->cli != NULL; }
+
+/* Our password for checks from the remote, whose USERNAME is "ourUfrag:theirUfrag". */
+static const char *client_pwd_cb(void *user, const char *username, size_t len)
+{
+    fo_transport_t *t = user;
+    size_t ul = strlen(t->cli->local_ufrag);
+    if (len > ul && memcmp(username, t->cli->local_ufrag, ul) == 0 && username[ul] == ':')
+        return t->cli->local_pwd;
+    return NULL;
+}
+
+/* A valid response from one of the remote's candidates: the first selects the path. */
+static void client_response(fo_transport_t *t, const fo_addr_t *from)
+{
+    bool known = false;
+    for (size_t i = 0; i < t->cli->n_cands; i++) known |= fo_addr_equal(&t->cli->cands[i], from);
+    if (!known || (t->state != FO_TS_NEW && !fo_addr_equal(from, &t->addrs[t->selected]))) {
+        t->stats.rx_dropped++;
+        return;
+    }
+    t->stats.last_check_ms = fo_loop_now(t->env->loop);
+    if (t->state != FO_TS_NEW) return;
+    t->addrs[0] = *from;
+    t->n_addrs = 1;
+    t->selected = 0;
+    t->nominated = true;
+    t->state = FO_TS_CHECKED;
+    char a[64];
+    FO_LOG(FO_LOG_INFO, t->ctx, "ICE connected to %s in %llu ms", fo_addr_str(from, a, sizeof a),
+           (unsigned long long)(t->stats.last_check_ms - t->stats.created_ms));
+    fo_timer_start(t->env->loop, &t->ice_timer, (uint64_t)t->cli->check_ms);
+    if (!t->dtls_server) {
+        int rc = fo_dtls_start(t->dtls);
+        if (rc != 0 && rc != FO_EAGAIN) close_with(t, "DTLS handshake failed to start");
+    }
+    fo_udp_flush(t->env->udp);
+}
+
+void fo_transport_on_stun(fo_transport_t *t, const uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    if (!t->cli || t->state == FO_TS_CLOSED) return;
+    if (fo_stun_is_response(buf, len)) {
+        if (fo_stun_check_response(t->env->stun, buf, len, t->cli->remote_pwd, NULL) == 0)
+            client_response(t, from);
+        else
+            t->stats.rx_dropped++;
+        return;
+    }
+    uint8_t reply[512];
+    size_t rlen = sizeof reply;
+    int rc = fo_stun_answer_controlling(t->env->stun, buf, len, &from->u.sa, from->len, client_pwd_cb,
+                                        t, t->cli->tie, reply, &rlen);
+    if (rc == 0 || rlen > 0) {
+        fo_udp_send(t->env->udp, reply, rlen, from);
+        fo_udp_flush(t->env->udp);
+    } else {
+        t->stats.rx_dropped++;
+    }
+}

@@ -10,6 +10,7 @@
 
 #include "fanout/auth.h"
 #include "fanout/http.h"
+#include "fanout/relays.h"
 #include "fanout/router.h"
 #include "fanout/url.h"
 
@@ -55,6 +56,8 @@ void fo_api_free(fo_api_t *api);
 /* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
  * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
+/* Serves /api/v1/relays from `relays` (owned by the caller, outliving the api). */
+void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays);
 
 /* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
  * false for everything else (static files). Counts every answer for /metrics. */

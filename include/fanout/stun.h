@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Thin adapter over libnice's STUN library (stun/stunagent.h, stun/usages/ice.h): validates and
- * answers ICE connectivity checks (server side, ICE-lite, controlled) and builds/reads checks
- * (client side, for the test peer and the load tool). The only user of libnice.
+ * answers ICE connectivity checks (server side, ICE-lite, controlled; and as a controlling full
+ * agent for relays) and builds/reads checks (client side: relays, the test peer, the load tool). The only user of libnice.
  * One fo_stun_t per thread; it holds no per-session state. */
 #ifndef FO_STUN_H
 #define FO_STUN_H
@@ -39,6 +39,17 @@ typedef struct {
 int fo_stun_answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct sockaddr *src,
                    socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user, uint8_t *reply,
                    size_t *reply_len, fo_stun_check_t *check);
+
+/* fo_stun_answer for a full agent in the controlling role (a relay, the WebRTC client of
+ * another server, answering that server's checks): the same validation; a peer claiming the
+ * controlling role too is settled by tie-breakers (RFC 8445 7.3.1.1): ours (`tie`) wins -> 487
+ * in reply and FO_EINVAL; theirs wins -> no answer (we never change roles). */
+int fo_stun_answer_controlling(fo_stun_t *s, const uint8_t *req, size_t len,
+                               const struct sockaddr *src, socklen_t srclen, fo_stun_pwd_cb pwd_cb,
+                               void *user, uint64_t tie, uint8_t *reply, size_t *reply_len);
+
+/* A STUN message (fo_stun_is_stun) of the success- or error-response class. */
+bool fo_stun_is_response(const uint8_t *buf, size_t len);
 
 /* Client side: builds a Binding request with USERNAME `username` ("theirUfrag:ourUfrag"),
  * MESSAGE-INTEGRITY keyed by `pwd` (the remote's password), PRIORITY, ICE-CONTROLLING with

@@ -12,6 +12,7 @@
 
 #include "fanout/dtls.h"
 #include "fanout/loop.h"
+#include "fanout/stun.h"
 #include "fanout/udp.h"
 #include "fanout/workers.h"
 
@@ -49,6 +50,7 @@ typedef struct {
     int pending_timeout_ms;
     int max_pps;                 /* datagrams/s accepted from the peer (token bucket); 0 = no cap */
     uint64_t *rx_rate_dropped;   /* optional: a total every transport adds its rate drops to */
+    fo_stun_t *stun;             /* the client role's checks and answers (the loop's agent) */
 } fo_transport_env_t;
 
 /* fp_alg/fp: the remote DTLS fingerprint from its offer. `env` must outlive the transport;
@@ -57,6 +59,35 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
                                  const char *fp, const fo_transport_cbs_t *cbs, void *user,
                                  const char *log_ctx);
 void fo_transport_free(fo_transport_t *t);
+
+/* The client role (a relay pulling from or pushing to another server): we are the controlling
+ * full ICE agent: checks (USE-CANDIDATE, i.e. aggressive nomination, as against an ICE-lite
+ * server) to each remote candidate every 50 ms until one answers, which becomes the address;
+ * then a check every check_ms as consent (RFC 7675: consent_timeout_ms without a response ends
+ * the transport), and incoming checks answered as the controlling agent. Then DTLS as the
+ * client (the server if the remote's answer said a=setup:active), and SRTP as usual. The env's
+ * udp is the relay's own socket: the shared port cannot tell two sessions with one remote
+ * address apart, and two relays between the same pair of nodes would have one. */
+typedef struct {
+    char local_ufrag[16];
+    char local_pwd[40];
+    char remote_ufrag[64];
+    char remote_pwd[128];
+    fo_addr_t cands[FO_TRANSPORT_MAX_ADDRS]; /* the remote's candidates, best first */
+    size_t n_cands;
+    uint64_t tie;                /* our ICE tie-breaker */
+    bool dtls_server;            /* the remote is the DTLS client (a=setup:active) */
+    int check_ms;                /* consent check period once connected */
+} fo_transport_client_t;
+
+fo_transport_t *fo_transport_new_client(const fo_transport_env_t *env, const char *fp_alg,
+                                        const char *fp, const fo_transport_client_t *cli,
+                                        const fo_transport_cbs_t *cbs, void *user,
+                                        const char *log_ctx);
+/* Client role: a STUN message from the network (a response to our checks, or a check from the
+ * remote). Server transports ignore it (the router answers their checks). */
+void fo_transport_on_stun(fo_transport_t *t, const uint8_t *buf, size_t len, const fo_addr_t *from);
+bool fo_transport_is_client(const fo_transport_t *t);
 
 /* The router validated an ICE check for us from `from`. */
 void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nominated);
