@@ -270,6 +270,7 @@ int fo_loop_run(fo_loop_t *loop)
         run_deferred(loop);
     }
     run_deferred(loop);
-    loop->stopping = 0; /* a later fo_loop_run runs again */
     return 0;
 }
+
+void fo_loop_resume(fo_loop_t *loop) { loop->stopping = 0; }
