@@ -27,6 +27,7 @@ struct fo_api {
     fo_admin_t *admin;
     fo_auth_t *auth;
     fo_relays_t *relays;
+    fo_cluster_t *cluster;
 };
 
 static fo_auth_action_t auth_action(fo_role_t role)
@@ -47,6 +48,8 @@ void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
 }
 
 void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays) { api->relays = relays; }
+void fo_api_set_cluster(fo_api_t *api, fo_cluster_t *cluster) { api->cluster = cluster; }
+fo_metrics_t *fo_api_metrics(fo_api_t *api) { return api->metrics; }
 
 fo_api_t *fo_api_new(fo_router_t *router)
 {
@@ -182,6 +185,29 @@ static int code_for(int http)
     }
 }
 
+static void text_resp(fo_http_resp_t *resp, int status, const char *msg);
+
+/* The cluster's word on a new session (cluster.h): a 307 to another node (same path and query:
+ * the client re-sends its offer there) or a 503 answered here, true; false to go on. */
+static bool cluster_gate(fo_api_t *api, const fo_http_req_t *req, fo_role_t role, const char *key,
+                         bool json, fo_http_resp_t *resp)
+{
+    char loc[FO_NODE_API_MAX], msg[300];
+    int rc = fo_cluster_admit(api->cluster, role == FO_ROLE_PLAY, key, loc, sizeof loc, msg, sizeof msg);
+    if (rc == 0) return false;
+    if (rc == FO_ERR) {
+        snprintf(resp->location, sizeof resp->location, "%s%s%s%s", loc, req->path, req->query[0] ? "?" : "",
+                 req->query);
+        if (json) error_resp(resp, 307, FO_API_REDIRECT, msg);
+        else text_resp(resp, 307, msg);
+        resp->status = 307;
+        return true;
+    }
+    if (json) error_resp(resp, 503, FO_API_UNAVAILABLE, msg);
+    else text_resp(resp, 503, msg);
+    return true;
+}
+
 static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     if (req->body_too_large) {
@@ -203,6 +229,10 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         if (fo_url_query_get(req->query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
+    if (cluster_gate(api, req, role, r.url.key, true, resp)) {
+        fo_api_rtc_req_free(&r);
+        return;
+    }
     /* Who may: a token (auth.secret), then the operator's callback (auth.on_publish/on_play). */
     fo_auth_action_t act = auth_action(role);
     const char *why = "";
@@ -297,15 +327,27 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
         text_resp(resp, 400, why);
         return;
     }
-    if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
-    char msg[300];
-    int hrc = fo_auth_hook_admit(api->auth, auth_action(role), key, req->remote_ip, "", msg, sizeof msg);
-    if (hrc != 0) {
-        FO_LOG(FO_LOG_INFO, key, "%s", msg);
-        text_resp(resp, hrc == FO_EAUTH ? 403 : 503, msg);
+    /* another node pulling the stream (cluster.h): its node token stands for the user's */
+    char node[FO_NODE_ID_MAX];
+    bool relay = role == FO_ROLE_PLAY && fo_cluster_node_request(api->cluster, req, key, node, sizeof node);
+    if (relay && fo_cluster_draining(api->cluster)) {
+        text_resp(resp, 503, "this node is draining: pull from another\n");
         return;
     }
+    if (!relay && cluster_gate(api, req, role, key, false, resp)) return;
+    if (!relay) {
+        if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
+        char msg[300];
+        int hrc = fo_auth_hook_admit(api->auth, auth_action(role), key, req->remote_ip, "", msg, sizeof msg);
+        if (hrc != 0) {
+            FO_LOG(FO_LOG_INFO, key, "%s", msg);
+            text_resp(resp, hrc == FO_EAUTH ? 403 : 503, msg);
+            return;
+        }
+    }
     fo_whip_offer(api->router, role, key, req, resp);
+    if (relay && resp->status == 201)
+        fo_cluster_relay_served(api->cluster, resp->location + strlen(FO_WHIP_RESOURCE_PREFIX), key, node);
 }
 
 static void handle_whip_resource(fo_api_t *api, const char *id, const fo_http_req_t *req,
@@ -364,7 +406,8 @@ static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
     } else if (strncmp(p, "/api/v1/", 8) == 0) {
         bool kick = strcmp(req->method, "DELETE") == 0;
         if (!deny(api, req, kick ? "kick" : "read", NULL, resp) && !fo_admin_handle(api->admin, req, resp) &&
-            !(api->relays && fo_relays_handle(api->relays, req, resp)))
+            !(api->relays && fo_relays_handle(api->relays, req, resp)) &&
+            !fo_cluster_handle(api->cluster, req, resp))
             error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
     } else {
         fo_role_t role;

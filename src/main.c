@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Start-up and shutdown: configuration (defaults, file, environment, flags), the DTLS
  * certificate, the loop with the media router and the HTTP server in it, signals (SIGINT and
- * SIGTERM end sessions with close_notify and exit 0; SIGHUP reopens the log file). */
+ * SIGTERM end sessions with close_notify, leave the cluster and exit 0; SIGUSR1 drains first;
+ * SIGHUP reopens the log file). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "fanout/api.h"
+#include "fanout/cluster.h"
 #include "fanout/common.h"
 #include "fanout/config.h"
 #include "fanout/dtls.h"
@@ -32,9 +34,12 @@ typedef struct {
     fo_loop_t *loop;
     fo_router_t *router;
     fo_relays_t *relays;
+    fo_cluster_t *cluster;
     const fo_config_t *cfg;
     fo_io_t sig;
     fo_httpc_t *httpc; /* outbound HTTP (on_record, relays) */
+    fo_timer_t stop_timer;   /* the longest wait for the cluster's goodbyes */
+    bool stopping;
 } app_t;
 
 static void usage(FILE *f)
@@ -56,8 +61,35 @@ static void usage(FILE *f)
             "Every setting can also be set by the environment as FANOUT_<SECTION>_<KEY>;\n"
             "CANDIDATE sets rtc.candidate. Precedence: flags > environment > file > defaults.\n"
             "A bad setting stops start-up with exit code 2. Signals: SIGTERM/SIGINT end every\n"
-            "session (DTLS close_notify) and exit 0; SIGHUP reopens log.file.\n\n");
+            "session (DTLS close_notify), leave the cluster and exit 0; SIGUSR1 drains (new\n"
+            "sessions go to other nodes; exit 0 when the last one ends or cluster.drain_timeout\n"
+            "passes); SIGHUP reopens log.file.\n\n");
 }
+
+static void stop_loop_cb(void *user)
+{
+    app_t *app = user;
+    fo_timer_stop(app->loop, &app->stop_timer);
+    fo_loop_stop(app->loop);
+}
+
+static void stop_timer_cb(fo_timer_t *t) { stop_loop_cb(t->user); }
+
+/* Ends every session and relay, leaves the cluster (its goodbyes to Redis get up to a second),
+ * then stops the loop. */
+static void begin_stop(app_t *app)
+{
+    if (app->stopping) return;
+    app->stopping = true;
+    fo_relays_shutdown(app->relays);
+    fo_cluster_shutdown(app->cluster);
+    fo_router_shutdown(app->router);
+    fo_timer_init(&app->stop_timer, stop_timer_cb, app);
+    fo_timer_start(app->loop, &app->stop_timer, 1000);
+    fo_cluster_leave(app->cluster, stop_loop_cb, app);
+}
+
+static void drained_cb(void *user) { begin_stop(user); }
 
 static void on_signal(fo_io_t *io, uint32_t events)
 {
@@ -70,10 +102,13 @@ static void on_signal(fo_io_t *io, uint32_t events)
             FO_LOG(FO_LOG_INFO, NULL, "log reopened (SIGHUP)");
             continue;
         }
+        if (si.ssi_signo == SIGUSR1) {
+            FO_LOG(FO_LOG_INFO, NULL, "SIGUSR1: draining");
+            fo_cluster_drain(app->cluster);
+            continue;
+        }
         FO_LOG(FO_LOG_INFO, NULL, "signal %u: ending sessions and stopping", si.ssi_signo);
-        fo_relays_shutdown(app->relays);
-        fo_router_shutdown(app->router);
-        fo_loop_stop(app->loop);
+        begin_stop(app);
     }
 }
 
@@ -206,6 +241,7 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, NULL);
 
     int status = 1;
@@ -234,6 +270,12 @@ int main(int argc, char **argv)
     app.relays = fo_relays_new(&relay_env);
     if (!app.relays) goto fail;
     fo_api_set_relays(api, app.relays);
+    fo_cluster_env_t cluster_env = {.loop = app.loop, .router = app.router, .httpc = httpc,
+                                    .metrics = fo_api_metrics(api), .cfg = &cfg,
+                                    .on_drained = drained_cb, .user = &app};
+    app.cluster = fo_cluster_new(&cluster_env);
+    if (!app.cluster) goto fail;
+    fo_api_set_cluster(api, app.cluster);
     http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
                        fo_api_handle, api);
     if (!http) goto fail;
@@ -278,6 +320,7 @@ done:
     fo_router_free(app.router);
     fo_relays_free(app.relays); /* after the router: their sessions are freed */
     fo_httpc_free(app.httpc);   /* after the router: its last on_record went in */
+    fo_cluster_free(app.cluster);
     fo_auth_free(auth);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);

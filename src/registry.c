@@ -81,7 +81,7 @@ static const char LUA_CARRY[] = LUA_NOW
 /* KEYS: claim, carriers. ARGV: my id, max depth, relays per node, ttl, node key prefix.
  * -> {claim or false, parent id or false, parent depth, parent node json or false}.
  * Candidates: live carriers other than me and not below me (parent links followed up), with a
- * depth below the maximum and a live node key; the shallowest with room (children < relays per
+ * depth below the maximum and a live node key that is not draining; the shallowest with room (children < relays per
  * node) wins, then the fewest children, then the fewest players. The winner's children count
  * is raised at once (it sets the true count at its next refresh), and I am entered as its
  * pending child, so edges arriving together spread over the tree. */
@@ -108,10 +108,13 @@ static const char LUA_LOCATE[] = LUA_NOW
     "    hops = hops + 1 "
     "  end "
     "  local j = ok and redis.call('GET', ARGV[5] .. id) "
+    "  local players = 0 "
     "  if j then "
-    "    local players = 0 "
     "    local okj, n = pcall(cjson.decode, j) "
     "    if okj and type(n) == 'table' and tonumber(n.players) then players = tonumber(n.players) end "
+    "    if okj and type(n) == 'table' and n.draining == true then j = false end "
+    "  end "
+    "  if j then "
     "    local full = v[3] >= per and 1 or 0 "
     "    local score = full * 1e12 + v[2] * 1e9 + math.min(v[3], 999) * 1e6 + math.min(players, 999999) "
     "    if not best or score < bestscore then best, bestscore, bestjson = id, score, j end "

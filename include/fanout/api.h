@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "fanout/auth.h"
+#include "fanout/cluster.h"
 #include "fanout/http.h"
 #include "fanout/relays.h"
 #include "fanout/router.h"
@@ -32,6 +33,8 @@ enum {
     FO_API_LIMITED = 1012,      /* 429: this client has too many sessions */
     FO_API_UNAUTHORIZED = 1013, /* 401: missing or bad token (auth.enabled) */
     FO_API_FORBIDDEN = 1014,    /* 403: refused by the on_publish/on_play callback */
+    FO_API_REDIRECT = 1015,     /* 307: take it to the node in Location (cluster) */
+    FO_API_UNAVAILABLE = 1016,  /* 503: the cluster cannot serve it now (Redis down, draining) */
 };
 
 /* A parsed SRS-style publish/play request body. */
@@ -58,6 +61,11 @@ void fo_api_free(fo_api_t *api);
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
 /* Serves /api/v1/relays from `relays` (owned by the caller, outliving the api). */
 void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays);
+/* Asks `cluster` (owned by the caller, outliving the api) before taking sessions: redirects,
+ * Redis down, node-to-node pulls; serves /api/v1/cluster. */
+void fo_api_set_cluster(fo_api_t *api, fo_cluster_t *cluster);
+/* The metrics sampler the API reads (the cluster's heartbeat reads it too). */
+fo_metrics_t *fo_api_metrics(fo_api_t *api);
 
 /* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
  * false for everything else (static files). Counts every answer for /metrics. */

@@ -21,7 +21,9 @@
 
 #include "fanout/config.h"
 
-typedef enum { FO_AUTH_PUBLISH = 0, FO_AUTH_PLAY = 1 } fo_auth_action_t;
+/* FO_AUTH_RELAY: node-to-node tokens of a cluster (signed with cluster.secret over
+ * "relay:<stream key>@<node id>:<expiry>"; cluster.c), never accepted as a user's play token. */
+typedef enum { FO_AUTH_PUBLISH = 0, FO_AUTH_PLAY = 1, FO_AUTH_RELAY = 2 } fo_auth_action_t;
 
 typedef struct fo_auth fo_auth_t;
 
