@@ -379,6 +379,24 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
     if (deny(api, req, "metrics", NULL, resp)) return;
     fo_metrics_data_t d;
     fo_metrics_collect(api->metrics, &d);
+    if (fo_cluster_enabled(api->cluster)) {
+        fo_cluster_stats_t cs;
+        fo_cluster_stats(api->cluster, &cs);
+        d.cluster.enabled = true;
+        d.cluster.redis_up = cs.redis_up;
+        d.cluster.draining = cs.draining;
+        d.cluster.nodes = cs.nodes;
+        d.cluster.pulls = cs.pulls;
+        d.cluster.pulls_connected = cs.pulls_connected;
+        d.cluster.served = cs.served;
+        d.cluster.pull_attempts = cs.pull_attempts;
+        d.cluster.pull_failures = cs.pull_failures;
+        d.cluster.redirects = cs.redirects;
+        d.cluster.refused_redis_down = cs.refused_redis_down;
+        d.cluster.claims_refused = cs.claims_refused;
+        d.cluster.redis_reconnects = cs.redis_reconnects;
+        d.cluster.registry_bad_values = cs.registry_bad_values;
+    }
     resp->body = fo_metrics_render(&d);
     if (!resp->body) {
         text_resp(resp, 500, "out of memory\n");

@@ -498,7 +498,6 @@ void fo_cluster_shutdown(fo_cluster_t *c)
 void fo_cluster_free(fo_cluster_t *c)
 {
     if (!c) return;
-    fo_router_set_observer(c->env.router, NULL, NULL);
     while (c->pulls) { /* the loop is over: free what is left at once */
         pull_t *p = c->pulls;
         c->pulls = p->next;
