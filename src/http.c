@@ -2,8 +2,12 @@
 /* libmicrohttpd glue. MHD runs in "external epoll" mode inside our loop: no extra thread, so
  * the API handler runs on the media thread and needs no locks or cross-thread hand-off.
  * Request handling is short (SDP parse + answer build, ~tens of µs), so it does not disturb
- * the packet path measurably. The HTTPS server is a second daemon of the same kind (MHD_USE_TLS,
- * GnuTLS inside libmicrohttpd) with the same handler and pages. */
+ * the packet path measurably; anything that waits (an operator's callback) is deferred: the
+ * connection is suspended (MHD_suspend_connection) and resumed when its answer is ready, with
+ * MHD_run scheduled at once so the answer leaves in the same loop iteration. MHD does not
+ * watch a suspended socket, so we do: EPOLLRDHUP on it tells us the client left. The HTTPS
+ * server is a second daemon of the same kind (MHD_USE_TLS, GnuTLS inside libmicrohttpd) with
+ * the same handler and pages. */
 #include "fanout/http.h"
 
 #include <arpa/inet.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,13 +37,46 @@ struct fo_http {
     int port;
     bool tls;
     char *cert_pem, *key_pem; /* MHD keeps pointers to them for the daemon's life */
+    fo_http_defer_t *defers;  /* waiting for their owners */
+    size_t n_defers;
 };
+
+/* Where a connection stands between its complete request and its answer. */
+typedef enum {
+    CC_NEW = 0,     /* receiving, or in the handler */
+    CC_DEFERRED,    /* waiting for its owner (suspended once the handler returned) */
+    CC_ANSWERED,    /* the deferred answer is in `answer`: queue it when MHD calls again */
+    CC_DROP,        /* the client left while deferred: close when MHD calls again */
+} cc_state_t;
 
 typedef struct {
     char *buf;
     size_t len;
     bool too_large;
+    cc_state_t state;
+    bool in_handler;
+    bool suspended;
+    fo_http_resp_t answer;
 } conn_ctx_t;
+
+/* What fo_http_req_t.conn points at during the handler call. */
+typedef struct {
+    fo_http_t *h;
+    struct MHD_Connection *c;
+    conn_ctx_t *cc;
+} req_conn_t;
+
+struct fo_http_defer {
+    fo_http_t *h;
+    struct MHD_Connection *c;
+    conn_ctx_t *cc;
+    fo_io_t watch;            /* the client's socket, EPOLLRDHUP */
+    fo_timer_t timer;
+    fo_http_defer_cb cb;
+    void *user;
+    bool ending;              /* inside cb: an answer from it is taken, nothing else */
+    fo_http_defer_t *prev, *next;
+};
 
 static void schedule(fo_http_t *h)
 {
@@ -52,6 +90,10 @@ static void run_mhd(fo_http_t *h)
     MHD_run(h->d);
     schedule(h);
 }
+
+/* MHD_run at this iteration's timer pass: after a resume (MHD wants MHD_run then; its epoll
+ * fd may not signal it), and never re-entering MHD from one of its own callbacks. */
+static void kick(fo_http_t *h) { fo_timer_start(h->loop, &h->timer, 0); }
 
 static void io_cb(fo_io_t *io, uint32_t events)
 {
@@ -190,6 +232,27 @@ static void add_extra_headers(struct MHD_Response *r, char *lines)
     }
 }
 
+/* Queues a handler's answer; takes resp->body. */
+static enum MHD_Result queue_resp(struct MHD_Connection *c, fo_http_resp_t *resp)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        resp->body_len, resp->body ? resp->body : (void *)"", resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(resp->body);
+        resp->body = NULL;
+        return MHD_NO;
+    }
+    resp->body = NULL;
+    if (resp->content_type[0]) MHD_add_response_header(r, "Content-Type", resp->content_type);
+    if (resp->location[0]) MHD_add_response_header(r, "Location", resp->location);
+    if (resp->allow[0]) MHD_add_response_header(r, "Allow", resp->allow);
+    add_extra_headers(r, resp->headers);
+    add_common_headers(r);
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const char *url,
                                 const char *method, conn_ctx_t *cc)
 {
@@ -217,24 +280,27 @@ static enum MHD_Result dispatch(fo_http_t *h, struct MHD_Connection *c, const ch
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req.remote_ip, sizeof req.remote_ip);
     }
     fo_http_resp_t resp = {0};
-    if (!h->cb(h->user, &req, &resp)) {
+    req_conn_t link = {h, c, cc};
+    req.conn = &link;
+    cc->in_handler = true;
+    bool handled = h->cb(h->user, &req, &resp);
+    cc->in_handler = false;
+    if (cc->state == CC_DEFERRED) {
+        free(resp.body);
+        MHD_suspend_connection(c);
+        cc->suspended = true;
+        return MHD_YES;
+    }
+    if (cc->state == CC_ANSWERED) { /* deferred and answered within the handler */
+        free(resp.body);
+        cc->state = CC_NEW;
+        resp = cc->answer;
+        cc->answer = (fo_http_resp_t){0};
+    } else if (!handled) {
         free(resp.body);
         return serve_static(h, c, method, url);
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        resp.body_len, resp.body ? resp.body : (void *)"", resp.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        free(resp.body);
-        return MHD_NO;
-    }
-    if (resp.content_type[0]) MHD_add_response_header(r, "Content-Type", resp.content_type);
-    if (resp.location[0]) MHD_add_response_header(r, "Location", resp.location);
-    if (resp.allow[0]) MHD_add_response_header(r, "Allow", resp.allow);
-    add_extra_headers(r, resp.headers);
-    add_common_headers(r);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)resp.status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return queue_resp(c, &resp);
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
@@ -249,6 +315,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         if (!cc) return MHD_NO;
         *con_cls = cc;
         return MHD_YES;
+    }
+    if (cc->suspended) { /* resumed: the deferred answer is ready, or the client left */
+        cc->suspended = false;
+        if (cc->state != CC_ANSWERED) return MHD_NO;
+        cc->state = CC_NEW;
+        fo_http_resp_t resp = cc->answer;
+        cc->answer = (fo_http_resp_t){0};
+        return queue_resp(c, &resp);
     }
     if (*upload_size) {
         if (!cc->too_large && cc->len + *upload_size <= h->max_body) {
@@ -277,6 +351,7 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     conn_ctx_t *cc = *con_cls;
     if (cc) {
         free(cc->buf);
+        free(cc->answer.body);
         free(cc);
     }
     *con_cls = NULL;
@@ -307,7 +382,7 @@ static char *read_pem(const char *path)
 static fo_http_t *start(fo_http_t *h, const char *addr, int port)
 {
     struct sockaddr_storage ss = {0};
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
         ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
@@ -399,9 +474,13 @@ fo_http_t *fo_http_new_tls(fo_loop_t *loop, const char *addr, int port, const ch
     return start(h, addr, port);
 }
 
+static void end_defer(fo_http_defer_t *d, fo_http_defer_end_t why);
+
 void fo_http_free(fo_http_t *h)
 {
     if (!h) return;
+    /* MHD must not stop with suspended connections: end them (they are resumed) first. */
+    while (h->defers) end_defer(h->defers, FO_HTTP_DEFER_SHUTDOWN);
     fo_timer_stop(h->loop, &h->timer);
     fo_loop_io_del(h->loop, &h->io);
     MHD_stop_daemon(h->d);
@@ -412,3 +491,102 @@ void fo_http_free(fo_http_t *h)
 }
 
 int fo_http_port(const fo_http_t *h) { return h->port; }
+
+/* --- deferred answers --- */
+
+static void defer_watch_cb(fo_io_t *io, uint32_t events);
+static void defer_timer_cb(fo_timer_t *t);
+
+fo_http_defer_t *fo_http_defer(const fo_http_req_t *req, int timeout_ms, fo_http_defer_cb cb,
+                               void *user)
+{
+    req_conn_t *link = req->conn;
+    if (!link || !link->cc->in_handler || link->cc->state != CC_NEW || !cb) return NULL;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(link->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    fo_http_defer_t *d = ci ? calloc(1, sizeof *d) : NULL;
+    if (!d) return NULL;
+    fo_http_t *h = link->h;
+    *d = (fo_http_defer_t){.h = h, .c = link->c, .cc = link->cc, .cb = cb, .user = user};
+    d->watch = (fo_io_t){.fd = ci->connect_fd, .cb = defer_watch_cb, .user = d};
+    /* Edge-triggered hang-up only: data a client pipelines meanwhile does not wake us. */
+    if (fo_loop_io_add(h->loop, &d->watch, EPOLLRDHUP | EPOLLET) != 0) {
+        free(d);
+        return NULL;
+    }
+    fo_timer_init(&d->timer, defer_timer_cb, d);
+    if (timeout_ms > 0) fo_timer_start(h->loop, &d->timer, (uint64_t)timeout_ms);
+    d->next = h->defers;
+    if (h->defers) h->defers->prev = d;
+    h->defers = d;
+    h->n_defers++;
+    link->cc->state = CC_DEFERRED;
+    return d;
+}
+
+/* Unlinks and frees d; the connection is resumed (if the handler had returned) so MHD calls
+ * access_cb again, which queues the answer or closes. */
+static void release(fo_http_defer_t *d)
+{
+    fo_http_t *h = d->h;
+    fo_loop_io_del(h->loop, &d->watch);
+    fo_timer_stop(h->loop, &d->timer);
+    if (d->prev) d->prev->next = d->next;
+    else h->defers = d->next;
+    if (d->next) d->next->prev = d->prev;
+    h->n_defers--;
+    if (d->cc->suspended) {
+        MHD_resume_connection(d->c);
+        kick(h);
+    }
+    free(d);
+}
+
+void fo_http_defer_answer(fo_http_defer_t *d, fo_http_resp_t *resp)
+{
+    conn_ctx_t *cc = d->cc;
+    if (cc->state != CC_DEFERRED) { /* the client left (CLOSED callback): nobody to answer */
+        free(resp->body);
+        resp->body = NULL;
+        return;
+    }
+    cc->answer = *resp;
+    resp->body = NULL;
+    cc->state = CC_ANSWERED;
+    if (!d->ending) release(d); /* else end_defer releases it after the callback */
+}
+
+/* Ends d before its owner answered: tells the owner, then answers by default or closes. */
+static void end_defer(fo_http_defer_t *d, fo_http_defer_end_t why)
+{
+    conn_ctx_t *cc = d->cc;
+    if (why == FO_HTTP_DEFER_CLOSED) cc->state = CC_DROP;
+    d->ending = true;
+    d->cb(d->user, d, why);
+    if (cc->state == CC_DEFERRED) {
+        fo_http_resp_t r = {.status = why == FO_HTTP_DEFER_TIMEOUT ? 504 : 503};
+        snprintf(r.content_type, sizeof r.content_type, "text/plain; charset=utf-8");
+        r.body = strdup(why == FO_HTTP_DEFER_TIMEOUT ? "timed out\n" : "server shutting down\n");
+        r.body_len = r.body ? strlen(r.body) : 0;
+        cc->answer = r;
+        cc->state = CC_ANSWERED;
+    }
+    release(d);
+}
+
+static void defer_watch_cb(fo_io_t *io, uint32_t events)
+{
+    fo_http_defer_t *d = io->user;
+    if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+    FO_LOG(FO_LOG_DEBUG, NULL, "client left while its request was deferred");
+    end_defer(d, FO_HTTP_DEFER_CLOSED);
+}
+
+static void defer_timer_cb(fo_timer_t *t) { end_defer(t->user, FO_HTTP_DEFER_TIMEOUT); }
+
+bool fo_http_defer_client_gone(const fo_http_defer_t *d)
+{
+    struct pollfd p = {.fd = d->watch.fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
+size_t fo_http_deferred(const fo_http_t *h) { return h->n_defers; }

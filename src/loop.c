@@ -273,4 +273,4 @@ int fo_loop_run(fo_loop_t *loop)
     return 0;
 }
 
-void fo_loop_resume(fo_loop_t *loop) { loop->stopping = 0; }
+void fo_loop_clear_stop(fo_loop_t *loop) { loop->stopping = 0; }

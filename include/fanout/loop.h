@@ -37,13 +37,15 @@ fo_loop_t *fo_loop_new(void);
 /* Frees the loop; registered descriptors are not closed. Pending posts are dropped. */
 void fo_loop_free(fo_loop_t *loop);
 
-/* Runs until fo_loop_stop. Returns 0, or FO_ESYS if epoll failed. A stop stays: later calls
- * return at once (after the deferred calls) until fo_loop_resume. */
+/* Runs until fo_loop_stop. Returns 0, or FO_ESYS if epoll failed. The stop stays requested:
+ * a later call runs one iteration (fuzz targets run deferred calls so) unless
+ * fo_loop_clear_stop withdrew it. */
 int fo_loop_run(fo_loop_t *loop);
 /* Asks the loop to return after the current iteration. Any thread, async-signal-unsafe. */
 void fo_loop_stop(fo_loop_t *loop);
-/* Clears a stop, so that fo_loop_run runs again (tests that run the loop in steps). */
-void fo_loop_resume(fo_loop_t *loop);
+/* Withdraws a stop request, so fo_loop_run runs until the next fo_loop_stop (tests that run
+ * one loop in steps). Loop thread, outside fo_loop_run. */
+void fo_loop_clear_stop(fo_loop_t *loop);
 
 /* epoll registration (EPOLLIN/EPOLLOUT...). Return 0 or FO_ESYS. */
 int fo_loop_io_add(fo_loop_t *loop, fo_io_t *io, uint32_t events);

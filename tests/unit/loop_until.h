@@ -29,7 +29,7 @@ static inline bool run_until(bool (*pred)(void), int timeout_ms)
     loop_until_pred = pred;
     loop_until_deadline = fo_loop_update_time(loop_until_loop) + (uint64_t)timeout_ms;
     fo_timer_start(loop_until_loop, &t, 0);
-    fo_loop_resume(loop_until_loop);
+    fo_loop_clear_stop(loop_until_loop);
     fo_loop_run(loop_until_loop);
     fo_timer_stop(loop_until_loop, &t);
     return pred();
