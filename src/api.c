@@ -208,6 +208,122 @@ static bool cluster_gate(fo_api_t *api, const fo_http_req_t *req, fo_role_t role
     return true;
 }
 
+/* The SRS API's answer to an offer admitted: the router's session and answer, or its error. */
+static void rtc_offer_answer(fo_api_t *api, fo_role_t role, const char *key, const char *sdp, size_t sdp_len,
+                             const char *cand, const char *ip, const char *layer, fo_http_resp_t *resp)
+{
+    fo_offer_result_t res;
+    fo_router_offer_from(api->router, role, key, sdp, sdp_len, cand, ip, &res);
+    if (res.http_status != 200) {
+        int c = res.err == FO_ECODEC ? FO_API_BAD_CODEC : code_for(res.http_status);
+        FO_LOG(FO_LOG_INFO, key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);
+        error_resp(resp, res.http_status, c, res.msg);
+        if (role == FO_ROLE_PUBLISH) fo_cluster_publish_abort(api->cluster, key);
+    } else {
+        if (layer && layer[0]) fo_api_set_layer(api->router, res.session_id, layer);
+        json_resp(resp, 200,
+                  json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
+                            "service", "fanout", "pid", (int)getpid(), "sessionid", res.session_id,
+                            "sdp", res.answer));
+    }
+    free(res.answer);
+}
+
+/* A publish waiting for the cluster's claim (cluster.h): the HTTP answer is deferred meanwhile
+ * and given when Redis answered: 409 if another node publishes the stream, else the offer's. */
+typedef struct {
+    fo_api_t *api;
+    fo_http_defer_t *d;
+    bool json;              /* SRS API (JSON answers) or WHIP (text and SDP) */
+    char key[200];
+    char cand[80];
+    char remote_ip[64];
+    char query[1024];       /* WHIP: the request's query */
+    char *sdp;
+    size_t sdp_len;
+} claim_wait_t;
+
+static void claim_wait_free(claim_wait_t *w)
+{
+    free(w->sdp);
+    free(w);
+}
+
+static void claim_done_cb(void *user, int rc, const char *holder)
+{
+    claim_wait_t *w = user;
+    fo_http_resp_t resp = {0};
+    if (rc == FO_EBUSY) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "stream busy: %s is published on node %s", w->key, holder ? holder : "?");
+        FO_LOG(FO_LOG_INFO, w->key, "publish refused: %s", msg);
+        if (w->json) error_resp(&resp, 409, FO_API_BUSY, msg);
+        else text_resp(&resp, 409, msg);
+    } else if (w->json) {
+        rtc_offer_answer(w->api, FO_ROLE_PUBLISH, w->key, w->sdp, w->sdp_len, w->cand, w->remote_ip, NULL, &resp);
+    } else {
+        fo_http_req_t req = {.method = "POST", .path = "", .query = w->query, .body = w->sdp,
+                             .body_len = w->sdp_len, .content_type = "application/sdp",
+                             .authorization = "", .host = ""};
+        snprintf(req.remote_ip, sizeof req.remote_ip, "%s", w->remote_ip);
+        fo_whip_offer(w->api->router, FO_ROLE_PUBLISH, w->key, &req, &resp);
+        if (resp.status != 201) fo_cluster_publish_abort(w->api->cluster, w->key);
+    }
+    fo_metrics_count_request(w->api->metrics, resp.status);
+    fo_http_defer_answer(w->d, &resp);
+    free(resp.body);
+    claim_wait_free(w);
+}
+
+/* The client left (or the server stops) before Redis answered: no publish, no claim. */
+static void claim_gone_cb(void *user, fo_http_defer_t *d, fo_http_defer_end_t why)
+{
+    claim_wait_t *w = user;
+    (void)d;
+    (void)why;
+    fo_cluster_cancel(w->api->cluster, w);
+    fo_cluster_publish_abort(w->api->cluster, w->key);
+    claim_wait_free(w);
+}
+
+/* Claims `key` cluster-wide before a publish (cluster.h). False: go on now. True: answered
+ * (409, 500) or deferred until Redis answers. */
+static bool claim_first(fo_api_t *api, const fo_http_req_t *req, bool json, const char *key, const char *sdp,
+                        size_t sdp_len, const char *cand, fo_http_resp_t *resp)
+{
+    if (!fo_cluster_enabled(api->cluster)) return false;
+    claim_wait_t *w = calloc(1, sizeof *w);
+    if (!w || !(w->sdp = malloc(sdp_len + 1))) {
+        free(w);
+        if (json) error_resp(resp, 500, FO_API_INTERNAL, "out of memory");
+        else text_resp(resp, 500, "out of memory");
+        return true;
+    }
+    w->api = api;
+    w->json = json;
+    memcpy(w->sdp, sdp, sdp_len);
+    w->sdp[sdp_len] = '\0';
+    w->sdp_len = sdp_len;
+    snprintf(w->key, sizeof w->key, "%s", key);
+    snprintf(w->cand, sizeof w->cand, "%s", cand ? cand : "");
+    snprintf(w->remote_ip, sizeof w->remote_ip, "%s", req->remote_ip);
+    snprintf(w->query, sizeof w->query, "%s", req->query);
+    int rc = fo_cluster_publish_admit(api->cluster, key, claim_done_cb, w);
+    if (rc == 0) {
+        claim_wait_free(w);
+        return false;
+    }
+    if (rc == FO_EAGAIN && (w->d = fo_http_defer(req, 5000, claim_gone_cb, w))) return true;
+    if (rc == FO_EAGAIN) { /* cannot defer: give up the claim */
+        fo_cluster_cancel(api->cluster, w);
+        fo_cluster_publish_abort(api->cluster, key);
+    }
+    claim_wait_free(w);
+    if (json) error_resp(resp, 503, FO_API_UNAVAILABLE, "cannot claim the stream in the cluster now");
+    else text_resp(resp, 503, "cannot claim the stream in the cluster now\n");
+    return true;
+}
+
 static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     if (req->body_too_large) {
@@ -251,24 +367,16 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         fo_api_rtc_req_free(&r);
         return;
     }
-    fo_offer_result_t res;
-    fo_router_offer_from(api->router, role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip, &res);
-    if (res.http_status != 200) {
-        int c = res.err == FO_ECODEC ? FO_API_BAD_CODEC : code_for(res.http_status);
-        FO_LOG(FO_LOG_INFO, r.url.key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);
-        error_resp(resp, res.http_status, c, res.msg);
-    } else {
-        /* Simulcast: ?layer=low|mid|high|0..2 on the API URL or the stream URL. */
-        char layer[16];
-        if (role == FO_ROLE_PLAY && (fo_url_query_get(req->query, "layer", layer, sizeof layer) >= 0 ||
-                                     fo_url_query_get(r.url.query, "layer", layer, sizeof layer) >= 0))
-            fo_api_set_layer(api->router, res.session_id, layer);
-        json_resp(resp, 200,
-                  json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
-                            "service", "fanout", "pid", (int)getpid(), "sessionid", res.session_id,
-                            "sdp", res.answer));
+    /* Simulcast: ?layer=low|mid|high|0..2 on the API URL or the stream URL. */
+    char layer[16] = "";
+    if (role == FO_ROLE_PLAY && fo_url_query_get(req->query, "layer", layer, sizeof layer) < 0 &&
+        fo_url_query_get(r.url.query, "layer", layer, sizeof layer) < 0)
+        layer[0] = '\0';
+    if (role == FO_ROLE_PUBLISH && claim_first(api, req, true, r.url.key, r.sdp, r.sdp_len, cand, resp)) {
+        fo_api_rtc_req_free(&r);
+        return;
     }
-    free(res.answer);
+    rtc_offer_answer(api, role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip, layer, resp);
     fo_api_rtc_req_free(&r);
 }
 
@@ -345,7 +453,11 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
             return;
         }
     }
+    if (role == FO_ROLE_PUBLISH && fo_whip_is_sdp(req->content_type) && !req->body_too_large &&
+        req->body_len && claim_first(api, req, false, key, req->body, req->body_len, NULL, resp))
+        return;
     fo_whip_offer(api->router, role, key, req, resp);
+    if (role == FO_ROLE_PUBLISH && resp->status != 201) fo_cluster_publish_abort(api->cluster, key);
     if (relay && resp->status == 201)
         fo_cluster_relay_served(api->cluster, resp->location + strlen(FO_WHIP_RESOURCE_PREFIX), key, node);
 }
@@ -451,7 +563,7 @@ bool fo_api_handle(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
                 strcmp(req->path, "/metrics") == 0;
     if (!ours && strcmp(req->method, "OPTIONS") != 0) return false;
     route(api, req, resp);
-    fo_metrics_count_request(api->metrics, resp->status);
+    if (resp->status) fo_metrics_count_request(api->metrics, resp->status); /* deferred: counted when answered */
     return true;
 }
 
