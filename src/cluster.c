@@ -81,7 +81,7 @@ struct fo_cluster {
     bool draining, left, left_registry;
     uint64_t drain_deadline;
     fo_timer_t drain_timer;
-    uint64_t last_redis_connects;
+    uint64_t reg_up_ms;            /* when the registry last came up */
     fo_cluster_stats_t stats;
 };
 
@@ -320,10 +320,14 @@ static void nodes_cb(void *user)
     const fo_node_info_t *nodes;
     size_t n = fo_registry_nodes(c->reg, &nodes);
     c->stats.nodes = n;
-    bool self_seen = fo_registry_node(c->reg, c->node_id) != NULL;
+    /* A node missing from the list is gone only once every live node has had time to write its
+     * key: not in the first ttl after Redis came back (it may have come back empty, and nodes
+     * re-register one after the other). */
+    bool settled = fo_registry_node(c->reg, c->node_id) &&
+                   now_ms(c) - c->reg_up_ms >= (uint64_t)(c->cfg->cluster_ttl + c->cfg->cluster_heartbeat) * 1000;
     for (served_t *s = c->served, *next; s; s = next) {
         next = s->next;
-        if (!self_seen || fo_registry_node(c->reg, s->node)) continue;
+        if (!settled || fo_registry_node(c->reg, s->node)) continue;
         FO_LOG(FO_LOG_INFO, s->session, "node %s left the cluster: ending its relay of %s", s->node, s->key);
         fo_router_end_session_why(c->env.router, s->session, "relay node left the cluster");
         /* the observer removed it */
@@ -367,10 +371,15 @@ static void observe_cb(void *user, fo_session_t *s, bool created)
 
 /* ---- the registry's callbacks ---- */
 
+static void resync_cb(void *user);
+
 static void reg_state_cb(void *user, bool up)
 {
     fo_cluster_t *c = user;
     c->stats.redis_up = up;
+    if (!up) return;
+    c->reg_up_ms = now_ms(c);
+    resync_cb(c); /* what waited while Redis was away looks again (the event reader does too) */
 }
 
 static void fill_load_cb(void *user, fo_node_info_t *self)

@@ -3,7 +3,8 @@
  * temporary directory (no persistence, a password) and three fanout nodes A, B, C sharing it
  * (heartbeat 1 s, ttl 3 s, node tokens signed with cluster.secret). Checked, in order:
  *  1. a C publisher on A, players on B and C: byte-exact payloads on the SSRCs their answers
- *     announced, continuous sequence numbers, sender reports;
+ *     announced, continuous sequence numbers, sender reports; with one relay per node, C pulls
+ *     from B, not from A (a tree);
  *  2. a player on B before anyone publishes live/late; the publisher then comes to C: the
  *     player starts (an event wakes B, no polling);
  *  3. a second publisher of live/main on B: 409 with a non-zero code;
@@ -189,9 +190,10 @@ static void start_node(fo_testsrv_t *s, const char *name, const char *id, const 
     snprintf(v[4], 300, "cluster.secret=node-secret");
     snprintf(v[5], 300, "rtc.publisher_grace=30");
     snprintf(v[6], 300, "cluster.relay_linger=2");
-    const char *extra[16];
+    snprintf(v[7], 300, "cluster.relays_per_node=1"); /* a tree with three nodes */
+    const char *extra[20];
     int n = 0;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
         extra[n++] = "--set";
         extra[n++] = v[i];
     }
@@ -228,6 +230,10 @@ int main(int argc, char **argv)
     expect_media("C live/main", &cc, 100, 150, 5000);
     check("1. B live/main (pulled from A)", &cb);
     check("1. C live/main (pulled)", &cc);
+    /* one relay per node: A serves B, B serves C (a tree, not a star) */
+    wait_body(&C, "/api/v1/cluster", "\"parent\":\"node-b\",\"depth\":2", true, 2000, "1. C pulls from B");
+    wait_body(&B, "/api/v1/cluster", "\"parent\":\"node-a\",\"depth\":1", true, 2000, "1. B pulls from A");
+    printf("  1. tree: A -> B -> C (relays_per_node 1)\n");
     uint32_t ssrc_b[2] = {cb.t[0].ssrc, cb.t[1].ssrc}, ssrc_c[2] = {cc.t[0].ssrc, cc.t[1].ssrc};
 
     /* 2. a player before the publisher, on another node than the publisher */
