@@ -201,7 +201,8 @@ static void start_relay(pull_t *p, const fo_registry_locate_t *loc)
         return;
     }
     node_token(c, p->key, c->node_id, token, sizeof token);
-    fo_relay_opts_t o = {.kind = FO_RELAY_PULL, .key = p->key, .url = url, .bearer = token[0] ? token : NULL};
+    fo_relay_opts_t o = {.kind = FO_RELAY_PULL, .key = p->key, .url = url, .bearer = token[0] ? token : NULL,
+                         .layers = true};
     fo_relay_cbs_t cbs = {.on_state = relay_state_cb, .user = p};
     int err = 0;
     snprintf(p->parent, sizeof p->parent, "%s", loc->parent.id);

@@ -170,7 +170,8 @@ static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
     if (p->play[FO_KIND_AUDIO].active && pk->media_ssrc == p->play[FO_KIND_AUDIO].ssrc)
         kind = FO_KIND_AUDIO;
     play_track_t *t = &p->play[kind];
-    if (!t->active || pk->media_ssrc != t->ssrc) return;
+    int lay = kind == FO_KIND_VIDEO ? fo_simulcast_lay_index(p, pk->media_ssrc) : -1;
+    if (!t->active || (pk->media_ssrc != t->ssrc && lay < 0)) return;
     t->nacks++;
     uint64_t now = fo_loop_now(p->stream->env->transport.loop);
     /* Token bucket: half the stream's ceiling (or RTX_MIN_RATE) per second, 250 ms of burst. */
@@ -181,7 +182,10 @@ static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
     t->tokens_ms = now;
     uint16_t seqs[256];
     size_t n = fo_rtcp_nack_seqs(pk, seqs, FO_ARRAY_LEN(seqs));
-    for (size_t i = 0; i < n; i++) retransmit(p, kind, seqs[i], now);
+    for (size_t i = 0; i < n; i++) {
+        if (lay >= 0) fo_simulcast_retransmit_layer(p, lay, seqs[i], now);
+        else retransmit(p, kind, seqs[i], now);
+    }
 }
 
 /* A player's RR: loss and jitter as it sees them, and RTT from the SR it echoes (RFC 3550
@@ -226,6 +230,10 @@ static void relay_sr(fo_session_t *pub, const fo_rtcp_pkt_t *p)
     for (size_t i = 0; i < st->n_players; i++) {
         fo_session_t *pl = st->players[i];
         play_track_t *t = &pl->play[kind];
+        if (pl->lay && kind == FO_KIND_VIDEO && fo_transport_ready(pl->transport)) {
+            fo_simulcast_sr_layer(pl, layer, p->ntp, p->rtp_ts);
+            continue;
+        }
         if (!t->active || !t->started || t->gen != st->gen[kind] || !fo_transport_ready(pl->transport))
             continue;
         if (kind == FO_KIND_VIDEO && t->layer != layer) continue; /* its timestamps are another layer's */
@@ -259,7 +267,8 @@ void fo_feedback_rtcp_cb(void *user, uint8_t *buf, size_t len)
             (p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_FIR)) {
             FO_LOG(FO_LOG_DEBUG, s->ctx, "player asked for a keyframe");
             s->play[FO_KIND_VIDEO].plis++;
-            fo_stream_request_keyframe(s->stream, s->play[FO_KIND_VIDEO].layer);
+            int lay = fo_simulcast_lay_index(s, p->media_ssrc);
+            fo_stream_request_keyframe(s->stream, lay >= 0 ? lay : s->play[FO_KIND_VIDEO].layer);
         } else if (p->pt == FO_RTCP_RTPFB && p->count == FO_RTCP_FMT_NACK) {
             on_player_nack(s, p);
         } else if (p->pt == FO_RTCP_RR || p->pt == FO_RTCP_SR) {

@@ -27,11 +27,14 @@
 
 static const char *const pull_exts[] = {
     "urn:ietf:params:rtp-hdrext:sdes:mid",
-    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", NULL};
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", NULL};
+static const char *const layer_rids[] = {"0", "1", "2"};
 
 struct fo_relay {
     fo_relay_env_t env;
     fo_relay_kind_t kind;
+    bool layers;
     fo_relay_state_t state;
     fo_relay_cbs_t cbs;
     char key[200];
@@ -183,8 +186,10 @@ static int build_offer(fo_relay_t *rl, char *out, size_t cap)
         size_t nv = fo_sdp_receive_codecs(FO_KIND_VIDEO, prefs, np, video, FO_ARRAY_LEN(video));
         o.media[o.n_media++] = (fo_sdp_offer_media_t){.kind = FO_KIND_AUDIO, .dir = FO_DIR_RECVONLY, .mid = "0",
                                                       .codecs = audio, .n_codecs = na, .ext_uris = pull_exts};
-        o.media[o.n_media++] = (fo_sdp_offer_media_t){.kind = FO_KIND_VIDEO, .dir = FO_DIR_RECVONLY, .mid = "1",
-                                                      .codecs = video, .n_codecs = nv, .ext_uris = pull_exts};
+        o.media[o.n_media++] = (fo_sdp_offer_media_t){
+            .kind = FO_KIND_VIDEO, .dir = FO_DIR_RECVONLY, .mid = "1", .codecs = video, .n_codecs = nv,
+            .ext_uris = pull_exts, .recv_rids = rl->layers ? layer_rids : NULL,
+            .n_recv_rids = rl->layers ? FO_ARRAY_LEN(layer_rids) : 0};
         return fo_sdp_build_offer(&o, out, cap);
     }
     /* push: the local publisher's codecs, each with an RTX format */
@@ -407,6 +412,7 @@ fo_relay_t *fo_relay_new(const fo_relay_env_t *env, const fo_relay_opts_t *opts,
     if (!rl || !offer) goto fail;
     rl->env = *env;
     rl->kind = opts->kind;
+    rl->layers = opts->layers && opts->kind == FO_RELAY_PULL;
     rl->cbs = cbs ? *cbs : (fo_relay_cbs_t){0};
     snprintf(rl->key, sizeof rl->key, "%s", opts->key);
     snprintf(rl->url, sizeof rl->url, "%s", opts->url);

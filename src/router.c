@@ -62,6 +62,11 @@ static const char *const publish_exts[] = {
  * us a per-player bandwidth estimate (bwe.c). */
 static const char *const play_exts[] = {
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", NULL};
+/* A player that asks for every simulcast layer (a=simulcast:recv: a relay pulling the stream)
+ * of a simulcast publisher: each layer goes out with its rid. */
+static const char *const play_layered_exts[] = {
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", NULL};
 
 static void random_token(char *out, size_t len)
 {
@@ -531,8 +536,16 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
     for (size_t m = 0; m < sdp->n_media; m++) {
         fo_sdp_answer_media_t *am = &ans->media[m];
         const fo_sdp_media_t *om = &sdp->media[m];
+        unsigned layers = role == FO_ROLE_PLAY && om->kind == FO_KIND_VIDEO && om->n_recv_rids > 1 && known
+                              ? fo_stream_video_layers(known) : 0;
         fo_sdp_negotiate(om, srole, r->video_prefs, r->n_video_prefs,
-                         role == FO_ROLE_PUBLISH ? publish_exts : play_exts, am);
+                         role == FO_ROLE_PUBLISH ? publish_exts : layers > 1 ? play_layered_exts : play_exts, am);
+        if (layers > 1 && am->accept) { /* publisher layer i goes out as the offer's rid i */
+            size_t n = layers < om->n_recv_rids ? layers : om->n_recv_rids;
+            for (size_t i = 0; i < n && i < FO_SDP_MAX_RIDS; i++)
+                snprintf(am->rids[i], sizeof am->rids[i], "%s", om->recv_rids[i]);
+            am->n_rids = n;
+        }
         /* One track per kind: later m-lines of a kind already taken are rejected. */
         if (am->accept && om->kind <= FO_KIND_VIDEO) {
             if (seen[om->kind]) am->accept = false;

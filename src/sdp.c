@@ -329,7 +329,8 @@ static bool rid_ok(span_t id)
     return true;
 }
 
-/* a=rid:<id> send [restrictions]: only sending rids matter to us. */
+/* a=rid:<id> send [restrictions]: the sending rids. (Receiving rids need no restriction we
+ * honour: a=simulcast:recv names them.) */
 static int parse_rid(parser_t *ps, span_t v)
 {
     span_t id, dir;
@@ -340,17 +341,12 @@ static int parse_rid(parser_t *ps, span_t v)
     return 0;
 }
 
-/* a=simulcast:send q;h;f [recv ...] (RFC 8853), or Firefox's older "send rid=q;h;f". */
-static int parse_simulcast(parser_t *ps, span_t v)
+/* The first alternative of each stream of a simulcast list "q;h;f" (paused "~" dropped). */
+static size_t sim_list(span_t list, char out[][FO_SDP_RID_LEN], size_t max)
 {
-    span_t dir, list;
-    fo_sdp_media_t *m = ps->m;
-    if (!span_token(&v, &dir)) return -1;
-    if (!span_eq(dir, "send")) return 0;
-    if (!span_token(&v, &list)) return -1;
+    size_t n = 0;
     span_eat(&list, "rid=");
-    m->n_sim = 0;
-    while (list.n && m->n_sim < FO_ARRAY_LEN(m->sim)) {
+    while (list.n && n < max) {
         span_t stream = list, alt;
         if (!span_split(&list, ';', &stream)) list.n = 0;
         alt = stream;
@@ -359,9 +355,26 @@ static int parse_simulcast(parser_t *ps, span_t v)
             alt.p++;
             alt.n--;
         }
-        if (rid_ok(alt)) span_copy(m->sim[m->n_sim++], FO_SDP_RID_LEN, alt);
+        if (rid_ok(alt)) span_copy(out[n++], FO_SDP_RID_LEN, alt);
     }
-    return 0;
+    return n;
+}
+
+/* a=simulcast:send q;h;f [recv a;b] (RFC 8853; either direction first), or Firefox's older
+ * "send rid=q;h;f". */
+static int parse_simulcast(parser_t *ps, span_t v)
+{
+    span_t dir, list;
+    fo_sdp_media_t *m = ps->m;
+    bool any = false;
+    while (span_token(&v, &dir)) {
+        if (!span_token(&v, &list)) return any ? 0 : -1;
+        any = true;
+        if (span_eq(dir, "send")) m->n_sim = sim_list(list, m->sim, FO_ARRAY_LEN(m->sim));
+        else if (span_eq(dir, "recv"))
+            m->n_recv_rids = sim_list(list, m->recv_rids, FO_ARRAY_LEN(m->recv_rids));
+    }
+    return any ? 0 : -1;
 }
 
 /* a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
@@ -956,7 +969,13 @@ static void write_media(writer_t *w, const fo_sdp_media_t *m, const fo_sdp_answe
         else
             snprintf(track, sizeof track, "fanout-%.64s", m->mid[0] ? m->mid : "track");
         wr(w, "a=msid:%s %s\r\n", stream, track);
-        write_ssrcs(w, a, stream, track);
+        if (!a->n_rids) write_ssrcs(w, a, stream, track); /* layers: SSRCs told by rid (RFC 8852) */
+    }
+    if (a->n_rids && a->dir == FO_DIR_SENDONLY) {
+        for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "a=rid:%s send\r\n", a->rids[i]);
+        wr(w, "a=simulcast:send");
+        for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "%s%s", i ? ";" : " ", a->rids[i]);
+        wr(w, "\r\n");
     }
     if (a->n_rids && a->dir == FO_DIR_RECVONLY) {
         for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "a=rid:%s recv\r\n", a->rids[i]);
@@ -1078,6 +1097,13 @@ int fo_sdp_build_offer(const fo_sdp_offer_t *o, char *out, size_t cap)
             const fo_sdp_codec_t *k = &m->codecs[c];
             if (!token_ok(k->name, sizeof k->name) || strpbrk(k->fmtp, "\r\n")) return FO_EINVAL;
             write_codec(&w, k, 0xff);
+        }
+        if (m->dir == FO_DIR_RECVONLY && m->n_recv_rids > 1 && m->n_recv_rids <= FO_SDP_MAX_RIDS) {
+            for (size_t r = 0; r < m->n_recv_rids; r++)
+                if (token_ok(m->recv_rids[r], FO_SDP_RID_LEN - 1)) wr(&w, "a=rid:%s recv\r\n", m->recv_rids[r]);
+            wr(&w, "a=simulcast:recv");
+            for (size_t r = 0; r < m->n_recv_rids; r++) wr(&w, "%s%s", r ? ";" : " ", m->recv_rids[r]);
+            wr(&w, "\r\n");
         }
         if (m->dir != FO_DIR_RECVONLY) {
             fo_sdp_answer_media_t a = {.ssrc = m->ssrc, .rtx_ssrc = m->rtx_ssrc};

@@ -76,6 +76,7 @@ static int waiting_layer(const fo_session_t *p)
 {
     const play_track_t *t = &p->play[FO_KIND_VIDEO];
     if (!t->active || !t->out_pt || !fo_transport_ready(p->transport)) return -1;
+    if (p->lay) return fo_simulcast_lay_waiting(p);
     if (!t->started) return t->need_key ? (t->want >= 0 ? t->want : 0) : -1;
     return t->want >= 0 && t->want != t->layer ? t->want : -1;
 }
@@ -150,6 +151,12 @@ const char *fo_stream_key(const fo_stream_t *st) { return st->key; }
 fo_session_t *fo_stream_publisher(const fo_stream_t *st) { return st->publisher; }
 size_t fo_stream_players(const fo_stream_t *st) { return st->n_players; }
 
+unsigned fo_stream_video_layers(const fo_stream_t *st)
+{
+    const fo_session_t *p = st->publisher;
+    return p && p->pub[FO_KIND_VIDEO].active ? p->pub[FO_KIND_VIDEO].n_layers : 0;
+}
+
 const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind)
 {
     if (!st->publisher || kind >= KIND_N || !st->publisher->pub[kind].active) return NULL;
@@ -183,6 +190,10 @@ static void on_connected(void *user)
     fo_stream_t *st = s->stream;
     if (s->hooks.on_connected) s->hooks.on_connected(s->hooks_user, s);
     if (s->role == FO_ROLE_PLAY) {
+        if (s->lay) { /* every layer starts at a keyframe of its own */
+            for (unsigned l = 0; l < s->lay->n; l++) fo_stream_request_keyframe(st, (int)l);
+            return;
+        }
         if (s->play[FO_KIND_VIDEO].active && !instant_start(s)) {
             fo_simulcast_choose(s, fo_loop_now(st->env->transport.loop));
             fo_stream_request_keyframe(st, s->play[FO_KIND_VIDEO].want);
@@ -235,11 +246,8 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
  * timeline where it stopped (or starts it at random). */
 static void start_track(play_track_t *t, uint16_t seq, uint32_t ts, uint64_t now)
 {
-    uint16_t next_seq = t->have_last ? (uint16_t)(t->last_seq + 1) : (uint16_t)rand32();
-    uint32_t next_ts = t->have_last ? t->last_ts + (uint32_t)((now - t->last_ms) * t->clock / 1000) + 1
-                                    : rand32();
-    t->seq_delta = (uint16_t)(next_seq - seq);
-    t->ts_delta = next_ts - ts;
+    fo_play_continue(t->have_last, t->last_seq, t->last_ts, t->last_ms, t->clock, seq, ts, now, rand32(),
+                     &t->seq_delta, &t->ts_delta);
     t->started = true;
     t->need_key = false;
 }
@@ -280,6 +288,10 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
     if (t->gen != p->stream->gen[kind]) remap(p, kind);
     if (!t->out_pt) return;
     if (kind == FO_KIND_VIDEO) {
+        if (p->lay) { /* a relay taking every layer */
+            fo_simulcast_forward_layer(p, t, layer, v, key, now);
+            return;
+        }
         if (t->instant && layer == t->instant_layer &&
             (int32_t)(v->ts - t->instant_src - t->instant_span) > INSTANT_FORGET)
             t->instant = false; /* long past the replay: no repair can still belong to it */
@@ -316,7 +328,7 @@ static bool instant_start(fo_session_t *p)
     play_track_t *t = &p->play[FO_KIND_VIDEO];
     uint64_t now = fo_loop_now(st->env->transport.loop);
     uint16_t key, newest;
-    if (!st->env->instant_start || !st->publisher || !t->active) return false;
+    if (!st->env->instant_start || !st->publisher || !t->active || p->lay) return false;
     if (t->gen != st->gen[FO_KIND_VIDEO]) remap(p, FO_KIND_VIDEO);
     if (!t->out_pt || t->started) return false;
     fo_simulcast_choose(p, now);
@@ -560,8 +572,30 @@ const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
     return NULL;
 }
 
+/* A player whose answer sends rids (the router answered a relay's a=simulcast:recv): it takes
+ * every layer, publisher layer i as rid i, each on an SSRC of its own. */
+static int lay_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_sdp_answer_t *ans)
+{
+    for (size_t m = 0; m < offer->n_media; m++) {
+        const fo_sdp_answer_media_t *am = &ans->media[m];
+        if (!am->accept || offer->media[m].kind != FO_KIND_VIDEO || am->n_rids < 2) continue;
+        if (!(s->lay = calloc(1, sizeof *s->lay))) return FO_ENOMEM;
+        s->lay->n = am->n_rids < FO_LAYER_MAX ? (unsigned)am->n_rids : FO_LAYER_MAX;
+        s->lay->rid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
+        for (unsigned l = 0; l < s->lay->n; l++) {
+            lay_track_t *L = &s->lay->l[l];
+            snprintf(L->rid, sizeof L->rid, "%s", am->rids[l]);
+            L->rid_len = (uint8_t)strlen(L->rid);
+            L->ssrc = l ? rand32() : am->ssrc;
+        }
+        return 0;
+    }
+    return 0;
+}
+
 static void session_discard(fo_session_t *s)
 {
+    free(s->lay);
     free(s->twcc);
     free(s->bwe);
     free(s->pub);
@@ -599,6 +633,11 @@ static fo_session_t *session_create(fo_stream_t *st, fo_role_t role, const char 
     snprintf(s->pwd, sizeof s->pwd, "%s", ans->ice_pwd);
     session_ctx(s);
     tracks_from_answer(s, offer, ans);
+    if (role == FO_ROLE_PLAY && lay_from_answer(s, offer, ans) != 0) {
+        session_discard(s);
+        *err = FO_ENOMEM;
+        return NULL;
+    }
     if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb && !st->hist[FO_KIND_AUDIO][0])
         st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
     fo_timer_init(&s->tick, fo_feedback_tick_cb, s);
@@ -715,6 +754,7 @@ void fo_session_free(fo_session_t *s)
     }
     fo_timer_stop(s->stream->env->transport.loop, &s->tick);
     fo_transport_free(s->transport);
+    free(s->lay);
     free(s->twcc);
     free(s->bwe);
     free(s->pub);

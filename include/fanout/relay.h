@@ -43,6 +43,8 @@ typedef struct {
     const char *key;         /* the local stream "app/stream" */
     const char *url;         /* the WHEP (pull) or WHIP (push) endpoint, http(s):// */
     const char *bearer;      /* Authorization: Bearer token, or NULL */
+    bool layers;             /* pull: ask for every simulcast layer (a=simulcast:recv; fanout
+                                origins send them, each with its rid) */
     int timeout_ms;          /* the HTTP exchange; 0 = 5000 */
 } fo_relay_opts_t;
 

@@ -93,6 +93,10 @@ typedef struct {
     size_t n_rids;
     char sim[FO_SDP_MAX_RIDS * 2][FO_SDP_RID_LEN];
     size_t n_sim;
+    /* Receiving simulcast (an offer from a relay that takes every layer, RFC 8853): the
+     * a=simulcast:recv streams that have an a=rid:<id> recv line, in order. */
+    char recv_rids[FO_SDP_MAX_RIDS][FO_SDP_RID_LEN];
+    size_t n_recv_rids;
     /* a=candidate lines (of an answer, for our client role): usable ones, in SDP order; other
      * or malformed candidate lines are ignored, never an error */
     fo_sdp_cand_t cands[FO_SDP_MAX_CANDIDATES];
@@ -161,7 +165,9 @@ typedef struct {
     char msid_stream[64];
     char msid_track[64];
     /* Publish with simulcast: the rids we receive, in the offer's a=simulcast order (answered as
-     * a=rid:<id> recv and a=simulcast:recv). 0 without simulcast. */
+     * a=rid:<id> recv and a=simulcast:recv). A player that takes every layer (a relay): the rids
+     * we send them on, one per publisher layer (answered as a=rid:<id> send and
+     * a=simulcast:send, with no a=ssrc for that media). 0 without simulcast. */
     char rids[FO_SDP_MAX_RIDS][FO_SDP_RID_LEN];
     size_t n_rids;
 } fo_sdp_answer_media_t;
@@ -223,6 +229,10 @@ typedef struct {
     const fo_sdp_codec_t *codecs;    /* offered in this order: rtpmap, fmtp, rtcp-fb (c->fb) */
     size_t n_codecs;
     const char *const *ext_uris;     /* NULL-terminated; extension ids 1, 2, ... in order */
+    /* receiving simulcast (a relay pulling from a server that forwards every layer): the rids we
+     * ask for (a=rid:<id> recv, a=simulcast:recv); the rtp-stream-id extension must be offered */
+    const char *const *recv_rids;
+    size_t n_recv_rids;
     /* sending (push): our SSRCs and msid */
     uint32_t ssrc, rtx_ssrc;
     const char *cname, *msid_stream, *msid_track;

@@ -48,6 +48,8 @@ const char *fo_stream_key(const fo_stream_t *st);
 /* The publisher session, or NULL. */
 fo_session_t *fo_stream_publisher(const fo_stream_t *st);
 size_t fo_stream_players(const fo_stream_t *st);
+/* The publisher's video layers (1 without simulcast), 0 without a publisher or video. */
+unsigned fo_stream_video_layers(const fo_stream_t *st);
 /* The codec the publisher negotiated for `kind`, NULL if none. */
 const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind);
 
