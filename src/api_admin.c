@@ -426,32 +426,32 @@ static void record_route(fo_admin_t *a, const fo_http_req_t *req, const char *re
     bool post = strcmp(req->method, "POST") == 0, del = strcmp(req->method, "DELETE") == 0;
     if (!get && !post && !del) {
         snprintf(resp->allow, sizeof resp->allow, "GET, POST, DELETE, OPTIONS");
-        reply_error(resp, 405, FO_API_METHOD, "use GET, POST (start) or DELETE (stop)");
+        fo_admin_reply_error(resp, 405, FO_API_METHOD, "use GET, POST (start) or DELETE (stop)");
         return;
     }
     fo_stream_t *st = fo_router_stream(a->router, key);
     fo_record_t *rec = fo_router_record(a->router);
     if (!st) {
-        reply_error(resp, 404, FO_API_NOT_FOUND, "no such stream");
+        fo_admin_reply_error(resp, 404, FO_API_NOT_FOUND, "no such stream");
         return;
     }
     if (post) {
         const char *why = "";
         int rc = fo_record_start(rec, st, &why);
         if (rc != 0) {
-            reply_error(resp, rc == FO_EBUSY ? 409 : rc == FO_ECODEC ? 400 : 503,
+            fo_admin_reply_error(resp, rc == FO_EBUSY ? 409 : rc == FO_ECODEC ? 400 : 503,
                         rc == FO_EBUSY ? FO_API_BUSY : rc == FO_ECODEC ? FO_API_BAD_CODEC : FO_API_FULL, why);
             return;
         }
     } else if (del && fo_record_stop(rec, st) != 0) {
-        reply_error(resp, 404, FO_API_NOT_FOUND, "the stream is not being recorded");
+        fo_admin_reply_error(resp, 404, FO_API_NOT_FOUND, "the stream is not being recorded");
         return;
     }
     static fo_record_status_t rs; /* large; loop thread only */
     fo_record_status(rec, key, &rs);
-    json_t *o = envelope(0);
+    json_t *o = fo_admin_envelope(0);
     json_object_set_new(o, "record", fo_admin_record_json(&rs));
-    reply(resp, 200, o);
+    fo_admin_reply(resp, 200, o);
 }
 
 bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *resp)

@@ -270,7 +270,7 @@ int main(int argc, char **argv)
     app.relays = fo_relays_new(&relay_env);
     if (!app.relays) goto fail;
     fo_api_set_relays(api, app.relays);
-    fo_cluster_env_t cluster_env = {.loop = app.loop, .router = app.router, .httpc = httpc,
+    fo_cluster_env_t cluster_env = {.loop = app.loop, .router = app.router, .httpc = app.httpc,
                                     .metrics = fo_api_metrics(api), .cfg = &cfg,
                                     .on_drained = drained_cb, .user = &app};
     app.cluster = fo_cluster_new(&cluster_env);
@@ -319,8 +319,8 @@ done:
     fo_api_free(api);
     fo_router_free(app.router);
     fo_relays_free(app.relays); /* after the router: their sessions are freed */
-    fo_httpc_free(app.httpc);   /* after the router: its last on_record went in */
     fo_cluster_free(app.cluster);
+    fo_httpc_free(app.httpc);   /* after the router (its last on_record went in) and the relays */
     fo_auth_free(auth);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);
