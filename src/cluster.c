@@ -302,14 +302,23 @@ static void players_changed(fo_cluster_t *c, const char *key)
 
 /* ---- served relays ---- */
 
+/* Tells the registry how many relays of `key` this node serves (at its next refresh). */
+static void count_children(fo_cluster_t *c, const char *key)
+{
+    uint32_t k = 0;
+    for (served_t *t = c->served; t; t = t->next) k += strcmp(t->key, key) == 0;
+    if (c->reg) fo_registry_set_children(c->reg, key, k);
+}
+
 static void served_remove(fo_cluster_t *c, const char *session)
 {
     for (served_t **pp = &c->served; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->session, session) == 0) {
             served_t *s = *pp;
             *pp = s->next;
-            free(s);
             c->stats.served--;
+            count_children(c, s->key);
+            free(s);
             return;
         }
 }
@@ -332,11 +341,6 @@ static void nodes_cb(void *user)
         FO_LOG(FO_LOG_INFO, s->session, "node %s left the cluster: ending its relay of %s", s->node, s->key);
         fo_router_end_session_why(c->env.router, s->session, "relay node left the cluster");
         /* the observer removed it */
-    }
-    for (served_t *s = c->served; s; s = s->next) {
-        uint32_t k = 0;
-        for (served_t *t = c->served; t; t = t->next) k += strcmp(t->key, s->key) == 0;
-        fo_registry_set_children(c->reg, s->key, k);
     }
 }
 
@@ -681,6 +685,7 @@ void fo_cluster_relay_served(fo_cluster_t *c, const char *session_id, const char
     s->next = c->served;
     c->served = s;
     c->stats.served++;
+    count_children(c, key);
     FO_LOG(FO_LOG_INFO, session_id, "serves %s to node %s", key, node);
 }
 

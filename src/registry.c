@@ -3,9 +3,11 @@
  *   node:<id>         JSON of a node's heartbeat (fo_registry_format_node), PX ttl
  *   nodes             ZSET id -> expiry (Redis ms): the index of node keys, pruned by readers
  *   stream:<key>      "<node id> <claim token>": who publishes <key>, PX ttl
- *   carriers:<key>    HASH node id -> "<expiry ms> <depth> <children> <parent id or ->": the
- *                     origin (depth 0) and the edges relaying <key>; entries past their expiry
- *                     are pruned by LOCATE
+ *   carriers:<key>    HASH node id -> "<expiry ms> <depth> <children> <parent id or -> [<until>]":
+ *                     the origin (depth 0) and the edges relaying <key>; entries past their
+ *                     expiry are pruned by LOCATE. A LOCATE that picks a parent counts the new
+ *                     child at once and holds that count until <until> (ms), so that the
+ *                     parent's own refresh, which may not know the child yet, does not lower it
  *   events            STREAM of {e: publish|unpublish, k: <key>, n: <node id>}, MAXLEN ~1000
  * Every write that compares or combines runs as one Lua script (EVAL: small, and a restarted
  * empty Redis needs no SCRIPT LOAD), so claims are atomic and a node only ever deletes or
@@ -36,6 +38,19 @@
     "local t = redis.call('TIME') "                                                                \
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 
+/* Writes carrier entry `id` of hash `h`: (exp, depth, kids, parent), keeping a higher children
+ * count a LOCATE reserved while its hold lasts. */
+#define LUA_PUT_CARRIER                                                                            \
+    "local function put(h, id, exp, depth, kids, parent) "                                         \
+    "  local rsv = '' "                                                                            \
+    "  local cur = redis.call('HGET', h, id) "                                                     \
+    "  if cur then "                                                                               \
+    "    local k, r = string.match(cur, '^%d+ %d+ (%d+) %S+ (%d+)$') "                             \
+    "    if r and tonumber(r) > now and tonumber(k) > tonumber(kids) then kids, rsv = k, ' ' .. r end " \
+    "  end "                                                                                       \
+    "  redis.call('HSET', h, id, exp .. ' ' .. depth .. ' ' .. kids .. ' ' .. parent .. rsv) "     \
+    "end "
+
 /* KEYS: node key, nodes zset. ARGV: id, json, ttl, node key prefix. -> {id, json, ...} */
 static const char LUA_HEARTBEAT[] = LUA_NOW
     "local ttl = tonumber(ARGV[3]) "
@@ -51,12 +66,12 @@ static const char LUA_HEARTBEAT[] = LUA_NOW
 
 /* KEYS: claim, carriers, events. ARGV: value, ttl, node id, children, stream key.
  * -> {1, value} claimed (an event when new), {0, holder value} taken. */
-static const char LUA_CLAIM[] = LUA_NOW
+static const char LUA_CLAIM[] = LUA_NOW LUA_PUT_CARRIER
     "local ttl = tonumber(ARGV[2]) "
     "local cur = redis.call('GET', KEYS[1]) "
     "if cur and cur ~= ARGV[1] then return {0, cur} end "
     "redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) "
-    "redis.call('HSET', KEYS[2], ARGV[3], (now + ttl) .. ' 0 ' .. ARGV[4] .. ' -') "
+    "put(KEYS[2], ARGV[3], now + ttl, 0, ARGV[4], '-') "
     "redis.call('PEXPIRE', KEYS[2], ttl * 2) "
     "if not cur then redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000', '*', 'e', 'publish', "
     "  'k', ARGV[5], 'n', ARGV[3]) end "
@@ -72,9 +87,9 @@ static const char LUA_RELEASE[] =
     "return 1";
 
 /* KEYS: carriers. ARGV: node id, depth, children, parent, ttl. */
-static const char LUA_CARRY[] = LUA_NOW
+static const char LUA_CARRY[] = LUA_NOW LUA_PUT_CARRIER
     "local ttl = tonumber(ARGV[5]) "
-    "redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[4]) "
+    "put(KEYS[1], ARGV[1], now + ttl, ARGV[2], ARGV[3], ARGV[4]) "
     "redis.call('PEXPIRE', KEYS[1], ttl * 2) "
     "return 1";
 
@@ -93,7 +108,7 @@ static const char LUA_LOCATE[] = LUA_NOW
     "local all = redis.call('HGETALL', KEYS[2]) "
     "local c = {} "
     "for i = 1, #all, 2 do "
-    "  local e, d, k, p = string.match(all[i + 1], '^(%d+) (%d+) (%d+) (%S+)$') "
+    "  local e, d, k, p = string.match(all[i + 1], '^(%d+) (%d+) (%d+) (%S+)') "
     "  if e and tonumber(e) > now then c[all[i]] = {tonumber(e), tonumber(d), tonumber(k), p} "
     "  else redis.call('HDEL', KEYS[2], all[i]) end "
     "end "
@@ -122,7 +137,7 @@ static const char LUA_LOCATE[] = LUA_NOW
     "end "
     "if not best then return {claim, false} end "
     "local v = c[best] "
-    "redis.call('HSET', KEYS[2], best, v[1] .. ' ' .. v[2] .. ' ' .. (v[3] + 1) .. ' ' .. v[4]) "
+    "redis.call('HSET', KEYS[2], best, v[1] .. ' ' .. v[2] .. ' ' .. (v[3] + 1) .. ' ' .. v[4] .. ' ' .. (now + ttl)) "
     "redis.call('HSET', KEYS[2], me, (now + ttl) .. ' ' .. (v[2] + 1) .. ' 0 ' .. best) "
     "redis.call('PEXPIRE', KEYS[2], ttl * 2) "
     "return {claim, best, v[2], bestjson}";
