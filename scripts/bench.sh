@@ -258,18 +258,6 @@ echo "$section"
 if [ -z "${NO_DOC:-}" ]; then
   doc=docs/benchmarks.md
   mkdir -p docs
-  [ -f "$doc" ] || printf '# Benchmarks\n\n' >"$doc"
-  SECTION="$section" TITLE="$title" python3 - "$doc" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-new = os.environ["SECTION"].rstrip() + "\n"
-m = re.search(r"^## " + re.escape(os.environ["TITLE"]) + r"\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
-if m:
-    text = text[:m.start()] + new + ("\n" if text[m.end():] else "") + text[m.end():]
-else:
-    text = text.rstrip() + "\n\n" + new
-open(path, "w").write(text)
-EOF
+  printf '%s\n' "$section" | python3 scripts/doc-section.py "$doc" "$title"
   echo "wrote $doc" >&2
 fi

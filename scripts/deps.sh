@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsrtp2-dev libmbedtls-dev libmicrohttpd-dev
       libjansson-dev libnice-dev libinih-dev nettle-dev libcurl4-gnutls-dev libavformat-dev libhiredis-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev clang libclang-rt-14-dev curl iproute2 procps gdb openssl ffmpeg redis-server)
+  pkgs+=(libcmocka-dev clang libclang-rt-14-dev curl iproute2 procps gdb openssl ffmpeg python3 redis-server)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

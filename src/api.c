@@ -2,7 +2,9 @@
 /* HTTP API routes over the router: SRS-compatible /rtc/v1/publish/ and /rtc/v1/play/, WHIP and
  * WHEP (whip.c), the operator API under /api/v1/ (api_admin.c) and /metrics (metrics.c). Every
  * failure answers a fitting HTTP status and changes nothing on the server; JSON endpoints
- * also a non-zero "code" and a readable "msg". Every route passes fo_api_authorize first. */
+ * also a non-zero "code" and a readable "msg". Every route passes fo_api_authorize first; the
+ * operator routes also refuse other sites' browser requests (operator_refused), and only the
+ * signaling routes carry CORS headers. */
 #include "fanout/api.h"
 
 #include <jansson.h>
@@ -13,21 +15,26 @@
 #include <unistd.h>
 
 #include "fanout/admin.h"
+#include "fanout/admit.h"
 #include "fanout/common.h"
 #include "fanout/layer.h"
 #include "fanout/log.h"
 #include "fanout/metrics.h"
+#include "fanout/origin.h"
+#include "fanout/status.h"
 #include "fanout/whip.h"
 
 #define METRICS_INTERVAL_MS 1000
 
 struct fo_api {
+    const fo_config_t *cfg;
     fo_router_t *router;
     fo_metrics_t *metrics;
     fo_admin_t *admin;
     fo_auth_t *auth;
     fo_relays_t *relays;
     fo_cluster_t *cluster;
+    fo_admit_t *admit;
 };
 
 static fo_auth_action_t auth_action(fo_role_t role)
@@ -41,24 +48,50 @@ static void session_gone_cb(void *user, const char *id, const char *key, fo_role
     fo_auth_hook_ended(api->auth, auth_action(role), key, id);
 }
 
+void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients)
+{
+    if (api->metrics) fo_metrics_set_clients(api->metrics, clients);
+}
+
+void fo_api_set_handshake_pool(fo_api_t *api, fo_pool_t *pool)
+{
+    if (api->metrics) fo_metrics_set_pool(api->metrics, pool);
+}
+
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
 {
+    fo_admit_t *admit = fo_admit_new(api->router, auth, api->metrics);
+    if (!admit) { /* keep the old one (no callbacks): tokens still apply */
+        FO_LOG(FO_LOG_ERROR, NULL, "out of memory setting up admissions");
+    } else {
+        fo_admit_free(api->admit);
+        api->admit = admit;
+        fo_admit_set_cluster(admit, api->cluster);
+    }
     api->auth = auth;
     fo_router_set_ended_cb(api->router, auth ? session_gone_cb : NULL, api);
 }
 
 void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays) { api->relays = relays; }
-void fo_api_set_cluster(fo_api_t *api, fo_cluster_t *cluster) { api->cluster = cluster; }
+
+void fo_api_set_cluster(fo_api_t *api, fo_cluster_t *cluster)
+{
+    api->cluster = cluster;
+    fo_admit_set_cluster(api->admit, cluster);
+}
+
 fo_metrics_t *fo_api_metrics(fo_api_t *api) { return api->metrics; }
 
-fo_api_t *fo_api_new(fo_router_t *router)
+fo_api_t *fo_api_new(fo_router_t *router, const fo_config_t *cfg)
 {
     fo_api_t *api = calloc(1, sizeof *api);
     if (!api) return NULL;
+    api->cfg = cfg;
     api->router = router;
     api->metrics = fo_metrics_new(fo_router_loop(router), router, METRICS_INTERVAL_MS);
     api->admin = api->metrics ? fo_admin_new(router, api->metrics) : NULL;
-    if (!api->admin) {
+    api->admit = api->metrics ? fo_admit_new(router, NULL, api->metrics) : NULL;
+    if (!api->admin || !api->admit) {
         fo_api_free(api);
         return NULL;
     }
@@ -69,6 +102,7 @@ void fo_api_free(fo_api_t *api)
 {
     if (!api) return;
     if (api->auth) fo_router_set_ended_cb(api->router, NULL, NULL);
+    fo_admit_free(api->admit);
     fo_admin_free(api->admin);
     fo_metrics_free(api->metrics);
     free(api);
@@ -79,7 +113,9 @@ void fo_api_free(fo_api_t *api)
  * request URL or "Authorization: Bearer"; the SRS API also looks in the stream URL's query, so
  * handle_rtc checks that itself. "delete" (a WHIP/WHEP resource): the resource's random id is the
  * capability, as WHIP intends. "read", "kick", "metrics": the operator secret (auth.api_secret),
- * loopback clients only without one. Returning false answers 401 with WWW-Authenticate. */
+ * loopback clients only without one. "list" (the pages' stream list): public per http.stream_list,
+ * else as "read". "status" (one stream's state): a play or publish token for it, else as "read".
+ * "info": anyone. Returning false answers 401 with WWW-Authenticate. */
 /* The publish/play token check: the token from ?token=, "Authorization: Bearer" or (the SRS
  * API) the stream URL's query `stream_query`. */
 static int check_token(fo_api_t *api, const fo_http_req_t *req, fo_auth_action_t act,
@@ -93,7 +129,15 @@ static int check_token(fo_api_t *api, const fo_http_req_t *req, fo_auth_action_t
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream)
 {
-    if (strcmp(action, "delete") == 0) return true;
+    if (strcmp(action, "delete") == 0 || strcmp(action, "info") == 0) return true;
+    if (strcmp(action, "list") == 0 && fo_status_list_public(fo_router_config(api->router))) return true;
+    if (strcmp(action, "status") == 0) {
+        /* whoever may play or publish the stream may know its state and audience */
+        const char *why = "";
+        if (check_token(api, req, FO_AUTH_PLAY, stream, NULL, &why) == 0 ||
+            check_token(api, req, FO_AUTH_PUBLISH, stream, NULL, &why) == 0)
+            return true;
+    }
     if (strcmp(action, "publish") == 0 || strcmp(action, "play") == 0) {
         const char *why = "";
         fo_auth_action_t act = strcmp(action, "publish") == 0 ? FO_AUTH_PUBLISH : FO_AUTH_PLAY;
@@ -208,120 +252,28 @@ static bool cluster_gate(fo_api_t *api, const fo_http_req_t *req, fo_role_t role
     return true;
 }
 
-/* The SRS API's answer to an offer admitted: the router's session and answer, or its error. */
-static void rtc_offer_answer(fo_api_t *api, fo_role_t role, const char *key, const char *sdp, size_t sdp_len,
-                             const char *cand, const char *ip, const char *layer, fo_http_resp_t *resp)
+/* The SRS API's answer to an admitted offer (fo_admit_answer_cb). */
+static void rtc_answer(fo_router_t *router, const fo_admit_offer_t *o, fo_offer_result_t *res,
+                       fo_http_resp_t *resp)
 {
-    fo_offer_result_t res;
-    fo_router_offer_from(api->router, role, key, sdp, sdp_len, cand, ip, &res);
-    if (res.http_status != 200) {
-        int c = res.err == FO_ECODEC ? FO_API_BAD_CODEC : code_for(res.http_status);
-        FO_LOG(FO_LOG_INFO, key, "%s refused: %s", role == FO_ROLE_PUBLISH ? "publish" : "play", res.msg);
-        error_resp(resp, res.http_status, c, res.msg);
-        if (role == FO_ROLE_PUBLISH) fo_cluster_publish_abort(api->cluster, key);
-    } else {
-        if (layer && layer[0]) fo_api_set_layer(api->router, res.session_id, layer);
-        json_resp(resp, 200,
-                  json_pack("{s:i, s:s, s:s, s:i, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
-                            "service", "fanout", "pid", (int)getpid(), "sessionid", res.session_id,
-                            "sdp", res.answer));
+    const char *what = o->offer.role == FO_ROLE_PUBLISH ? "publish" : "play";
+    if (res->http_status != 200) {
+        int c = code_for(res->http_status);
+        if (res->err == FO_ECODEC) c = FO_API_BAD_CODEC;
+        else if (res->err == FO_EAUTH || res->err == FO_EUNREACH) c = FO_API_FORBIDDEN; /* the callback's */
+        else if (res->err == FO_ETIMEDOUT) c = FO_API_UNAVAILABLE; /* the cluster's claim (admit.h) */
+        FO_LOG(FO_LOG_INFO, o->offer.key, "%s refused: %s", what, res->msg);
+        error_resp(resp, res->http_status, c, res->msg);
+        fo_api_retry_after(resp, res->retry_after_s);
+        return;
     }
-    free(res.answer);
-}
-
-/* A publish waiting for the cluster's claim (cluster.h): the HTTP answer is deferred meanwhile
- * and given when Redis answered: 409 if another node publishes the stream, else the offer's. */
-typedef struct {
-    fo_api_t *api;
-    fo_http_defer_t *d;
-    bool json;              /* SRS API (JSON answers) or WHIP (text and SDP) */
-    char key[200];
-    char cand[80];
-    char remote_ip[64];
-    char query[1024];       /* WHIP: the request's query */
-    char *sdp;
-    size_t sdp_len;
-} claim_wait_t;
-
-static void claim_wait_free(claim_wait_t *w)
-{
-    free(w->sdp);
-    free(w);
-}
-
-static void claim_done_cb(void *user, int rc, const char *holder)
-{
-    claim_wait_t *w = user;
-    fo_http_resp_t resp = {0};
-    if (rc == FO_EBUSY) {
-        char msg[300];
-        snprintf(msg, sizeof msg, "stream busy: %s is published on node %s", w->key, holder ? holder : "?");
-        FO_LOG(FO_LOG_INFO, w->key, "publish refused: %s", msg);
-        if (w->json) error_resp(&resp, 409, FO_API_BUSY, msg);
-        else text_resp(&resp, 409, msg);
-    } else if (w->json) {
-        rtc_offer_answer(w->api, FO_ROLE_PUBLISH, w->key, w->sdp, w->sdp_len, w->cand, w->remote_ip, NULL, &resp);
-    } else {
-        fo_http_req_t req = {.method = "POST", .path = "", .query = w->query, .body = w->sdp,
-                             .body_len = w->sdp_len, .content_type = "application/sdp",
-                             .authorization = "", .host = ""};
-        snprintf(req.remote_ip, sizeof req.remote_ip, "%s", w->remote_ip);
-        fo_whip_offer(w->api->router, FO_ROLE_PUBLISH, w->key, &req, &resp);
-        if (resp.status != 201) fo_cluster_publish_abort(w->api->cluster, w->key);
-    }
-    fo_metrics_count_request(w->api->metrics, resp.status);
-    fo_http_defer_answer(w->d, &resp);
-    free(resp.body);
-    claim_wait_free(w);
-}
-
-/* The client left (or the server stops) before Redis answered: no publish, no claim. */
-static void claim_gone_cb(void *user, fo_http_defer_t *d, fo_http_defer_end_t why)
-{
-    claim_wait_t *w = user;
-    (void)d;
-    (void)why;
-    fo_cluster_cancel(w->api->cluster, w);
-    fo_cluster_publish_abort(w->api->cluster, w->key);
-    claim_wait_free(w);
-}
-
-/* Claims `key` cluster-wide before a publish (cluster.h). False: go on now. True: answered
- * (409, 500) or deferred until Redis answers. */
-static bool claim_first(fo_api_t *api, const fo_http_req_t *req, bool json, const char *key, const char *sdp,
-                        size_t sdp_len, const char *cand, fo_http_resp_t *resp)
-{
-    if (!fo_cluster_enabled(api->cluster)) return false;
-    claim_wait_t *w = calloc(1, sizeof *w);
-    if (!w || !(w->sdp = malloc(sdp_len + 1))) {
-        free(w);
-        if (json) error_resp(resp, 500, FO_API_INTERNAL, "out of memory");
-        else text_resp(resp, 500, "out of memory");
-        return true;
-    }
-    w->api = api;
-    w->json = json;
-    memcpy(w->sdp, sdp, sdp_len);
-    w->sdp[sdp_len] = '\0';
-    w->sdp_len = sdp_len;
-    snprintf(w->key, sizeof w->key, "%s", key);
-    snprintf(w->cand, sizeof w->cand, "%s", cand ? cand : "");
-    snprintf(w->remote_ip, sizeof w->remote_ip, "%s", req->remote_ip);
-    snprintf(w->query, sizeof w->query, "%s", req->query);
-    int rc = fo_cluster_publish_admit(api->cluster, key, claim_done_cb, w);
-    if (rc == 0) {
-        claim_wait_free(w);
-        return false;
-    }
-    if (rc == FO_EAGAIN && (w->d = fo_http_defer(req, 5000, claim_gone_cb, w))) return true;
-    if (rc == FO_EAGAIN) { /* cannot defer: give up the claim */
-        fo_cluster_cancel(api->cluster, w);
-        fo_cluster_publish_abort(api->cluster, key);
-    }
-    claim_wait_free(w);
-    if (json) error_resp(resp, 503, FO_API_UNAVAILABLE, "cannot claim the stream in the cluster now");
-    else text_resp(resp, 503, "cannot claim the stream in the cluster now\n");
-    return true;
+    if (o->offer.role == FO_ROLE_PLAY && o->layer && *o->layer) fo_api_set_layer(router, res->session_id, o->layer);
+    char pid[24]; /* a string, as SRS answers it and as /api/v1 does */
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    json_resp(resp, 200,
+              json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "code", 0, "server", "fanout/" FO_VERSION,
+                        "service", "fanout", "pid", pid, "sessionid", res->session_id, "sdp",
+                        res->answer));
 }
 
 static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, fo_http_resp_t *resp)
@@ -345,11 +297,13 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         if (fo_url_query_get(req->query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
+    /* The cluster first: another node's (307) or nobody's now (503). */
     if (cluster_gate(api, req, role, r.url.key, true, resp)) {
         fo_api_rtc_req_free(&r);
         return;
     }
-    /* Who may: a token (auth.secret), then the operator's callback (auth.on_publish/on_play). */
+    /* Who may: a token (auth.secret) here; a publish's cluster-wide claim and the operator's
+     * callback come last (admit.c). */
     fo_auth_action_t act = auth_action(role);
     const char *why = "";
     if (check_token(api, req, act, r.url.key, r.url.query, &why) != 0) {
@@ -360,23 +314,17 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         fo_api_rtc_req_free(&r);
         return;
     }
-    int hrc = fo_auth_hook_admit(api->auth, act, r.url.key, req->remote_ip, r.tid, msg, sizeof msg);
-    if (hrc != 0) {
-        FO_LOG(FO_LOG_INFO, r.url.key, "%s", msg);
-        error_resp(resp, hrc == FO_EAUTH ? 403 : 503, FO_API_FORBIDDEN, msg);
-        fo_api_rtc_req_free(&r);
-        return;
-    }
     /* Simulcast: ?layer=low|mid|high|0..2 on the API URL or the stream URL. */
-    char layer[16] = "";
-    if (role == FO_ROLE_PLAY && fo_url_query_get(req->query, "layer", layer, sizeof layer) < 0 &&
+    char layer[16] = "", param[sizeof r.url.query + 1] = "";
+    if (fo_url_query_get(req->query, "layer", layer, sizeof layer) < 0 &&
         fo_url_query_get(r.url.query, "layer", layer, sizeof layer) < 0)
         layer[0] = '\0';
-    if (role == FO_ROLE_PUBLISH && claim_first(api, req, true, r.url.key, r.sdp, r.sdp_len, cand, resp)) {
-        fo_api_rtc_req_free(&r);
-        return;
-    }
-    rtc_offer_answer(api, role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip, layer, resp);
+    if (r.url.query[0]) snprintf(param, sizeof param, "?%s", r.url.query);
+    fo_admit_offer_t o = {.offer = {role, r.url.key, r.sdp, r.sdp_len, cand, req->remote_ip},
+                          .param = param,
+                          .layer = layer,
+                          .answer = rtc_answer};
+    fo_admit_offer(api->admit, req, &o, resp);
     fo_api_rtc_req_free(&r);
 }
 
@@ -402,6 +350,13 @@ static void text_resp(fo_http_resp_t *resp, int status, const char *msg)
     snprintf(resp->content_type, sizeof resp->content_type, "text/plain; charset=utf-8");
     resp->body = strdup(msg);
     resp->body_len = resp->body ? strlen(msg) : 0;
+}
+
+/* WHIP/WHEP's answers to an admitted offer (fo_admit_answer_cb). */
+static void whip_answer(fo_router_t *router, const fo_admit_offer_t *o, fo_offer_result_t *res,
+                        fo_http_resp_t *resp)
+{
+    fo_whip_answer(router, o->offer.role, o->offer.key, o->layer, res, resp);
 }
 
 /* /rtc/v1/whip/ and /rtc/v1/whep/ (SRS also calls WHEP /rtc/v1/whip-play/). */
@@ -443,21 +398,21 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
         return;
     }
     if (!relay && cluster_gate(api, req, role, key, false, resp)) return;
-    if (!relay) {
-        if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
-        char msg[300];
-        int hrc = fo_auth_hook_admit(api->auth, auth_action(role), key, req->remote_ip, "", msg, sizeof msg);
-        if (hrc != 0) {
-            FO_LOG(FO_LOG_INFO, key, "%s", msg);
-            text_resp(resp, hrc == FO_EAUTH ? 403 : 503, msg);
-            return;
-        }
-    }
-    if (role == FO_ROLE_PUBLISH && fo_whip_is_sdp(req->content_type) && !req->body_too_large &&
-        req->body_len && claim_first(api, req, false, key, req->body, req->body_len, NULL, resp))
-        return;
-    fo_whip_offer(api->router, role, key, req, resp);
-    if (role == FO_ROLE_PUBLISH && resp->status != 201) fo_cluster_publish_abort(api->cluster, key);
+    if (!relay && deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
+    if (fo_whip_check_offer(role, req, resp) != 0) return;
+    char cand[80] = "", layer[16] = "", param[2048] = "";
+    if (fo_url_query_get(req->query, "eip", cand, sizeof cand) < 0 &&
+        fo_url_query_get(req->query, "candidate", cand, sizeof cand) < 0)
+        cand[0] = '\0';
+    if (role != FO_ROLE_PLAY || fo_url_query_get(req->query, "layer", layer, sizeof layer) < 0) layer[0] = '\0';
+    if (req->query[0]) snprintf(param, sizeof param, "?%s", req->query);
+    fo_admit_offer_t o = {.offer = {role, key, req->body, req->body_len, cand, req->remote_ip},
+                          .param = param,
+                          .layer = layer,
+                          .answer = whip_answer,
+                          .no_callback = relay};
+    fo_admit_offer(api->admit, req, &o, resp);
+    /* a relay is a play: admitted at once (no callback, no claim), so resp holds the answer */
     if (relay && resp->status == 201)
         fo_cluster_relay_served(api->cluster, resp->location + strlen(FO_WHIP_RESOURCE_PREFIX), key, node);
 }
@@ -509,6 +464,10 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
         d.cluster.redis_reconnects = cs.redis_reconnects;
         d.cluster.registry_bad_values = cs.registry_bad_values;
     }
+    if (api->auth) {
+        d.has_auth = true;
+        fo_auth_stats(api->auth, &d.auth);
+    }
     resp->body = fo_metrics_render(&d);
     if (!resp->body) {
         text_resp(resp, 500, "out of memory\n");
@@ -519,19 +478,103 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
     snprintf(resp->content_type, sizeof resp->content_type, "text/plain; version=0.0.4; charset=utf-8");
 }
 
-static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+/* The signaling endpoints (/rtc/): SRS's players and WHIP/WHEP clients on other origins call
+ * them, so every answer, errors included, carries CORS for any origin. What protects them is
+ * not the caller's origin but a token (auth.secret) or a resource's random id. */
+void fo_api_retry_after(fo_http_resp_t *resp, int seconds)
+{
+    size_t n = strlen(resp->headers);
+    if (seconds > 0)
+        snprintf(resp->headers + n, sizeof resp->headers - n, "Retry-After: %d\r\n", seconds);
+}
+
+static void route_signaling(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     const char *p = req->path;
+    resp->cors = FO_HTTP_CORS_ANY;
+    char key[200];
+    fo_status_path_t status = fo_status_path(p, key, sizeof key);
+    static const char *const status_action[] = {"list", "status", "info"};
+    if (status != FO_STATUS_NONE) { /* the pages' public status (status.h) */
+        if (strcmp(req->method, "OPTIONS") == 0) {
+            resp->status = 204;
+            snprintf(resp->allow, sizeof resp->allow, "GET, OPTIONS");
+        } else if (!deny(api, req, status_action[status], status == FO_STATUS_STREAM ? key : NULL, resp)) {
+            fo_status_handle(api->router, req, resp);
+        }
+        return;
+    }
     if (path_is(p, "/rtc/v1/whip/")) {
         handle_whip_endpoint(api, FO_ROLE_PUBLISH, req, resp);
-    } else if (path_is(p, "/rtc/v1/whep/") || path_is(p, "/rtc/v1/whip-play/")) {
+        return;
+    }
+    if (path_is(p, "/rtc/v1/whep/") || path_is(p, "/rtc/v1/whip-play/")) {
         handle_whip_endpoint(api, FO_ROLE_PLAY, req, resp);
-    } else if (strncmp(p, FO_WHIP_RESOURCE_PREFIX, strlen(FO_WHIP_RESOURCE_PREFIX)) == 0) {
+        return;
+    }
+    if (strncmp(p, FO_WHIP_RESOURCE_PREFIX, strlen(FO_WHIP_RESOURCE_PREFIX)) == 0) {
         handle_whip_resource(api, p + strlen(FO_WHIP_RESOURCE_PREFIX), req, resp);
-    } else if (strcmp(req->method, "OPTIONS") == 0) {
-        resp->status = 200;
-        snprintf(resp->allow, sizeof resp->allow, "GET, POST, DELETE, PATCH, OPTIONS");
-    } else if (strcmp(p, "/metrics") == 0) {
+        return;
+    }
+    fo_role_t role;
+    if (path_is(p, "/rtc/v1/publish/")) role = FO_ROLE_PUBLISH;
+    else if (path_is(p, "/rtc/v1/play/")) role = FO_ROLE_PLAY;
+    else {
+        error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
+        return;
+    }
+    snprintf(resp->allow, sizeof resp->allow, "POST, OPTIONS");
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        resp->status = 200; /* a CORS preflight (and SRS tools' liveness probe) */
+        return;
+    }
+    if (strcmp(req->method, "POST") != 0) {
+        error_resp(resp, 405, FO_API_METHOD, "use POST");
+        return;
+    }
+    resp->allow[0] = '\0';
+    handle_rtc(api, role, req, resp);
+}
+
+/* The operator surface answers only requests no other site's page can make a browser send:
+ * with a foreign Origin (the page of another site, even on this machine), or marked cross-site
+ * by the browser (Sec-Fetch-Site: a <script src> or <img> from elsewhere, which sends no
+ * Origin), or, while loopback is trusted (no auth.api_secret), under a Host that is not an IP
+ * address, localhost or http.allowed_hosts (DNS rebinding: another site's page under a name that
+ * now points here). Origins in http.allowed_origins pass and get CORS. Returns true when it
+ * answered 403. */
+static bool operator_refused(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    fo_origin_kind_t kind = fo_origin_classify(req->origin, req->host, req->tls, api->cfg->allowed_origins);
+    const char *why = NULL;
+    if (kind == FO_ORIGIN_FOREIGN)
+        why = "the operator API does not answer pages of other origins (Origin not allowed: "
+              "http.allowed_origins)";
+    else if (kind != FO_ORIGIN_LISTED && fo_origin_cross_site(req->sec_fetch_site))
+        why = "the operator API does not answer requests made by other sites (Sec-Fetch-Site)";
+    else if (!api->cfg->api_secret[0] && !fo_origin_host_allowed(req->host, api->cfg->allowed_hosts))
+        why = "the operator API answers loopback clients only under an IP address, localhost or a "
+              "name in http.allowed_hosts (Host not allowed)";
+    if (!why) {
+        if (kind == FO_ORIGIN_LISTED) resp->cors = FO_HTTP_CORS_ORIGIN;
+        return false;
+    }
+    FO_LOG(FO_LOG_DEBUG, NULL, "%s %s from %s refused: Host \"%s\", Origin \"%s\", Sec-Fetch-Site \"%s\"",
+           req->method, req->path, req->remote_ip, req->host, req->origin, req->sec_fetch_site);
+    error_resp(resp, 403, FO_API_BAD_ORIGIN, why);
+    return true;
+}
+
+/* /api/ and /metrics: the checks above, then the operator secret or loopback (fo_api_authorize). */
+static void route_operator(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    const char *p = req->path;
+    bool metrics = strcmp(p, "/metrics") == 0;
+    if (operator_refused(api, req, resp)) return;
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        resp->status = 204;
+        snprintf(resp->allow, sizeof resp->allow, metrics ? "GET, OPTIONS" : "GET, DELETE, OPTIONS");
+    } else if (metrics) {
         handle_metrics(api, req, resp);
     } else if (strncmp(p, "/api/v1/", 8) == 0) {
         bool kick = strcmp(req->method, "DELETE") == 0;
@@ -540,19 +583,20 @@ static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
             !fo_cluster_handle(api->cluster, req, resp))
             error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
     } else {
-        fo_role_t role;
-        if (path_is(p, "/rtc/v1/publish/")) role = FO_ROLE_PUBLISH;
-        else if (path_is(p, "/rtc/v1/play/")) role = FO_ROLE_PLAY;
-        else {
-            error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
-            return;
-        }
-        if (strcmp(req->method, "POST") != 0) {
-            snprintf(resp->allow, sizeof resp->allow, "POST, OPTIONS");
-            error_resp(resp, 405, FO_API_METHOD, "use POST");
-            return;
-        }
-        handle_rtc(api, role, req, resp);
+        error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
+    }
+}
+
+static void route(fo_api_t *api, const fo_http_req_t *req, fo_http_resp_t *resp)
+{
+    const char *p = req->path;
+    if (strncmp(p, "/rtc/", 5) == 0) {
+        route_signaling(api, req, resp);
+    } else if (strcmp(p, "/metrics") == 0 || strncmp(p, "/api/", 5) == 0) {
+        route_operator(api, req, resp);
+    } else { /* OPTIONS on a page: same-origin only, no CORS */
+        resp->status = 204;
+        snprintf(resp->allow, sizeof resp->allow, "GET, HEAD, OPTIONS");
     }
 }
 
@@ -563,7 +607,7 @@ bool fo_api_handle(void *user, const fo_http_req_t *req, fo_http_resp_t *resp)
                 strcmp(req->path, "/metrics") == 0;
     if (!ours && strcmp(req->method, "OPTIONS") != 0) return false;
     route(api, req, resp);
-    if (resp->status) fo_metrics_count_request(api->metrics, resp->status); /* deferred: counted when answered */
+    if (resp->status) fo_metrics_count_request(api->metrics, resp->status); /* else admit counts it */
     return true;
 }
 

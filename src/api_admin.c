@@ -178,10 +178,13 @@ void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t
     /* A player's send-side bandwidth estimate (transport-wide-cc players only). */
     if (o && in->estimate_bps)
         json_object_set_new(o, "bwe",
-                            json_pack("{s:I, s:I, s:I, s:I}", "estimate_bps", (json_int_t)in->estimate_bps,
-                                      "delivery_bps", (json_int_t)in->delivery_bps, "loss_permille",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "estimate_bps",
+                                      (json_int_t)in->estimate_bps, "delivery_bps",
+                                      (json_int_t)in->delivery_bps, "loss_permille",
                                       (json_int_t)in->est_loss_permille, "queue_ms",
-                                      (json_int_t)in->est_queue_ms));
+                                      (json_int_t)in->est_queue_ms, "feedbacks",
+                                      (json_int_t)in->est_feedbacks, "feedbacks_limited",
+                                      (json_int_t)in->est_feedbacks_limited));
     if (o && in->n_layers) {
         json_t *sc = json_object();
         if (in->role == FO_ROLE_PUBLISH) {

@@ -16,6 +16,8 @@ void fo_bwe_init(fo_bwe_t *b, uint64_t now_ms)
     memset(b, 0, sizeof *b);
     b->estimate_bps = FO_BWE_START_BPS;
     b->last_update_ms = now_ms;
+    b->status_budget = FO_BWE_STATUSES_PER_S;
+    b->budget_ms = now_ms;
 }
 
 void fo_bwe_on_send(fo_bwe_t *b, uint16_t seq, size_t size, uint64_t now_ms)
@@ -67,6 +69,17 @@ int fo_bwe_on_feedback(fo_bwe_t *b, const uint8_t *fci, size_t len, uint64_t now
     uint8_t fbc;
     static bool rx[MAX_PER_FEEDBACK]; /* loop thread only: not on the stack (10 KB) */
     static int32_t delta[MAX_PER_FEEDBACK];
+    /* What reading it costs is what it claims to cover: pay for that before reading it. */
+    int claimed = fo_twcc_count(fci, len);
+    if (claimed < 0) return FO_EINVAL;
+    b->status_budget += (int64_t)(now_ms - b->budget_ms) * FO_BWE_STATUSES_PER_S / 1000;
+    if (b->status_budget > FO_BWE_STATUSES_PER_S) b->status_budget = FO_BWE_STATUSES_PER_S;
+    b->budget_ms = now_ms;
+    if (b->status_budget < claimed) {
+        b->feedbacks_limited++;
+        return FO_EAGAIN;
+    }
+    b->status_budget -= claimed;
     if (fo_twcc_parse(fci, len, &base, &count, &ref, &fbc, rx, delta, MAX_PER_FEEDBACK) != 0)
         return FO_EINVAL;
     b->feedbacks++;

@@ -667,7 +667,8 @@ bool fo_cluster_node_request(fo_cluster_t *c, const fo_http_req_t *req, const ch
     char subject[300];
     snprintf(subject, sizeof subject, "%s@%s", key, node);
     const char *why = NULL;
-    if (fo_auth_token_verify(c->cfg->cluster_secret, FO_AUTH_RELAY, subject, auth + 7, (int64_t)time(NULL), &why) != 0) {
+    if (fo_auth_token_verify(c->cfg->cluster_secret, FO_AUTH_RELAY, subject, auth + 7, (int64_t)time(NULL),
+                             c->cfg->max_token_ttl, &why) != 0) {
         FO_LOG(FO_LOG_WARN, key, "relay request from %s for node %s refused: %s", req->remote_ip, node, why);
         return false;
     }

@@ -31,6 +31,7 @@ const char *fo_strerror(int err)
     case FO_ESYS: return "system error";
     case FO_ETIMEDOUT: return "timed out";
     case FO_EUNREACH: return "unreachable";
+    case FO_EDENIED: return "denied";
     default: return "error";
     }
 }

@@ -3,6 +3,7 @@
  * its help text, so the file parser, the environment and --help agree by construction. */
 #include "fanout/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -19,7 +20,8 @@
 #include "fanout/redis.h"
 #include "fanout/registry.h"
 
-/* T_COUNT: an integer in min..max, or "auto" (stored as 0, resolved by the setting's user). */
+/* T_COUNT: an integer in min..max, or "auto" (stored as min - 1, resolved by the setting's
+ * user). */
 typedef enum { T_STR, T_INT, T_COUNT, T_BOOL } type_t;
 
 typedef struct {
@@ -41,12 +43,40 @@ static const setting_t settings[] = {
     I("http", "port", http_port, "1985", 1, 65535, "HTTP port (SRS's API port, so its tools work)"),
     S("http", "www", www_root, "www", "directory of the web pages served at /"),
     I("http", "max_body", max_body, "65536", 1024, 1048576, "largest request body in bytes"),
+    S("http", "allowed_hosts", allowed_hosts, "",
+      "host names the operator API answers under without auth.api_secret (IP addresses and "
+      "localhost always); * = any"),
+    S("http", "allowed_origins", allowed_origins, "",
+      "other web origins (https://dash.example.org) allowed to call the operator API (CORS)"),
+    S("http", "csp", csp, FO_CONFIG_PAGE_CSP, "Content-Security-Policy of the web pages; empty = none"),
+    S("http", "stream_list", stream_list, "auto",
+      "public list of stream names and live state for the pages (GET /rtc/v1/streams/): "
+      "auto = on unless auth.secret is set, on, off"),
+    I("http", "max_connections", http_max_connections, "0", 0, 1000000,
+      "HTTP connections at once per server (HTTP, HTTPS); 0 = from the file-descriptor limit"),
+    I("http", "max_conns_per_client", http_max_conns_per_client, "32", 0, 1000000,
+      "connections at once from one client (IPv4 address or IPv6 /64); more are refused; 0 = no cap"),
+    I("http", "request_timeout", http_request_timeout, "10", 0, 3600,
+      "seconds a request's headers and body may take (slowloris); 0 = no limit"),
+    I("http", "signal_rate", http_signal_rate, "10", 0, 100000,
+      "signaling requests (POST/PATCH/DELETE under /rtc/) per second per client; more get 429; 0 = no limit"),
+    I("http", "signal_burst", http_signal_burst, "30", 1, 100000,
+      "signaling requests one client may send at once before signal_rate applies"),
+    I("http", "ban_failures", http_ban_failures, "20", 0, 1000000,
+      "failed requests (400, 401, 413, 415) within ban_window that ban a client; 0 = no bans"),
+    I("http", "ban_window", http_ban_window, "60", 1, 86400, "seconds over which ban_failures count"),
+    I("http", "ban_time", http_ban_time, "300", 1, 86400, "seconds a banned client is refused"),
+    S("http", "exempt", http_exempt, "127.0.0.1 ::1",
+      "client addresses the per-client HTTP limits above do not apply to (space separated)"),
     B("https", "enabled", https_enabled, "true", "also serve the API and pages over HTTPS"),
     S("https", "listen", https_listen, "0.0.0.0", "address the HTTPS server listens on"),
     I("https", "port", https_port, "1990", 1, 65535, "HTTPS port"),
     S("https", "cert", https_cert, "conf/https.crt",
       "PEM certificate; when neither it nor key exists, a self-signed one is made there"),
     S("https", "key", https_key, "conf/https.key", "PEM private key of cert"),
+    S("https", "priorities", https_priorities, FO_CONFIG_TLS_PRIORITIES,
+      "GnuTLS priority string: TLS versions and cipher suites offered (default: TLS 1.2 and 1.3, "
+      "ECDHE with AEAD ciphers only)"),
     S("rtc", "listen", rtc_listen, "0.0.0.0", "address the shared media UDP port binds"),
     I("rtc", "port", rtc_port, "8000", 1, 65535, "the one UDP port every WebRTC session shares"),
     S("rtc", "candidate", candidate, "*",
@@ -57,6 +87,9 @@ static const setting_t settings[] = {
       "seconds a session may take to connect (ICE+DTLS)"),
     I("rtc", "publisher_grace", publisher_grace, "30", 0, 86400,
       "seconds players wait for a publisher that left to come back"),
+    I("rtc", "publisher_takeover", publisher_takeover, "5", 0, 3600,
+      "seconds a publisher may send no media before a new publisher of its stream replaces it "
+      "(a crashed browser); 0 = never"),
     I("rtc", "max_sessions", max_sessions, "2000", 1, 1000000, "sessions in total"),
     S("rtc", "video_codecs", video_codecs, "VP8 H264 VP9 AV1",
       "video codecs allowed, in order of preference"),
@@ -68,26 +101,45 @@ static const setting_t settings[] = {
       "1: new players start from the latest cached keyframe; 0: wait for a requested one"),
     N("rtc", "workers", workers, "auto", 1, FO_CONFIG_MAX_WORKERS,
       "threads that SRTP-protect and send media to players: auto = one per CPU; 1 = the media thread alone"),
+    N("rtc", "handshake_threads", handshake_threads, "auto", 0, FO_CONFIG_MAX_WORKERS,
+      "threads that run the DTLS handshakes' crypto at a lower priority, off the media thread: "
+      "auto = one per CPU; 0 = on the media thread"),
+    I("rtc", "handshake_nice", handshake_nice, "10", 0, 19,
+      "how much lower the handshake threads' priority is (nice): forwarding wins a contended core"),
     I("rtc", "max_players_per_stream", max_players_per_stream, "1000", 1, 1000000,
       "players of one stream; beyond it play requests get 503"),
     I("rtc", "max_sessions_per_ip", max_sessions_per_ip, "50", 1, 1000000,
-      "sessions from one client IP (as HTTP sees it); beyond it requests get 429"),
+      "sessions from one client (an IPv4 address or an IPv6 /64, as HTTP sees it); beyond it requests get 429"),
     S("rtc", "limits_exempt", limits_exempt, "127.0.0.1 ::1",
-      "client IPs exempt from max_sessions_per_ip (space separated)"),
+      "client IPs exempt from the per-client caps (space separated)"),
     I("rtc", "max_pending", max_pending, "500", 1, 1000000,
       "sessions still connecting (ICE+DTLS) at once; beyond it requests get 503"),
+    I("rtc", "max_pending_per_ip", max_pending_per_ip, "25", 1, 1000000,
+      "sessions still connecting from one client: its share of max_pending; beyond it requests get 429"),
+    I("rtc", "offer_rate_per_ip", offer_rate_per_ip, "20", 1, 1000000,
+      "offers per second from one client (a one-second burst); beyond it requests get 429"),
+    I("rtc", "max_publishers", max_publishers, "200", 1, 1000000,
+      "publishers in total; beyond it publish requests get 503"),
+    I("rtc", "max_publishers_per_ip", max_publishers_per_ip, "10", 1, 1000000,
+      "publishers from one client; beyond it publish requests get 429"),
+    I("rtc", "history_kb", history_kb, "512", 16, 1048576,
+      "KiB of recent video packets kept per stream and simulcast layer (NACK repair, instant start)"),
     I("rtc", "max_pps", max_pps, "5000", 0, 10000000,
       "packets per second accepted from one peer (1 s burst); more are dropped and counted; 0 = no cap"),
     S("auth", "secret", auth_secret, "",
-      "HMAC-SHA256 key for publish/play tokens (scripts/make-token.sh); empty = anyone may publish/play"),
+      "HMAC-SHA256 key for publish/play tokens (scripts/make-token.sh; 16+ random bytes); empty = anyone may publish/play"),
     S("auth", "api_secret", api_secret, "",
       "secret for the operator API /api/v1 (Authorization: Bearer); empty = loopback clients only"),
+    I("auth", "max_token_ttl", max_token_ttl, "31622400", 60, 315360000,
+      "longest lifetime a token may have, in seconds (366 days); a token expiring later is refused"),
     S("auth", "on_publish", on_publish, "", "URL POSTed before a publish; a non-zero code refuses"),
     S("auth", "on_play", on_play, "", "URL POSTed before a play; a non-zero code refuses"),
     S("auth", "on_unpublish", on_unpublish, "", "URL POSTed when a publisher ends (notification)"),
     S("auth", "on_stop", on_stop, "", "URL POSTed when a player ends (notification)"),
     I("auth", "hook_timeout_ms", hook_timeout_ms, "1000", 50, 10000,
-      "longest wait for a callback (on_publish/on_play block the media loop this long at most)"),
+      "longest wait for a callback; on_publish/on_play refuse (503) when it passes"),
+    I("auth", "hook_max_in_flight", hook_max_in_flight, "100", 1, 100000,
+      "on_publish/on_play callbacks waiting at once; beyond it requests get 503"),
     B("record", "enabled", record_enabled, "false",
       "record the streams matching record.streams when they are published"),
     S("record", "dir", record_dir, "recordings", "directory the recordings are written under"),
@@ -167,6 +219,27 @@ static int check_value(const fo_config_t *cfg, const setting_t *s, char *err, si
         if (fo_record_path(cfg->record_path, "app/stream", 0, 0, "mp4", probe, sizeof probe) < 0) {
             put_err(err, errcap, "record.path: '%s' must be a relative path without . or .. parts%s",
                     cfg->record_path, "");
+            return FO_EINVAL;
+        }
+    }
+    if (strcmp(s->section, "http") == 0 && strcmp(s->key, "stream_list") == 0 &&
+        strcmp(cfg->stream_list, "auto") != 0 && strcmp(cfg->stream_list, "on") != 0 &&
+        strcmp(cfg->stream_list, "off") != 0) {
+        put_err(err, errcap, "http.stream_list: '%s' is not auto, on or off%s", cfg->stream_list, "");
+        return FO_EINVAL;
+    }
+    if (strcmp(s->section, "http") == 0 && strcmp(s->key, "exempt") == 0) {
+        const char *list = (const char *)cfg + s->off;
+        char buf[256], bad[64] = "";
+        snprintf(buf, sizeof buf, "%s", list);
+        for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok && !bad[0];
+             tok = strtok_r(NULL, " ,\t", &save)) {
+            unsigned char addr[16];
+            if (inet_pton(AF_INET, tok, addr) != 1 && inet_pton(AF_INET6, tok, addr) != 1)
+                snprintf(bad, sizeof bad, "%s", tok);
+        }
+        if (bad[0]) {
+            put_err(err, errcap, "http.exempt: '%s' is not an IP address%s", bad, "");
             return FO_EINVAL;
         }
     }
@@ -274,7 +347,7 @@ int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const 
         }
         bool may_auto = s->type == T_COUNT;
         if (may_auto && strcasecmp(value, "auto") == 0) {
-            *(int *)field = 0; /* resolved by fo_config_workers() */
+            *(int *)field = (int)s->min - 1; /* resolved by fo_config_workers() etc. */
             return 0;
         }
         char *end;
@@ -314,7 +387,9 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
     if (lc->failed) return 0;
     char why[256];
     if (!name) return 1; /* a section header alone */
-    if (fo_config_set(lc->cfg, section, name, value, why, sizeof why) != 0) {
+    int rc = *section ? fo_config_set(lc->cfg, section, name, value, why, sizeof why)
+                      : (snprintf(why, sizeof why, "'%s' is outside any [section]", name), FO_EINVAL);
+    if (rc != 0) {
         if (lc->err && lc->errcap) snprintf(lc->err, lc->errcap, "%s", why);
         lc->failed = 1;
         return 0;
@@ -331,8 +406,14 @@ static int load_result(int rc, const load_ctx_t *lc, const char *name, char *err
     return FO_EINVAL;
 }
 
+/* inih goes on after a bad line by default; then a key under a broken "[rtc" header reached
+ * our handler with no section and its error hid the real one. Debian's inih makes this a
+ * run-time switch. */
+static void ini_setup(void) { ini_stop_on_first_error = 1; }
+
 int fo_config_load_file(fo_config_t *cfg, const char *path, char *err, size_t errcap)
 {
+    ini_setup();
     FILE *f = fopen(path, "r");
     if (!f) {
         if (err && errcap) snprintf(err, errcap, "%s: %s", path, strerror(errno));
@@ -366,7 +447,40 @@ int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, 
 {
     char why[300] = "";
     load_ctx_t lc = {cfg, why, sizeof why, 0};
+    ini_setup();
     return load_result(ini_parse_string(text, ini_cb, &lc), &lc, name ? name : "config", err, errcap);
+}
+
+/* FANOUT_* variables that are not settings but are read elsewhere: the SRTP crypto choice
+ * (src/srtp.c) and the test and benchmark harnesses' own (tests/e2e/lib/server.js). */
+static const char *const env_not_settings[] = {"FANOUT_SRTP_CRYPTO", "FANOUT_BIN", "FANOUT_ARGS"};
+
+static void env_name(const setting_t *st, char *out, size_t cap)
+{
+    snprintf(out, cap, "FANOUT_%s_%s", st->section, st->key);
+    for (char *p = out; *p; p++) *p = (char)toupper((unsigned char)*p);
+}
+
+/* Levenshtein distance, capped: small strings only. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
 }
 
 int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
@@ -376,8 +490,7 @@ int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
         return FO_EINVAL;
     for (size_t i = 0; i < FO_ARRAY_LEN(settings); i++) {
         char name[96];
-        snprintf(name, sizeof name, "FANOUT_%s_%s", settings[i].section, settings[i].key);
-        for (char *p = name; *p; p++) *p = (char)toupper((unsigned char)*p);
+        env_name(&settings[i], name, sizeof name);
         const char *v = getenv(name);
         if (!v) continue;
         char why[256];
@@ -387,6 +500,37 @@ int fo_config_apply_env(fo_config_t *cfg, char *err, size_t errcap)
         }
     }
     return 0;
+}
+
+size_t fo_config_unknown_env(char *const *env, fo_config_unknown_env_cb cb, void *user)
+{
+    size_t n = 0;
+    for (char *const *e = env; e && *e; e++) {
+        if (strncmp(*e, "FANOUT_", 7) != 0) continue;
+        char name[128];
+        size_t len = strcspn(*e, "=");
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, *e, len);
+        name[len] = '\0';
+        bool known = false;
+        for (size_t i = 0; i < FO_ARRAY_LEN(env_not_settings) && !known; i++)
+            known = strcmp(name, env_not_settings[i]) == 0;
+        char best[96] = "", cand[96];
+        size_t best_d = 4; /* suggest only close names */
+        for (size_t i = 0; i < FO_ARRAY_LEN(settings) && !known; i++) {
+            env_name(&settings[i], cand, sizeof cand);
+            if (strcmp(name, cand) == 0) known = true;
+            size_t d = edit_distance(name, cand);
+            if (d < best_d) {
+                best_d = d;
+                snprintf(best, sizeof best, "%s", cand);
+            }
+        }
+        if (known) continue;
+        n++;
+        if (cb) cb(user, name, best[0] ? best : NULL);
+    }
+    return n;
 }
 
 int fo_config_video_codecs(const fo_config_t *cfg, fo_codec_t *out, size_t max)
@@ -424,11 +568,20 @@ void fo_config_print_settings(void *stdio_file)
     }
 }
 
-int fo_config_workers(const fo_config_t *cfg)
+/* The CPUs this process may run on (taskset, cgroup cpusets), not all installed. */
+static int usable_cpus(void)
 {
-    if (cfg->workers > 0) return cfg->workers;
-    /* auto: the CPUs this process may run on (taskset, cgroup cpusets), not all installed */
     cpu_set_t set;
     int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     return n < 1 ? 1 : n > FO_CONFIG_MAX_WORKERS ? FO_CONFIG_MAX_WORKERS : n;
+}
+
+int fo_config_workers(const fo_config_t *cfg)
+{
+    return cfg->workers > 0 ? cfg->workers : usable_cpus();
+}
+
+int fo_config_handshake_threads(const fo_config_t *cfg)
+{
+    return cfg->handshake_threads >= 0 ? cfg->handshake_threads : usable_cpus();
 }

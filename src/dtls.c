@@ -6,24 +6,22 @@
  * out the exported keys. Once the peer has shown it completed the handshake too, a session
  * hibernates: the mbedtls context (~40 KiB: record buffers, handshake state, transform, peer
  * certificate) is freed and only a pre-made close_notify and the peer's alert key stay
- * (dtls_alert.c). Everything here runs on the thread that owns the context. */
+ * (dtls_alert.c). Our certificate is made or loaded in dtls_cert.c. A session runs on its
+ * owner's thread, or, offloaded (include/fanout/dtls.h), in jobs on the context's pool during the
+ * handshake: the job owns it then (docs/workers.md, "Handshake threads"). */
 #include "fanout/dtls.h"
 
-#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
 #include <mbedtls/md.h>
-#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
@@ -33,7 +31,10 @@
 
 #include "fanout/common.h"
 #include "fanout/dtls_alert.h"
+#include "fanout/dtls_ecdsa.h"
 #include "fanout/log.h"
+#include "fanout/pool.h"
+#include "dtls_internal.h"
 
 #if !defined(MBEDTLS_SSL_DTLS_SRTP) || !defined(MBEDTLS_SSL_EXPORT_KEYS) ||                        \
     !defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
@@ -54,6 +55,8 @@
  * it could still be waiting on (mbedtls gives up after ~12 s, browsers' timers back off from
  * 1 s: 1+2+4+8+16 s), long after any real peer sent SRTP or SRTCP. */
 #define DTLS_HIBERNATE_MS 30000
+/* Datagrams an offloaded session keeps while its job runs (a flight is 2-6; more is a flood). */
+#define DTLS_PENDING_MAX 32
 /* Largest pre-made close_notify: AES-256-GCM is 13 + 8 + 2 + 16 = 39 bytes. */
 #define DTLS_CLOSE_MAX 48
 /* glibc keeps freed blocks below the top of its heap resident; the hibernated sessions' record
@@ -64,20 +67,21 @@
 
 enum { ST_HANDSHAKE, ST_DONE, ST_FAILED, ST_CLOSED };
 
-struct fo_dtls_ctx {
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_x509_crt cert;
-    mbedtls_pk_context key;
-    mbedtls_ssl_config conf[2]; /* indexed by fo_dtls_role_t */
-    char fingerprint[3 * 32];
-    /* The session inside an mbedtls call. The export-keys callback only gets the configuration's
-     * user pointer (shared by all sessions), and a context is single-threaded, so this says whose
-     * keys they are. */
-    fo_dtls_t *active;
-    size_t released; /* bytes freed by settling sessions since the last malloc_trim */
-    int hibernate_ms;
-};
+/* The session inside an mbedtls call on this thread. The export-keys callback only gets the
+ * configuration's user pointer (shared by all sessions), so this says whose keys they are. */
+static _Thread_local fo_dtls_t *active;
+
+/* A datagram held for, or made by, a handshake job (offloaded sessions). */
+typedef struct dgram {
+    struct dgram *next;
+    size_t len;
+    uint8_t buf[];
+} dgram_t;
+
+typedef struct {
+    dgram_t *head, **tail;
+    unsigned n;
+} dgram_list_t;
 
 struct fo_dtls {
     fo_dtls_ctx_t *ctx;
@@ -112,6 +116,19 @@ struct fo_dtls {
     size_t fp_len;
     bool fp_mismatch;
     char name[48];
+    /* Offload (a pool on the context and io.loop): the public-key work of the handshake runs in
+     * jobs on the pool. While `in_job`, the job owns every field above and the owner thread
+     * touches only `pending`, `orphaned` and `close_asked`; the pool's queue and fo_loop_post
+     * order the two. A job defers the io callbacks: its datagrams go to `out`, its timer
+     * changes set `timer_dirty`, its outcome `job_done`/`job_end`; job_done applies them all on
+     * the owner thread. */
+    bool offload;
+    bool in_job, in_worker, orphaned, close_asked, timer_dirty, job_done;
+    _Atomic bool abandoned; /* freed or closed while in_job: the job skips its remaining work */
+    int job_end;          /* a terminal code (FO_ECLOSED, failure) the job reached; 0: none */
+    dgram_list_t pending; /* arrived while in_job (owner) */
+    dgram_list_t batch;   /* the job's input */
+    dgram_list_t out;     /* the job's datagrams to send */
 };
 
 static const int ciphersuites[] = {
@@ -136,14 +153,6 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void log_mbedtls(fo_log_level_t level, const char *who, const char *what, int ret)
-{
-    if (level > fo_log_level_current) return;
-    char text[160];
-    mbedtls_strerror(ret, text, sizeof text);
-    fo_log_write(level, who, "%s: %s (-0x%04x)", what, text, (unsigned)-ret);
 }
 
 /* Maps an mbedtls error to ours. Fingerprint failures are decided by the caller. */
@@ -180,87 +189,6 @@ static int map_error(int ret)
 
 /* --- context ----------------------------------------------------------------------------- */
 
-static int gen_cert(fo_dtls_ctx_t *ctx)
-{
-    mbedtls_x509write_cert w;
-    mbedtls_mpi serial;
-    unsigned char der[1024];
-    int ret;
-
-    mbedtls_x509write_crt_init(&w);
-    mbedtls_mpi_init(&serial);
-    if ((ret = mbedtls_pk_setup(&ctx->key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY))) != 0 ||
-        (ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(ctx->key),
-                                   mbedtls_ctr_drbg_random, &ctx->drbg)) != 0)
-        goto fail;
-
-    /* 64-bit random serial, positive and non-zero (RFC 5280 4.1.2.2). */
-    unsigned char sbytes[8];
-    if ((ret = mbedtls_ctr_drbg_random(&ctx->drbg, sbytes, sizeof sbytes)) != 0) goto fail;
-    sbytes[0] = (unsigned char)((sbytes[0] & 0x7f) | 0x01);
-    if ((ret = mbedtls_mpi_read_binary(&serial, sbytes, sizeof sbytes)) != 0) goto fail;
-
-    /* Valid from a day ago (peers with skewed clocks) for a year. */
-    char not_before[16], not_after[16];
-    struct tm tm;
-    time_t t = time(NULL) - 86400;
-    gmtime_r(&t, &tm);
-    strftime(not_before, sizeof not_before, "%Y%m%d%H%M%S", &tm);
-    t += 86400 + 365 * 86400;
-    gmtime_r(&t, &tm);
-    strftime(not_after, sizeof not_after, "%Y%m%d%H%M%S", &tm);
-
-    mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-    mbedtls_x509write_crt_set_subject_key(&w, &ctx->key);
-    mbedtls_x509write_crt_set_issuer_key(&w, &ctx->key);
-    if ((ret = mbedtls_x509write_crt_set_subject_name(&w, "CN=fanout")) != 0 ||
-        (ret = mbedtls_x509write_crt_set_issuer_name(&w, "CN=fanout")) != 0 ||
-        (ret = mbedtls_x509write_crt_set_serial(&w, &serial)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_validity(&w, not_before, not_after)) != 0)
-        goto fail;
-    /* Writes at the end of the buffer and returns the length. */
-    ret = mbedtls_x509write_crt_der(&w, der, sizeof der, mbedtls_ctr_drbg_random, &ctx->drbg);
-    if (ret < 0) goto fail;
-    ret = mbedtls_x509_crt_parse_der(&ctx->cert, der + sizeof der - ret, (size_t)ret);
-
-fail:
-    if (ret != 0) log_mbedtls(FO_LOG_ERROR, "dtls", "generating the certificate", ret);
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&w);
-    return ret == 0 ? 0 : FO_ECRYPTO;
-}
-
-static int load_cert(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path)
-{
-    int ret = mbedtls_x509_crt_parse_file(&ctx->cert, cert_path);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", cert_path, ret);
-        return FO_ECRYPTO;
-    }
-    ret = mbedtls_pk_parse_keyfile(&ctx->key, key_path, NULL);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", key_path, ret);
-        return FO_ECRYPTO;
-    }
-    ret = mbedtls_pk_check_pair(&ctx->cert.pk, &ctx->key);
-    if (ret != 0) {
-        FO_LOG(FO_LOG_ERROR, "dtls", "%s does not hold the key of %s", key_path, cert_path);
-        return FO_ECRYPTO;
-    }
-    return 0;
-}
-
-static void hex_colons(const uint8_t *d, size_t n, char *out)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        *out++ = hex[d[i] >> 4];
-        *out++ = hex[d[i] & 15];
-        *out++ = i + 1 < n ? ':' : '\0';
-    }
-}
-
 /* Accepts any certificate chain: the peer's certificate is self-signed and what authenticates
  * it is its fingerprint from the signaling channel. The leaf's digest is compared here already,
  * so that an impostor is refused with an alert before our Finished is sent. */
@@ -270,8 +198,8 @@ static int export_keys_cb(void *p, const unsigned char *ms, const unsigned char 
                           size_t keylen, size_t ivlen, const unsigned char client_random[32],
                           const unsigned char server_random[32], mbedtls_tls_prf_types prf)
 {
-    fo_dtls_ctx_t *ctx = p;
-    fo_dtls_t *d = ctx->active;
+    (void)p;
+    fo_dtls_t *d = active;
     if (!d) return 0;
     memcpy(d->master, ms, DTLS_MASTER_LEN);
     memcpy(d->randoms, client_random, 32);
@@ -339,17 +267,19 @@ fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_pa
     int ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
                                     (const unsigned char *)pers, sizeof pers - 1);
     if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "seeding the RNG", ret);
+        fo_dtls_log_mbedtls(FO_LOG_ERROR, "dtls", "seeding the RNG", ret);
         goto fail;
     }
     if ((cert_pem_path != NULL) != (key_pem_path != NULL)) {
         FO_LOG(FO_LOG_ERROR, "dtls", "certificate and key files go together");
         goto fail;
     }
-    if (cert_pem_path ? load_cert(ctx, cert_pem_path, key_pem_path) : gen_cert(ctx)) goto fail;
+    if (cert_pem_path ? fo_dtls_cert_load(ctx, cert_pem_path, key_pem_path) : fo_dtls_cert_generate(ctx)) goto fail;
+    /* Our signatures (ServerKeyExchange, or CertificateVerify as client) through nettle. */
+    fo_dtls_ecdsa_adopt(&ctx->key);
     if ((ret = setup_conf(ctx, &ctx->conf[FO_DTLS_SERVER], MBEDTLS_SSL_IS_SERVER)) != 0 ||
         (ret = setup_conf(ctx, &ctx->conf[FO_DTLS_CLIENT], MBEDTLS_SSL_IS_CLIENT)) != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "configuring", ret);
+        fo_dtls_log_mbedtls(FO_LOG_ERROR, "dtls", "configuring", ret);
         goto fail;
     }
 
@@ -357,7 +287,7 @@ fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_pa
     ret = mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), ctx->cert.raw.p,
                      ctx->cert.raw.len, digest);
     if (ret != 0) goto fail;
-    hex_colons(digest, sizeof digest, ctx->fingerprint);
+    fo_dtls_hex_colons(digest, sizeof digest, ctx->fingerprint);
     FO_LOG(FO_LOG_INFO, "dtls", "certificate %s, sha-256 %s",
            cert_pem_path ? cert_pem_path : "generated", ctx->fingerprint);
     return ctx;
@@ -381,49 +311,11 @@ void fo_dtls_ctx_free(fo_dtls_ctx_t *ctx)
 
 const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx) { return ctx->fingerprint; }
 
+void fo_dtls_ctx_set_pool(fo_dtls_ctx_t *ctx, fo_pool_t *pool) { ctx->pool = pool; }
+
 void fo_dtls_ctx_set_hibernate_ms(fo_dtls_ctx_t *ctx, int ms)
 {
     ctx->hibernate_ms = ms < 0 ? 0 : ms;
-}
-
-static int write_file(const char *path, const unsigned char *buf, size_t len, mode_t mode)
-{
-    FILE *f = NULL;
-    /* umask can only narrow the mode; the key must never be readable by others. */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd >= 0) f = fdopen(fd, "wb");
-    if (!f) {
-        if (fd >= 0) close(fd);
-        FO_LOG(FO_LOG_ERROR, "dtls", "cannot write %s", path);
-        return FO_ESYS;
-    }
-    bool ok = fwrite(buf, 1, len, f) == len;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) FO_LOG(FO_LOG_ERROR, "dtls", "cannot write %s", path);
-    return ok ? 0 : FO_ESYS;
-}
-
-int fo_dtls_ctx_write_pem(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path)
-{
-    unsigned char buf[4096];
-    size_t olen = 0;
-    int ret =
-        mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
-                                 ctx->cert.raw.p, ctx->cert.raw.len, buf, sizeof buf, &olen);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "encoding the certificate", ret);
-        return FO_ECRYPTO;
-    }
-    /* olen counts the terminating NUL. */
-    if ((ret = write_file(cert_path, buf, olen - 1, 0644)) != 0) return ret;
-    ret = mbedtls_pk_write_key_pem(&ctx->key, buf, sizeof buf);
-    if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, "dtls", "encoding the key", ret);
-        return FO_ECRYPTO;
-    }
-    ret = write_file(key_path, buf, strlen((char *)buf), 0600);
-    mbedtls_platform_zeroize(buf, sizeof buf);
-    return ret;
 }
 
 /* --- sessions ---------------------------------------------------------------------------- */
@@ -488,12 +380,58 @@ static int verify_cb(void *p, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
 {
     fo_dtls_t *d = p;
     *flags = 0;
-    if (depth == 0 && !fp_matches(d, crt)) {
+    if (depth != 0) return 0;
+    if (!fp_matches(d, crt)) {
         d->fp_mismatch = true;
         *flags = MBEDTLS_X509_BADCERT_NOT_TRUSTED; /* fails the handshake with an alert */
+        return 0;
     }
+    /* The peer's signature (its CertificateVerify, or our client's ServerKeyExchange) is
+     * checked later in the handshake with this key: through nettle. */
+    fo_dtls_ecdsa_adopt(&crt->pk);
     return 0;
 }
+
+/* --- datagram lists (offloaded sessions) -------------------------------------------------- */
+
+static void list_init(dgram_list_t *l)
+{
+    l->head = NULL;
+    l->tail = &l->head;
+    l->n = 0;
+}
+
+static bool list_push(dgram_list_t *l, const uint8_t *buf, size_t len)
+{
+    dgram_t *g = malloc(sizeof *g + len);
+    if (!g) return false;
+    g->next = NULL;
+    g->len = len;
+    memcpy(g->buf, buf, len);
+    *l->tail = g;
+    l->tail = &g->next;
+    l->n++;
+    return true;
+}
+
+static void list_clear(dgram_list_t *l)
+{
+    for (dgram_t *g = l->head, *next; g; g = next) {
+        next = g->next;
+        free(g);
+    }
+    list_init(l);
+}
+
+/* Moves every datagram of `from` into an empty `to`. */
+static void list_take(dgram_list_t *to, dgram_list_t *from)
+{
+    *to = *from;
+    if (!to->head) to->tail = &to->head;
+    list_init(from);
+}
+
+/* --- mbedtls's I/O and timer callbacks ---------------------------------------------------- */
 
 static int bio_send(void *p, const unsigned char *buf, size_t len)
 {
@@ -502,6 +440,10 @@ static int bio_send(void *p, const unsigned char *buf, size_t len)
         if (len > sizeof d->close_rec) return MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL;
         memcpy(d->close_rec, buf, len);
         d->close_len = (uint8_t)len;
+        return (int)len;
+    }
+    if (d->in_worker) { /* a job: the owner sends it when the job is done */
+        if (!list_push(&d->out, buf, len)) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
         return (int)len;
     }
     d->io.send_cb(d->io.user, buf, len);
@@ -521,14 +463,23 @@ static int bio_recv(void *p, unsigned char *buf, size_t len)
 }
 
 /* The owner's timer serves mbedtls's retransmissions during the handshake and the hibernation
- * deadline after it (mbedtls's timer then only matters inside mbedtls_ssl_read, as before). */
+ * deadline after it (mbedtls's timer then only matters inside mbedtls_ssl_read, as before).
+ * Inside a job it only notes that the owner's timer needs setting when the job is done. */
 static void arm_owner_timer(fo_dtls_t *d)
 {
+    if (d->in_worker) {
+        d->timer_dirty = true;
+        return;
+    }
     if (!d->io.timer_cb) return;
     int ms = d->timer_fin_ms ? (int)d->timer_fin_ms : -1;
     if (d->state == ST_DONE) {
         uint64_t now = now_ms();
         ms = d->settled ? -1 : d->hibernate_at_ms > now ? (int)(d->hibernate_at_ms - now) : 0;
+    } else if (d->timer_fin_ms) {
+        /* What is left of mbedtls's timer (a job may have set it a while ago). */
+        uint64_t elapsed = now_ms() - d->timer_start_ms;
+        ms = elapsed >= d->timer_fin_ms ? 0 : (int)(d->timer_fin_ms - elapsed);
     }
     d->io.timer_cb(d->io.user, ms);
 }
@@ -552,6 +503,8 @@ static int timer_get(void *p)
     return 0;
 }
 
+/* --- session life cycle ------------------------------------------------------------------ */
+
 fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io_t *io,
                        const char *remote_fp_alg, const char *remote_fp)
 {
@@ -559,14 +512,14 @@ fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io
         return NULL;
     fo_dtls_t *d = calloc(1, sizeof *d);
     if (!d) return NULL;
-    if (!(d->ssl = malloc(sizeof *d->ssl))) {
-        free(d);
-        return NULL;
-    }
     d->ctx = ctx;
     d->io = *io;
     d->role = role;
     d->state = ST_HANDSHAKE;
+    d->offload = ctx->pool && io->loop;
+    list_init(&d->pending);
+    list_init(&d->batch);
+    list_init(&d->out);
     snprintf(d->name, sizeof d->name, "dtls-%s", role == FO_DTLS_SERVER ? "server" : "client");
 
     /* An unusable fingerprint is not an error yet: the handshake fails with FO_EAUTH, which is
@@ -577,35 +530,59 @@ fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io
     if (d->fp_md == MBEDTLS_MD_NONE)
         FO_LOG(FO_LOG_WARN, d->name, "unusable remote fingerprint \"%s\" \"%s\"",
                remote_fp_alg ? remote_fp_alg : "(null)", remote_fp ? remote_fp : "(null)");
+    return d;
+}
 
+/* The mbedtls context (~40 KiB with its record buffers) is made when the handshake starts, not
+ * with the session: an offer that never gets as far as DTLS costs none, and on the server the
+ * allocation happens in the job, off the owner's thread. */
+static int setup_ssl(fo_dtls_t *d)
+{
+    if (d->ssl) return 0;
+    if (!(d->ssl = malloc(sizeof *d->ssl))) return MBEDTLS_ERR_SSL_ALLOC_FAILED;
     mbedtls_ssl_init(d->ssl);
-    int ret = mbedtls_ssl_setup(d->ssl, &ctx->conf[role]);
+    int ret = mbedtls_ssl_setup(d->ssl, &d->ctx->conf[d->role]);
     if (ret != 0) {
-        log_mbedtls(FO_LOG_ERROR, d->name, "setup", ret);
-        fo_dtls_free(d);
-        return NULL;
+        mbedtls_ssl_free(d->ssl);
+        free(d->ssl);
+        d->ssl = NULL;
+        return ret;
     }
     mbedtls_ssl_set_bio(d->ssl, d, bio_send, bio_recv, NULL);
     mbedtls_ssl_set_timer_cb(d->ssl, d, timer_set, timer_get);
     mbedtls_ssl_set_mtu(d->ssl, DTLS_MTU);
     mbedtls_ssl_set_verify(d->ssl, verify_cb, d);
-    return d;
+    return 0;
 }
 
 void fo_dtls_set_log_ctx(fo_dtls_t *d, const char *name)
 {
+    if (d->in_job) return; /* the job reads it */
     snprintf(d->name, sizeof d->name, "%s", name ? name : "dtls");
+}
+
+static void destroy(fo_dtls_t *d)
+{
+    if (d->ssl) {
+        mbedtls_ssl_free(d->ssl);
+        free(d->ssl);
+    }
+    list_clear(&d->pending);
+    list_clear(&d->batch);
+    list_clear(&d->out);
+    mbedtls_platform_zeroize(d, sizeof *d);
+    free(d);
 }
 
 void fo_dtls_free(fo_dtls_t *d)
 {
     if (!d) return;
-    if (d->ssl) {
-        mbedtls_ssl_free(d->ssl);
-        free(d->ssl);
+    if (d->in_job) { /* the job owns it: job_finished frees it */
+        d->orphaned = true;
+        atomic_store_explicit(&d->abandoned, true, memory_order_relaxed);
+        return;
     }
-    mbedtls_platform_zeroize(d, sizeof *d);
-    free(d);
+    destroy(d);
 }
 
 /* Ends the session for good with `err`, logging mbedtls's reason once. */
@@ -614,16 +591,16 @@ static int fail(fo_dtls_t *d, int err, int mbedtls_ret, const char *what)
     d->state = ST_FAILED;
     d->err = err;
     if (mbedtls_ret)
-        log_mbedtls(FO_LOG_WARN, d->name, what, mbedtls_ret);
+        fo_dtls_log_mbedtls(FO_LOG_WARN, d->name, what, mbedtls_ret);
     else
         FO_LOG(FO_LOG_WARN, d->name, "%s: %s", what, fo_strerror(err));
     mbedtls_platform_zeroize(d->master, sizeof d->master);
     fo_dtls_alert_key_wipe(&d->alert);
-    if (d->timer_fin_ms && d->io.timer_cb) d->io.timer_cb(d->io.user, -1); /* nothing to resend */
+    bool armed = d->timer_fin_ms != 0;
     d->timer_fin_ms = 0;
+    if (armed) arm_owner_timer(d); /* nothing to resend: cancels it */
     return err;
 }
-
 /* RFC 5764 4.2: the exporter with label "EXTRACTOR-dtls_srtp" and no context, 60 bytes laid
  * out as client key, server key, client salt, server salt. */
 static int derive_keys(fo_dtls_t *d)
@@ -686,7 +663,7 @@ static bool hibernate_gcm(fo_dtls_t *d)
     int ret = mbedtls_ssl_close_notify(ssl);
     d->capture = false;
     if (ret != 0 || d->close_len == 0) {
-        log_mbedtls(FO_LOG_DEBUG, d->name, "making close_notify", ret);
+        fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "making close_notify", ret);
         d->close_len = 0;
         return false;
     }
@@ -728,17 +705,25 @@ static void settle(fo_dtls_t *d)
     FO_LOG(FO_LOG_DEBUG, d->name, "%s", hibernated ? "hibernated" : "handshake state freed");
 }
 
-void fo_dtls_peer_done(fo_dtls_t *d) { settle(d); }
+void fo_dtls_peer_done(fo_dtls_t *d)
+{
+    if (!d->in_job) settle(d);
+}
 
-bool fo_dtls_is_hibernated(const fo_dtls_t *d) { return d->state == ST_DONE && !d->ssl; }
+bool fo_dtls_is_hibernated(const fo_dtls_t *d)
+{
+    return !d->in_job && d->state == ST_DONE && !d->ssl;
+}
 
 static int handshake(fo_dtls_t *d)
 {
+    int ret = setup_ssl(d);
+    if (ret != 0) return fail(d, map_error(ret), ret, "setting up the session");
     /* Before a ClientHello has been accepted nothing is lost by starting over. */
     bool fresh = d->role == FO_DTLS_SERVER && d->ssl->state <= MBEDTLS_SSL_CLIENT_HELLO;
-    d->ctx->active = d;
-    int ret = mbedtls_ssl_handshake(d->ssl);
-    d->ctx->active = NULL;
+    active = d;
+    ret = mbedtls_ssl_handshake(d->ssl);
+    active = NULL;
     if (ret == 0) return finish(d);
     int err = map_error(ret);
     if (err == FO_EAGAIN) return FO_EAGAIN;
@@ -746,7 +731,7 @@ static int handshake(fo_dtls_t *d)
      * (say, a late alert or retransmission from an earlier session on this address). Drop it
      * and keep waiting instead of killing the session. */
     if (fresh && !d->fp_mismatch && mbedtls_ssl_session_reset(d->ssl) == 0) {
-        log_mbedtls(FO_LOG_DEBUG, d->name, "dropped a datagram before the ClientHello", ret);
+        fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "dropped a datagram before the ClientHello", ret);
         return FO_EINVAL;
     }
     if (d->fp_mismatch)
@@ -773,9 +758,9 @@ static int read_after_done(fo_dtls_t *d)
     }
     unsigned char scratch[1500];
     for (;;) {
-        d->ctx->active = d;
+        active = d;
         int ret = mbedtls_ssl_read(d->ssl, scratch, sizeof scratch);
-        d->ctx->active = NULL;
+        active = NULL;
         if (ret > 0) continue;
         if (ret == 0 || ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
             return 0;
@@ -786,22 +771,115 @@ static int read_after_done(fo_dtls_t *d)
             d->state = ST_CLOSED;
             return FO_ECLOSED;
         }
-        log_mbedtls(FO_LOG_DEBUG, d->name, "ignoring a record", ret);
+        fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "ignoring a record", ret);
         return 0;
     }
 }
 
-/* RFC 7983: DTLS records start with a content type 20..63; the 13-byte DTLS header carries
- * version 254.x. Anything else is not for mbedtls. */
+/* One datagram into the state machine (whoever owns the session now). */
+static int feed(fo_dtls_t *d, const uint8_t *buf, size_t len)
+{
+    d->in = buf;
+    d->in_len = len;
+    int ret = d->state == ST_DONE ? read_after_done(d) : handshake(d);
+    d->in = NULL; /* never read a datagram after the call that fed it */
+    return ret;
+}
+
 int fo_dtls_start(fo_dtls_t *d)
 {
-    if (d->role != FO_DTLS_CLIENT || d->state != ST_HANDSHAKE) return 0;
-    int ret = handshake(d);
+    if (d->role != FO_DTLS_CLIENT || d->state != ST_HANDSHAKE || d->in_job) return 0;
+    int ret = handshake(d); /* the ClientHello: no public-key work */
     return ret == FO_EAGAIN ? 0 : ret;
+}
+
+/* --- offloaded handshakes ------------------------------------------------------------------ */
+
+/* Feeds a list of datagrams; notes in job_done / job_end what the owner must hear. */
+static void feed_all(fo_dtls_t *d, dgram_list_t *l)
+{
+    for (dgram_t *g = l->head; g && (d->state == ST_HANDSHAKE || d->state == ST_DONE); g = g->next) {
+        if (atomic_load_explicit(&d->abandoned, memory_order_relaxed)) break;
+        bool was_handshaking = d->state == ST_HANDSHAKE;
+        int rc = feed(d, g->buf, g->len);
+        if (rc == 0 && was_handshaking && d->state == ST_DONE) d->job_done = true;
+        else if (rc != 0 && rc != FO_EAGAIN && rc != FO_EINVAL && !d->job_end) d->job_end = rc;
+    }
+    list_clear(l);
+}
+
+/* Pool thread: the job owns the session. */
+static void job_run(void *arg)
+{
+    fo_dtls_t *d = arg;
+    d->in_worker = true;
+    feed_all(d, &d->batch);
+    d->in_worker = false;
+}
+
+static void submit(fo_dtls_t *d);
+
+/* Owner thread: the job handed the session back. Sends what it made, sets the timer, starts
+ * the next job for what arrived meanwhile, then tells the owner what happened. */
+static void job_finished(void *arg)
+{
+    fo_dtls_t *d = arg;
+    d->in_job = false;
+    if (d->orphaned) {
+        destroy(d);
+        return;
+    }
+    bool done = d->job_done;
+    int end = d->job_end;
+    d->job_done = false;
+    d->job_end = 0;
+    if (d->close_asked) { /* the owner is done with it: nothing more is sent or reported */
+        list_clear(&d->out);
+        d->close_asked = false;
+        fo_dtls_close(d);
+        return;
+    }
+    for (dgram_t *g = d->out.head; g; g = g->next) d->io.send_cb(d->io.user, g->buf, g->len);
+    list_clear(&d->out);
+    if (d->timer_dirty) arm_owner_timer(d);
+    d->timer_dirty = false;
+    if (d->pending.head && d->state == ST_HANDSHAKE) {
+        submit(d); /* the session is the new job's from here on */
+    } else if (d->pending.head) {
+        feed_all(d, &d->pending); /* done meanwhile: what is left is cheap */
+        done = done || d->job_done;
+        end = end ? end : d->job_end;
+        d->job_done = false;
+        d->job_end = 0;
+    }
+    /* The owner may free the session from its callback: nothing of it is read after. */
+    void (*cb)(void *, int) = d->io.result_cb;
+    void *user = d->io.user;
+    if (cb) cb(user, end ? end : done ? 0 : FO_EAGAIN);
+}
+
+/* Hands the pending datagrams to a job. Without memory for the job, they are processed here. */
+static void submit(fo_dtls_t *d)
+{
+    list_take(&d->batch, &d->pending);
+    d->in_job = true;
+    if (fo_pool_submit(d->ctx->pool, job_run, job_finished, d, d->io.loop) != 0) {
+        job_run(d);
+        job_finished(d);
+    }
 }
 
 int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len)
 {
+    if (d->in_job || (d->offload && d->state == ST_HANDSHAKE)) {
+        if (!fo_dtls_record_like(buf, len)) return FO_EINVAL;
+        if (d->pending.n >= DTLS_PENDING_MAX || !list_push(&d->pending, buf, len)) {
+            FO_LOG(FO_LOG_DEBUG, d->name, "dropping a handshake datagram (%u queued)", d->pending.n);
+            return FO_EAGAIN;
+        }
+        if (!d->in_job) submit(d);
+        return FO_EAGAIN; /* the outcome comes through io.result_cb */
+    }
     switch (d->state) {
     case ST_FAILED: return d->err;
     case ST_CLOSED: return FO_ECLOSED;
@@ -811,15 +889,12 @@ int fo_dtls_input(fo_dtls_t *d, const uint8_t *buf, size_t len)
         FO_LOG(FO_LOG_DEBUG, d->name, "dropping a %zu-byte non-DTLS datagram", len);
         return FO_EINVAL;
     }
-    d->in = buf;
-    d->in_len = len;
-    int ret = d->state == ST_DONE ? read_after_done(d) : handshake(d);
-    d->in = NULL; /* never read a datagram after the call that fed it */
-    return ret;
+    return feed(d, buf, len);
 }
 
 int fo_dtls_timeout(fo_dtls_t *d)
 {
+    if (d->in_job) return FO_EAGAIN; /* job_finished sets the timer again */
     switch (d->state) {
     case ST_FAILED: return d->err;
     case ST_CLOSED: return FO_ECLOSED;
@@ -835,28 +910,36 @@ int fo_dtls_timeout(fo_dtls_t *d)
     /* An owner's timer that fires a little early must not leave the handshake without one. */
     uint64_t elapsed = now_ms() - d->timer_start_ms;
     if (elapsed < d->timer_fin_ms) {
-        if (d->io.timer_cb) d->io.timer_cb(d->io.user, (int)(d->timer_fin_ms - elapsed));
+        arm_owner_timer(d);
         return FO_EAGAIN;
     }
-    return handshake(d);
+    return handshake(d); /* a retransmission: no public-key work, done here */
 }
 
-bool fo_dtls_is_done(const fo_dtls_t *d) { return d->keys_ready && d->state != ST_FAILED; }
+bool fo_dtls_is_done(const fo_dtls_t *d)
+{
+    return !d->in_job && d->keys_ready && d->state != ST_FAILED;
+}
 
 int fo_dtls_srtp_keys(const fo_dtls_t *d, fo_srtp_keys_t *out)
 {
-    if (!d->keys_ready || d->state == ST_FAILED) return FO_EAGAIN;
+    if (d->in_job || !d->keys_ready || d->state == ST_FAILED) return FO_EAGAIN;
     *out = d->keys;
     return 0;
 }
 
 void fo_dtls_close(fo_dtls_t *d)
 {
+    if (d->in_job) { /* job_finished closes it */
+        d->close_asked = true;
+        atomic_store_explicit(&d->abandoned, true, memory_order_relaxed);
+        return;
+    }
     if (d->state == ST_DONE && !d->ssl) {
         if (d->close_len) d->io.send_cb(d->io.user, d->close_rec, d->close_len);
     } else if (d->state == ST_DONE) {
         int ret = mbedtls_ssl_close_notify(d->ssl);
-        if (ret != 0) log_mbedtls(FO_LOG_DEBUG, d->name, "close_notify", ret);
+        if (ret != 0) fo_dtls_log_mbedtls(FO_LOG_DEBUG, d->name, "close_notify", ret);
     }
     if (d->state == ST_HANDSHAKE || d->state == ST_DONE) {
         /* No retransmissions or hibernation after this: the owner's timer is not needed. */
@@ -865,4 +948,5 @@ void fo_dtls_close(fo_dtls_t *d)
         if (armed && d->io.timer_cb) d->io.timer_cb(d->io.user, -1);
         d->timer_fin_ms = 0;
     }
+    list_clear(&d->pending);
 }

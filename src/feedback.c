@@ -111,12 +111,16 @@ void fo_feedback_tick_cb(fo_timer_t *timer)
 /* --- players' feedback --- */
 
 /* Answers one NACKed sequence number (the player's numbering) from the stream's history, as
- * RTX when the player takes it, within the player's retransmission budget. */
-static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t now)
+ * RTX when the player takes it, within the player's retransmission budget (t->tokens, bytes).
+ * The budget is checked before the lookup and a miss costs RTX_MISS_COST, so a flood of NACKs
+ * costs one comparison per NACK once the budget is spent. False when the budget refused it:
+ * the caller stops there and counts it and the rest as limited (issue 15, item 10). */
+static bool retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t now)
 {
     fo_stream_t *st = p->stream;
     play_track_t *t = &p->play[kind];
-    if (!t->started || t->gen != st->gen[kind]) return;
+    if (t->tokens <= 0) return false;
+    if (!t->started || t->gen != st->gen[kind]) return true;
     int layer = kind == FO_KIND_VIDEO ? t->layer : 0;
     uint16_t seq_delta = t->seq_delta;
     uint32_t ts_delta = t->ts_delta;
@@ -132,7 +136,8 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
     fo_rtp_view_t v;
     if (!pkt || fo_rtp_parse(pkt, len, &v) != 0) {
         t->rtx_missed++;
-        return;
+        t->tokens -= RTX_MISS_COST;
+        return true;
     }
     uint32_t out_ts = fo_play_out_ts(t, layer, v.ts, ts_delta);
     /* A lossy player loses retransmissions too, and a receiver retries a NACK only after its
@@ -140,10 +145,7 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
      * send a second copy when its last report said it loses DUP_RTX_LOSS or more. */
     int copies = t->fraction_lost >= DUP_RTX_LOSS ? 2 : 1;
     for (int c = 0; c < copies; c++) {
-        if (t->tokens < (int64_t)len) {
-            t->rtx_limited++;
-            return;
-        }
+        if (t->tokens < (int64_t)len) return c > 0; /* a second copy is a bonus */
         t->tokens -= (int64_t)len;
         size_t cap;
         uint8_t *slot = fo_transport_slot(p->transport, &cap);
@@ -158,10 +160,11 @@ static void retransmit(fo_session_t *p, fo_kind_t kind, uint16_t seq, uint64_t n
         } else {
             n = fo_rtp_rewrite(&v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
         }
-        if (n <= 0 || fo_transport_commit_rtp(p->transport, slot, (size_t)n) != 0) return;
+        if (n <= 0 || fo_transport_commit_rtp(p->transport, slot, (size_t)n) != 0) return true;
         t->retransmits++;
         if (p->bwe) fo_bwe_on_send(p->bwe, p->tw_seq++, (size_t)n, now);
     }
+    return true;
 }
 
 static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
@@ -183,8 +186,12 @@ static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
     uint16_t seqs[256];
     size_t n = fo_rtcp_nack_seqs(pk, seqs, FO_ARRAY_LEN(seqs));
     for (size_t i = 0; i < n; i++) {
-        if (lay >= 0) fo_simulcast_retransmit_layer(p, lay, seqs[i], now);
-        else retransmit(p, kind, seqs[i], now);
+        bool sent = lay >= 0 ? fo_simulcast_retransmit_layer(p, lay, seqs[i], now)
+                             : retransmit(p, kind, seqs[i], now);
+        if (!sent) {
+            t->rtx_limited += n - i; /* this one and the rest: not even looked up */
+            break;
+        }
     }
 }
 

@@ -39,6 +39,7 @@ struct fo_loop {
      * the not-yet-run ones of the descriptor it removes, so a callback may free another io. */
     struct epoll_event *batch;
     int batch_n, batch_i;
+    uint64_t timer_pass;   /* run_timers calls so far */
 };
 
 static uint64_t mono_ms(void)
@@ -61,13 +62,8 @@ static int callq_push(callq_t *q, fo_call_cb fn, void *arg)
     return 0;
 }
 
-static void wake_cb(fo_io_t *io, uint32_t events)
+static void run_posted(fo_loop_t *loop)
 {
-    uint64_t v;
-    ssize_t r = read(io->fd, &v, sizeof v);
-    (void)r;
-    (void)events;
-    fo_loop_t *loop = io->user;
     /* Swap the queue out under the lock, run outside it. */
     pthread_mutex_lock(&loop->post_mu);
     callq_t q = loop->posted;
@@ -75,6 +71,15 @@ static void wake_cb(fo_io_t *io, uint32_t events)
     pthread_mutex_unlock(&loop->post_mu);
     for (size_t i = 0; i < q.n; i++) q.items[i].fn(q.items[i].arg);
     free(q.items);
+}
+
+static void wake_cb(fo_io_t *io, uint32_t events)
+{
+    uint64_t v;
+    ssize_t r = read(io->fd, &v, sizeof v);
+    (void)r;
+    (void)events;
+    run_posted(io->user);
 }
 
 fo_loop_t *fo_loop_new(void)
@@ -193,14 +198,19 @@ int fo_timer_start(fo_loop_t *loop, fo_timer_t *t, uint64_t ms)
         loop->heap_cap = cap;
     }
     t->due_ms = loop->now + ms;
+    t->pass = loop->timer_pass;
     loop->heap[loop->heap_n] = t;
     heap_up(loop, loop->heap_n++);
     return 0;
 }
 
+/* Runs the timers due now, but none armed by this pass's own callbacks: one that re-arms
+ * itself with 0 ms (MHD asking to be run again at once) would otherwise keep the loop here,
+ * away from epoll, for as long as it does. Those wait for the next iteration. */
 static void run_timers(fo_loop_t *loop)
 {
-    while (loop->heap_n > 0 && loop->heap[0]->due_ms <= loop->now) {
+    uint64_t pass = ++loop->timer_pass;
+    while (loop->heap_n > 0 && loop->heap[0]->due_ms <= loop->now && loop->heap[0]->pass != pass) {
         fo_timer_t *t = loop->heap[0];
         fo_timer_stop(loop, t);
         t->cb(t);
@@ -231,6 +241,12 @@ static void run_deferred(fo_loop_t *loop)
         c.fn(c.arg);
     }
     loop->deferred.n = 0;
+}
+
+void fo_loop_run_pending(fo_loop_t *loop)
+{
+    run_posted(loop);
+    run_deferred(loop);
 }
 
 void fo_loop_stop(fo_loop_t *loop)

@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* Start-up and shutdown: configuration (defaults, file, environment, flags), the DTLS
- * certificate, the loop with the media router and the HTTP server in it, signals (SIGINT and
- * SIGTERM end sessions with close_notify, leave the cluster and exit 0; SIGUSR1 drains first;
- * SIGHUP reopens the log file). */
+ * certificate, the loop with the media router, the HTTP servers and the outbound HTTP client
+ * in it, signals (SIGINT and SIGTERM stop the HTTP servers, end sessions with close_notify,
+ * leave the cluster, give the end notifications up to auth.hook_timeout_ms to leave, and exit
+ * 0; SIGUSR1 drains first; SIGHUP reopens the log file). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "fanout/api.h"
+#include "fanout/candidates.h"
+#include "fanout/clients.h"
 #include "fanout/cluster.h"
 #include "fanout/common.h"
 #include "fanout/config.h"
@@ -22,13 +27,18 @@
 #include "fanout/httpc.h"
 #include "fanout/log.h"
 #include "fanout/loop.h"
+#include "fanout/pool.h"
 #include "fanout/record.h"
 #include "fanout/relays.h"
 #include "fanout/router.h"
+#include "fanout/sdp.h"
 #include "fanout/srtp.h"
 #include "fanout/tls_cert.h"
 
 #define DEFAULT_CONF "conf/fanout.conf"
+
+#define DRAIN_POLL_MS 20
+#define LEAVE_WAIT_MS 1000 /* the longest wait for the cluster's goodbyes to Redis */
 
 typedef struct {
     fo_loop_t *loop;
@@ -37,9 +47,12 @@ typedef struct {
     fo_cluster_t *cluster;
     const fo_config_t *cfg;
     fo_io_t sig;
-    fo_httpc_t *httpc; /* outbound HTTP (on_record, relays) */
-    fo_timer_t stop_timer;   /* the longest wait for the cluster's goodbyes */
-    bool stopping;
+    fo_httpc_t *httpc;     /* outbound HTTP: callbacks, on_record, relays (no thread) */
+    fo_http_t *http, *https;
+    fo_auth_t *auth;
+    fo_timer_t drain;      /* waits for the end notifications and the cluster's goodbyes */
+    uint64_t drain_until, leave_until;
+    bool stopping, left_cluster;
 } app_t;
 
 static void usage(FILE *f)
@@ -66,27 +79,30 @@ static void usage(FILE *f)
             "passes); SIGHUP reopens log.file.\n\n");
 }
 
-static void stop_loop_cb(void *user)
+static void left_cluster_cb(void *user)
 {
     app_t *app = user;
-    fo_timer_stop(app->loop, &app->stop_timer);
-    fo_loop_stop(app->loop);
+    app->left_cluster = true;
 }
 
-static void stop_timer_cb(fo_timer_t *t) { stop_loop_cb(t->user); }
-
-/* Ends every session and relay, leaves the cluster (its goodbyes to Redis get up to a second),
- * then stops the loop. */
+/* Stops the HTTP servers (the requests waiting hear "shutting down"), ends every session and
+ * relay, leaves the cluster; drain_cb stops the loop once the goodbyes to Redis (up to
+ * LEAVE_WAIT_MS) and the end notifications (up to auth.hook_timeout_ms) have left. */
 static void begin_stop(app_t *app)
 {
     if (app->stopping) return;
     app->stopping = true;
+    fo_http_free(app->https);
+    fo_http_free(app->http);
+    app->https = app->http = NULL;
     fo_relays_shutdown(app->relays);
     fo_cluster_shutdown(app->cluster);
     fo_router_shutdown(app->router);
-    fo_timer_init(&app->stop_timer, stop_timer_cb, app);
-    fo_timer_start(app->loop, &app->stop_timer, 1000);
-    fo_cluster_leave(app->cluster, stop_loop_cb, app);
+    uint64_t now = fo_loop_now(app->loop);
+    app->drain_until = now + (uint64_t)app->cfg->hook_timeout_ms;
+    app->leave_until = now + LEAVE_WAIT_MS;
+    fo_cluster_leave(app->cluster, left_cluster_cb, app);
+    fo_timer_start(app->loop, &app->drain, 0);
 }
 
 static void drained_cb(void *user) { begin_stop(user); }
@@ -107,9 +123,45 @@ static void on_signal(fo_io_t *io, uint32_t events)
             fo_cluster_drain(app->cluster);
             continue;
         }
+        if (app->stopping) { /* a second signal: stop now */
+            fo_loop_stop(app->loop);
+            continue;
+        }
         FO_LOG(FO_LOG_INFO, NULL, "signal %u: ending sessions and stopping", si.ssi_signo);
         begin_stop(app);
     }
+}
+
+/* Stops the loop once the end notifications (on_stop/on_unpublish) and the cluster's goodbyes
+ * have left, or at their deadlines. */
+static void drain_cb(fo_timer_t *t)
+{
+    app_t *app = t->user;
+    size_t left = fo_auth_notify_pending(app->auth);
+    uint64_t now = fo_loop_now(app->loop);
+    if ((left == 0 || now >= app->drain_until) && (app->left_cluster || now >= app->leave_until)) {
+        if (left) FO_LOG(FO_LOG_WARN, NULL, "stopping with %zu end notifications unsent", left);
+        if (!app->left_cluster) FO_LOG(FO_LOG_WARN, NULL, "stopping before Redis confirmed that this node left");
+        fo_loop_stop(app->loop);
+        return;
+    }
+    fo_timer_start(app->loop, t, DRAIN_POLL_MS);
+}
+
+/* Every HTTP connection is a descriptor: take the hard limit the system allows this process
+ * (as nginx's worker_rlimit_nofile or Go's runtime do); the HTTP servers size their connection
+ * limits from the result (src/http.c). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = was;
+    }
+    FO_LOG(FO_LOG_INFO, NULL, "file descriptors: %llu%s", (unsigned long long)rl.rlim_cur,
+           rl.rlim_cur != was ? " (raised to the hard limit)" : "");
 }
 
 /* One flag setting, applied after the file and the environment, in command-line order. */
@@ -135,6 +187,34 @@ static void record_notify_cb(void *user, const char *url, char *body)
     if (!app->httpc || fo_httpc_send(app->httpc, &rq, record_notified_cb, NULL, NULL) != 0)
         FO_LOG(FO_LOG_WARN, "on_record", "cannot send the callback to %s", url);
     free(body);
+}
+
+/* rtc.candidate's names are looked up once, here: one that does not resolve is a bad
+ * configuration (exit 2), not an answer the server cannot build later. The router gets the
+ * addresses. */
+static int resolve_candidates(fo_config_t *cfg)
+{
+    char list[FO_SDP_MAX_CANDIDATES][FO_CANDIDATE_LEN], err[400];
+    size_t n;
+    if (fo_candidates_expand(cfg->candidate, 1, list, FO_ARRAY_LEN(list), &n, err, sizeof err) != 0) {
+        fprintf(stderr, "fanout: bad configuration: %s\n", err);
+        return -1;
+    }
+    char joined[sizeof cfg->candidate] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof joined; i++)
+        len += (size_t)snprintf(joined + len, sizeof joined - len, "%s%s", i ? " " : "", list[i]);
+    if (strcmp(joined, cfg->candidate) != 0 && strcmp(cfg->candidate, "*") != 0)
+        FO_LOG(FO_LOG_INFO, NULL, "rtc.candidate '%s' resolved to %s", cfg->candidate, joined);
+    memcpy(cfg->candidate, joined, sizeof joined);
+    return 0;
+}
+
+static void warn_unknown_env_cb(void *user, const char *name, const char *suggestion)
+{
+    (void)user;
+    FO_LOG(FO_LOG_WARN, NULL, "environment %s is not a setting and is ignored%s%s%s", name,
+           suggestion ? " (did you mean " : "", suggestion ? suggestion : "", suggestion ? "?)" : "");
 }
 
 /* Returns 0 to run, 1 to exit 0 (help/version), -1 on a bad command line or config. */
@@ -211,13 +291,14 @@ static int configure(fo_config_t *cfg, int argc, char **argv)
         return -1;
     }
     FO_LOG(FO_LOG_INFO, NULL, "configuration: %s", conf ? conf : "(built-in defaults)");
-    return 0;
+    fo_config_unknown_env(environ, warn_unknown_env_cb, NULL);
+    return resolve_candidates(cfg);
 }
 
 /* The HTTPS server: makes sure its certificate exists (self-signed for localhost and our
  * candidates on first start), then starts the TLS daemon. NULL on failure (logged). */
 static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router_t *router,
-                              fo_api_t *api)
+                              fo_api_t *api, fo_clients_t *clients)
 {
     const char *const *cands;
     size_t n = fo_router_candidates(router, &cands);
@@ -227,7 +308,59 @@ static fo_http_t *start_https(const fo_config_t *cfg, fo_loop_t *loop, fo_router
         return NULL;
     }
     return fo_http_new_tls(loop, cfg->https_listen, cfg->https_port, cfg->www_root,
-                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, fo_api_handle, api);
+                           (size_t)cfg->max_body, cfg->https_cert, cfg->https_key, cfg->https_priorities,
+                           fo_api_handle, api, clients);
+}
+
+static bool is_loopback(const char *ip)
+{
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 || strcmp(ip, "localhost") == 0;
+}
+
+static bool is_any(const char *ip) { return strcmp(ip, "0.0.0.0") == 0 || strcmp(ip, "::") == 0; }
+
+/* The first address other machines may use for a server listening on `listen`: the first
+ * non-loopback ICE candidate when it listens on every address, else the address itself; NULL
+ * when only this machine can reach it. */
+static const char *remote_host(const char *listen, const char *const *cands, size_t n)
+{
+    if (!is_any(listen)) return is_loopback(listen) ? NULL : listen;
+    for (size_t i = 0; i < n; i++)
+        if (!is_loopback(cands[i])) return cands[i];
+    return NULL;
+}
+
+/* The start-up lines a person reads: where the pages are, only URLs that work (a camera needs
+ * https:// or http://localhost), the candidates, then "fanout ready". */
+static void announce(const fo_config_t *cfg, fo_router_t *router, fo_http_t *http, fo_http_t *https)
+{
+    const char *const *cands;
+    size_t n = fo_router_candidates(router, &cands);
+    int rtc_port = fo_router_udp_port(router), hp = fo_http_port(http);
+    for (size_t i = 0; i < n; i++) FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d", cands[i], rtc_port);
+    char host[80];
+    if (is_any(cfg->http_listen) || is_loopback(cfg->http_listen)) snprintf(host, sizeof host, "localhost");
+    else snprintf(host, sizeof host, strchr(cfg->http_listen, ':') ? "[%s]" : "%s", cfg->http_listen);
+    FO_LOG(FO_LOG_INFO, NULL, "pages on this machine: http://%s:%d/ (publish, play, live streams)%s", host, hp,
+           strcmp(host, "localhost") ? " - play only: a camera needs https:// or localhost" : "");
+    const char *far = remote_host(cfg->http_listen, cands, n);
+    const char *far_tls = https ? remote_host(cfg->https_listen, cands, n) : NULL;
+    if (far_tls) {
+        bool self = fo_tls_cert_self_signed(cfg->https_cert);
+        FO_LOG(FO_LOG_INFO, NULL, "publish from other machines: https://%s:%d/publisher.html%s", far_tls,
+               fo_http_port(https),
+               self ? " (self-signed certificate: the browser warns once, accept it; or set https.cert)" : "");
+    } else if (far) {
+        FO_LOG(FO_LOG_INFO, NULL, "publish from other machines: needs HTTPS (%s): browsers allow the camera "
+               "only on https:// or http://localhost", https ? "https.listen is loopback" : "https.enabled = false");
+    }
+    if (far) FO_LOG(FO_LOG_INFO, NULL, "play from other machines: http://%s:%d/player.html", far, hp);
+    char https_txt[96] = "";
+    if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg->https_listen, fo_http_port(https));
+    int workers = fo_config_workers(cfg);
+    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s", cfg->http_listen,
+           hp, https_txt, cfg->rtc_listen, rtc_port, workers, workers == 1 ? "" : "s",
+           cfg->workers ? "" : " (rtc.workers = auto: one per CPU)");
 }
 
 int main(int argc, char **argv)
@@ -236,6 +369,7 @@ int main(int argc, char **argv)
     int rc = configure(&cfg, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
@@ -246,24 +380,32 @@ int main(int argc, char **argv)
 
     int status = 1;
     app_t app = {.cfg = &cfg, .sig = {.fd = -1}};
+    fo_timer_init(&app.drain, drain_cb, &app);
     fo_dtls_ctx_t *dtls = NULL;
-    fo_http_t *http = NULL, *https = NULL;
     fo_api_t *api = NULL;
-    fo_auth_t *auth = NULL;
+    fo_pool_t *hs_pool = NULL;
+    fo_clients_t *clients = NULL;
     if (fo_srtp_global_init() != 0) goto fail;
     dtls = fo_dtls_ctx_new(cfg.dtls_cert[0] ? cfg.dtls_cert : NULL, cfg.dtls_key[0] ? cfg.dtls_key : NULL);
     if (!dtls) goto fail;
+    /* DTLS handshakes off the media thread, at a lower priority: forwarding wins a contended
+     * core. */
+    int hs_threads = fo_config_handshake_threads(&cfg);
+    if (hs_threads > 0) {
+        if (!(hs_pool = fo_pool_new(hs_threads, cfg.handshake_nice))) goto fail;
+        fo_dtls_ctx_set_pool(dtls, hs_pool);
+    }
     app.loop = fo_loop_new();
     if (!app.loop) goto fail;
     app.router = fo_router_new(app.loop, &cfg, dtls);
     if (!app.router) goto fail;
-    api = fo_api_new(app.router);
+    api = fo_api_new(app.router, &cfg);
     if (!api) goto fail;
-    auth = fo_auth_new(&cfg);
-    if (!auth) goto fail;
-    fo_api_set_auth(api, auth);
-    app.httpc = fo_httpc_new(app.loop, NULL); /* outbound HTTP: on_record, relays */
+    app.httpc = fo_httpc_new(app.loop, NULL);
     if (!app.httpc) goto fail;
+    app.auth = fo_auth_new(&cfg, app.httpc);
+    if (!app.auth) goto fail;
+    fo_api_set_auth(api, app.auth);
     fo_record_set_notify(fo_router_record(app.router), record_notify_cb, &app);
     fo_relay_env_t relay_env = {.loop = app.loop, .router = app.router, .httpc = app.httpc,
                                 .listen = cfg.rtc_listen};
@@ -276,34 +418,27 @@ int main(int argc, char **argv)
     app.cluster = fo_cluster_new(&cluster_env);
     if (!app.cluster) goto fail;
     fo_api_set_cluster(api, app.cluster);
-    http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
-                       fo_api_handle, api);
-    if (!http) goto fail;
-    if (cfg.https_enabled && !(https = start_https(&cfg, app.loop, app.router, api))) goto fail;
+    clients = fo_clients_new(app.loop, &cfg);
+    if (!clients) goto fail;
+    fo_api_set_clients(api, clients);
+    fo_api_set_handshake_pool(api, hs_pool);
+    app.http = fo_http_new(app.loop, cfg.http_listen, cfg.http_port, cfg.www_root, (size_t)cfg.max_body,
+                           fo_api_handle, api, clients);
+    if (!app.http) goto fail;
+    fo_http_set_page_csp(app.http, cfg.csp);
+    if (cfg.https_enabled && !(app.https = start_https(&cfg, app.loop, app.router, api, clients))) goto fail;
+    if (app.https) fo_http_set_page_csp(app.https, cfg.csp);
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
-    const char *const *cands;
-    size_t n = fo_router_candidates(app.router, &cands);
     FO_LOG(FO_LOG_INFO, NULL, "DTLS fingerprint sha-256 %s", fo_dtls_ctx_fingerprint(dtls));
-    for (size_t i = 0; i < n; i++)
-        FO_LOG(FO_LOG_INFO, NULL, "ICE candidate %s udp %d", cands[i], fo_router_udp_port(app.router));
-    const char *host = n ? cands[0] : "127.0.0.1";
-    FO_LOG(FO_LOG_INFO, NULL, "publisher page: http://%s:%d/publisher.html", host, fo_http_port(http));
-    FO_LOG(FO_LOG_INFO, NULL, "player page:    http://%s:%d/player.html", host, fo_http_port(http));
-    FO_LOG(FO_LOG_INFO, NULL, "API:            http://%s:%d/rtc/v1/publish/ and /rtc/v1/play/", host,
-           fo_http_port(http));
-    if (https)
-        FO_LOG(FO_LOG_INFO, NULL, "publisher page: https://%s:%d/publisher.html (certificate %s)",
-               host, fo_http_port(https), cfg.https_cert);
-    char https_txt[96] = "";
-    if (https) snprintf(https_txt, sizeof https_txt, ", https %s:%d", cfg.https_listen, fo_http_port(https));
-    int workers = fo_config_workers(&cfg);
-    FO_LOG(FO_LOG_INFO, NULL, "fanout ready: http %s:%d%s, rtc udp %s:%d, %d send thread%s%s",
-           cfg.http_listen, fo_http_port(http), https_txt, cfg.rtc_listen,
-           fo_router_udp_port(app.router), workers, workers == 1 ? "" : "s",
-           cfg.workers ? "" : " (workers = auto: one per CPU)");
+    if (hs_threads > 0)
+        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: %d thread%s at nice %d (rtc.handshake_threads, rtc.handshake_nice)",
+               hs_threads, hs_threads == 1 ? "" : "s", cfg.handshake_nice);
+    else
+        FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: on the media thread (rtc.handshake_threads = 0)");
     if (fo_relays_configure(app.relays, &cfg) != 0) goto fail;
+    announce(&cfg, app.router, app.http, app.https);
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
     goto done;
@@ -314,14 +449,20 @@ done:
         fo_loop_io_del(app.loop, &app.sig);
         close(app.sig.fd);
     }
-    fo_http_free(https);
-    fo_http_free(http);
+    fo_timer_stop(app.loop, &app.drain);
+    fo_http_free(app.https);
+    fo_http_free(app.http);
+    fo_clients_free(clients);
     fo_api_free(api);
     fo_router_free(app.router);
     fo_relays_free(app.relays); /* after the router: their sessions are freed */
     fo_cluster_free(app.cluster);
-    fo_httpc_free(app.httpc);   /* after the router (its last on_record went in) and the relays */
-    fo_auth_free(auth);
+    fo_auth_free(app.auth);
+    /* after the router, the relays, the cluster and auth: their last requests went in */
+    fo_httpc_free(app.httpc);
+    /* Handshake jobs still running finish; their completions free the sessions they held. */
+    fo_pool_free(hs_pool);
+    if (app.loop) fo_loop_run_pending(app.loop);
     fo_loop_free(app.loop);
     fo_dtls_ctx_free(dtls);
     fo_srtp_global_shutdown();

@@ -20,6 +20,7 @@
 typedef struct {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, rx_dropped;
     uint64_t nacks, plis;
+    uint64_t rtx_limited, twcc_limited; /* players' feedback refused by its per-second budget */
 } counters_t;
 
 typedef struct {
@@ -48,6 +49,8 @@ struct fo_metrics {
         uint64_t count;
     } api[FO_METRICS_MAX_CODES];
     size_t n_api;
+    fo_clients_t *clients;
+    fo_pool_t *pool;
 };
 
 static uint64_t rate_of(uint64_t now_bytes, uint64_t base_bytes, uint64_t dt_ms)
@@ -61,10 +64,12 @@ static void read_counters(const fo_session_info_t *in, counters_t *c)
                       .rx_bytes = in->rx_bytes,
                       .tx_packets = in->tx_packets,
                       .tx_bytes = in->tx_bytes,
-                      .rx_dropped = in->rx_dropped};
+                      .rx_dropped = in->rx_dropped,
+                      .twcc_limited = in->est_feedbacks_limited};
     for (int k = 0; k < 2; k++) {
         c->nacks += in->track[k].nacks;
         c->plis += in->track[k].plis;
+        c->rtx_limited += in->track[k].rtx_limited;
     }
 }
 
@@ -112,6 +117,8 @@ static void fold(fo_metrics_t *m, bool rates)
         FOLD(rx_dropped);
         FOLD(nacks);
         FOLD(plis);
+        FOLD(rtx_limited);
+        FOLD(twcc_limited);
         e->last = cur;
         e->sweep = sweep;
         if (rates && now > e->base_ms) {
@@ -274,6 +281,10 @@ void fo_metrics_proc(const fo_metrics_t *m, fo_proc_info_t *out)
     out->start_unix_ms = m->start_unix_ms;
 }
 
+void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients) { m->clients = clients; }
+
+void fo_metrics_set_pool(fo_metrics_t *m, fo_pool_t *pool) { m->pool = pool; }
+
 void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -310,8 +321,13 @@ void fo_metrics_collect(fo_metrics_t *m, fo_metrics_data_t *out)
         out->nacks[r] = t->nacks;
         out->plis[r] = t->plis;
     }
+    fo_router_history_mem(m->router, &out->history);
+    out->rtx_limited = m->totals[FO_ROLE_PLAY].rtx_limited;
+    out->twcc_limited = m->totals[FO_ROLE_PLAY].twcc_limited;
     out->rate = m->rate;
     fo_record_stats(fo_router_record(m->router), &out->record);
+    if (m->clients) fo_clients_stats(m->clients, &out->http);
+    if (m->pool) fo_pool_stats(m->pool, &out->handshakes);
     fo_metrics_proc(m, &out->proc);
     for (size_t i = 0; i < m->n_api; i++) {
         out->api[i].status = m->api[i].status;
@@ -369,6 +385,55 @@ static void sample_u(sbuf_t *b, const char *name, const char *labels, uint64_t v
 static void sample_d(sbuf_t *b, const char *name, double v)
 {
     sb_printf(b, "%s %.3f\n", name, v);
+}
+
+/* Tokens, operator API refusals, the on_publish/on_play callbacks (outcomes, in flight, a
+ * latency histogram) and the end notifications. */
+static void render_auth(sbuf_t *b, const fo_auth_stats_t *a)
+{
+    static const char *const hooks[2] = {"on_publish", "on_play"};
+    char l[128];
+    family(b, "fanout_auth_tokens_total", "counter", "Publish/play tokens checked, by result.");
+    sample_u(b, "fanout_auth_tokens_total", "result=\"ok\"", a->token_ok);
+    sample_u(b, "fanout_auth_tokens_total", "result=\"refused\"", a->token_refused);
+    family(b, "fanout_api_auth_refused_total", "counter", "Operator API requests refused (no or wrong secret).");
+    sample_u(b, "fanout_api_auth_refused_total", NULL, a->api_refused);
+    family(b, "fanout_hook_requests_total", "counter",
+           "on_publish/on_play callbacks by outcome: allowed, refused, failed (unreachable), timeout, "
+           "busy (auth.hook_max_in_flight reached, not sent), cancelled (the client left).");
+    for (int h = 0; h < 2; h++) {
+        const struct {
+            const char *name;
+            uint64_t v;
+        } r[] = {{"allowed", a->hook_allowed[h]}, {"refused", a->hook_refused[h]}, {"failed", a->hook_failed[h]},
+                 {"timeout", a->hook_timeout[h]}, {"busy", a->hook_busy[h]},     {"cancelled", a->hook_cancelled[h]}};
+        for (size_t i = 0; i < FO_ARRAY_LEN(r); i++) {
+            snprintf(l, sizeof l, "hook=\"%s\",result=\"%s\"", hooks[h], r[i].name);
+            sample_u(b, "fanout_hook_requests_total", l, r[i].v);
+        }
+    }
+    family(b, "fanout_hook_in_flight", "gauge", "on_publish/on_play callbacks waiting for their answer.");
+    sample_u(b, "fanout_hook_in_flight", NULL, a->hook_in_flight);
+    family(b, "fanout_hook_duration_seconds", "histogram",
+           "Time from sending an on_publish/on_play callback to its verdict (timeouts included).");
+    for (int h = 0; h < 2; h++) {
+        uint64_t cum = 0;
+        for (int i = 0; i <= FO_AUTH_HOOK_BUCKETS; i++) {
+            cum += a->hook_latency[h][i];
+            if (i < FO_AUTH_HOOK_BUCKETS) snprintf(l, sizeof l, "hook=\"%s\",le=\"%g\"", hooks[h], fo_auth_hook_buckets[i]);
+            else snprintf(l, sizeof l, "hook=\"%s\",le=\"+Inf\"", hooks[h]);
+            sample_u(b, "fanout_hook_duration_seconds_bucket", l, cum);
+        }
+        sb_printf(b, "fanout_hook_duration_seconds_sum{hook=\"%s\"} %.3f\n", hooks[h],
+                  (double)a->hook_latency_ms_sum[h] / 1000.0);
+        snprintf(l, sizeof l, "hook=\"%s\"", hooks[h]);
+        sample_u(b, "fanout_hook_duration_seconds_count", l, cum);
+    }
+    family(b, "fanout_notifications_total", "counter",
+           "on_unpublish/on_stop notifications: sent, failed, dropped (queue full).");
+    sample_u(b, "fanout_notifications_total", "result=\"sent\"", a->notify_sent);
+    sample_u(b, "fanout_notifications_total", "result=\"failed\"", a->notify_failed);
+    sample_u(b, "fanout_notifications_total", "result=\"dropped\"", a->notify_dropped);
 }
 
 char *fo_metrics_render(const fo_metrics_data_t *d)
@@ -429,8 +494,14 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
         snprintf(l, sizeof l, "kind=\"%s\"", roles[r]);
         sample_u(&b, "fanout_plis_total", l, d->plis[r]);
     }
+    family(&b, "fanout_feedback_limited_total", "counter",
+           "Players' feedback over its per-second budget, not acted on: kind=nack NACKed packets not "
+           "retransmitted, kind=twcc TWCC feedback packets not read.");
+    sample_u(&b, "fanout_feedback_limited_total", "kind=\"nack\"", d->rtx_limited);
+    sample_u(&b, "fanout_feedback_limited_total", "kind=\"twcc\"", d->twcc_limited);
     family(&b, "fanout_dropped_packets_total", "counter", "Datagrams dropped, by reason.");
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"unknown_address\"", d->router.rx_unknown);
+    sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_unknown_user\"", d->router.stun_unknown);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"stun_invalid\"", d->router.stun_bad);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"srtp_or_unexpected\"", d->srtp_rx_dropped);
     sample_u(&b, "fanout_dropped_packets_total", "reason=\"send_failed\"", d->udp_tx_dropped);
@@ -438,11 +509,26 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     family(&b, "fanout_stun_requests_total", "counter", "STUN binding requests, by validation result.");
     sample_u(&b, "fanout_stun_requests_total", "result=\"ok\"", d->router.stun_ok);
     sample_u(&b, "fanout_stun_requests_total", "result=\"bad\"", d->router.stun_bad);
+    sample_u(&b, "fanout_stun_requests_total", "result=\"over_cap\"", d->router.t.checks_limited);
+    sample_u(&b, "fanout_stun_requests_total", "result=\"unknown_user\"", d->router.stun_unknown);
+    family(&b, "fanout_stun_responses_total", "counter",
+           "STUN responses to our address confirmation requests: confirmed, or not (unknown, forged, refused).");
+    sample_u(&b, "fanout_stun_responses_total", "result=\"confirmed\"", d->router.stun_responses);
+    sample_u(&b, "fanout_stun_responses_total", "result=\"bad\"", d->router.stun_responses_bad);
+    family(&b, "fanout_ice_confirm_requests_total", "counter",
+           "Binding requests sent to confirm a peer address before DTLS or media go there (retransmissions included).");
+    sample_u(&b, "fanout_ice_confirm_requests_total", NULL, d->router.t.probes);
+    family(&b, "fanout_ice_addresses_confirmed_total", "counter", "Peer addresses confirmed.");
+    sample_u(&b, "fanout_ice_addresses_confirmed_total", NULL, d->router.t.confirmed);
+    family(&b, "fanout_ice_unconfirmed_refused_total", "counter",
+           "STUN datagrams not sent to an unconfirmed address because they exceeded the bytes it sent.");
+    sample_u(&b, "fanout_ice_unconfirmed_refused_total", NULL, d->router.t.refused);
     family(&b, "fanout_api_requests_total", "counter", "HTTP API answers, by status code.");
     for (size_t i = 0; i < d->n_api; i++) {
         snprintf(l, sizeof l, "code=\"%d\"", d->api[i].status);
         sample_u(&b, "fanout_api_requests_total", l, d->api[i].count);
     }
+    if (d->has_auth) render_auth(&b, &d->auth);
 
     const fo_record_stats_t *rs = &d->record;
     family(&b, "fanout_record_active", "gauge", "Recordings starting or writing.");
@@ -493,6 +579,32 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
         family(&b, "fanout_cluster_bad_values_total", "counter", "Registry values from Redis that failed validation.");
         sample_u(&b, "fanout_cluster_bad_values_total", NULL, c->registry_bad_values);
     }
+
+    family(&b, "fanout_history_bytes", "gauge",
+           "Streams' packet histories (NACK repair, instant start): state=allocated reserved (rtc.history_kb "
+           "per stream and video layer, touched as packets arrive), state=held bytes of packets kept now.");
+    sample_u(&b, "fanout_history_bytes", "state=\"allocated\"", d->history.allocated);
+    sample_u(&b, "fanout_history_bytes", "state=\"held\"", d->history.held);
+    family(&b, "fanout_http_refused_total", "counter",
+           "HTTP connections and requests refused by the per-client limits, by reason.");
+    sample_u(&b, "fanout_http_refused_total", "reason=\"client_connections\"", d->http.conns_refused);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"banned\"", d->http.banned_refused);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"request_timeout\"", d->http.timeouts);
+    sample_u(&b, "fanout_http_refused_total", "reason=\"rate_limited\"", d->http.rate_limited);
+    family(&b, "fanout_http_bans_total", "counter", "Clients banned for repeated failed requests.");
+    sample_u(&b, "fanout_http_bans_total", NULL, d->http.bans);
+    family(&b, "fanout_http_banned_clients", "gauge", "Clients banned now.");
+    sample_u(&b, "fanout_http_banned_clients", NULL, d->http.banned_now);
+    family(&b, "fanout_http_clients", "gauge", "Clients the HTTP front keeps track of now.");
+    sample_u(&b, "fanout_http_clients", NULL, d->http.clients);
+
+    family(&b, "fanout_dtls_handshake_jobs_total", "counter",
+           "DTLS handshake steps run on the handshake threads (rtc.handshake_threads).");
+    sample_u(&b, "fanout_dtls_handshake_jobs_total", NULL, d->handshakes.jobs);
+    family(&b, "fanout_dtls_handshake_jobs_queued", "gauge", "Handshake steps waiting for a thread now.");
+    sample_u(&b, "fanout_dtls_handshake_jobs_queued", NULL, d->handshakes.queued);
+    family(&b, "fanout_dtls_handshake_cpu_seconds_total", "counter", "CPU time the handshake threads spent.");
+    sample_d(&b, "fanout_dtls_handshake_cpu_seconds_total", (double)d->handshakes.busy_us / 1e6);
 
     family(&b, "process_cpu_seconds_total", "counter", "User and system CPU time of this process.");
     sample_d(&b, "process_cpu_seconds_total", d->proc.cpu_seconds);

@@ -424,11 +424,11 @@ fo_relay_t *fo_relay_new(const fo_relay_env_t *env, const fo_relay_opts_t *opts,
     rl->tenv = *fo_router_transport_env(env->router);
     rl->tenv.workers = NULL; /* one session: the loop protects what it sends */
     rl->tenv.consent_timeout_ms = env->consent_timeout_ms > 0 ? env->consent_timeout_ms : 5000;
-    rl->tenv.rx_rate_dropped = NULL;
+    rl->tenv.totals = NULL; /* the shared port's counters (the paths' totals are the router's) */
     rl->tenv.max_pps = 0; /* the whole stream arrives here */
     *err = FO_ESYS;
     if (!(rl->udp = fo_udp_new(env->loop, env->listen, 0, recv_cb, rl))) goto fail;
-    rl->tenv.udp = rl->udp;
+    rl->tenv.udp = rl->tenv.paths.udp = rl->udp;
     fo_udp_set_flush_hook(rl->udp, flush_hook, rl);
     if (rl->kind == FO_RELAY_PUSH) {
         *err = FO_ENOMEM;

@@ -4,14 +4,12 @@
  * safe point. */
 #include "fanout/router.h"
 
-#include <arpa/inet.h>
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "fanout/candidates.h"
 #include "fanout/common.h"
 #include "fanout/limits.h"
 #include "fanout/log.h"
@@ -32,9 +30,10 @@ struct fo_router {
     fo_map_t *by_id;       /* session id -> session */
     fo_map_t *by_ufrag;    /* our ufrag -> session */
     fo_map_t *by_addr;     /* peer address -> session */
+    fo_map_t *holds;       /* session id -> (void *)1: offers waiting for their callback */
     fo_codec_t video_prefs[8];
     size_t n_video_prefs;
-    char cand_buf[FO_SDP_MAX_CANDIDATES][64];
+    char cand_buf[FO_SDP_MAX_CANDIDATES][FO_CANDIDATE_LEN];
     const char *cands[FO_SDP_MAX_CANDIDATES];
     size_t n_cands;
     fo_session_t *stun_match; /* set by the STUN password callback */
@@ -145,9 +144,11 @@ static void session_ended(void *user, fo_session_t *s)
     size_t n = fo_transport_addrs(fo_session_transport(s), &addrs);
     for (size_t i = 0; i < n; i++) unindex_address(r, s, &addrs[i]);
     const fo_transport_stats_t *ts = fo_transport_stats(fo_session_transport(s));
-    FO_LOG(FO_LOG_INFO, id, "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu",
+    FO_LOG(FO_LOG_INFO, id,
+           "session ended: rx %llu packets, dropped %llu (over rate %llu), tx %llu, checks over the cap %llu",
            (unsigned long long)ts->rx_packets, (unsigned long long)ts->rx_dropped,
-           (unsigned long long)ts->rx_rate_dropped, (unsigned long long)ts->tx_packets);
+           (unsigned long long)ts->rx_rate_dropped, (unsigned long long)ts->tx_packets,
+           (unsigned long long)ts->checks_limited);
     if (fo_session_role(s) == FO_ROLE_PUBLISH) r->stats.publishers--;
     else r->stats.players--;
     r->stats.sessions--;
@@ -175,9 +176,16 @@ static void session_address(void *user, fo_session_t *s, const fo_addr_t *addr, 
     fo_session_t *old = fo_map_get(r->by_addr, k, kl);
     if (old && old != s) {
         /* The same 5-tuple now belongs to a newer session (a page reload reusing a port). */
-        FO_LOG(FO_LOG_INFO, fo_session_id(s), "address taken over from session %s", fo_session_id(old));
+        FO_LOG_LIMITED(fo_session_loglimit(s), fo_loop_now(r->loop), FO_LOG_INFO, fo_session_id(s),
+                       "address taken over from session %s", fo_session_id(old));
     }
     fo_map_put(r->by_addr, k, kl, s);
+}
+
+static void session_connected(void *user, fo_session_t *s)
+{
+    fo_router_t *r = user;
+    fo_limits_connected(r->limits, fo_session_id(s));
 }
 
 static void stream_idle(void *user, fo_stream_t *st)
@@ -202,8 +210,40 @@ static const char *stun_pwd_cb(void *user, const char *username, size_t len)
     return s ? fo_session_pwd(s) : NULL;
 }
 
+/* A STUN response: only one answering our confirmation request to that very address counts
+ * (the address is looked up by its source; the transaction id and integrity by libnice). */
+static void on_stun_response(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    uint8_t k[20];
+    size_t kl = addr_key(from, k);
+    fo_session_t *s = fo_map_get(r->by_addr, k, kl);
+    if (s && fo_transport_on_stun_response(fo_session_transport(s), from, buf, len) == 0)
+        r->stats.stun_responses++;
+    else
+        r->stats.stun_responses_bad++;
+}
+
+/* Whether a STUN message names a session of ours: the cheap part of validation, done first so
+ * that a flood of well-formed checks for unknown ufrags costs a lookup, not a CRC and a parse. */
+static bool stun_for_us(fo_router_t *r, const uint8_t *buf, size_t len)
+{
+    const char *user;
+    size_t ulen;
+    if (fo_stun_username(buf, len, &user, &ulen) != 0) return false;
+    const char *colon = memchr(user, ':', ulen);
+    return fo_map_get(r->by_ufrag, user, colon ? (size_t)(colon - user) : ulen) != NULL;
+}
+
 static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_addr_t *from)
 {
+    if (fo_stun_class(buf, len) == FO_STUN_RESPONSE) {
+        on_stun_response(r, buf, len, from);
+        return;
+    }
+    if (!stun_for_us(r, buf, len)) {
+        r->stats.stun_unknown++;
+        return; /* nothing goes to an address that has not passed a check (no amplification) */
+    }
     uint8_t reply[512];
     size_t rlen = sizeof reply;
     fo_stun_check_t check = {0};
@@ -213,12 +253,13 @@ static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_add
     fo_session_t *s = r->stun_match;
     if (rc != 0 || !s) {
         r->stats.stun_bad++;
-        /* Nothing goes to an address that has not passed a check (no amplification). */
+        /* Nothing goes to an address that has not passed a check (no reflection). */
         return;
     }
     r->stats.stun_ok++;
-    fo_transport_on_check(fo_session_transport(s), from, check.use_candidate);
-    fo_udp_send(r->udp, reply, rlen, from);
+    /* The transport answers, within what paths.h lets an unconfirmed address receive. */
+    fo_paths_check_t c = {.nominated = check.use_candidate, .len = len, .reply = reply, .reply_len = rlen};
+    fo_transport_on_check(fo_session_transport(s), from, &c);
 }
 
 /* fo_udp_flush's hook on the shared socket: what the loop queued for the send workers is
@@ -286,40 +327,18 @@ void fo_router_input(fo_router_t *r, uint8_t *buf, size_t len, const fo_addr_t *
 
 /* --- candidates --- */
 
-static void add_candidate(fo_router_t *r, const char *ip)
+/* rtc.candidate, already resolved to addresses by main (fo_candidates_expand): a name here is
+ * refused rather than looked up on the loop. */
+static int resolve_candidates(fo_router_t *r, const char *spec)
 {
-    if (r->n_cands >= FO_SDP_MAX_CANDIDATES) return;
-    for (size_t i = 0; i < r->n_cands; i++)
-        if (strcmp(r->cand_buf[i], ip) == 0) return;
-    snprintf(r->cand_buf[r->n_cands], sizeof r->cand_buf[0], "%s", ip);
-    r->cands[r->n_cands] = r->cand_buf[r->n_cands];
-    r->n_cands++;
-}
-
-/* "*" means this machine's IPv4 addresses, the non-loopback ones first. */
-static void resolve_candidates(fo_router_t *r, const char *spec)
-{
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", spec);
-    for (char *save = NULL, *tok = strtok_r(buf, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
-        if (strcmp(tok, "*") != 0) {
-            add_candidate(r, tok);
-            continue;
-        }
-        struct ifaddrs *ifs = NULL;
-        if (getifaddrs(&ifs) != 0) continue;
-        for (int loopback = 0; loopback < 2; loopback++) {
-            for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-                if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP)) continue;
-                if (!!(i->ifa_flags & IFF_LOOPBACK) != loopback) continue;
-                char ip[INET_ADDRSTRLEN];
-                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, ip, sizeof ip);
-                add_candidate(r, ip);
-            }
-        }
-        freeifaddrs(ifs);
+    char err[300];
+    if (fo_candidates_expand(spec, 0, r->cand_buf, FO_SDP_MAX_CANDIDATES, &r->n_cands, err,
+                             sizeof err) != 0) {
+        FO_LOG(FO_LOG_ERROR, NULL, "%s", err);
+        return FO_EINVAL;
     }
-    if (r->n_cands == 0) add_candidate(r, "127.0.0.1");
+    for (size_t i = 0; i < r->n_cands; i++) r->cands[i] = r->cand_buf[i];
+    return 0;
 }
 
 /* --- lifecycle --- */
@@ -340,10 +359,12 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
     r->by_id = fo_map_new();
     r->by_ufrag = fo_map_new();
     r->by_addr = fo_map_new();
+    r->holds = fo_map_new();
     r->stun = fo_stun_new();
     r->limits = fo_limits_new(cfg);
     r->record = fo_record_new(loop, cfg);
-    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->stun || !r->limits || !r->record)
+    if (!r->streams || !r->by_id || !r->by_ufrag || !r->by_addr || !r->holds || !r->stun || !r->limits ||
+        !r->record)
         goto fail;
     r->udp = fo_udp_new(loop, cfg->rtc_listen, cfg->rtc_port, on_datagram, r);
     if (!r->udp) goto fail;
@@ -353,7 +374,7 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
         if (!r->workers) goto fail;
     }
     fo_udp_set_flush_hook(r->udp, flush_hook_cb, r);
-    resolve_candidates(r, cfg->candidate);
+    if (resolve_candidates(r, cfg->candidate) != 0) goto fail;
     r->env = (fo_stream_env_t){
         .transport = {.loop = loop,
                       .udp = r->udp,
@@ -362,14 +383,22 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
                       .consent_timeout_ms = cfg->consent_timeout * 1000,
                       .pending_timeout_ms = cfg->pending_timeout * 1000,
                       .max_pps = cfg->max_pps,
-                      .rx_rate_dropped = &r->stats.rx_rate_dropped,
-                      .stun = r->stun},
+                      .totals = &r->stats.t,
+                      .paths = {.loop = loop,
+                                .udp = r->udp,
+                                .stun = r->stun,
+                                .tie = ((uint64_t)rand32() << 32) | rand32(),
+                                .probes = &r->stats.t.probes,
+                                .confirmed = &r->stats.t.confirmed,
+                                .refused = &r->stats.t.refused}},
         .publisher_grace_ms = cfg->publisher_grace * 1000,
         .max_bitrate_kbps = cfg->max_bitrate_kbps,
         .instant_start = cfg->instant_start != 0,
         .record = r->record,
         .session_ended = session_ended,
         .session_address = session_address,
+        .session_connected = session_connected,
+        .history_bytes = (size_t)cfg->history_kb * 1024,
         .stream_idle = stream_idle,
         .user = r,
     };
@@ -399,6 +428,7 @@ void fo_router_free(fo_router_t *r)
     fo_map_free(r->by_id);
     fo_map_free(r->by_ufrag);
     fo_map_free(r->by_addr);
+    fo_map_free(r->holds);
     fo_map_free(r->streams);
     fo_record_free(r->record); /* after every stream: their recordings are stopping */
     /* after every session (their release slots are queued), before the socket */
@@ -415,11 +445,16 @@ void fo_router_shutdown(fo_router_t *r)
 {
     const fo_router_stats_t *c = &r->stats;
     FO_LOG(FO_LOG_INFO, NULL,
-           "counters: sessions %llu, rx_unknown %llu, stun_bad %llu, stun_ok %llu, "
-           "offers_limited %llu, rx_rate_dropped %llu",
+           "counters: sessions %llu, rx_unknown %llu, stun_unknown %llu, stun_bad %llu, stun_ok %llu, "
+           "offers_limited %llu, rx_rate_dropped %llu, checks_limited %llu, addr_probes %llu, "
+           "addr_confirmed %llu, addr_refused %llu, stun_responses_bad %llu",
            (unsigned long long)c->sessions, (unsigned long long)c->rx_unknown,
+           (unsigned long long)c->stun_unknown,
            (unsigned long long)c->stun_bad, (unsigned long long)c->stun_ok,
-           (unsigned long long)c->offers_limited, (unsigned long long)c->rx_rate_dropped);
+           (unsigned long long)c->offers_limited, (unsigned long long)c->t.rx_rate_dropped,
+           (unsigned long long)c->t.checks_limited, (unsigned long long)c->t.probes,
+           (unsigned long long)c->t.confirmed, (unsigned long long)c->t.refused,
+           (unsigned long long)c->stun_responses_bad);
     size_t n = fo_map_size(r->by_id);
     if (!n) return;
     void **all = malloc(n * sizeof *all);
@@ -470,28 +505,15 @@ static int fail_with(fo_offer_result_t *res, int http, int err, const char *fmt,
     return err;
 }
 
-static void count_pending_cb(void *val, void *user)
-{
-    if (!fo_transport_ready(fo_session_transport(val))) ++*(size_t *)user;
-}
-
-/* Sessions not yet connected. Walks the sessions (offers only, never per packet). */
-static size_t count_pending(const fo_router_t *r)
-{
-    size_t n = fo_map_size(r->by_id), pending = 0;
-    if (n < (size_t)r->cfg->max_pending) return n; /* cannot be over the cap: skip the walk */
-    fo_map_foreach(r->by_id, count_pending_cb, &pending);
-    return pending;
-}
-
 static int check_limits(fo_router_t *r, fo_role_t role, const char *key, const char *client_ip,
                         fo_offer_result_t *res)
 {
     fo_stream_t *st = fo_router_stream(r, key);
     fo_limits_offer_t o = {.play = role == FO_ROLE_PLAY,
                            .client_ip = client_ip,
-                           .sessions = fo_map_size(r->by_id),
-                           .pending = count_pending(r),
+                           .now_ms = fo_loop_now(r->loop),
+                           .sessions = fo_map_size(r->by_id) + fo_map_size(r->holds),
+                           .publishers = r->stats.publishers,
                            .stream_players = st ? fo_stream_players(st) : 0};
     char why[200];
     int rc = fo_limits_check(r->limits, &o, why, sizeof why);
@@ -502,16 +524,68 @@ static int check_limits(fo_router_t *r, fo_role_t role, const char *key, const c
                      "%s", why);
 }
 
+/* A publish for a stream that has a publisher: true after ending that publisher when it has
+ * been silent for rtc.publisher_takeover (its players stay and get the new one), else false
+ * with the 409 in *res (and how long until the silent one may be replaced). */
+static bool take_over(fo_router_t *r, fo_stream_t *st, fo_offer_result_t *res)
+{
+    uint64_t limit = (uint64_t)r->cfg->publisher_takeover * 1000;
+    uint64_t silent = fo_stream_publisher_silent_ms(st, fo_loop_now(r->loop));
+    fo_session_t *old = fo_stream_publisher(st);
+    if (limit && silent >= limit) {
+        FO_LOG(FO_LOG_INFO, fo_stream_key(st), "publisher %s sent nothing for %.1f s: replaced by the new one",
+               fo_session_id(old), (double)silent / 1000.0);
+        fo_session_end(old, "replaced by a new publisher (silent)");
+        return true;
+    }
+    res->http_status = 409;
+    res->err = FO_EBUSY;
+    if (limit && silent >= FO_STREAM_STALL_MS) {
+        res->retry_after_s = (int)((limit - silent + 999) / 1000);
+        snprintf(res->msg, sizeof res->msg,
+                 "stream busy: %s has a publisher, silent for %.1f s: it can be replaced in %d s",
+                 fo_stream_key(st), (double)silent / 1000.0, res->retry_after_s);
+    } else {
+        snprintf(res->msg, sizeof res->msg, "stream busy: %s already has a publisher", fo_stream_key(st));
+    }
+    return false;
+}
+
 int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                     size_t len, const char *candidate, fo_offer_result_t *res)
 {
     return fo_router_offer_from(r, role, key, offer, len, candidate, NULL, res);
 }
 
-int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
-                         size_t len, const char *candidate, const char *client_ip,
-                         fo_offer_result_t *res)
+/* A fresh session id, unused by sessions and holds. */
+static void new_session_id(const fo_router_t *r, char id[17])
 {
+    do random_token(id, 16);
+    while (fo_map_get(r->by_id, id, 16) || fo_map_get(r->holds, id, 16));
+}
+
+/* After every check passed: holds a place for the offer under a fresh id (counted against
+ * the caps like a session still connecting). */
+static int hold(fo_router_t *r, const char *client_ip, bool publisher, fo_offer_result_t *res)
+{
+    char id[17];
+    new_session_id(r, id);
+    if (fo_map_put(r->holds, id, strlen(id), (void *)1) != 0) return fail_with(res, 500, FO_ENOMEM, "out of memory%s", NULL);
+    if (fo_limits_acquire(r->limits, id, client_ip, publisher) != 0)
+        FO_LOG(FO_LOG_WARN, id, "out of memory counting the held offer against %s", client_ip);
+    res->http_status = 200;
+    snprintf(res->session_id, sizeof res->session_id, "%s", id);
+    return 0;
+}
+
+/* The offer steps: caps, SDP, codecs, the stream's state; then either a hold (hold_only) or
+ * the session, with id `held_id` when it was held before (else a fresh one). */
+static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bool hold_only,
+                    fo_offer_result_t *res)
+{
+    fo_role_t role = o->role;
+    const char *key = o->key, *candidate = o->candidate, *client_ip = o->client_ip;
+    size_t len = o->len;
     memset(res, 0, sizeof *res);
     if (check_limits(r, role, key, client_ip, res) != 0) return res->err;
     if (len > FO_SDP_MAX_LEN) return fail_with(res, 413, FO_ETOOBIG, "SDP offer too large%s", NULL);
@@ -525,7 +599,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
         goto out;
     }
     const char *why = "malformed";
-    if (fo_sdp_parse(offer, len, sdp, &why) != 0) {
+    if (fo_sdp_parse(o->sdp, len, sdp, &why) != 0) {
         rc = fail_with(res, 400, FO_EINVAL, "bad SDP offer: %s", why);
         goto out;
     }
@@ -593,8 +667,11 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
         st = fo_map_get(r->streams, &d, sizeof d);
     }
     if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st)) {
-        rc = fail_with(res, 409, FO_EBUSY, "stream busy: %s already has a publisher", key);
-        goto out;
+        if (!take_over(r, st, res)) {
+            rc = res->err;
+            goto out;
+        }
+        st = fo_router_stream(r, key); /* the stream may have gone with its publisher */
     }
     if (role == FO_ROLE_PLAY && st) {
         const char *bad = fo_stream_check_player(st, sdp, ans);
@@ -603,11 +680,16 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
             goto out;
         }
     }
+    if (hold_only) {
+        rc = hold(r, client_ip, role == FO_ROLE_PUBLISH, res);
+        goto out;
+    }
 
     char ufrag[9], pwd[25], id[17];
     random_token(ufrag, 8);
     random_token(pwd, 24);
-    random_token(id, 16);
+    if (held_id) snprintf(id, sizeof id, "%s", held_id);
+    else new_session_id(r, id);
     ans->ice_ufrag = ufrag;
     ans->ice_pwd = pwd;
     ans->fingerprint = fo_dtls_ctx_fingerprint(r->env.transport.dtls);
@@ -628,6 +710,10 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
             int p = atoi(colon + 1);
             if (p > 0 && p < 65536) ans->port = (uint16_t)p;
         }
+        if (!fo_candidates_is_ip(cand)) {
+            rc = fail_with(res, 400, FO_EINVAL, "candidate override '%s' is not an IP address", cand);
+            goto out;
+        }
         ans->candidates[0] = cand;
         ans->n_candidates = 1;
     } else {
@@ -636,6 +722,9 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
     }
     int alen = fo_sdp_build_answer(sdp, ans, answer, FO_SDP_MAX_LEN);
     if (alen < 0) {
+        FO_LOG(FO_LOG_ERROR, key, "could not build the answer: %s (%zu candidate(s), first %s, %zu m-lines)",
+               alen == FO_ETOOBIG ? "longer than the SDP limit" : "a candidate or an ICE/DTLS value is malformed",
+               ans->n_candidates, ans->n_candidates ? ans->candidates[0] : "none", sdp->n_media);
         rc = fail_with(res, 500, FO_ERR, "could not build the answer%s", NULL);
         goto out;
     }
@@ -668,7 +757,7 @@ int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const 
                        "could not create the session: %s", fo_strerror(err ? err : FO_ENOMEM));
         goto out;
     }
-    if (fo_limits_acquire(r->limits, id, client_ip) != 0)
+    if (fo_limits_acquire(r->limits, id, client_ip, role == FO_ROLE_PUBLISH) != 0)
         FO_LOG(FO_LOG_WARN, id, "out of memory counting the session against %s", client_ip);
     r->stats.sessions++;
     if (r->stats.sessions > r->sessions_high) r->sessions_high = r->stats.sessions;
@@ -685,6 +774,40 @@ out:
     free(answer);
     return rc;
 }
+
+int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *sdp,
+                         size_t len, const char *candidate, const char *client_ip,
+                         fo_offer_result_t *res)
+{
+    fo_offer_t o = {role, key, sdp, len, candidate, client_ip};
+    return do_offer(r, &o, NULL, false, res);
+}
+
+int fo_router_offer_hold(fo_router_t *r, const fo_offer_t *o, fo_offer_result_t *res)
+{
+    return do_offer(r, o, NULL, true, res);
+}
+
+/* Ends a hold: its place and its count against the client's IP. Whether there was one. */
+static bool unhold(fo_router_t *r, const char *id)
+{
+    if (!fo_map_del(r->holds, id, strlen(id))) return false;
+    fo_limits_release(r->limits, id);
+    return true;
+}
+
+int fo_router_offer_take(fo_router_t *r, const char *held_id, const fo_offer_t *o, fo_offer_result_t *res)
+{
+    if (!unhold(r, held_id)) { /* a programming error: say so rather than create a session */
+        memset(res, 0, sizeof *res);
+        return fail_with(res, 500, FO_ENOTFOUND, "no offer held as %s", held_id);
+    }
+    return do_offer(r, o, held_id, false, res);
+}
+
+void fo_router_offer_release(fo_router_t *r, const char *held_id) { unhold(r, held_id); }
+
+size_t fo_router_offers_held(const fo_router_t *r) { return fo_map_size(r->holds); }
 
 fo_session_t *fo_router_session(const fo_router_t *r, const char *id)
 {
@@ -721,6 +844,7 @@ fo_end_kind_t fo_router_end_kind(const char *reason)
         {"DTLS close_notify", FO_END_PEER_CLOSED}, {"DTLS", FO_END_DTLS_FAILED},
         {"SRTP", FO_END_DTLS_FAILED},              {"ICE consent", FO_END_CONSENT},
         {"did not connect", FO_END_CONNECT_TIMEOUT}, {"publisher left", FO_END_PUBLISHER_LEFT},
+        {"replaced", FO_END_REPLACED},
         {"server shutting down", FO_END_SHUTDOWN}, {"ended by request", FO_END_API},
         {"kicked", FO_END_API},                    {"WHIP", FO_END_API},
         {"WHEP", FO_END_API},
@@ -734,7 +858,7 @@ const char *fo_router_end_kind_name(fo_end_kind_t k)
 {
     static const char *const names[FO_END_N] = {"api",          "peer_closed",    "dtls_failed",
                                                 "consent_expired", "connect_timeout", "publisher_left",
-                                                "shutdown",     "other"};
+                                                "replaced",     "shutdown",       "other"};
     return (unsigned)k < FO_END_N ? names[k] : "other";
 }
 
@@ -753,6 +877,7 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 
 fo_loop_t *fo_router_loop(const fo_router_t *r) { return r->loop; }
 fo_record_t *fo_router_record(const fo_router_t *r) { return r->record; }
+const fo_config_t *fo_router_config(const fo_router_t *r) { return r->cfg; }
 
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
 {
@@ -822,4 +947,12 @@ size_t fo_router_video_prefs(const fo_router_t *r, const fo_codec_t **out)
 {
     *out = r->video_prefs;
     return r->n_video_prefs;
+}
+
+static void history_mem_cb(void *val, void *user) { fo_stream_history_mem(val, user); }
+
+void fo_router_history_mem(const fo_router_t *r, fo_history_mem_t *out)
+{
+    *out = (fo_history_mem_t){0};
+    fo_map_foreach(r->streams, history_mem_cb, out);
 }

@@ -126,8 +126,9 @@ int fo_simulcast_layer(fo_session_t *s, unsigned kind, const fo_rtp_view_t *v)
     if (li < 0) return -1; /* simulcast SSRC not announced by a rid yet */
     pub_layer_t *l = &tr->l[li];
     if (l->ssrc) {
-        FO_LOG(FO_LOG_INFO, s->ctx, "%s SSRC changed%s%s", kind ? "video" : "audio",
-               l->rid[0] ? " for layer " : "", l->rid);
+        FO_LOG_LIMITED(&s->log_ssrc, fo_loop_now(st->env->transport.loop), FO_LOG_INFO, s->ctx,
+                       "%s SSRC changed%s%s", kind ? "video" : "audio", l->rid[0] ? " for layer " : "",
+                       l->rid);
         st->gen[kind]++;
         if (st->hist[kind][li]) fo_history_clear(st->hist[kind][li]);
     } else if (l->rid[0]) {
@@ -235,11 +236,12 @@ void fo_simulcast_forward_layer(fo_session_t *p, play_track_t *t, int layer, con
     }
 }
 
-void fo_simulcast_retransmit_layer(fo_session_t *p, int layer, uint16_t seq, uint64_t now)
+bool fo_simulcast_retransmit_layer(fo_session_t *p, int layer, uint16_t seq, uint64_t now)
 {
     play_track_t *t = &p->play[FO_KIND_VIDEO];
     fo_stream_t *st = p->stream;
-    if (layer < 0 || (unsigned)layer >= p->lay->n || t->gen != st->gen[FO_KIND_VIDEO]) return;
+    if (t->tokens <= 0) return false;
+    if (layer < 0 || (unsigned)layer >= p->lay->n || t->gen != st->gen[FO_KIND_VIDEO]) return true;
     lay_track_t *L = &p->lay->l[layer];
     fo_history_t *h = st->hist[FO_KIND_VIDEO][layer];
     size_t len;
@@ -247,14 +249,13 @@ void fo_simulcast_retransmit_layer(fo_session_t *p, int layer, uint16_t seq, uin
     fo_rtp_view_t v;
     if (!pkt || fo_rtp_parse(pkt, len, &v) != 0) {
         t->rtx_missed++;
-        return;
+        t->tokens -= RTX_MISS_COST;
+        return true;
     }
-    if (t->tokens < (int64_t)len) {
-        t->rtx_limited++;
-        return;
-    }
+    if (t->tokens < (int64_t)len) return false;
     t->tokens -= (int64_t)len;
     if (send_layer(p, t, L, &v, seq, now) > 0) t->retransmits++;
+    return true;
 }
 
 void fo_simulcast_sr_layer(fo_session_t *p, int layer, uint64_t ntp, uint32_t rtp_ts)

@@ -29,7 +29,8 @@
 
 #define PLI_MIN_INTERVAL 500 /* ms between keyframe requests to one publisher */
 #define PLI_RETRY 1000       /* ms before asking again while a player still waits */
-#define HISTORY_SLOTS 1024   /* video packets kept per stream (~1 s at 10 Mbps) */
+#define HISTORY_SLOTS 1024   /* video packets kept per stream and layer, at most (and at most
+                              * env->history_bytes of them) */
 #define AUDIO_HISTORY_SLOTS 128 /* audio packets (~1.3 s of 10 ms Opus frames) */
 #define HISTORY_AGE_MS 1000
 #define INSTANT_MAX_PKTS 600 /* larger cached GOPs are not replayed: ask for a keyframe */
@@ -147,6 +148,18 @@ void fo_stream_free(fo_stream_t *st)
     free(st);
 }
 
+void fo_stream_history_mem(const fo_stream_t *st, fo_history_mem_t *out)
+{
+    for (int k = 0; k < KIND_N; k++)
+        for (int l = 0; l < FO_LAYER_MAX; l++) {
+            if (!st->hist[k][l]) continue;
+            fo_history_mem_t m;
+            fo_history_mem(st->hist[k][l], &m);
+            out->allocated += m.allocated;
+            out->held += m.held;
+        }
+}
+
 const char *fo_stream_key(const fo_stream_t *st) { return st->key; }
 fo_session_t *fo_stream_publisher(const fo_stream_t *st) { return st->publisher; }
 size_t fo_stream_players(const fo_stream_t *st) { return st->n_players; }
@@ -157,10 +170,49 @@ unsigned fo_stream_video_layers(const fo_stream_t *st)
     return p && p->pub[FO_KIND_VIDEO].active ? p->pub[FO_KIND_VIDEO].n_layers : 0;
 }
 
+uint64_t fo_stream_publisher_silent_ms(const fo_stream_t *st, uint64_t now)
+{
+    const fo_session_t *p = st->publisher;
+    if (!p) return 0;
+    uint64_t last = fo_transport_stats(p->transport)->created_ms;
+    for (int k = 0; k < KIND_N; k++)
+        for (unsigned l = 0; p->pub[k].active && l < p->pub[k].n_layers; l++)
+            if (p->pub[k].l[l].last_ms > last) last = p->pub[k].l[l].last_ms;
+    return now > last ? now - last : 0;
+}
+
+static bool publisher_sent_media(const fo_session_t *p)
+{
+    return p->pub[FO_KIND_AUDIO].first_ms || p->pub[FO_KIND_VIDEO].first_ms;
+}
+
+fo_stream_state_t fo_stream_state(const fo_stream_t *st, uint64_t now)
+{
+    if (!st) return FO_STREAM_WAITING;
+    if (!st->publisher) return st->had_media ? FO_STREAM_ENDED : FO_STREAM_WAITING;
+    if (!publisher_sent_media(st->publisher)) return FO_STREAM_STARTING;
+    return fo_stream_publisher_silent_ms(st, now) >= FO_STREAM_STALL_MS ? FO_STREAM_STALLED
+                                                                         : FO_STREAM_LIVE;
+}
+
+const char *fo_stream_state_name(fo_stream_state_t state)
+{
+    static const char *const names[] = {"waiting", "starting", "live", "stalled", "ended"};
+    return (unsigned)state < FO_ARRAY_LEN(names) ? names[state] : "waiting";
+}
+
 const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind)
 {
     if (!st->publisher || kind >= KIND_N || !st->publisher->pub[kind].active) return NULL;
     return &st->publisher->pub[kind].codec;
+}
+
+/* Audio is kept (history.h) once someone needs it: a player that negotiated NACK for Opus, or
+ * a recorder. 1/8 of the video budget, 128 packets. */
+static void keep_audio(fo_stream_t *st)
+{
+    if (!st->hist[FO_KIND_AUDIO][0])
+        st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, st->env->history_bytes / 8, HISTORY_AGE_MS);
 }
 
 /* --- sessions --- */
@@ -188,6 +240,7 @@ static void on_connected(void *user)
 {
     fo_session_t *s = user;
     fo_stream_t *st = s->stream;
+    if (st->env->session_connected) st->env->session_connected(st->env->user, s);
     if (s->hooks.on_connected) s->hooks.on_connected(s->hooks_user, s);
     if (s->role == FO_ROLE_PLAY) {
         if (s->lay) { /* every layer starts at a keyframe of its own */
@@ -238,8 +291,9 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
             return;
         }
     }
-    FO_LOG(FO_LOG_WARN, p->ctx, "cannot receive the publisher's %s: not forwarding %s",
-           fo_codec_name(src->codec), kind == FO_KIND_AUDIO ? "audio" : "video");
+    FO_LOG_LIMITED(&p->log_remap, fo_loop_now(st->env->transport.loop), FO_LOG_WARN, p->ctx,
+                   "cannot receive the publisher's %s: not forwarding %s", fo_codec_name(src->codec),
+                   kind == FO_KIND_AUDIO ? "audio" : "video");
 }
 
 /* Sets the player's seq/ts offsets so that a source packet (seq, ts) continues the player's
@@ -416,12 +470,15 @@ static void on_publisher_rtp(fo_session_t *s, uint8_t *buf, size_t len)
     l->packets++;
     l->bytes += len;
     l->last_ms = now;
-    if (!tr->first_ms) tr->first_ms = now;
+    if (!tr->first_ms) {
+        tr->first_ms = now;
+        st->had_media = true;
+    }
     bool key = v.payload_len && kind == FO_KIND_VIDEO &&
                fo_rtp_is_keyframe(tr->codec.codec, v.payload, v.payload_len);
     if (v.payload_len) { /* padding-only packets are neither kept nor forwarded */
         fo_history_t **h = &st->hist[kind][li];
-        if (kind == FO_KIND_VIDEO && !*h) *h = fo_history_new(HISTORY_SLOTS, HISTORY_AGE_MS);
+        if (kind == FO_KIND_VIDEO && !*h) *h = fo_history_new(HISTORY_SLOTS, st->env->history_bytes, HISTORY_AGE_MS);
         if (*h) fo_history_put(*h, v.seq, buf, len, key, now);
     }
     if (st->rec) fo_rec_on_rtp(st->rec, kind, li, &v, key, now);
@@ -638,8 +695,7 @@ static fo_session_t *session_create(fo_stream_t *st, fo_role_t role, const char 
         *err = FO_ENOMEM;
         return NULL;
     }
-    if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb && !st->hist[FO_KIND_AUDIO][0])
-        st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
+    if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb) keep_audio(st);
     fo_timer_init(&s->tick, fo_feedback_tick_cb, s);
     s->rid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
     s->rrid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id");
@@ -666,8 +722,11 @@ static fo_session_t *session_create(fo_stream_t *st, fo_role_t role, const char 
         return NULL;
     }
     s->client = cli != NULL;
+    fo_transport_ice_t ice = {.local_ufrag = s->ufrag, .remote_ufrag = first->ice_ufrag,
+                              .remote_pwd = first->ice_pwd};
     s->transport = cli ? fo_transport_new_client(cenv, first->fp_alg, first->fp, cli, &session_cbs, s, s->ctx)
-                       : fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &session_cbs, s, s->ctx);
+                       : fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &ice, &session_cbs,
+                                          s, s->ctx);
     if (!s->transport) {
         session_discard(s);
         *err = FO_ECRYPTO;
@@ -710,6 +769,28 @@ void fo_session_set_hooks(fo_session_t *s, const fo_session_hooks_t *hooks, void
     s->hooks_user = user;
 }
 
+/* RFC 3550 §6.6: the publisher left, so the sources each player receives from us leave too.
+ * An RR (no report blocks) + BYE compound for the tracks that have carried packets; a player
+ * whose publisher comes back gets packets on the same SSRCs again (its browser unmutes). */
+static void say_bye(fo_session_t *p)
+{
+    uint32_t ssrcs[2 * KIND_N];
+    size_t n = 0;
+    for (int k = 0; k < KIND_N; k++) {
+        const play_track_t *t = &p->play[k];
+        if (!t->active || !t->have_last) continue;
+        ssrcs[n++] = t->ssrc;
+        if (t->rtx_ssrc && t->retransmits) ssrcs[n++] = t->rtx_ssrc;
+    }
+    if (!n || !fo_transport_ready(p->transport)) return;
+    size_t cap;
+    uint8_t *slot = fo_transport_slot(p->transport, &cap);
+    cap -= FO_SRTP_MAX_TRAILER;
+    int rr = fo_rtcp_build_rr(slot, cap, ssrcs[0], NULL, 0);
+    int bye = rr > 0 ? fo_rtcp_build_bye(slot + rr, cap - (size_t)rr, ssrcs, n) : -1;
+    if (bye > 0) fo_transport_commit_rtcp(p->transport, slot, (size_t)(rr + bye));
+}
+
 void fo_session_end(fo_session_t *s, const char *reason)
 {
     if (s->ended) return;
@@ -729,6 +810,7 @@ void fo_session_end(fo_session_t *s, const char *reason)
         st->publisher = NULL;
         st->gen[FO_KIND_AUDIO]++;
         st->gen[FO_KIND_VIDEO]++;
+        for (size_t i = 0; i < st->n_players; i++) say_bye(st->players[i]);
         if (st->n_players && st->env->publisher_grace_ms >= 0)
             fo_timer_start(st->env->transport.loop, &st->grace_timer,
                            (uint64_t)st->env->publisher_grace_ms);
@@ -767,6 +849,7 @@ const char *fo_session_pwd(const fo_session_t *s) { return s->pwd; }
 fo_role_t fo_session_role(const fo_session_t *s) { return s->role; }
 fo_stream_t *fo_session_stream(const fo_session_t *s) { return s->stream; }
 fo_transport_t *fo_session_transport(const fo_session_t *s) { return s->transport; }
+fo_loglimit_t *fo_session_loglimit(fo_session_t *s) { return &s->log_router; }
 
 void fo_session_set_layer(fo_session_t *s, int rank)
 {
@@ -800,6 +883,8 @@ void fo_session_info(const fo_session_t *s, fo_session_info_t *out)
         out->delivery_bps = s->bwe->delivery_bps;
         out->est_loss_permille = s->bwe->loss_permille;
         out->est_queue_ms = s->bwe->queue_ms;
+        out->est_feedbacks = s->bwe->feedbacks;
+        out->est_feedbacks_limited = s->bwe->feedbacks_limited;
     }
     for (int k = 0; k < KIND_N; k++) {
         fo_track_info_t *t = &out->track[k];
@@ -875,8 +960,7 @@ fo_rec_t *fo_stream_recorder(const fo_stream_t *st) { return st->rec; }
 void fo_stream_set_recorder(fo_stream_t *st, fo_rec_t *rec)
 {
     st->rec = rec;
-    if (rec && !st->hist[FO_KIND_AUDIO][0])
-        st->hist[FO_KIND_AUDIO][0] = fo_history_new(AUDIO_HISTORY_SLOTS, HISTORY_AGE_MS);
+    if (rec) keep_audio(st);
 }
 
 const fo_history_t *fo_stream_history(const fo_stream_t *st, fo_kind_t kind, int layer)

@@ -16,6 +16,7 @@
 #include "fanout/history.h"
 #include "fanout/layer.h"
 #include "fanout/loop.h"
+#include "fanout/loglimit.h"
 #include "fanout/nack.h"
 #include "fanout/rtp.h"
 #include "fanout/rxstats.h"
@@ -26,6 +27,7 @@
 #define MAX_PLAY_CODECS 12
 #define TICK_MS 25           /* publisher feedback timer */
 #define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
+#define RTX_MISS_COST 64     /* retransmission budget a NACKed packet no longer held costs */
 /* Instant start divides the replayed frames' timestamp distances by this: a second of cached
  * video plays out in 8 ms, and frames captured 1.4 ms or more apart keep distinct timestamps. */
 #define INSTANT_SQUEEZE 128
@@ -155,6 +157,8 @@ struct fo_session {
     layered_t *lay;        /* player taking every layer (simulcast.c); NULL for the others */
     fo_session_hooks_t hooks; /* its owner's (relays) */
     void *hooks_user;
+    /* Lines its peer could trigger per packet or per check, rate-limited (loglimit.h). */
+    fo_loglimit_t log_ssrc, log_remap, log_router;
 };
 #define SESSION_SCRATCH (FO_HISTORY_PKT + 64)
 
@@ -170,6 +174,7 @@ struct fo_stream {
     size_t n_players, cap_players;
     uint32_t gen[KIND_N];  /* per kind: bumps when the publisher or its SSRC changes */
     bool had_publisher;
+    bool had_media;        /* a publisher's RTP has arrived since the stream was created */
     uint64_t last_pli_ms[FO_LAYER_MAX]; /* per video layer */
     bool pli_due[FO_LAYER_MAX];  /* asked for within the rate limit: sent when it allows */
     uint64_t plis_sent;
@@ -229,8 +234,9 @@ int fo_simulcast_lay_index(const fo_session_t *p, uint32_t ssrc);
 /* The first layer it still waits for a keyframe of, -1 if none. */
 int fo_simulcast_lay_waiting(const fo_session_t *p);
 /* Answers its NACK of `seq` (its numbering) on `layer`: a plain retransmission from the
- * stream's history, paid from the video track's budget. */
-void fo_simulcast_retransmit_layer(fo_session_t *p, int layer, uint16_t seq, uint64_t now);
+ * stream's history, paid from the video track's budget as feedback.c's retransmit is (checked
+ * before the lookup, a miss costs RTX_MISS_COST). False when the budget refused it. */
+bool fo_simulcast_retransmit_layer(fo_session_t *p, int layer, uint16_t seq, uint64_t now);
 /* Re-issues a publisher SR of `layer` to it on that layer's SSRC and timeline. */
 void fo_simulcast_sr_layer(fo_session_t *p, int layer, uint64_t ntp, uint32_t rtp_ts);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ICE connectivity checks through libnice's STUN library: the server side answers checks for an
- * ICE-lite (always controlled) agent, the client side builds and reads checks for the test peer
- * and the load tool. No STUN encoding or decoding here: libnice parses, authenticates and builds.
+ * ICE-lite (always controlled) agent and confirms peer addresses with Binding requests of its
+ * own; the client side builds, reads and answers checks for the test peer and the load tool. No STUN encoding or decoding here: libnice parses, authenticates and builds.
  * What libnice does behind the API, and how this file copes with it:
  *  - stun_agent_validate() keeps pointers into the request buffer (StunMessage.buffer) and to the
  *    password the validater returned (StunMessage.key); create_reply copies that key pointer into
@@ -12,7 +12,11 @@
  *    key in a fixed table of STUN_AGENT_MAX_SAVED_IDS slots; lost responses never free theirs.
  *    The client agent therefore uses FORCE_VALIDATER (the stored key pointer is never used: the
  *    password comes from fo_stun_check_response's argument) and forgets the oldest transaction
- *    of a ring before the table can fill.
+ *    of a ring before the table can fill. The server's confirmation requests (fo_stun_probe_*)
+ *    cannot forget any: they stay open until answered or given up, so they spread over a pool of
+ *    agents that grows on demand, each kept below the table's size (finish_message would fail).
+ *    libnice closes a transaction itself once a response to it authenticated (or is an error
+ *    that needs no credentials); a forged response leaves it open.
  *  - Role conflict (RFC 8445 7.3.1.1), as libnice 0.1.21 does it (checked by test_stun): with
  *    control=false, create_reply looks only for ICE-CONTROLLED in the request. If our tie-breaker
  *    is >= the peer's it flips *control to true and writes a success response; otherwise it
@@ -53,12 +57,18 @@ static uint16_t known_attrs[] = {
 
 /* Transactions the client agent may have outstanding before the oldest is forgotten. */
 #define FO_STUN_TX_RING 128
+/* Agents for the server's confirmation requests: each holds STUN_AGENT_MAX_SAVED_IDS open
+ * transactions; the pool grows on demand up to FO_STUN_PROBES_MAX in all. */
+#define PROBE_AGENTS_MAX (FO_STUN_PROBES_MAX / STUN_AGENT_MAX_SAVED_IDS)
 
 struct fo_stun {
     StunAgent srv; /* answers checks (ICE-lite, controlled) */
     StunAgent cli; /* builds checks and validates their responses */
     StunTransactionId tx[FO_STUN_TX_RING];
     size_t n_tx; /* requests built so far; tx[n_tx % RING] is the next slot */
+    StunAgent *probe[PROBE_AGENTS_MAX]; /* allocated on demand */
+    uint16_t probe_open[PROBE_AGENTS_MAX]; /* transactions each holds */
+    size_t n_probe, probes_open;
 };
 
 /* What the validater callbacks need. */
@@ -74,6 +84,23 @@ bool fo_stun_is_stun(const uint8_t *buf, size_t len)
     if (len < FO_STUN_HDR || buf[0] > 3) return false;
     uint32_t cookie = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
     return cookie == FO_STUN_COOKIE;
+}
+
+int fo_stun_username(const uint8_t *req, size_t len, const char **user, size_t *ulen)
+{
+    *user = NULL;
+    *ulen = 0;
+    if (!fo_stun_is_stun(req, len)) return FO_EINVAL;
+    /* libnice's framing check (header, attribute lengths), then its attribute search: the
+     * message is only read (stun_message_find takes the buffer through a const StunMessage). */
+    if (stun_message_validate_buffer_length(req, len, true) != (int)len) return FO_EINVAL;
+    StunMessage msg = {.buffer = (uint8_t *)req, .buffer_len = len};
+    uint16_t n = 0;
+    const void *u = stun_message_find(&msg, STUN_ATTRIBUTE_USERNAME, &n);
+    if (!u || n == 0) return FO_EINVAL;
+    *user = u;
+    *ulen = n;
+    return 0;
 }
 
 fo_stun_t *fo_stun_new(void)
@@ -92,6 +119,8 @@ fo_stun_t *fo_stun_new(void)
 
 void fo_stun_free(fo_stun_t *s)
 {
+    if (!s) return;
+    for (size_t i = 0; i < s->n_probe; i++) free(s->probe[i]);
     free(s);
 }
 
@@ -152,10 +181,10 @@ static int srv_validation_error(fo_stun_t *s, StunValidationStatus st, StunMessa
     }
 }
 
-/* Validates and answers a check as an agent of the given role (see the header comment). */
-static int answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct sockaddr *src,
-                  socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user, bool controlling,
-                  uint64_t tie, uint8_t *reply, size_t *reply_len, fo_stun_check_t *check)
+/* Answers a check as the controlled (lite) or the controlling agent with tie-breaker `tie`. */
+static int answer(fo_stun_t *s, bool controlling, uint64_t tie, const uint8_t *req, size_t len,
+                  const struct sockaddr *src, socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user,
+                  uint8_t *reply, size_t *reply_len, fo_stun_check_t *check)
 {
     if (check) memset(check, 0, sizeof *check);
     if (!fo_stun_is_stun(req, len) || !src || srclen > sizeof(struct sockaddr_storage)) {
@@ -199,8 +228,8 @@ static int answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct soc
         return FO_EINVAL;
     }
     if (r != STUN_USAGE_ICE_RETURN_SUCCESS || control != controlling || rlen == 0) {
-        /* Includes the cases where libnice would have us switch roles: we never do (a lite
-         * agent cannot control; a relay's peer answered its offer and is controlled). */
+        /* Includes the cases where libnice would have us switch roles (for the lite server: the
+         * peer's ICE-CONTROLLED tie-breaker is 0): we cannot, so no answer. */
         FO_LOG(FO_LOG_DEBUG, "stun", "no conncheck reply: libnice says %d", (int)r);
         *reply_len = 0;
         return FO_EINVAL;
@@ -216,22 +245,102 @@ int fo_stun_answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct so
                    socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user, uint8_t *reply,
                    size_t *reply_len, fo_stun_check_t *check)
 {
-    /* A lite agent is always controlled; tie 0 (see the header comment). */
-    return answer(s, req, len, src, srclen, pwd_cb, user, false, 0, reply, reply_len, check);
+    return answer(s, false, 0, req, len, src, srclen, pwd_cb, user, reply, reply_len, check);
 }
 
-int fo_stun_answer_controlling(fo_stun_t *s, const uint8_t *req, size_t len,
+int fo_stun_answer_controlling(fo_stun_t *s, uint64_t tie, const uint8_t *req, size_t len,
                                const struct sockaddr *src, socklen_t srclen, fo_stun_pwd_cb pwd_cb,
-                               void *user, uint64_t tie, uint8_t *reply, size_t *reply_len)
+                               void *user, uint8_t *reply, size_t *reply_len)
 {
-    return answer(s, req, len, src, srclen, pwd_cb, user, true, tie, reply, reply_len, NULL);
+    return answer(s, true, tie, req, len, src, srclen, pwd_cb, user, reply, reply_len, NULL);
 }
 
-bool fo_stun_is_response(const uint8_t *buf, size_t len)
+fo_stun_class_t fo_stun_class(const uint8_t *buf, size_t len)
 {
-    /* class bits C1 (0x0100) and C0 (0x0010) of the type: 10 success, 11 error response */
-    return fo_stun_is_stun(buf, len) && (buf[0] & 0x01) != 0;
+    if (!fo_stun_is_stun(buf, len)) return FO_STUN_OTHER;
+    StunMessage m;
+    memset(&m, 0, sizeof m);
+    m.buffer = (uint8_t *)buf; /* only read */
+    m.buffer_len = len;
+    switch (stun_message_get_class(&m)) {
+    case STUN_REQUEST: return FO_STUN_REQUEST;
+    case STUN_RESPONSE:
+    case STUN_ERROR: return FO_STUN_RESPONSE;
+    default: return FO_STUN_OTHER;
+    }
 }
+
+/* --- the server's confirmation requests --- */
+
+static void probe_closed(fo_stun_t *s, fo_stun_probe_t *tx)
+{
+    tx->open = false;
+    s->probe_open[tx->agent]--;
+    s->probes_open--;
+}
+
+int fo_stun_probe_request(fo_stun_t *s, uint8_t *buf, size_t cap, const char *username,
+                          const char *pwd, uint32_t priority, uint64_t tie, fo_stun_probe_t *tx)
+{
+    if (!username || !pwd || !*username || !*pwd || tx->open) return FO_EINVAL;
+    size_t a = 0;
+    while (a < s->n_probe && s->probe_open[a] >= STUN_AGENT_MAX_SAVED_IDS) a++;
+    if (a == s->n_probe) {
+        if (a == PROBE_AGENTS_MAX) return FO_EFULL;
+        if (!(s->probe[a] = calloc(1, sizeof *s->probe[a]))) return FO_ENOMEM;
+        /* FORCE_VALIDATER: the response is checked against the password the caller passes
+         * then, never against the pointer libnice stored with the transaction. */
+        stun_agent_init(s->probe[a], known_attrs, STUN_COMPATIBILITY_RFC5389,
+                        STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT |
+                            STUN_AGENT_USAGE_FORCE_VALIDATER);
+        s->n_probe++;
+    }
+    StunMessage msg;
+    size_t n = stun_usage_ice_conncheck_create(
+        s->probe[a], &msg, buf, cap, (const uint8_t *)username, strlen(username),
+        (const uint8_t *)pwd, strlen(pwd), false, false, priority, tie, NULL,
+        STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
+    if (n == 0) return FO_ETOOBIG;
+    stun_message_id(&msg, tx->id);
+    tx->agent = (uint16_t)a;
+    tx->open = true;
+    s->probe_open[a]++;
+    s->probes_open++;
+    return (int)n;
+}
+
+int fo_stun_probe_response(fo_stun_t *s, fo_stun_probe_t *tx, const uint8_t *buf, size_t len,
+                           const char *pwd)
+{
+    if (!tx->open) return FO_ENOTFOUND;
+    if (fo_stun_class(buf, len) != FO_STUN_RESPONSE) return FO_EINVAL;
+    StunMessage msg;
+    memset(&msg, 0, sizeof msg);
+    msg.buffer = (uint8_t *)buf;
+    msg.buffer_len = len;
+    StunTransactionId id;
+    stun_message_id(&msg, id);
+    if (memcmp(id, tx->id, sizeof id) != 0) return FO_ENOTFOUND;
+    fo_stun_vctx_t v = {.pwd = pwd};
+    StunValidationStatus st = stun_agent_validate(s->probe[tx->agent], &msg, buf, len, cli_validater_cb, &v);
+    /* libnice closes the transaction once a response authenticated (or is an error that needs
+     * no credentials): its SUCCESS and UNKNOWN_ATTRIBUTE outcomes. */
+    if (st != STUN_VALIDATION_SUCCESS && st != STUN_VALIDATION_UNKNOWN_ATTRIBUTE)
+        return st == STUN_VALIDATION_UNAUTHORIZED ? FO_EAUTH : FO_EINVAL;
+    probe_closed(s, tx);
+    if (st != STUN_VALIDATION_SUCCESS || stun_message_get_class(&msg) != STUN_RESPONSE || !msg.key)
+        return FO_EINVAL;
+    return 0;
+}
+
+void fo_stun_probe_forget(fo_stun_t *s, fo_stun_probe_t *tx)
+{
+    if (!tx->open) return;
+    stun_agent_forget_transaction(s->probe[tx->agent], tx->id);
+    probe_closed(s, tx);
+}
+
+size_t fo_stun_probes_open(const fo_stun_t *s) { return s->probes_open; }
 
 int fo_stun_build_request(fo_stun_t *s, uint8_t *buf, size_t cap, const char *username,
                           const char *pwd, uint32_t priority, uint64_t tie, bool nominate)

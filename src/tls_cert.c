@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,22 +74,45 @@ static int write_san(unsigned char *buf, size_t cap, unsigned char **start, cons
     return (int)len;
 }
 
-/* Writes `len` bytes to path via path.tmp + rename, so a reader never sees half a file. */
+/* Writes `len` bytes to path via a new temporary file beside it + rename, so a reader never
+ * sees half a file. The temporary name is fresh (path.tmp.<random>) and created with O_EXCL |
+ * O_NOFOLLOW: whatever already lies in the directory (a stale path.tmp, a symlink planted there)
+ * can neither receive the bytes nor decide the file's mode, which fchmod sets to `mode` whatever
+ * the umask. */
 static int write_atomic(const char *path, const unsigned char *buf, size_t len, mode_t mode,
                         char *err, size_t cap)
 {
     char tmp[600];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
-        if (err && cap) snprintf(err, cap, "%s: path too long", path);
-        return FO_EINVAL;
+    int fd = -1, e = 0;
+    for (int attempt = 0; attempt < 8 && fd < 0; attempt++) {
+        uint8_t rnd[8];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+            e = errno;
+            break;
+        }
+        if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0],
+                             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) >= sizeof tmp) {
+            if (err && cap) snprintf(err, cap, "%s: path too long", path);
+            return FO_EINVAL;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        e = fd < 0 ? errno : 0;
+        if (fd < 0 && e != EEXIST) break;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    bool ok = fd >= 0 && write(fd, buf, len) == (ssize_t)len;
-    ok = fd >= 0 && close(fd) == 0 && ok;
-    ok = ok && rename(tmp, path) == 0;
+    bool ok = fd >= 0 && fchmod(fd, mode) == 0;
+    for (size_t off = 0; ok && off < len;) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        off += ok ? (size_t)w : 0;
+    }
+    ok = ok && fsync(fd) == 0;
+    if (!ok && fd >= 0) e = errno;
+    if (fd >= 0 && close(fd) != 0 && ok) ok = false, e = errno;
+    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
     if (!ok) {
-        if (err && cap) snprintf(err, cap, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
+        if (err && cap) snprintf(err, cap, "cannot write %s: %s", path, strerror(e ? e : EIO));
+        if (fd >= 0) unlink(tmp); /* ours: created above */
         return FO_ESYS;
     }
     return 0;
@@ -235,4 +260,15 @@ int fo_tls_cert_ensure(const char *cert_path, const char *key_path, const char *
         FO_LOG(FO_LOG_INFO, "https", "self-signed certificate %s has expired: making a new one", cert_path);
     }
     return generate(cert_path, key_path, names, n, err, errcap);
+}
+
+bool fo_tls_cert_self_signed(const char *cert_path)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    bool self = mbedtls_x509_crt_parse_file(&crt, cert_path) == 0 &&
+                crt.issuer_raw.len == crt.subject_raw.len &&
+                memcmp(crt.issuer_raw.p, crt.subject_raw.p, crt.subject_raw.len) == 0;
+    mbedtls_x509_crt_free(&crt);
+    return self;
 }

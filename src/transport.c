@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* A peer's ICE/DTLS/SRTP path. State machine: NEW -(valid check)-> CHECKED -(DTLS done, keys
  * exported)-> CONNECTED -> CLOSED (close_notify, DTLS failure, consent or pending timeout).
+ * Where DTLS and media go is paths.c's: a confirmed address only. A ClientHello that arrives
+ * before any address is confirmed waits (one, the latest) and is handed to DTLS when one is, so
+ * no handshake flight goes to an unconfirmed address and no handshake work is done for one.
  * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. The client
  * role (relays) differs only in ICE: it sends the checks (ice_timer) and a valid response, not a
- * check, moves it to CHECKED; "last check" is then the last response. */
+ * check, holds and confirms the address and moves it to CHECKED; "last check" is then the last
+ * response. */
 #include "fanout/transport.h"
 
 #include <stdio.h>
@@ -23,10 +27,7 @@ struct fo_transport {
     void *user;
     char ctx[256];
     fo_transport_state_t state;
-    fo_addr_t addrs[FO_TRANSPORT_MAX_ADDRS];
-    size_t n_addrs;
-    int selected;            /* index into addrs we send to, -1 none */
-    bool nominated;          /* selected came from a USE-CANDIDATE check */
+    fo_paths_t *paths;       /* the peer's addresses and the one we send to */
     fo_dtls_t *dtls;
     bool peer_done;          /* told dtls that SRTP/SRTCP from the peer authenticated */
     fo_srtp_t *srtp;
@@ -35,6 +36,7 @@ struct fo_transport {
     fo_timer_t dtls_timer;
     fo_timer_t live_timer;
     fo_rate_t rate;          /* inbound packet-rate cap */
+    fo_rate_t check_rate;    /* ICE checks answered */
     fo_transport_stats_t stats;
     bool dtls_server;        /* we are the DTLS server (always, but for a client role's option) */
     fo_transport_client_t *cli; /* the client role's ICE; NULL for the server role */
@@ -43,6 +45,7 @@ struct fo_transport {
 
 struct reasm {
     fo_dtls_reasm_t st;
+    size_t held;             /* out[0..held) is a ClientHello waiting for a confirmed address */
     uint8_t out[FO_DTLS_REASM_MAX + 64];
 };
 
@@ -60,8 +63,9 @@ static void close_with(fo_transport_t *t, const char *reason)
 static void dtls_send_cb(void *user, const uint8_t *buf, size_t len)
 {
     fo_transport_t *t = user;
-    if (t->selected < 0) return;
-    fo_udp_send(t->env->udp, buf, len, &t->addrs[t->selected]);
+    const fo_addr_t *to = fo_paths_selected(t->paths);
+    if (!to) return; /* cannot happen: DTLS starts only once an address is confirmed */
+    fo_udp_send(t->env->udp, buf, len, to);
     t->stats.tx_packets++;
     t->stats.tx_bytes += len;
 }
@@ -72,6 +76,8 @@ static void dtls_timer_cb(void *user, int ms)
     if (ms < 0) fo_timer_stop(t->env->loop, &t->dtls_timer);
     else fo_timer_start(t->env->loop, &t->dtls_timer, (uint64_t)ms);
 }
+
+static void dtls_result_cb(void *user, int rc);
 
 static void dtls_timer_fired(fo_timer_t *timer)
 {
@@ -103,21 +109,55 @@ static void live_timer_fired(fo_timer_t *timer)
     fo_timer_start(t->env->loop, &t->live_timer, deadline - now);
 }
 
+static void on_dtls_input(fo_transport_t *t, const uint8_t *buf, size_t len);
+
+static void paths_address_cb(void *user, const fo_addr_t *addr, bool held)
+{
+    fo_transport_t *t = user;
+    /* A client's address is on the relay's own socket: nothing for the shared port's index. */
+    if (t->cbs.on_address && !t->cli) t->cbs.on_address(t->user, addr, held);
+}
+
+/* An address is confirmed and selected: a ClientHello that waited for it goes to DTLS now. */
+static void paths_selected_cb(void *user, const fo_addr_t *addr, bool first)
+{
+    fo_transport_t *t = user;
+    (void)addr;
+    if (!first || t->state != FO_TS_CHECKED || !t->reasm || !t->reasm->held) return;
+    size_t len = t->reasm->held;
+    t->reasm->held = 0;
+    on_dtls_input(t, t->reasm->out, len);
+    fo_udp_flush(t->env->udp);
+}
+
 static fo_transport_t *create(const fo_transport_env_t *env, const char *fp_alg, const char *fp,
-                              bool dtls_server, const fo_transport_cbs_t *cbs, void *user,
-                              const char *log_ctx)
+                              const fo_transport_ice_t *ice, const fo_transport_client_t *cli,
+                              const fo_transport_cbs_t *cbs, void *user, const char *log_ctx)
 {
     fo_transport_t *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->env = env;
     t->cbs = *cbs;
     t->user = user;
-    t->selected = -1;
-    t->dtls_server = dtls_server;
+    t->dtls_server = !cli || cli->dtls_server;
+    if (cli) { /* before the paths: they report addresses by whether this is set */
+        if (!(t->cli = malloc(sizeof *t->cli))) {
+            free(t);
+            return NULL;
+        }
+        *t->cli = *cli;
+    }
     snprintf(t->ctx, sizeof t->ctx, "%s", log_ctx ? log_ctx : "");
-    fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t};
-    t->dtls = fo_dtls_new(env->dtls, dtls_server ? FO_DTLS_SERVER : FO_DTLS_CLIENT, &io, fp_alg, fp);
-    if (!t->dtls) {
+    fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t,
+                       .result_cb = dtls_result_cb, .loop = env->loop};
+    fo_paths_cbs_t pcbs = {.on_address = paths_address_cb, .on_selected = paths_selected_cb};
+    t->dtls = fo_dtls_new(env->dtls, t->dtls_server ? FO_DTLS_SERVER : FO_DTLS_CLIENT, &io, fp_alg, fp);
+    t->paths = fo_paths_new(&env->paths, ice->local_ufrag, ice->remote_ufrag, ice->remote_pwd,
+                            &pcbs, t, t->ctx);
+    if (!t->dtls || !t->paths) {
+        fo_dtls_free(t->dtls);
+        fo_paths_free(t->paths);
+        free(t->cli);
         free(t);
         return NULL;
     }
@@ -130,10 +170,10 @@ static fo_transport_t *create(const fo_transport_env_t *env, const char *fp_alg,
 }
 
 fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
-                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
-                                 const char *log_ctx)
+                                 const char *fp, const fo_transport_ice_t *ice,
+                                 const fo_transport_cbs_t *cbs, void *user, const char *log_ctx)
 {
-    return create(env, fp_alg, fp, true, cbs, user, log_ctx);
+    return create(env, fp_alg, fp, ice, NULL, cbs, user, log_ctx);
 }
 
 void fo_transport_free(fo_transport_t *t)
@@ -144,6 +184,7 @@ void fo_transport_free(fo_transport_t *t)
     fo_timer_stop(t->env->loop, &t->ice_timer);
     free(t->cli);
     fo_dtls_free(t->dtls);
+    fo_paths_free(t->paths);
     if (t->worker) /* its worker frees it after the packets queued before (docs/workers.md) */
         fo_workers_release(t->env->workers, t->worker, t->srtp);
     else
@@ -152,57 +193,88 @@ void fo_transport_free(fo_transport_t *t)
     free(t);
 }
 
-void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nominated)
+void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_paths_check_t *c)
 {
-    if (t->state == FO_TS_CLOSED) return;
-    t->stats.last_check_ms = fo_loop_now(t->env->loop);
-    int idx = -1;
-    for (size_t i = 0; i < t->n_addrs; i++)
-        if (fo_addr_equal(&t->addrs[i], from)) idx = (int)i;
-    if (idx < 0) {
-        /* Remember a bounded set; the oldest non-selected one makes room. */
-        if (t->n_addrs == FO_TRANSPORT_MAX_ADDRS) {
-            int victim = t->selected == 0 ? 1 : 0;
-            /* the router must forget it before it is overwritten (issue 15, item 1) */
-            if (t->cbs.on_address) t->cbs.on_address(t->user, &t->addrs[victim], false);
-            t->addrs[victim] = *from;
-            idx = victim;
-        } else {
-            idx = (int)t->n_addrs++;
-            t->addrs[idx] = *from;
-        }
-        if (t->cbs.on_address) t->cbs.on_address(t->user, from, true);
+    if (t->state == FO_TS_CLOSED || t->cli) return; /* a client answers its checks itself */
+    uint64_t now = fo_loop_now(t->env->loop);
+    /* After validation (which needs the session's password), so only its holder can use up
+     * its budget: an on-path observer who saw the ufrag cannot starve consent. */
+    if (!fo_rate_allow(&t->check_rate, now, FO_TRANSPORT_CHECKS_PER_S)) {
+        t->stats.checks_limited++;
+        if (t->env->totals) t->env->totals->checks_limited++;
+        return;
+    }
+    t->stats.last_check_ms = now;
+    if (t->state != FO_TS_CONNECTED) { /* the checks of the connect phase: their timing matters */
         char a[64];
-        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check ok from %s%s", fo_addr_str(from, a, sizeof a),
-               nominated ? " (nominated)" : "");
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "ICE check from %s%s, %llu ms after the offer",
+               fo_addr_str(from, a, sizeof a), c->nominated ? " (USE-CANDIDATE)" : "",
+               (unsigned long long)(now - t->stats.created_ms));
     }
-    /* Follow the newest nominated address; before any nomination, the newest checked one. */
-    if (nominated || !t->nominated) {
-        if (t->selected != idx && t->selected >= 0 && nominated) {
-            char a[64];
-            FO_LOG(FO_LOG_INFO, t->ctx, "peer moved to %s", fo_addr_str(from, a, sizeof a));
-        }
-        t->selected = idx;
-        t->nominated = t->nominated || nominated;
-    }
+    fo_paths_on_check(t->paths, from, c);
     if (t->state == FO_TS_NEW) t->state = FO_TS_CHECKED;
+}
+
+static int client_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf, size_t len);
+
+int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
+                                  size_t len)
+{
+    if (t->state == FO_TS_CLOSED) return FO_ECLOSED;
+    /* A client sends no confirmation requests of paths.h's kind: its own checks confirm. */
+    if (t->cli) return client_response(t, from, buf, len);
+    return fo_paths_on_response(t->paths, from, buf, len);
+}
+
+static void dtls_result(fo_transport_t *t, int rc);
+
+/* After each of an offloaded handshake's jobs (include/fanout/dtls.h, "Offload"): its outcome,
+ * and its flight goes out now rather than after the next received batch. */
+static void dtls_result_cb(void *user, int rc)
+{
+    fo_transport_t *t = user;
+    if (rc != FO_EAGAIN && t->state != FO_TS_CLOSED) dtls_result(t, rc);
+    fo_udp_flush(t->env->udp);
 }
 
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
     if (t->state == FO_TS_CHECKED && t->dtls_server) {
+        /* Handshake datagrams are few: their timing is worth a debug line (connect time). */
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "DTLS in: %zu bytes, first record type %u, %llu ms after the offer",
+               len, buf[0], (unsigned long long)(fo_loop_now(t->env->loop) - t->stats.created_ms));
         /* mbedtls cannot take a fragmented ClientHello: put it together first. */
         if (!t->reasm && !(t->reasm = calloc(1, sizeof *t->reasm))) return;
         size_t n = 0;
         int r = fo_dtls_reasm_feed(&t->reasm->st, buf, len, t->reasm->out, sizeof t->reasm->out, &n);
         if (r == FO_EAGAIN || r < 0) return;
         if (r == FO_DTLS_REASM_DONE) {
+            FO_LOG(FO_LOG_DEBUG, t->ctx, "DTLS: fragmented ClientHello reassembled (%zu bytes)", n);
             buf = t->reasm->out;
             len = n;
         }
+        if (!fo_paths_selected(t->paths)) { /* nowhere to answer yet: keep the latest */
+            if (len > sizeof t->reasm->out) return;
+            if (buf != t->reasm->out) memcpy(t->reasm->out, buf, len);
+            t->reasm->held = len;
+            return;
+        }
+        t->reasm->held = 0;
     }
+    on_dtls_input(t, buf, len);
+}
+
+/* A DTLS datagram (a whole ClientHello while handshaking) for mbedtls. */
+static void on_dtls_input(fo_transport_t *t, const uint8_t *buf, size_t len)
+{
     int rc = fo_dtls_input(t->dtls, buf, len);
     if (rc == FO_EAGAIN || rc == FO_EINVAL) return; /* in progress / stray datagram dropped */
+    dtls_result(t, rc);
+}
+
+/* What the DTLS session said about a datagram (now, or later from its handshake job). */
+static void dtls_result(fo_transport_t *t, int rc)
+{
     if (rc == FO_ECLOSED) {
         close_with(t, "DTLS close_notify");
         return;
@@ -232,15 +304,18 @@ static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from)
 {
     if (t->state == FO_TS_CLOSED || t->state == FO_TS_NEW) return;
-    if (t->cli && !fo_addr_equal(from, &t->addrs[t->selected])) { /* its own socket: anyone */
+    if (t->cli && !fo_paths_is_confirmed(t->paths, from)) { /* its own socket: anyone's */
         t->stats.rx_dropped++;
         return;
     }
+    /* While connecting, what the peer sends funds retransmissions of our confirmation request
+     * (not on the media path: connected peers send from confirmed addresses). */
+    if (t->state == FO_TS_CHECKED) fo_paths_on_datagram(t->paths, from, len);
     /* Before any crypto, so a flood costs us a compare, not a decrypt. */
     if (!fo_rate_allow(&t->rate, fo_loop_now(t->env->loop), t->env->max_pps)) {
         t->stats.rx_dropped++;
         t->stats.rx_rate_dropped++;
-        if (t->env->rx_rate_dropped) (*t->env->rx_rate_dropped)++;
+        if (t->env->totals) t->env->totals->rx_rate_dropped++;
         return;
     }
     uint8_t b = buf[0];
@@ -276,13 +351,13 @@ fo_transport_state_t fo_transport_state(const fo_transport_t *t) { return t->sta
 
 const fo_addr_t *fo_transport_addr(const fo_transport_t *t)
 {
-    return t->selected >= 0 ? &t->addrs[t->selected] : NULL;
+    const fo_addr_t *a = fo_paths_selected(t->paths);
+    return a ? a : fo_paths_wanted(t->paths);
 }
 
 size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out)
 {
-    *out = t->addrs;
-    return t->n_addrs;
+    return fo_paths_addrs(t->paths, out);
 }
 
 uint8_t *fo_transport_slot(fo_transport_t *t, size_t *cap)
@@ -297,7 +372,7 @@ static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
     if (t->worker) {
         if (len + FO_SRTP_MAX_TRAILER > FO_UDP_BUF) return FO_ETOOBIG;
         int rc = fo_workers_commit(t->env->workers, t->worker, len, rtcp, t->srtp,
-                                   &t->addrs[t->selected]);
+                                   fo_paths_selected(t->paths));
         if (rc != 0) return rc;
         t->stats.tx_packets++;
         t->stats.tx_bytes += len + (rtcp ? 14 : 10); /* + SRTCP index and/or the 80-bit tag */
@@ -307,7 +382,7 @@ static int commit(fo_transport_t *t, uint8_t *slot, size_t len, bool rtcp)
     int rc = rtcp ? fo_srtp_protect_rtcp(t->srtp, slot, &n, FO_UDP_BUF)
                   : fo_srtp_protect(t->srtp, slot, &n, FO_UDP_BUF);
     if (rc != 0) return rc;
-    fo_udp_commit(t->env->udp, n, &t->addrs[t->selected]);
+    fo_udp_commit(t->env->udp, n, fo_paths_selected(t->paths));
     t->stats.tx_packets++;
     t->stats.tx_bytes += n;
     return 0;
@@ -358,8 +433,8 @@ static void send_check(fo_transport_t *t, const fo_addr_t *to)
     snprintf(user, sizeof user, "%s:%s", t->cli->remote_ufrag, t->cli->local_ufrag);
     /* host candidate priority for component 1 (RFC 8445 5.1.2.1): type preference 126 */
     uint32_t prio = (126u << 24) | (65535u << 8) | 255u;
-    int n = fo_stun_build_request(t->env->stun, buf, sizeof buf, user, t->cli->remote_pwd, prio,
-                                  t->cli->tie, true);
+    int n = fo_stun_build_request(t->env->paths.stun, buf, sizeof buf, user, t->cli->remote_pwd,
+                                  prio, t->cli->tie, true);
     if (n > 0) fo_udp_send(t->env->udp, buf, (size_t)n, to);
 }
 
@@ -367,11 +442,12 @@ static void ice_timer_fired(fo_timer_t *timer)
 {
     fo_transport_t *t = timer->user;
     if (t->state == FO_TS_CLOSED) return;
-    if (t->state == FO_TS_NEW) {
+    const fo_addr_t *sel = fo_paths_selected(t->paths);
+    if (!sel) {
         for (size_t i = 0; i < t->cli->n_cands; i++) send_check(t, &t->cli->cands[i]);
         fo_timer_start(t->env->loop, &t->ice_timer, CLIENT_CHECK_MS);
     } else {
-        send_check(t, &t->addrs[t->selected]); /* consent freshness */
+        send_check(t, sel); /* consent freshness */
         fo_timer_start(t->env->loop, &t->ice_timer, (uint64_t)t->cli->check_ms);
     }
     fo_udp_flush(t->env->udp);
@@ -382,14 +458,11 @@ fo_transport_t *fo_transport_new_client(const fo_transport_env_t *env, const cha
                                         const fo_transport_cbs_t *cbs, void *user,
                                         const char *log_ctx)
 {
-    if (!env->stun || cli->n_cands == 0 || cli->n_cands > FO_TRANSPORT_MAX_ADDRS) return NULL;
-    fo_transport_t *t = create(env, fp_alg, fp, cli->dtls_server, cbs, user, log_ctx);
+    if (!env->paths.stun || cli->n_cands == 0 || cli->n_cands > FO_TRANSPORT_MAX_ADDRS) return NULL;
+    fo_transport_ice_t ice = {.local_ufrag = cli->local_ufrag, .remote_ufrag = cli->remote_ufrag,
+                              .remote_pwd = cli->remote_pwd};
+    fo_transport_t *t = create(env, fp_alg, fp, &ice, cli, cbs, user, log_ctx);
     if (!t) return NULL;
-    if (!(t->cli = malloc(sizeof *t->cli))) {
-        fo_transport_free(t);
-        return NULL;
-    }
-    *t->cli = *cli;
     if (t->cli->check_ms <= 0) t->cli->check_ms = 1000;
     fo_timer_init(&t->ice_timer, ice_timer_fired, t);
     fo_timer_start(env->loop, &t->ice_timer, 0);
@@ -408,21 +481,28 @@ static const char *client_pwd_cb(void *user, const char *username, size_t len)
     return NULL;
 }
 
-/* A valid response from one of the remote's candidates: the first selects the path. */
-static void client_response(fo_transport_t *t, const fo_addr_t *from)
+/* A response to one of our checks: valid (integrity with the remote's password) and from one of
+ * the remote's candidates, the first proves and selects that address (paths.h: our own check
+ * succeeded, so it is held confirmed with no request of paths' kind); later ones, from that
+ * address only, keep consent. */
+static int client_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf, size_t len)
 {
+    if (fo_stun_check_response(t->env->paths.stun, buf, len, t->cli->remote_pwd, NULL) != 0) {
+        t->stats.rx_dropped++;
+        return FO_EAUTH;
+    }
+    const fo_addr_t *sel = fo_paths_selected(t->paths);
     bool known = false;
     for (size_t i = 0; i < t->cli->n_cands; i++) known |= fo_addr_equal(&t->cli->cands[i], from);
-    if (!known || (t->state != FO_TS_NEW && !fo_addr_equal(from, &t->addrs[t->selected]))) {
+    if (!known || (sel && !fo_addr_equal(from, sel))) {
         t->stats.rx_dropped++;
-        return;
+        return FO_ENOTFOUND;
     }
     t->stats.last_check_ms = fo_loop_now(t->env->loop);
-    if (t->state != FO_TS_NEW) return;
-    t->addrs[0] = *from;
-    t->n_addrs = 1;
-    t->selected = 0;
-    t->nominated = true;
+    if (sel) return 0;
+    fo_paths_check_t c = {.nominated = true, .confirmed = true, .len = len};
+    fo_paths_on_check(t->paths, from, &c);
+    if (!fo_paths_selected(t->paths)) return FO_ERR; /* cannot happen: it was just confirmed */
     t->state = FO_TS_CHECKED;
     char a[64];
     FO_LOG(FO_LOG_INFO, t->ctx, "ICE connected to %s in %llu ms", fo_addr_str(from, a, sizeof a),
@@ -433,22 +513,26 @@ static void client_response(fo_transport_t *t, const fo_addr_t *from)
         if (rc != 0 && rc != FO_EAGAIN) close_with(t, "DTLS handshake failed to start");
     }
     fo_udp_flush(t->env->udp);
+    return 0;
 }
 
 void fo_transport_on_stun(fo_transport_t *t, const uint8_t *buf, size_t len, const fo_addr_t *from)
 {
     if (!t->cli || t->state == FO_TS_CLOSED) return;
-    if (fo_stun_is_response(buf, len)) {
-        if (fo_stun_check_response(t->env->stun, buf, len, t->cli->remote_pwd, NULL) == 0)
-            client_response(t, from);
-        else
-            t->stats.rx_dropped++;
+    fo_stun_class_t cls = fo_stun_class(buf, len);
+    if (cls == FO_STUN_RESPONSE) {
+        (void)fo_transport_on_stun_response(t, from, buf, len);
+        return;
+    }
+    if (cls != FO_STUN_REQUEST ||
+        !fo_rate_allow(&t->check_rate, fo_loop_now(t->env->loop), FO_TRANSPORT_CHECKS_PER_S)) {
+        t->stats.rx_dropped++;
         return;
     }
     uint8_t reply[512];
     size_t rlen = sizeof reply;
-    int rc = fo_stun_answer_controlling(t->env->stun, buf, len, &from->u.sa, from->len, client_pwd_cb,
-                                        t, t->cli->tie, reply, &rlen);
+    int rc = fo_stun_answer_controlling(t->env->paths.stun, t->cli->tie, buf, len, &from->u.sa,
+                                        from->len, client_pwd_cb, t, reply, &rlen);
     if (rc == 0 || rlen > 0) {
         fo_udp_send(t->env->udp, reply, rlen, from);
         fo_udp_flush(t->env->udp);

@@ -117,13 +117,20 @@ int fo_twcc_build(fo_twcc_t *t, uint32_t sender_ssrc, uint32_t media_ssrc, uint8
     return (int)total;
 }
 
+int fo_twcc_count(const uint8_t *fci, size_t len)
+{
+    if (len < 8) return FO_EINVAL;
+    return fci[2] << 8 | fci[3];
+}
+
 int fo_twcc_parse(const uint8_t *fci, size_t len, uint16_t *base_seq, uint16_t *count,
                   int32_t *ref_time_64ms, uint8_t *fb_count, bool *received, int32_t *delta_us,
                   size_t max)
 {
-    if (len < 8) return FO_EINVAL;
+    int claimed = fo_twcc_count(fci, len);
+    if (claimed < 0) return FO_EINVAL;
     *base_seq = (uint16_t)(fci[0] << 8 | fci[1]);
-    *count = (uint16_t)(fci[2] << 8 | fci[3]);
+    *count = (uint16_t)claimed;
     uint32_t rt = (uint32_t)fci[4] << 16 | (uint32_t)fci[5] << 8 | fci[6];
     *ref_time_64ms = (int32_t)(rt << 8) >> 8;
     *fb_count = fci[7];

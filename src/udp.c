@@ -27,6 +27,9 @@ struct fo_udp {
     struct mmsghdr rmsg[FO_UDP_BATCH];
     struct iovec riov[FO_UDP_BATCH];
     fo_addr_t raddr[FO_UDP_BATCH];
+    uint8_t rctl[FO_UDP_BATCH][FO_UDP_CTL_LEN];
+    uint8_t sctl[FO_UDP_BATCH][FO_UDP_CTL_LEN];
+    bool pktinfo; /* bound to 0.0.0.0: datagrams carry their destination (IP_PKTINFO) */
     /* send */
     uint8_t sbuf[FO_UDP_BATCH][FO_UDP_BUF];
     struct mmsghdr smsg[FO_UDP_BATCH];
@@ -79,6 +82,35 @@ const char *fo_addr_str(const fo_addr_t *a, char *buf, size_t cap)
     return buf;
 }
 
+/* The address a received IPv4 datagram was sent to, from its IP_PKTINFO. */
+static void read_local(struct msghdr *h, fo_addr_t *from)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c))
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            from->local = pi.ipi_addr;
+        }
+}
+
+void fo_udp_set_source(struct msghdr *h, const fo_addr_t *to, uint8_t *ctl)
+{
+    if (!to->local.s_addr || to->u.sa.sa_family != AF_INET) {
+        h->msg_control = NULL;
+        h->msg_controllen = 0;
+        return;
+    }
+    memset(ctl, 0, FO_UDP_CTL_LEN);
+    h->msg_control = ctl;
+    h->msg_controllen = FO_UDP_CTL_LEN;
+    struct cmsghdr *c = CMSG_FIRSTHDR(h);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+    struct in_pktinfo pi = {.ipi_spec_dst = to->local};
+    memcpy(CMSG_DATA(c), &pi, sizeof pi);
+}
+
 static void udp_readable(fo_io_t *io, uint32_t events)
 {
     fo_udp_t *u = io->user;
@@ -89,7 +121,9 @@ static void udp_readable(fo_io_t *io, uint32_t events)
             u->rmsg[i].msg_hdr = (struct msghdr){.msg_name = &u->raddr[i].u,
                                                  .msg_namelen = sizeof u->raddr[i].u,
                                                  .msg_iov = &u->riov[i],
-                                                 .msg_iovlen = 1};
+                                                 .msg_iovlen = 1,
+                                                 .msg_control = u->pktinfo ? u->rctl[i] : NULL,
+                                                 .msg_controllen = u->pktinfo ? FO_UDP_CTL_LEN : 0};
         }
         int n = recvmmsg(u->io.fd, u->rmsg, FO_UDP_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) break;
@@ -102,6 +136,8 @@ static void udp_readable(fo_io_t *io, uint32_t events)
             u->stats.rx_packets++;
             u->stats.rx_bytes += len;
             u->raddr[i].len = u->rmsg[i].msg_hdr.msg_namelen;
+            u->raddr[i].local.s_addr = 0;
+            if (u->pktinfo) read_local(&u->rmsg[i].msg_hdr, &u->raddr[i]);
             u->cb(u->user, u->rbuf[i], len, FO_UDP_BUF, &u->raddr[i]);
         }
         fo_udp_flush(u);
@@ -140,6 +176,10 @@ fo_udp_t *fo_udp_new(fo_loop_t *loop, const char *addr, int port, fo_udp_recv_cb
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
     if (bind(fd, &a.u.sa, a.len) != 0) goto fail;
+    if (a.u.sa.sa_family == AF_INET && a.u.in.sin_addr.s_addr == htonl(INADDR_ANY)) {
+        int on = 1;
+        u->pktinfo = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof on) == 0;
+    }
     struct sockaddr_storage bound;
     socklen_t blen = sizeof bound;
     getsockname(fd, (struct sockaddr *)&bound, &blen);
@@ -182,6 +222,7 @@ void fo_udp_commit(fo_udp_t *u, size_t len, const fo_addr_t *to)
                                          .msg_namelen = to->len,
                                          .msg_iov = &u->siov[i],
                                          .msg_iovlen = 1};
+    fo_udp_set_source(&u->smsg[i].msg_hdr, to, u->sctl[i]);
     u->sn++;
     u->stats.tx_bytes += len;
 }

@@ -62,45 +62,44 @@ static void text(fo_http_resp_t *resp, int status, const char *fmt, ...)
     resp->body_len = resp->body ? (size_t)n : 0;
 }
 
-void fo_whip_offer(fo_router_t *r, fo_role_t role, const char *key, const fo_http_req_t *req,
-                   fo_http_resp_t *resp)
+int fo_whip_check_offer(fo_role_t role, const fo_http_req_t *req, fo_http_resp_t *resp)
 {
     const char *what = role == FO_ROLE_PUBLISH ? "WHIP" : "WHEP";
     if (req->body_too_large) {
         text(resp, 413, "%s: offer too large", what);
-        return;
+        return FO_ETOOBIG;
     }
     if (!fo_whip_is_sdp(req->content_type)) {
         text(resp, 415, "%s: the offer must be Content-Type: application/sdp (got \"%s\")", what,
              req->content_type);
-        return;
+        return FO_EINVAL;
     }
     if (req->body_len == 0) {
         text(resp, 400, "%s: empty body, expected an SDP offer", what);
+        return FO_EINVAL;
+    }
+    return 0;
+}
+
+void fo_whip_answer(fo_router_t *r, fo_role_t role, const char *key, const char *layer,
+                    fo_offer_result_t *res, fo_http_resp_t *resp)
+{
+    const char *what = role == FO_ROLE_PUBLISH ? "WHIP" : "WHEP";
+    if (res->http_status != 200) {
+        FO_LOG(FO_LOG_INFO, key, "%s refused: %s", what, res->msg);
+        text(resp, res->http_status, "%s: %s", what, res->msg);
+        fo_api_retry_after(resp, res->retry_after_s);
         return;
     }
-    char cand[80] = "";
-    if (fo_url_query_get(req->query, "eip", cand, sizeof cand) < 0 &&
-        fo_url_query_get(req->query, "candidate", cand, sizeof cand) < 0)
-        cand[0] = '\0';
-    fo_offer_result_t res;
-    fo_router_offer_from(r, role, key, req->body, req->body_len, cand, req->remote_ip, &res);
-    if (res.http_status != 200) {
-        FO_LOG(FO_LOG_INFO, key, "%s refused: %s", what, res.msg);
-        text(resp, res.http_status, "%s: %s", what, res.msg);
-        free(res.answer);
-        return;
-    }
-    FO_LOG(FO_LOG_INFO, res.session_id, "%s session for %s", what, key);
-    char layer[16];
-    if (role == FO_ROLE_PLAY && fo_url_query_get(req->query, "layer", layer, sizeof layer) >= 0)
-        fo_api_set_layer(r, res.session_id, layer);
+    FO_LOG(FO_LOG_INFO, res->session_id, "%s session for %s", what, key);
+    if (role == FO_ROLE_PLAY && layer && *layer) fo_api_set_layer(r, res->session_id, layer);
     resp->status = 201;
     snprintf(resp->content_type, sizeof resp->content_type, "application/sdp");
-    snprintf(resp->location, sizeof resp->location, FO_WHIP_RESOURCE_PREFIX "%s", res.session_id);
-    snprintf(resp->headers, sizeof resp->headers, "ETag: \"%s\"\r\n", res.session_id);
-    resp->body = res.answer;
-    resp->body_len = strlen(res.answer);
+    snprintf(resp->location, sizeof resp->location, FO_WHIP_RESOURCE_PREFIX "%s", res->session_id);
+    snprintf(resp->headers, sizeof resp->headers, "ETag: \"%s\"\r\n", res->session_id);
+    resp->body = res->answer;
+    resp->body_len = strlen(res->answer);
+    res->answer = NULL;
 }
 
 void fo_whip_delete(fo_router_t *r, const char *id, fo_http_resp_t *resp)

@@ -53,6 +53,7 @@ typedef struct {
     /* worker thread only */
     alignas(64) struct mmsghdr msg[FO_UDP_BATCH];
     struct iovec iov[FO_UDP_BATCH];
+    uint8_t ctl[FO_UDP_BATCH][FO_UDP_CTL_LEN];
 } worker_t;
 
 struct fo_workers {
@@ -95,6 +96,7 @@ static void work(worker_t *q, uint32_t tail, uint32_t n)
                                             .msg_namelen = s->to.len,
                                             .msg_iov = &q->iov[m],
                                             .msg_iovlen = 1};
+        fo_udp_set_source(&q->msg[m].msg_hdr, &s->to, q->ctl[m]);
         m++;
     }
     if (m) send_batch(q, m);
@@ -174,7 +176,7 @@ fo_workers_t *fo_workers_new(int n, int fd)
         if (pthread_create(&q->thread, NULL, worker_main, q) != 0) goto fail;
         q->started = true;
     }
-    FO_LOG(FO_LOG_INFO, NULL, "%d send workers besides the media thread", n - 1);
+    FO_LOG(FO_LOG_DEBUG, NULL, "send threads: the media thread and %d worker%s", n - 1, n == 2 ? "" : "s");
     return w;
 fail:
     FO_LOG(FO_LOG_ERROR, NULL, "cannot start %d send workers", n - 1);

@@ -18,10 +18,20 @@
  * ICE-lite and complete, so the offer is sent at once (no trickle) and no STUN/TURN
  * servers are configured (iceServers: []).
  *
+ * What the audience sees (play sessions): once answered, the session asks the server for the
+ * stream's state (GET /rtc/v1/streams/{app}/{stream}, status.c) whenever no media arrives, so
+ * state.phase says 'waiting' (nobody publishes it yet), 'starting', 'playing', 'ended' (the
+ * publisher left: it resumes by itself within rtc.publisher_grace) or 'stalled'. A publisher
+ * session polls the same status every few seconds for its audience (session.audience.players).
+ * A session that can no longer carry media calls opts.onlost(session, why) once: the server
+ * ended it (DTLS close_notify while it still answers), the server does not answer, or ICE/DTLS
+ * failed. The pages decide what to do (player.js retries with backoff; publisher.js stops).
+ *
  * Test hooks: the pages set window.fanout = session, which exposes
  *   pc, state (plain object: phase, pc/ice/dtls/signaling states, sessionid, ...),
  *   stats() (last per-second summary), firstFrameMs (play request -> first decoded
- *   video frame), error (message string or null), snapshot() (all of it, JSON-safe).
+ *   video frame), error (message string or null), audience ({state, players} from the
+ *   server), lost (why the session ended, or null), snapshot() (all of it, JSON-safe).
  */
 (function (global) {
   'use strict';
@@ -77,10 +87,8 @@
    * query parameters (e.g. eip). `api` may be a base (http://host:port) or any fanout API URL.
    */
   function buildWhipUrl(kind, streamUrl, api) {
-    const origin = (global.location && /^https?:/.test(global.location.protocol)) ? global.location.origin : 'http://localhost:1985';
-    const base = api ? new URL(api, origin).origin : origin;
     const parsed = parseStreamUrl(streamUrl);
-    const u = new URL(base + '/rtc/v1/' + (kind === 'publish' ? 'whip' : 'whep') + '/');
+    const u = new URL(apiOrigin(api) + '/rtc/v1/' + (kind === 'publish' ? 'whip' : 'whep') + '/');
     u.searchParams.set('app', parsed.app);
     u.searchParams.set('stream', parsed.stream);
     for (const [k, v] of parsed.query) {
@@ -88,6 +96,90 @@
       u.searchParams.append(k, v);
     }
     return u.toString();
+  }
+
+  /**
+   * Where signaling for `api` (as given to buildApiUrl/buildWhipUrl) goes: { origin, own,
+   * foreign }. foreign: not the page's own origin, i.e. another server than the one that served
+   * the page. The publisher page does not send the camera there unless the user confirms.
+   */
+  function apiTarget(api) {
+    const own = (global.location && /^https?:/.test(global.location.protocol)) ? global.location.origin : 'http://localhost:1985';
+    let origin = own;
+    if (api) {
+      try { origin = new URL(api, own).origin; } catch (e) { origin = String(api); }
+    }
+    return { origin: origin, own: own, foreign: origin !== own };
+  }
+
+  /** The origin the API is on: `api`'s origin when given, else the page's. */
+  function apiOrigin(api) {
+    const origin = (global.location && /^https?:/.test(global.location.protocol)) ? global.location.origin : 'http://localhost:1985';
+    return api ? new URL(api, origin).origin : origin;
+  }
+
+  /**
+   * The stream's public status URL: <api origin>/rtc/v1/streams/<app>/<stream>, with the stream
+   * URL's ?token= (when auth.secret is set, a play or publish token for the stream may ask).
+   */
+  function statusUrl(streamUrl, api) {
+    const p = parseStreamUrl(streamUrl);
+    const path = p.key.split('/').map(encodeURIComponent).join('/');
+    const u = new URL(apiOrigin(api) + '/rtc/v1/streams/' + path);
+    if (p.query.get('token')) u.searchParams.set('token', p.query.get('token'));
+    return u.toString();
+  }
+
+  /**
+   * GET a small JSON status answer with a timeout. Resolves {ok: true, json} or {ok: false,
+   * unreachable: true} (no answer: the server is down or the network is) or {ok: false, status,
+   * msg} (an HTTP error, e.g. 401 when the list is private).
+   */
+  async function getJson(url, timeoutMs) {
+    const ctl = typeof AbortController !== 'undefined' ? new AbortController() : null;
+    const timer = ctl ? setTimeout(() => ctl.abort(), timeoutMs || 4000) : null;
+    try {
+      const res = await fetch(url, { cache: 'no-store', signal: ctl ? ctl.signal : undefined });
+      let j = null;
+      try { j = await res.json(); } catch (e) { /* not JSON */ }
+      if (res.ok && j && j.code === 0) return { ok: true, json: j };
+      return { ok: false, status: res.status, msg: (j && j.msg) || ('HTTP ' + res.status) };
+    } catch (e) {
+      return { ok: false, unreachable: true, msg: e.name === 'AbortError' ? 'no answer in time' : e.message };
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  /**
+   * getUserMedia's failures in plain words, with what to do. `httpsUrl`: this page on the
+   * server's HTTPS port, when known (the fix for an insecure page).
+   */
+  function cameraError(e, httpsUrl) {
+    const name = (e && e.name) || '';
+    const raw = e && e.message ? ' (' + (name ? name + ': ' : '') + e.message + ')' : '';
+    let msg;
+    if (name === 'InsecureContext') {
+      msg = 'The browser offers the camera only to secure pages (https:// or http://localhost), and this page is ' +
+        (global.location ? global.location.origin : 'not one') + '. ' +
+        (httpsUrl ? 'Open the https:// page instead (its certificate may be self-signed: accept the warning once):'
+          : 'Open this page over https:// (the server\'s https.port), or on the server machine as http://localhost.');
+      return new FanoutError(msg, { advice: true, link: httpsUrl || null });
+    }
+    if (name === 'NotAllowedError' || name === 'SecurityError' || name === 'PermissionDeniedError') {
+      msg = /system/i.test(raw)
+        ? 'Your operating system does not let the browser use the camera or microphone: allow the browser in the system\'s privacy settings (Camera, Microphone), then press Publish again.'
+        : 'The browser was not allowed to use the camera and microphone. Allow them for this site (click the camera icon in the address bar, or the site settings), then press Publish again.';
+    } else if (name === 'NotFoundError' || name === 'DevicesNotFoundError') {
+      msg = 'No camera or microphone was found. Plug one in (or turn it on in the system settings), then press Publish again.';
+    } else if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError') {
+      msg = 'The camera or microphone could not be started: another application or tab is probably using it. Close it, then press Publish again.';
+    } else if (name === 'OverconstrainedError') {
+      msg = 'The camera cannot give the picture asked for. Try another camera, then press Publish again.';
+    } else {
+      msg = 'The camera and microphone could not be opened.';
+    }
+    return new FanoutError(msg + raw, { advice: true });
   }
 
   function randomId(n) {
@@ -145,6 +237,13 @@
       this._prev = null;
       this._timers = [];
       this._closed = false;
+      this.audience = { state: null, players: null, at: null };
+      this.phaseAt = {};        // phase -> when it was last entered (Date.now()), for tests
+      this.lost = null;
+      this.flowing = false;     // media packets arrived during the last stats second
+      this._statusAt = 0;       // when the status was last asked for (performance.now())
+      this._unanswered = 0;     // status requests in a row that got no answer
+      this._disconnectedAt = null;
     }
 
     _note(what) {
@@ -158,6 +257,7 @@
 
     _fail(e) {
       this.error = (e && e.message) ? e.message : String(e);
+      this.errorLink = (e && e.link) || null;
       this.state.phase = 'failed';
       this._note('error: ' + this.error);
       return e;
@@ -180,8 +280,18 @@
           this.state.connectedMs = Math.round(performance.now() - this._t0);
           if (this.state.phase === 'negotiating') this.state.phase = 'connected';
         }
-        if ((this.state.pc === 'failed' || this.state.ice === 'failed') && this.state.phase !== 'failed' && !this._closed) {
-          this._fail(new FanoutError('connection failed (pc ' + this.state.pc + ', ice ' + this.state.ice + ', dtls ' + this.state.dtls + ')'));
+        if (this.state.pc === 'failed' || this.state.ice === 'failed') {
+          this._lose('connection failed (pc ' + this.state.pc + ', ice ' + this.state.ice + ', dtls ' + this.state.dtls + ')');
+        } else if (this.state.ice === 'disconnected') {
+          // consent checks unanswered: lost if it lasts (a short blip recovers by itself)
+          if (this._disconnectedAt == null) {
+            this._disconnectedAt = performance.now();
+            this._timers.push(setTimeout(() => {
+              if (this.pc === pc && pc.iceConnectionState === 'disconnected') this._lose('the server stopped answering (ICE disconnected)');
+            }, 4000));
+          }
+        } else {
+          this._disconnectedAt = null;
         }
         this._changed();
       };
@@ -198,7 +308,12 @@
       const tr = pc.getTransceivers().find((t) => (t.sender && t.sender.transport) || (t.receiver && t.receiver.transport));
       const dtls = tr && ((tr.sender && tr.sender.transport) || tr.receiver.transport);
       if (!dtls) return;
-      const upd = () => { this.state.dtls = dtls.state; this._note('dtls ' + dtls.state); };
+      const upd = () => {
+        this.state.dtls = dtls.state;
+        this._note('dtls ' + dtls.state);
+        if (dtls.state === 'closed') this._lose('the server ended the session (DTLS close_notify)', true);
+        else if (dtls.state === 'failed') this._lose('DTLS failed');
+      };
       dtls.addEventListener('statechange', upd);
       this.state.dtls = dtls.state;
     }
@@ -220,7 +335,7 @@
         res = await fetch(api, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
         text = await res.text();
       } catch (e) {
-        throw new FanoutError('signaling request to ' + api + ' failed: ' + e.message);
+        throw new FanoutError('cannot reach the server: ' + e.message + ' (' + api + ')', { unreachable: true });
       }
       this.state.httpStatus = res.status;
       let j = null;
@@ -230,7 +345,7 @@
       }
       if (!res.ok || j.code !== 0) {
         throw new FanoutError((j.msg || j.message || 'request refused') + ' (code ' + j.code + ', HTTP ' + res.status + ')',
-          { status: res.status, code: j.code });
+          { status: res.status, code: j.code, retryAfter: Number(res.headers.get('Retry-After')) || null });
       }
       if (typeof j.sdp !== 'string' || !j.sdp) throw new FanoutError('answer has no sdp (HTTP ' + res.status + ')');
       this.state.answerMs = Math.round(performance.now() - this._t0);
@@ -246,6 +361,7 @@
       }
       this._watchDtls();
       this._startStats();
+      this._watchAudience();
       return j;
     }
 
@@ -262,11 +378,12 @@
         res = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: sdp });
         text = await res.text();
       } catch (e) {
-        throw new FanoutError('WHIP/WHEP request to ' + url + ' failed: ' + e.message);
+        throw new FanoutError('cannot reach the server: ' + e.message + ' (' + url + ')', { unreachable: true });
       }
       this.state.httpStatus = res.status;
       if (res.status !== 201) {
-        throw new FanoutError(String(text || 'request refused').trim() + ' (HTTP ' + res.status + ')', { status: res.status });
+        throw new FanoutError(String(text || 'request refused').trim() + ' (HTTP ' + res.status + ')',
+          { status: res.status, retryAfter: Number(res.headers.get('Retry-After')) || null });
       }
       const loc = res.headers.get('Location');
       if (!loc) throw new FanoutError('WHIP/WHEP answer has no Location header');
@@ -284,6 +401,7 @@
       }
       this._watchDtls();
       this._startStats();
+      this._watchAudience();
       return { sessionid: this.state.sessionid, sdp: text };
     }
 
@@ -296,17 +414,21 @@
         parseStreamUrl(streamUrl);
         if (!stream) {
           if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-            throw new FanoutError('getUserMedia is not available (a secure context — https or localhost — is needed)');
+            throw cameraError({ name: 'InsecureContext' }, this.opts.httpsUrl);
           }
           this.state.phase = 'getUserMedia';
           this._changed();
           // Simulcast wants a picture big enough for three layers (browsers drop layers below
           // ~960x540): 1280x720 gives 320x180, 640x360 and 1280x720.
           const big = !!this.opts.simulcast;
-          stream = await navigator.mediaDevices.getUserMedia({
-            audio: true,
-            video: { width: { ideal: big ? 1280 : 640 }, height: { ideal: big ? 720 : 480 }, frameRate: { ideal: 30 } },
-          });
+          try {
+            stream = await navigator.mediaDevices.getUserMedia({
+              audio: true,
+              video: { width: { ideal: big ? 1280 : 640 }, height: { ideal: big ? 720 : 480 }, frameRate: { ideal: 30 } },
+            });
+          } catch (e) {
+            throw cameraError(e, this.opts.httpsUrl);
+          }
         }
         this.localStream = stream;
         const pc = this._newPc();
@@ -342,6 +464,8 @@
         pc.addEventListener('track', (ev) => {
           this.remoteStream.addTrack(ev.track);
           this._note('track ' + ev.track.kind);
+          // Firefox mutes a track on the server's RTCP BYE (the publisher left): ask at once
+          ev.track.addEventListener('mute', () => { this._note(ev.track.kind + ' muted'); this._checkAudience(true); });
           if (this.opts.ontrack) this.opts.ontrack(ev, this);
         });
         pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -365,6 +489,8 @@
             if (s.type === 'inbound-rtp' && (s.kind || s.mediaType) === 'video' && s.framesDecoded > 0 && this.firstFrameMs == null) {
               this.firstFrameMs = Math.round(performance.now() - this._t0);
               this.state.phase = 'playing';
+              this.phaseAt.playing = Date.now();
+              this.everPlayed = true;
               this._note('first frame decoded at ' + this.firstFrameMs + 'ms');
             }
           });
@@ -374,13 +500,104 @@
       this._timers.push(setTimeout(tick, 50));
     }
 
+    /**
+     * getStats every second, every half second for players: a player notices within about a
+     * second that media stopped (a live stream carries 25 audio packets per half second) and
+     * then asks the server why.
+     */
     _startStats() {
+      const every = this.kind === 'play' ? 500 : 1000;
       const poll = async () => {
-        if (this._closed) return;
+        if (this._closed || this.lost) return;
         try { await this.refreshStats(); } catch (e) { /* ignore */ }
-        this._timers.push(setTimeout(poll, 1000));
+        this._timers.push(setTimeout(poll, every));
       };
       poll();
+    }
+
+    /**
+     * Marks the session lost (once): `why` for the log and the page. `closedByServer`: the server
+     * sent close_notify; if it still answers, it ended this session on purpose (a kick, a WHEP
+     * DELETE, the grace period after the publisher left), which the page reports instead of
+     * retrying blindly. Stops the timers; the page closes the session.
+     */
+    _lose(why, closedByServer) {
+      if (this.lost || this._closed) return;
+      this.lost = why;
+      this.lostByServer = !!closedByServer;
+      this._note('lost: ' + why);
+      this._timers.forEach(clearTimeout);
+      this._timers = [];
+      if (this.opts.onlost) try { this.opts.onlost(this, why); } catch (e) { console.error(e); }
+      this._changed();
+    }
+
+    /** Asks the server for the stream's state now and then: see _checkAudience. */
+    _watchAudience() {
+      if (this.kind === 'play') { this._checkAudience(true); return; }
+      const poll = async () => {
+        if (this._closed || this.lost) return;
+        await this._checkAudience(true);
+        this._timers.push(setTimeout(poll, 3000));
+      };
+      this._timers.push(setTimeout(poll, 500));
+    }
+
+    /**
+     * GET the stream's status (at most once a second, every 5 s once it is not live, unless
+     * `now`) into this.audience. Two requests in a row without an answer mean the server is
+     * gone: the session is lost.
+     */
+    async _checkAudience(now) {
+      const t = performance.now();
+      // once the stream is known not to be live, media arriving says when it is: ask less often
+      const every = /^(waiting|starting|ended|stalled)$/.test(this.audience.state) ? 5000 : 1000;
+      if (this._closed || this.lost || !this.state.streamurl || (!now && t - this._statusAt < every) || this._asking) return;
+      this._asking = true;
+      this._statusAt = t;
+      let r;
+      try { r = await getJson(statusUrl(this.state.streamurl, this.opts.api), 3000); } finally { this._asking = false; }
+      if (this._closed || this.lost) return;
+      if (r.unreachable) {
+        this._unanswered++;
+        this._note('status: no answer (' + r.msg + ')');
+        if (this._unanswered >= 2) this._lose('the server does not answer (' + r.msg + ')');
+        else this._timers.push(setTimeout(() => this._checkAudience(true), 1000));
+        return;
+      }
+      this._unanswered = 0;
+      if (!r.ok) return; // e.g. 401: no status for us; the media itself still tells
+      const prevState = this.audience.state;
+      this.audience = { state: r.json.state, players: r.json.players, at: Date.now() };
+      if (prevState !== r.json.state) this._note('stream ' + r.json.state + ', ' + r.json.players + ' watching');
+      if (this.kind === 'play') this._updatePlayPhase();
+      this._changed();
+    }
+
+    /**
+     * A player's phase from what arrives and what the server says: media flowing and decoded is
+     * 'playing'; otherwise the stream's state decides ('waiting', 'starting', 'ended',
+     * 'stalled'), asked for again each second while nothing arrives.
+     */
+    _updatePlayPhase() {
+      if (this._closed || this.lost || this.state.phase === 'failed') return;
+      if (!/^(negotiating|connected|waiting|starting|playing|ended|stalled)$/.test(this.state.phase)) return;
+      let phase = this.state.phase;
+      if (this.flowing && this.firstFrameMs != null) {
+        phase = 'playing';
+        this.everPlayed = true;
+      } else {
+        if (!this.flowing) this._checkAudience(false);
+        const a = this.audience.state;
+        if (a === 'ended' || a === 'stalled') phase = 'ended';
+        else if (a === 'waiting' || a === 'starting') phase = (this.everPlayed || this.opts.endedBefore) ? 'ended' : 'waiting';
+        else if (a === 'live') phase = this.everPlayed ? 'stalled' : 'starting';
+      }
+      if (phase !== this.state.phase) {
+        this.state.phase = phase;
+        this.phaseAt[phase] = Date.now();
+        this._note('phase ' + phase);
+      }
     }
 
     /** Read getStats once and compute a per-second summary (rates from the previous read). */
@@ -471,8 +688,12 @@
         if (l) out.local = (l.address || l.ip) + ':' + l.port + '/' + l.protocol;
         if (r) out.remote = (r.address || r.ip) + ':' + r.port + '/' + r.protocol;
       }
+      const count = (c) => (c ? (this.kind === 'publish' ? c.packetsSent : c.packetsReceived) || 0 : 0);
+      this.flowing = !!prev && count(cur.audio) + count(cur.video) > count(prev.audio) + count(prev.video);
       this._prev = { t: now, audio: cur.audio && Object.assign({}, cur.audio), video: cur.video && Object.assign({}, cur.video) };
       this._stats = out;
+      if (this.kind === 'play') this._updatePlayPhase();
+      else if (this.flowing && this.state.pc === 'connected' && /^(negotiating|connected)$/.test(this.state.phase)) this.state.phase = 'live';
       if (this.opts.onstats) try { this.opts.onstats(this); } catch (e) { console.error(e); }
       return out;
     }
@@ -483,7 +704,8 @@
     /** Everything a test wants to see, JSON-safe. */
     snapshot() {
       const st = Object.assign({}, this.state);
-      return { state: st, stats: this._stats, firstFrameMs: this.firstFrameMs, error: this.error, log: this.log.slice(-40) };
+      return { state: st, stats: this._stats, firstFrameMs: this.firstFrameMs, error: this.error, audience: this.audience,
+        lost: this.lost, phaseAt: this.phaseAt, log: this.log.slice(-40) };
     }
 
     close() {
@@ -502,75 +724,10 @@
     }
   }
 
-  /* ---------- page helpers shared by publisher.html and player.html ---------- */
-
-  function pageParams() {
-    const q = new URLSearchParams(global.location.search);
-    const host = global.location.hostname || 'localhost';
-    return {
-      url: q.get('url') || ('webrtc://' + host + DEFAULT_APP_STREAM),
-      api: q.get('api') || '',
-      codec: q.get('codec') || '',
-      bundlePolicy: q.get('bundle') || '',
-      proto: /^(whip|whep)$/i.test(q.get('proto') || '') ? 'whip' : '',
-      autostart: /^(1|true|yes)$/i.test(q.get('autostart') || ''),
-      simulcast: /^(1|true|yes)$/i.test(q.get('simulcast') || ''),
-    };
-  }
-
-  function fmt(v, unit) { return v == null || Number.isNaN(v) ? '–' : (v + (unit || '')); }
-
-  /** Render a session's state and stats into the page's status/stats tables. */
-  function render(session, els) {
-    const st = session.state;
-    const set = (id, text, cls) => {
-      const e = els[id];
-      if (!e) return;
-      e.textContent = text;
-      if (cls !== undefined) e.className = cls;
-    };
-    const good = (v) => (v === 'connected' || v === 'completed' ? 'ok' : (v === 'failed' || v === 'closed' ? 'bad' : 'wait'));
-    set('phase', st.phase, st.phase === 'failed' ? 'bad' : (/connected|playing/.test(st.phase) ? 'ok' : 'wait'));
-    set('pcState', st.pc, good(st.pc));
-    set('iceState', st.ice, good(st.ice));
-    set('dtlsState', st.dtls, good(st.dtls));
-    set('session', st.sessionid || '–');
-    set('api', st.api || '–');
-    if (els.error) {
-      els.error.textContent = session.error || '';
-      els.error.hidden = !session.error;
-    }
-    const s = session.stats();
-    const v = (s && s.video) || {}, a = (s && s.audio) || {};
-    set('vCodec', fmt(v.codec));
-    set('vKbps', fmt(v.kbps, ' kbps'));
-    set('vFps', fmt(v.fps));
-    set('vRes', v.width ? v.width + '×' + v.height : '–');
-    const loss = (o) => (o.lossPct == null ? fmt(o.lost) : o.lossPct + ' % (' + fmt(o.lost) + ')');
-    set('vLoss', loss(v));
-    set('vFrames', fmt(session.kind === 'play' ? v.framesDecoded : v.framesEncoded));
-    set('aCodec', fmt(a.codec));
-    set('aKbps', fmt(a.kbps, ' kbps'));
-    set('vPackets', fmt(v.packets));
-    set('aPackets', fmt(a.packets));
-    set('aLoss', loss(a));
-    set('rtt', fmt(s && s.rttMs, ' ms'));
-    set('path', s && s.local ? s.local + ' → ' + s.remote : '–');
-    set('firstFrame', fmt(session.firstFrameMs, ' ms'));
-    set('connectMs', fmt(st.connectedMs, ' ms'));
-    if (els.log) els.log.textContent = session.log.slice(-12).join('\n');
-  }
-
-  /** Collect elements with ids into an object. */
-  function byIds(ids) {
-    const o = {};
-    ids.forEach((id) => { o[id] = document.getElementById(id); });
-    return o;
-  }
-
   global.Fanout = {
     FanoutSession: FanoutSession, FanoutError: FanoutError, parseStreamUrl: parseStreamUrl,
-    buildApiUrl: buildApiUrl, buildWhipUrl: buildWhipUrl, pageParams: pageParams, render: render, byIds: byIds,
+    buildApiUrl: buildApiUrl, buildWhipUrl: buildWhipUrl, apiTarget: apiTarget, statusUrl: statusUrl, apiOrigin: apiOrigin, getJson: getJson,
+    cameraError: cameraError, DEFAULT_APP_STREAM: DEFAULT_APP_STREAM,
     publish: (url, opts, stream) => new FanoutSession('publish', opts).publish(url, stream),
     play: (url, opts) => new FanoutSession('play', opts).play(url),
   };

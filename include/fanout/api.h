@@ -33,8 +33,10 @@ enum {
     FO_API_LIMITED = 1012,      /* 429: this client has too many sessions */
     FO_API_UNAUTHORIZED = 1013, /* 401: missing or bad token (auth.enabled) */
     FO_API_FORBIDDEN = 1014,    /* 403: refused by the on_publish/on_play callback */
-    FO_API_REDIRECT = 1015,     /* 307: take it to the node in Location (cluster) */
-    FO_API_UNAVAILABLE = 1016,  /* 503: the cluster cannot serve it now (Redis down, draining) */
+    FO_API_BAD_ORIGIN = 1015,   /* 403: operator API asked by another site's page (Origin,
+                                 * Sec-Fetch-Site) or under a Host it does not answer to */
+    FO_API_REDIRECT = 1016,     /* 307: take it to the node in Location (cluster) */
+    FO_API_UNAVAILABLE = 1017,  /* 503: the cluster cannot serve it now (Redis down, draining) */
 };
 
 /* A parsed SRS-style publish/play request body. */
@@ -54,7 +56,9 @@ void fo_api_rtc_req_free(fo_api_rtc_req_t *r);
 
 typedef struct fo_api fo_api_t;
 
-fo_api_t *fo_api_new(fo_router_t *router);
+/* `cfg` (http.allowed_hosts, http.allowed_origins, auth.api_secret) and `router` must outlive
+ * the api. */
+fo_api_t *fo_api_new(fo_router_t *router, const fo_config_t *cfg);
 void fo_api_free(fo_api_t *api);
 /* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
  * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
@@ -66,15 +70,25 @@ void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays);
 void fo_api_set_cluster(fo_api_t *api, fo_cluster_t *cluster);
 /* The metrics sampler the API reads (the cluster's heartbeat reads it too). */
 fo_metrics_t *fo_api_metrics(fo_api_t *api);
+/* The HTTP front's per-client accounting, for /metrics (must outlive the API). */
+void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients);
+/* The DTLS handshake pool, for /metrics (must outlive the API; may be NULL). */
+void fo_api_set_handshake_pool(fo_api_t *api, fo_pool_t *pool);
 
-/* The fo_http_handler_cb: handles /rtc/, /api/ and /metrics (and OPTIONS anywhere); returns
+/* The fo_http_handler_cb: handles /rtc/ (with CORS for any origin), /api/ and /metrics (no CORS
+ * but for http.allowed_origins; other sites' requests refused) and OPTIONS anywhere; returns
  * false for everything else (static files). Counts every answer for /metrics. */
 bool fo_api_handle(void *api, const fo_http_req_t *req, fo_http_resp_t *resp);
 
 /* The authorization hook (see api.c): whether `req` may do `action` ("publish", "play",
- * "delete", "read", "kick", "metrics") on `stream` ("app/stream" or NULL). */
+ * "delete", "read", "kick", "metrics", "list", "status", "info") on `stream` ("app/stream" or
+ * NULL). */
 bool fo_api_authorize(fo_api_t *api, const fo_http_req_t *req, const char *action,
                       const char *stream);
+
+/* Adds "Retry-After: seconds" to resp's headers when seconds > 0 (a 409 for a silent
+ * publisher that may be replaced then). */
+void fo_api_retry_after(fo_http_resp_t *resp, int seconds);
 
 /* A play session's explicit simulcast layer from a ?layer= value ("low", "mid", "high", "0".."2";
  * anything else means automatic, logged). Loop thread. */

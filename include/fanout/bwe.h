@@ -25,6 +25,9 @@
 #define FO_BWE_HEADROOM_BPS 1000000  /* growth limit above 2x the delivery rate */
 #define FO_BWE_STEP_BPS 20000        /* added to each 5% step, so recovery from a low value is quick */
 #define FO_BWE_REMB_TTL_MS 3000      /* a REMB older than this no longer caps */
+/* Packet statuses of TWCC feedback read per second (a one-second burst): ~10x what a 20 Mbps
+ * player reports. Feedback beyond it is dropped unread and counted (issue 15, item 10). */
+#define FO_BWE_STATUSES_PER_S 20000
 
 typedef struct {
     uint16_t seq;
@@ -49,14 +52,17 @@ typedef struct {
     uint64_t last_update_ms;
     uint64_t remb_bps, remb_ms;
     uint64_t feedbacks, increases, decreases;
+    uint64_t feedbacks_limited;  /* dropped unread: over FO_BWE_STATUSES_PER_S */
+    int64_t status_budget;       /* statuses that may still be read */
+    uint64_t budget_ms;
     bool have_feedback;
 } fo_bwe_t;
 
 void fo_bwe_init(fo_bwe_t *b, uint64_t now_ms);
 /* We sent a packet numbered `seq` of `size` bytes at now_ms. */
 void fo_bwe_on_send(fo_bwe_t *b, uint16_t seq, size_t size, uint64_t now_ms);
-/* A TWCC feedback FCI (after the RTPFB header and SSRCs) arrived at now_ms. Returns 0 or
- * FO_EINVAL (malformed: ignored). */
+/* A TWCC feedback FCI (after the RTPFB header and SSRCs) arrived at now_ms. Returns 0,
+ * FO_EINVAL (malformed: ignored) or FO_EAGAIN (over FO_BWE_STATUSES_PER_S: dropped unread). */
 int fo_bwe_on_feedback(fo_bwe_t *b, const uint8_t *fci, size_t len, uint64_t now_ms);
 /* A REMB of `bps` from the player. */
 void fo_bwe_on_remb(fo_bwe_t *b, uint64_t bps, uint64_t now_ms);

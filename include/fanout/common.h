@@ -25,6 +25,7 @@ enum {
     FO_ESYS = -13,     /* system call failed, see errno */
     FO_ETIMEDOUT = -14, /* no answer in time */
     FO_EUNREACH = -15, /* cannot resolve or connect to a remote host */
+    FO_EDENIED = -16,  /* refused by policy (a banned client) */
 };
 
 /* Text for an FO_E* code; never NULL; static storage. Any thread. */

@@ -17,7 +17,16 @@
  *     (FO_ECLOSED) and nothing unauthenticated does (dtls_alert.h). A retransmitted flight from
  *     the peer can no longer be answered: that is what the wait is for.
  *   - other suites (CBC, ChaCha20): the context stays; only the handshake state is freed.
- * Neither changes what the functions below return. */
+ * Neither changes what the functions below return.
+ *
+ * Offload. With a pool on the context (fo_dtls_ctx_set_pool) and a loop in a session's io, the
+ * handshake's expensive steps (ECDHE, ECDSA, certificate parsing; the mbedtls context is made
+ * there too) run in jobs on the pool, one at a time per session, while the owner's loop goes
+ * on: fo_dtls_input queues the datagram and returns FO_EAGAIN, and what it would have returned
+ * (completion, failure, close_notify) comes later through io.result_cb, on the owner's thread,
+ * after the job's datagrams went out through io.send_cb. Retransmissions and everything after
+ * the handshake stay on the owner's thread (no public-key work). The io callbacks are only
+ * ever called on the owner's thread. Without a pool or a loop, everything is synchronous. */
 #ifndef FO_DTLS_H
 #define FO_DTLS_H
 
@@ -25,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/loop.h"
+#include "fanout/pool.h"
 #include "fanout/srtp.h"
 
 typedef struct fo_dtls_ctx fo_dtls_ctx_t;
@@ -44,20 +55,34 @@ const char *fo_dtls_ctx_fingerprint(const fo_dtls_ctx_t *ctx);
  * across restarts. Returns 0, FO_ESYS (file) or FO_ECRYPTO (encoding), logged. */
 int fo_dtls_ctx_write_pem(fo_dtls_ctx_t *ctx, const char *cert_path, const char *key_path);
 
+/* Runs the handshakes of sessions that have io.loop on `pool` (see "Offload"); NULL: inline.
+ * Set before creating sessions; the pool must outlive them (fo_pool_free after fo_dtls_free
+ * of every session, then let the loops run their posted completions). */
+void fo_dtls_ctx_set_pool(fo_dtls_ctx_t *ctx, fo_pool_t *pool);
+
 /* The fallback delay between completion and hibernation (default DTLS_HIBERNATE_MS, 30 s) for
  * sessions completing from now on; shorter only makes sense in tests. */
 void fo_dtls_ctx_set_hibernate_ms(fo_dtls_ctx_t *ctx, int ms);
 
 typedef enum { FO_DTLS_SERVER = 0, FO_DTLS_CLIENT = 1 } fo_dtls_role_t;
 
-/* How a session reaches the network and the clock; all called synchronously from fo_dtls_*.
+/* How a session reaches the network and the clock; called from fo_dtls_* or, offloaded, from
+ * the loop's completion of a handshake job, always on the owner's thread.
  * send_cb: send one datagram to the peer (never retained).
  * timer_cb: (re)arm the owner's timer to call fo_dtls_timeout() after `ms` milliseconds;
- *           ms < 0 cancels it. */
+ *           ms < 0 cancels it.
+ * result_cb: offloaded sessions, once after each handshake job (its datagrams were just given
+ *           to send_cb): what fo_dtls_input would have returned for the datagrams it took: 0
+ *           on completion, a terminal code (FO_ECLOSED, FO_EAUTH, ...; also when the handshake
+ *           completed and ended in the same job), or FO_EAGAIN when the handshake goes on.
+ *           Not called after fo_dtls_close or fo_dtls_free. May be NULL otherwise.
+ * loop:     the owner's loop; with a pool on the context it makes the session offloaded. */
 typedef struct {
     void (*send_cb)(void *user, const uint8_t *buf, size_t len);
     void (*timer_cb)(void *user, int ms);
     void *user;
+    void (*result_cb)(void *user, int rc);
+    fo_loop_t *loop;
 } fo_dtls_io_t;
 
 /* A new session. `io` is copied. The remote fingerprint (from the peer's SDP, e.g. "sha-256"
@@ -66,7 +91,8 @@ typedef struct {
  * does not fail here: the handshake then fails with FO_EAUTH. Returns NULL on failure. */
 fo_dtls_t *fo_dtls_new(fo_dtls_ctx_t *ctx, fo_dtls_role_t role, const fo_dtls_io_t *io,
                        const char *remote_fp_alg, const char *remote_fp);
-/* Frees the session without sending anything or calling any io callback. NULL is a no-op. */
+/* Frees the session without sending anything or calling any io callback (an offloaded one
+ * whose job is running is freed when the job is done). NULL is a no-op. */
 void fo_dtls_free(fo_dtls_t *d);
 
 /* Sets the context printed on this session's log lines (e.g. the session id); copied,
@@ -77,7 +103,7 @@ void fo_dtls_set_log_ctx(fo_dtls_t *d, const char *name);
 int fo_dtls_start(fo_dtls_t *d);
 
 /* Feeds one received DTLS datagram. Returns:
- *   FO_EAGAIN  handshake still in progress (fine),
+ *   FO_EAGAIN  handshake still in progress (fine; offloaded: queued, see io.result_cb),
  *   0          handshake has completed (returned once, on the datagram that completed it;
  *              afterwards application data, and once hibernated anything but an authentic
  *              alert, is ignored and 0 is returned),

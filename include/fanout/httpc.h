@@ -48,6 +48,9 @@ typedef struct {
     size_t body_len;
     int timeout_ms;           /* the whole exchange, connecting included; 0 = the client's */
     size_t max_response;      /* response body cap; 0 = the client's */
+    const char *ca_file;      /* https: PEM certificates to trust instead of the system's (a
+                                 cluster's own CA, another fanout's self-signed certificate);
+                                 NULL = the system's. The host name is always verified. */
 } fo_httpc_request_t;
 
 /* The outcome, valid during the callback only. err 0 means an HTTP response arrived, whatever

@@ -27,6 +27,7 @@ typedef void (*fo_timer_cb)(fo_timer_t *t);
 struct fo_timer {
     uint64_t due_ms;
     size_t slot;       /* index in the heap + 1; 0 when not armed */
+    uint64_t pass;     /* the loop's timer pass it was armed in (loop.c) */
     fo_timer_cb cb;
     void *user;
 };
@@ -41,6 +42,9 @@ void fo_loop_free(fo_loop_t *loop);
  * a later call runs one iteration (fuzz targets run deferred calls so) unless
  * fo_loop_clear_stop withdrew it. */
 int fo_loop_run(fo_loop_t *loop);
+/* Runs the posted and deferred calls waiting now, once (loop thread, outside fo_loop_run: at
+ * shutdown, for completions that threads posted after the loop stopped). */
+void fo_loop_run_pending(fo_loop_t *loop);
 /* Asks the loop to return after the current iteration. Any thread, async-signal-unsafe. */
 void fo_loop_stop(fo_loop_t *loop);
 /* Withdraws a stop request, so fo_loop_run runs until the next fo_loop_stop (tests that run
@@ -60,7 +64,9 @@ uint64_t fo_loop_now(const fo_loop_t *loop);
 uint64_t fo_loop_update_time(fo_loop_t *loop);
 
 void fo_timer_init(fo_timer_t *t, fo_timer_cb cb, void *user);
-/* (Re)arms `t` to fire once after `ms`. Returns 0 or FO_ENOMEM. */
+/* (Re)arms `t` to fire once after `ms`. A timer armed from a timer callback fires in a later
+ * iteration, after the descriptors had their turn, even with ms 0: timers cannot starve I/O.
+ * Returns 0 or FO_ENOMEM. */
 int fo_timer_start(fo_loop_t *loop, fo_timer_t *t, uint64_t ms);
 /* Disarms `t`; a no-op when not armed. */
 void fo_timer_stop(fo_loop_t *loop, fo_timer_t *t);

@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/auth.h"
+#include "fanout/clients.h"
 #include "fanout/loop.h"
+#include "fanout/pool.h"
 #include "fanout/record.h"
 #include "fanout/router.h"
 
@@ -47,8 +50,12 @@ typedef struct {
      * last interval before it ended is not counted. */
     uint64_t srtp_rx_packets, srtp_rx_bytes, srtp_tx_packets, srtp_tx_bytes, srtp_rx_dropped;
     uint64_t nacks[2], plis[2]; /* [FO_ROLE_PUBLISH]: sent to publishers; [FO_ROLE_PLAY]: from players */
+    uint64_t rtx_limited, twcc_limited; /* players' NACKed packets and TWCC feedback over budget */
+    fo_history_mem_t history;  /* streams' packet histories */
     fo_rate_t rate;            /* UDP level, the whole server */
     fo_record_stats_t record;  /* recordings (record.h) */
+    fo_clients_stats_t http;   /* the HTTP front's per-client limits (zero without them) */
+    fo_pool_stats_t handshakes; /* the DTLS handshake threads (zero without them) */
     fo_proc_info_t proc;
     struct {
         int status;
@@ -62,12 +69,20 @@ typedef struct {
         uint64_t pull_attempts, pull_failures, redirects, refused_redis_down, claims_refused;
         uint64_t redis_reconnects, registry_bad_values;
     } cluster;
+    bool has_auth;             /* auth below is filled (the caller's: metrics does not own auth) */
+    fo_auth_stats_t auth;
 } fo_metrics_data_t;
 
 /* Starts sampling every interval_ms (> 0). `router` must outlive the metrics. NULL on
  * allocation failure. */
 fo_metrics_t *fo_metrics_new(fo_loop_t *loop, fo_router_t *router, int interval_ms);
 void fo_metrics_free(fo_metrics_t *m);
+
+/* Reads the HTTP front's per-client counters from `clients` (must outlive the metrics). */
+void fo_metrics_set_clients(fo_metrics_t *m, fo_clients_t *clients);
+
+/* Reads the DTLS handshake pool's counters from `pool` (must outlive the metrics). */
+void fo_metrics_set_pool(fo_metrics_t *m, fo_pool_t *pool);
 
 /* Counts one API answer. Statuses beyond FO_METRICS_MAX_CODES distinct ones go to 0. */
 void fo_metrics_count_request(fo_metrics_t *m, int status);

@@ -34,11 +34,15 @@ typedef struct {
     char msg[256];
     char session_id[40];
     char *answer;
+    int retry_after_s;     /* 409 for a silent publisher: seconds until it may be replaced */
 } fo_offer_result_t;
 
 /* Handles a publish or play offer for stream `key` ("app/stream"). `candidate` overrides the
- * advertised address(es) when not NULL/empty ("ip" or "ip:port"). Returns 0 or negative
- * with *res filled either way. */
+ * advertised address(es) when not NULL/empty ("ip" or "ip:port"; a name is refused with 400).
+ * A publish for a stream that has a publisher is refused with 409, unless that publisher has
+ * sent no media for rtc.publisher_takeover seconds (a crashed browser): then it is ended and the
+ * new one takes its place, its players staying on (as a republish within the grace period).
+ * Returns 0 or negative with *res filled either way. */
 int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                     size_t len, const char *candidate, fo_offer_result_t *res);
 /* The same for a request from `client_ip` (text, the HTTP peer; NULL/"" = unknown), which the
@@ -47,6 +51,34 @@ int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char 
 int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                          size_t len, const char *candidate, const char *client_ip,
                          fo_offer_result_t *res);
+
+/* An offer, for the steps below that take one: role, stream key ("app/stream"), the SDP, the
+ * advertised address override ("ip" or "ip:port"; NULL/"" = the configured candidates) and
+ * the HTTP peer that the per-IP cap counts (NULL/"" = unknown). */
+typedef struct {
+    fo_role_t role;
+    const char *key;
+    const char *sdp;
+    size_t len;
+    const char *candidate;
+    const char *client_ip;
+} fo_offer_t;
+
+/* Runs every check fo_router_offer_from runs (caps, SDP, codecs, a busy stream, a player's
+ * codecs against the publisher's) without creating anything, and on success holds a place for
+ * the session: the hold counts like a session still connecting (rtc.max_sessions,
+ * rtc.max_pending, rtc.max_sessions_per_ip) until fo_router_offer_take or
+ * fo_router_offer_release. res->session_id is then the id the session will get (http_status
+ * 200, no answer). For an admission that waits (the operator's callback). */
+int fo_router_offer_hold(fo_router_t *r, const fo_offer_t *o, fo_offer_result_t *res);
+/* Turns a hold into the session (id `held_id`), checking everything again (the stream may
+ * have got a publisher meanwhile: 409). The hold ends either way. */
+int fo_router_offer_take(fo_router_t *r, const char *held_id, const fo_offer_t *o,
+                         fo_offer_result_t *res);
+/* Ends a hold without a session. Unknown ids are ignored. */
+void fo_router_offer_release(fo_router_t *r, const char *held_id);
+/* Offers held now. */
+size_t fo_router_offers_held(const fo_router_t *r);
 
 /* Called once for every session that ends (after it was created successfully), with its id,
  * stream key and role; NULL unsets. One subscriber. */
@@ -91,10 +123,14 @@ size_t fo_router_candidates(const fo_router_t *r, const char *const **out);
 typedef struct {
     uint64_t sessions, streams, publishers, players;
     uint64_t rx_unknown;   /* datagrams from addresses no session owns */
+    uint64_t stun_unknown; /* STUN naming no session's ufrag (or without USERNAME): dropped unchecked */
     uint64_t stun_bad;     /* STUN that failed validation */
     uint64_t stun_ok;
     uint64_t offers_limited;  /* offers refused by a cap (503/429) */
-    uint64_t rx_rate_dropped; /* datagrams over a session's rtc.max_pps */
+    uint64_t stun_responses;  /* STUN responses that confirmed a peer address */
+    uint64_t stun_responses_bad; /* STUN responses that did not (unknown, forged, refused) */
+    fo_transport_totals_t t;  /* what the transports counted: rate drops, checks over the
+                               * per-session cap, confirmation requests and confirmations */
 } fo_router_stats_t;
 void fo_router_stats(const fo_router_t *r, fo_router_stats_t *out);
 
@@ -115,6 +151,7 @@ typedef enum {
     FO_END_CONSENT,          /* ICE consent expired */
     FO_END_CONNECT_TIMEOUT,  /* never connected */
     FO_END_PUBLISHER_LEFT,   /* a player whose publisher left for good */
+    FO_END_REPLACED,         /* a silent publisher replaced by a new one (rtc.publisher_takeover) */
     FO_END_SHUTDOWN,
     FO_END_OTHER,
     FO_END_N
@@ -130,6 +167,11 @@ int fo_router_end_session_why(fo_router_t *r, const char *id, const char *reason
 fo_loop_t *fo_router_loop(const fo_router_t *r);
 /* The recordings (record.h), owned by the router. */
 fo_record_t *fo_router_record(const fo_router_t *r);
+/* The memory of every stream's packet histories (walks the streams: for /metrics, not per
+ * packet). */
+void fo_router_history_mem(const fo_router_t *r, fo_history_mem_t *out);
+/* The configuration the router was made with. */
+const fo_config_t *fo_router_config(const fo_router_t *r);
 /* The shared UDP socket's counters, the send workers' sends included. */
 void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out);
 

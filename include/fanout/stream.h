@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "fanout/history.h"
+#include "fanout/loglimit.h"
 #include "fanout/sdp.h"
 #include "fanout/transport.h"
 
@@ -30,12 +31,15 @@ typedef struct {
     int max_bitrate_kbps;   /* REMB ceiling for publishers; 0 = none */
     bool instant_start;     /* start new players from the cached keyframe when there is one */
     fo_record_t *record;    /* told when publishers come and go; NULL: nothing is recorded */
+    size_t history_bytes;   /* packets kept per stream and video layer (history.h); audio: 1/8 */
     /* The session ended (transport closed or publisher gone for good): the router unindexes it
      * and frees it at a safe point. Called once per session. */
     void (*session_ended)(void *user, fo_session_t *s);
     /* A session's peer passed an ICE check from a new address (held: index it), or the
      * transport forgot an address (!held: unindex it if it is still this session's). */
     void (*session_address)(void *user, fo_session_t *s, const fo_addr_t *addr, bool held);
+    /* A session's transport connected (ICE, DTLS and SRTP up). */
+    void (*session_connected)(void *user, fo_session_t *s);
     /* The stream has neither a publisher nor players any more: unregister and free it. */
     void (*stream_idle)(void *user, fo_stream_t *st);
     void *user;
@@ -50,8 +54,32 @@ fo_session_t *fo_stream_publisher(const fo_stream_t *st);
 size_t fo_stream_players(const fo_stream_t *st);
 /* The publisher's video layers (1 without simulcast), 0 without a publisher or video. */
 unsigned fo_stream_video_layers(const fo_stream_t *st);
+/* Adds the memory of the stream's packet histories (history.h) to *out. */
+void fo_stream_history_mem(const fo_stream_t *st, fo_history_mem_t *out);
 /* The codec the publisher negotiated for `kind`, NULL if none. */
 const fo_sdp_codec_t *fo_stream_codec(const fo_stream_t *st, fo_kind_t kind);
+
+/* What a stream looks like to its audience (the pages' status and list, the takeover rule):
+ *  WAITING   nobody has published it yet (or no such stream);
+ *  STARTING  a publisher session exists but has sent no media yet;
+ *  LIVE      the publisher's media arrives;
+ *  STALLED   the publisher's session exists but sent no media for FO_STREAM_STALL_MS;
+ *  ENDED     the publisher that was live left; players wait rtc.publisher_grace for it. */
+typedef enum {
+    FO_STREAM_WAITING = 0,
+    FO_STREAM_STARTING,
+    FO_STREAM_LIVE,
+    FO_STREAM_STALLED,
+    FO_STREAM_ENDED,
+} fo_stream_state_t;
+#define FO_STREAM_STALL_MS 2000
+/* `st` may be NULL (WAITING). `now` is the loop clock. */
+fo_stream_state_t fo_stream_state(const fo_stream_t *st, uint64_t now);
+/* "waiting", "starting", "live", "stalled", "ended" (static). */
+const char *fo_stream_state_name(fo_stream_state_t state);
+/* Milliseconds since the publisher's newest RTP packet, or since its session was created when
+ * it has sent none; 0 without a publisher. `now` is the loop clock. */
+uint64_t fo_stream_publisher_silent_ms(const fo_stream_t *st, uint64_t now);
 
 /* Whether a player offer's media can receive what the stream's publisher sends: NULL if yes,
  * else a static reason ("player cannot receive VP8"). Without a publisher always yes. */
@@ -92,6 +120,9 @@ const char *fo_session_pwd(const fo_session_t *s);
 fo_role_t fo_session_role(const fo_session_t *s);
 fo_stream_t *fo_session_stream(const fo_session_t *s);
 fo_transport_t *fo_session_transport(const fo_session_t *s);
+/* The limiter for the router's lines about this session that its peer can trigger at will
+ * (an address taken over from another session at each check). */
+fo_loglimit_t *fo_session_loglimit(fo_session_t *s);
 /* Ends a session from outside (API kick, shutdown): close_notify, then session_ended. */
 void fo_session_end(fo_session_t *s, const char *reason);
 
@@ -126,6 +157,7 @@ typedef struct {
      * computed from, over the last feedback window. All 0 without TWCC. */
     uint64_t estimate_bps, delivery_bps;
     uint32_t est_loss_permille, est_queue_ms;
+    uint64_t est_feedbacks, est_feedbacks_limited; /* TWCC feedback read / dropped unread (cap) */
     /* Simulcast (0 layers without). Publisher: its layers, lowest bitrate first. Player: the
      * rank it receives and the one it is switching to (-1: none yet), and switches so far. */
     unsigned n_layers;

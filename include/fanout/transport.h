@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* One peer's path over the shared UDP port: the addresses that passed ICE checks and the one we
- * send to (the newest nominated), consent freshness, the DTLS handshake (we are the server)
- * and the SRTP contexts it keys. Gets datagrams already demultiplexed to it by the router;
- * hands decrypted RTP/RTCP to its owner through callbacks. Owner: the loop thread. */
+ * send to (paths.h: the newest nominated one that confirmed it is really the peer's), consent
+ * freshness, a cap on the checks it answers, the DTLS handshake (we are the server) and the
+ * SRTP contexts it keys. Gets datagrams already demultiplexed to it by the router; hands
+ * decrypted RTP/RTCP to its owner through callbacks. Owner: the loop thread. */
 #ifndef FO_TRANSPORT_H
 #define FO_TRANSPORT_H
 
@@ -12,17 +13,21 @@
 
 #include "fanout/dtls.h"
 #include "fanout/loop.h"
+#include "fanout/paths.h"
 #include "fanout/stun.h"
 #include "fanout/udp.h"
 #include "fanout/workers.h"
 
-#define FO_TRANSPORT_MAX_ADDRS 4
+#define FO_TRANSPORT_MAX_ADDRS FO_PATHS_MAX
+/* ICE checks answered per second and session (a one-second burst); more are dropped and
+ * counted. Browsers send a few per second while connecting, one every 1-5 s after. */
+#define FO_TRANSPORT_CHECKS_PER_S 50
 
 typedef struct fo_transport fo_transport_t;
 
 typedef enum {
     FO_TS_NEW = 0,     /* waiting for the first valid ICE check */
-    FO_TS_CHECKED,     /* ICE ok, DTLS handshake running */
+    FO_TS_CHECKED,     /* ICE ok; DTLS handshake running once an address is confirmed */
     FO_TS_CONNECTED,   /* SRTP ready */
     FO_TS_CLOSED,
 } fo_transport_state_t;
@@ -41,6 +46,15 @@ typedef struct {
     void (*on_address)(void *user, const fo_addr_t *addr, bool held);
 } fo_transport_cbs_t;
 
+/* Totals every transport adds to (for the router's counters and /metrics). */
+typedef struct {
+    uint64_t rx_rate_dropped;  /* datagrams over max_pps */
+    uint64_t checks_limited;   /* ICE checks over FO_TRANSPORT_CHECKS_PER_S, not answered */
+    uint64_t probes;           /* confirmation requests sent (paths.h) */
+    uint64_t confirmed;        /* addresses confirmed */
+    uint64_t refused;          /* STUN not sent to an unconfirmed address (over its budget) */
+} fo_transport_totals_t;
+
 typedef struct {
     fo_loop_t *loop;
     fo_udp_t *udp;
@@ -49,25 +63,38 @@ typedef struct {
     int consent_timeout_ms;
     int pending_timeout_ms;
     int max_pps;                 /* datagrams/s accepted from the peer (token bucket); 0 = no cap */
-    uint64_t *rx_rate_dropped;   /* optional: a total every transport adds its rate drops to */
-    fo_stun_t *stun;             /* the client role's checks and answers (the loop's agent) */
+    fo_transport_totals_t *totals; /* optional */
+    fo_paths_env_t paths;        /* address confirmation (its totals point into `totals`); its
+                                  * stun also builds and reads the client role's checks, its udp
+                                  * is the env's udp */
 } fo_transport_env_t;
 
+/* The peer's ICE credentials from its offer and our ufrag, for the Binding requests that
+ * confirm its addresses. */
+typedef struct {
+    const char *local_ufrag, *remote_ufrag, *remote_pwd;
+} fo_transport_ice_t;
+
 /* fp_alg/fp: the remote DTLS fingerprint from its offer. `env` must outlive the transport;
- * strings are copied. log_ctx prefixes log lines (session id). NULL on failure. */
+ * strings are copied. log_ctx prefixes log lines (session id) and must outlive it. NULL on
+ * failure. */
 fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
-                                 const char *fp, const fo_transport_cbs_t *cbs, void *user,
-                                 const char *log_ctx);
+                                 const char *fp, const fo_transport_ice_t *ice,
+                                 const fo_transport_cbs_t *cbs, void *user, const char *log_ctx);
 void fo_transport_free(fo_transport_t *t);
 
 /* The client role (a relay pulling from or pushing to another server): we are the controlling
  * full ICE agent: checks (USE-CANDIDATE, i.e. aggressive nomination, as against an ICE-lite
- * server) to each remote candidate every 50 ms until one answers, which becomes the address;
- * then a check every check_ms as consent (RFC 7675: consent_timeout_ms without a response ends
- * the transport), and incoming checks answered as the controlling agent. Then DTLS as the
- * client (the server if the remote's answer said a=setup:active), and SRTP as usual. The env's
- * udp is the relay's own socket: the shared port cannot tell two sessions with one remote
- * address apart, and two relays between the same pair of nodes would have one. */
+ * server) to each remote candidate every 50 ms until one answers with a valid success response:
+ * that proves the address, which paths.h holds as confirmed and selects (our own check is the
+ * confirmation, so no Binding request of the controlled kind goes out); then a check every
+ * check_ms as consent (RFC 7675: consent_timeout_ms without a response ends the transport), and
+ * incoming checks answered as the controlling agent. Then DTLS as the client (the server if the
+ * remote's answer said a=setup:active), and SRTP as usual; nothing but STUN goes anywhere
+ * before that answer, nothing is taken from another address after it. The env's udp (and its
+ * paths.udp) is the relay's own socket: the shared port cannot tell two sessions with one remote
+ * address apart, and two relays between the same pair of nodes would have one; so the router
+ * does not index a client transport's address (on_address is not called). */
 typedef struct {
     char local_ufrag[16];
     char local_pwd[40];
@@ -84,13 +111,21 @@ fo_transport_t *fo_transport_new_client(const fo_transport_env_t *env, const cha
                                         const char *fp, const fo_transport_client_t *cli,
                                         const fo_transport_cbs_t *cbs, void *user,
                                         const char *log_ctx);
-/* Client role: a STUN message from the network (a response to our checks, or a check from the
- * remote). Server transports ignore it (the router answers their checks). */
+/* Client role: a STUN message from the network on the relay's socket (a response to our checks,
+ * or a check from the remote, answered as the controlling agent). Server transports ignore it
+ * (the router answers their checks and hands them responses: fo_transport_on_stun_response). */
 void fo_transport_on_stun(fo_transport_t *t, const uint8_t *buf, size_t len, const fo_addr_t *from);
 bool fo_transport_is_client(const fo_transport_t *t);
 
-/* The router validated an ICE check for us from `from`. */
-void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, bool nominated);
+/* The router validated an ICE check for us from `from` (c->reply is its answer, sent from here
+ * within the rules of paths.h). At most FO_TRANSPORT_CHECKS_PER_S are taken per second. */
+void fo_transport_on_check(fo_transport_t *t, const fo_addr_t *from, const fo_paths_check_t *c);
+/* A STUN response from one of our addresses: it may confirm the address (paths.h), or, in the
+ * client role, answer one of our own checks (whose success confirms the candidate it came
+ * from: we are the controlling agent and that check proves the address). Returns 0 when it
+ * was either, else negative (not ours, forged or refused). */
+int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
+                                  size_t len);
 /* A non-STUN datagram from one of our addresses (DTLS, SRTP or SRTCP); decrypted in place. */
 void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_addr_t *from);
 
@@ -99,7 +134,8 @@ static inline bool fo_transport_ready(const fo_transport_t *t)
 {
     return fo_transport_state(t) == FO_TS_CONNECTED;
 }
-/* The address we send to; NULL before any ICE check. */
+/* The address we send to (confirmed), else the one ICE wants while it is being confirmed;
+ * NULL before any ICE check. */
 const fo_addr_t *fo_transport_addr(const fo_transport_t *t);
 /* All addresses that passed a check (to unindex them when freeing). */
 size_t fo_transport_addrs(const fo_transport_t *t, const fo_addr_t **out);
@@ -125,6 +161,7 @@ typedef struct {
     uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes;
     uint64_t rx_dropped;  /* failed SRTP auth, replay, unexpected, over the rate cap */
     uint64_t rx_rate_dropped; /* of which over env->max_pps */
+    uint64_t checks_limited;  /* ICE checks over FO_TRANSPORT_CHECKS_PER_S */
     uint64_t created_ms, connected_ms, last_check_ms;
 } fo_transport_stats_t;
 const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t);

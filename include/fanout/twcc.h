@@ -33,6 +33,10 @@ void fo_twcc_on_packet(fo_twcc_t *t, uint16_t seq, int64_t arrival_us);
 int fo_twcc_build(fo_twcc_t *t, uint32_t sender_ssrc, uint32_t media_ssrc, uint8_t *buf,
                   size_t cap);
 
+/* The packet status count a feedback FCI claims to cover (its header), or FO_EINVAL when the
+ * FCI is too short to have one. Reads 4 bytes. */
+int fo_twcc_count(const uint8_t *fci, size_t len);
+
 /* Parses one feedback (FCI of an RTPFB fmt 15) back into per-packet receive status for tests
  * and diagnostics: for i in 0..*count-1, received[i] and delta_us[i] (arrival relative to the
  * reference time for the first received packet, then to the previous received one).

@@ -14,7 +14,12 @@
 
 #include "fanout/loop.h"
 
-/* A peer address. Compare with fo_addr_equal; hash with fo_addr_hash. */
+/* A peer address. Compare with fo_addr_equal; hash with fo_addr_hash (both look at the peer
+ * only). `local`, when set (s_addr != 0), is our address the peer's datagram was sent to
+ * (IP_PKTINFO, on a socket bound to 0.0.0.0): what is sent to the peer goes out from it, not
+ * from whatever source the routing table picks (a host with several addresses, or a browser on
+ * this machine checking our 127.0.0.1 candidate from its LAN address, must see replies from the
+ * address it sent to, or it drops them). */
 typedef struct {
     union {
         struct sockaddr sa;
@@ -22,7 +27,14 @@ typedef struct {
         struct sockaddr_in6 in6;
     } u;
     socklen_t len;
+    struct in_addr local;
 } fo_addr_t;
+
+/* Room fo_udp_set_source needs for its control message. */
+#define FO_UDP_CTL_LEN CMSG_SPACE(sizeof(struct in_pktinfo))
+/* Points h's control data at ctl (FO_UDP_CTL_LEN bytes) asking for `to->local` as the source
+ * address, or clears it when `to` has no local address. Any thread. */
+void fo_udp_set_source(struct msghdr *h, const fo_addr_t *to, uint8_t *ctl);
 
 bool fo_addr_equal(const fo_addr_t *a, const fo_addr_t *b);
 uint32_t fo_addr_hash(const fo_addr_t *a);

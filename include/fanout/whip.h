@@ -25,11 +25,16 @@ bool fo_whip_is_sdp(const char *content_type);
  * segment of [A-Za-z0-9_.~-]). Returns 0, or FO_EINVAL with a static reason. Pure. */
 int fo_whip_stream_key(const char *query, char *key, size_t cap, const char **why);
 
-/* Answers a WHIP (role publish) or WHEP (role play) offer in req->body: 201 with the answer,
- * or 415 (not application/sdp), 400 (bad SDP, no common codec), 409, 413, 503 with a
- * text/plain reason. `?eip=`/`?candidate=` in the query override the advertised address. */
-void fo_whip_offer(fo_router_t *r, fo_role_t role, const char *key, const fo_http_req_t *req,
-                   fo_http_resp_t *resp);
+/* The request-level checks of a WHIP (role publish) or WHEP (role play) offer in req->body:
+ * 0, or an error in resp (413 too large, 415 not application/sdp, 400 empty) and non-zero. */
+int fo_whip_check_offer(fo_role_t role, const fo_http_req_t *req, fo_http_resp_t *resp);
+
+/* The answer to a WHIP/WHEP offer from the router's outcome: 201 with the SDP answer (taken
+ * from res->answer), `Location: /rtc/v1/resource/<id>` and an ETag; or res's status (400 bad
+ * SDP or no common codec, 409, 413, 429, 403, 503...) with a text/plain reason. `layer` is a
+ * player's ?layer= (NULL/"" none). */
+void fo_whip_answer(fo_router_t *r, fo_role_t role, const char *key, const char *layer,
+                    fo_offer_result_t *res, fo_http_resp_t *resp);
 
 /* Ends the session of resource `id`: 200, or 404 if there is none (any more). */
 void fo_whip_delete(fo_router_t *r, const char *id, fo_http_resp_t *resp);

@@ -5,67 +5,9 @@
 # "file:line: reason"), HTTPS (curl -k, the generated certificate kept across restarts), SIGHUP
 # reopening the log file and SIGTERM exiting 0.
 # Usage: it_config.sh FANOUT_BIN SRCDIR   (registered in ctest as cli.it_config)
-set -uo pipefail
-bin=$(readlink -f "$1")
-src=$(readlink -f "$2")
-tmp=$(mktemp -d /tmp/fo-it-config.XXXXXX)
-pid=
-fails=0
-cleanup() {
-  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fail() { echo "it_config: FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "it_config: ok: $*"; }
-
-# A port free for TCP and UDP on this machine right now.
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
-    ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE "[:.]$p\$" || { echo "$p"; return; }
-  done
-  echo 0
-}
-
-# start LOG [args...]: starts the server in $tmp with stderr to LOG, waits (10 s at most) for
-# "fanout ready" in LOG, or in $watch when set (a --log-file). Returns 1 and prints the log if
-# it did not get ready. Each server runs under `timeout` (which passes TERM and HUP on to it),
-# so none outlives a test killed by ctest's timeout.
-start() {
-  local log=$1
-  shift
-  # shellcheck disable=SC2086 # $prefix: optional words before the binary (e.g. taskset -c 0)
-  (cd "$tmp" && exec timeout -s KILL 90 ${prefix:-} "$bin" "$@" 2>"$log") &
-  pid=$!
-  for _ in $(seq 200); do
-    grep -q "fanout ready" "${watch:-$log}" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "---- $log" >&2
-  cat "$log" >&2
-  return 1
-}
-
-# stop: SIGTERM and wait; the exit code in $rc.
-stop() {
-  kill -TERM "$pid"
-  rc=0
-  wait "$pid" || rc=$?
-  pid=
-}
-
-# POSTs the Chrome publish offer; prints the answer JSON.
-publish() {
-  local base=$1 stream=$2
-  local sdp
-  sdp=$(sed -e ':a;N;$!ba;s/\r//g;s/\n/\\r\\n/g' "$src/tests/data/sdp/chrome-publish.sdp")
-  curl -sk --max-time 5 "$base/rtc/v1/publish/" \
-    -d "{\"api\":\"$base/rtc/v1/publish/\",\"streamurl\":\"webrtc://127.0.0.1/live/$stream\",\"sdp\":\"$sdp\\r\\n\"}"
-}
+name=it_config
+# shellcheck source=tests/cli/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # ---- --version and --help ------------------------------------------------------------------
 out=$("$bin" --version) && [[ $out =~ ^fanout\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && ok "--version: $out" \
@@ -148,9 +90,15 @@ fi
 # ---- environment, and flags over environment -------------------------------------------------
 hp=$(free_port); rp=$(free_port)
 if FANOUT_HTTP_PORT=$hp FANOUT_RTC_PORT=$rp FANOUT_HTTPS_ENABLED=false CANDIDATE=198.51.100.7 \
-  FANOUT_HTTP_WWW="$src/www" start "$tmp/b.log" -c "$src/conf/fanout.conf"; then
+  FANOUT_HTTP_WWW="$src/www" FANOUT_RTC_PORTT=9 FANOUT_SRTP_CRYPTO=nettle \
+  start "$tmp/b.log" -c "$src/conf/fanout.conf"; then
   grep -q "fanout ready: http 0.0.0.0:$hp, rtc udp 0.0.0.0:$rp" "$tmp/b.log" \
     && ok "env: FANOUT_HTTP_PORT, FANOUT_RTC_PORT, FANOUT_HTTPS_ENABLED" || fail "env: ports: $(grep ready "$tmp/b.log")"
+  grep -q "WARN  environment FANOUT_RTC_PORTT is not a setting and is ignored (did you mean FANOUT_RTC_PORT?)" "$tmp/b.log" \
+    && ok "env: a misspelt FANOUT_RTC_PORTT is warned about, with a suggestion" \
+    || fail "env: no warning for FANOUT_RTC_PORTT: $(grep -i environment "$tmp/b.log")"
+  [ "$(grep -c "WARN  environment" "$tmp/b.log")" = 1 ] && ok "env: known variables are not warned about" \
+    || fail "env: warnings: $(grep "WARN  environment" "$tmp/b.log")"
   ans=$(publish "http://127.0.0.1:$hp" envcand)
   grep -q "198.51.100.7 $rp typ host" <<<"$ans" && ok "env: CANDIDATE in the answer SDP" \
     || fail "env: answer lacks CANDIDATE: ${ans:0:300}"
@@ -171,7 +119,7 @@ else fail "flags: did not start"; fi
 hp=$(free_port); rp=$(free_port)
 if prefix="taskset -c 0" start "$tmp/w.log" -c "$src/conf/fanout.conf" --http-port "$hp" --rtc-port "$rp" --no-https \
   --www "$src/www"; then
-  grep -q "fanout ready: .*, 1 send thread (workers = auto: one per CPU)" "$tmp/w.log" \
+  grep -q "fanout ready: .*, 1 send thread (rtc.workers = auto: one per CPU)" "$tmp/w.log" \
     && ok "workers = auto under taskset -c 0: 1 send thread" || fail "workers auto: $(grep ready "$tmp/w.log")"
   stop
 else fail "workers auto: did not start"; fi
@@ -236,5 +184,4 @@ if watch="$tmp/fanout.log" start "$tmp/d.stderr" -c "$src/conf/fanout.conf" --ht
     || fail "SIGTERM after SIGHUP: exit $rc"
 else fail "log file: did not start"; fi
 
-if [ "$fails" -ne 0 ]; then echo "it_config: $fails check(s) failed" >&2; exit 1; fi
-echo "it_config: all checks passed"
+finish

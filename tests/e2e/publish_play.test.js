@@ -21,6 +21,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startServer } = require('./lib/server');
+const pages = require('./lib/pages');
+const { waitInPage } = pages;
 const { launchChromium, launchFirefox } = require('./lib/browser');
 
 const MIN_FPS = 10;
@@ -31,7 +33,7 @@ const TEST_TIMEOUT_MS = 85000;
 const SHOTS = process.env.E2E_SCREENSHOTS || '';
 const VERBOSE = !!process.env.E2E_VERBOSE;  // also print the browsers' SDP offers on failure
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { sleep } = pages;
 const streamName = (tag) => 'live/e2e-' + tag + '-' + crypto.randomBytes(4).toString('hex');
 
 /**
@@ -97,27 +99,8 @@ function withTimeout(promise, ms, what) {
     .finally(() => clearTimeout(timer));
 }
 
-async function openPage(ctx, browser, label, file, stream, extra = '') {
-  const page = await browser.newPage();
-  page.label = label;
-  ctx.pages.push(page);
-  const url = 'webrtc://127.0.0.1/' + stream;
-  await page.goto(ctx.server.origin + '/' + file + '?autostart=1&url=' + encodeURIComponent(url) + extra);
-  return page;
-}
-
-/** Poll fn (run in the page) until it returns truthy; fail early on window.fanout.error. */
-async function waitInPage(page, fn, timeoutMs, what) {
-  const t0 = Date.now();
-  let last;
-  for (;;) {
-    last = await page.evaluate(fn);
-    if (last && last.ok) return last;
-    if (last && last.error) throw new Error(page.label + ': ' + what + ': page error: ' + last.error);
-    if (Date.now() - t0 > timeoutMs) throw new Error(page.label + ': ' + what + ': not after ' + timeoutMs + ' ms; last ' + JSON.stringify(last));
-    await sleep(250);
-  }
-}
+const openPage = (ctx, browser, label, file, stream, extra = '') =>
+  pages.openPage(browser, ctx.server, label, file, stream, { extra, list: ctx.pages });
 
 const publisherSending = (page) => waitInPage(page, async () => {
   const f = window.fanout;

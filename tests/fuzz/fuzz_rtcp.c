@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target for src/rtcp.c: compound parse and every accessor on each packet, then the
  * input reused as builder arguments: a NACK built from the input's 16-bit words must expand back
- * to exactly that set, and a REMB must decode to the requested bitrate rounded down. Property
- * violations abort. */
+ * to exactly that set, and a REMB must decode to the requested bitrate rounded down. TWCC
+ * feedback goes to a fresh bandwidth estimator (src/bwe.c) twice over: it must never read more
+ * packet statuses than its per-second budget (issue 15, item 10; corpus twcc-claims-2048,
+ * nack-255). Property violations abort. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fanout/bwe.h"
 #include "fanout/common.h"
 #include "fanout/rtcp.h"
+#include "fanout/twcc.h"
 
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -89,6 +93,24 @@ static void remb_roundtrip(const uint8_t *data, size_t size)
     CHECK(got <= want && (want - got) <= (want >> 17));
 }
 
+/* Each TWCC feedback of the input, read by a fresh estimator at one instant, several times:
+ * the statuses it takes in stay within one second's budget. */
+static void twcc_budget(const fo_rtcp_pkt_t *p, size_t n)
+{
+    static fo_bwe_t b;
+    fo_bwe_init(&b, 1000);
+    long read = 0;
+    for (int round = 0; round < 16; round++)
+        for (size_t i = 0; i < n; i++) {
+            if (p[i].pt != FO_RTCP_RTPFB || p[i].count != FO_RTCP_FMT_TWCC) continue;
+            int claimed = fo_twcc_count(p[i].fci, p[i].fci_len);
+            int rc = fo_bwe_on_feedback(&b, p[i].fci, p[i].fci_len, 1000);
+            CHECK(rc == 0 || rc == FO_EINVAL || rc == FO_EAGAIN);
+            if (rc != FO_EAGAIN && claimed > 0) read += claimed;
+        }
+    CHECK(read <= FO_BWE_STATUSES_PER_S);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fo_rtcp_pkt_t p[16];
@@ -97,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(rc == 0 || rc == FO_EINVAL || rc == FO_ETOOBIG);
     CHECK(n <= FO_ARRAY_LEN(p) && (rc != FO_EINVAL || n == 0) && (rc != 0 || n > 0));
     for (size_t i = 0; i < n; i++) accessors(&p[i], data, size);
+    twcc_budget(p, n);
     nack_roundtrip(data, size);
     remb_roundtrip(data, size);
     return 0;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the STUN path a stranger reaches on the shared UDP port: fo_stun_is_stun,
- * then fo_stun_answer (libnice validation, our password callback, reply building) from an IPv4
- * and an IPv6 source, and the client side's fo_stun_check_response. The password callback
+/* libFuzzer target for the STUN path a stranger reaches on the shared UDP port: fo_stun_is_stun
+ * and fo_stun_class, then fo_stun_answer (libnice validation, our password callback, reply
+ * building) from an IPv4 and an IPv6 source, the controlling side's fo_stun_answer_controlling,
+ * the client side's fo_stun_check_response, and fo_stun_probe_response against an open
+ * confirmation request of ours (inputs starting 0xFE are assembled, like 0xFF ones below, into
+ * a *response* to that very request, so the matching-transaction path is reached). The password callback
  * knows "srvU:cliU" so inputs carrying that USERNAME with a valid MESSAGE-INTEGRITY reach the
  * reply code. Random bytes almost never carry a valid FINGERPRINT and HMAC, and libnice is not
  * instrumented, so inputs whose first byte is 0xFF are instead read as a class/method byte and a
@@ -30,18 +33,26 @@ static const char *pwd_cb(void *user, const char *username, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Assembles data[1..] (method/class byte, then type(2) len(1) value TLVs) into a signed STUN
- * message in out; returns its length or 0. */
-static size_t resign(const uint8_t *data, size_t size, uint8_t *out, size_t cap)
+ * message in out: a request, or with `to` a response to that request. Returns its length or 0. */
+static size_t resign(const uint8_t *data, size_t size, uint8_t *out, size_t cap, const uint8_t *to,
+                     size_t to_len)
 {
     static uint16_t none[] = {0};
     StunAgent ag;
-    StunMessage m;
+    StunMessage m, req;
     stun_agent_init(&ag, none, STUN_COMPATIBILITY_RFC5389,
                     STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT);
     if (size < 2) return 0;
     /* Mostly Binding requests; sometimes another method. */
     StunMethod method = (data[1] & 0xf0) ? STUN_BINDING : (StunMethod)(data[1] & 0x0f);
-    if (!stun_agent_init_request(&ag, &m, out, cap, method)) return 0;
+    if (to) {
+        memset(&req, 0, sizeof req);
+        req.buffer = (uint8_t *)to;
+        req.buffer_len = to_len;
+        if (!stun_agent_init_response(&ag, &m, out, cap, &req)) return 0;
+    } else if (!stun_agent_init_request(&ag, &m, out, cap, method)) {
+        return 0;
+    }
     bool with_user = !(data[1] & 0x08) || (data[1] & 0xf0);
     if (with_user &&
         stun_message_append_bytes(&m, STUN_ATTRIBUTE_USERNAME, FUZZ_USER, strlen(FUZZ_USER)) !=
@@ -65,21 +76,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static fo_stun_t *s;
     if (!s && !(s = fo_stun_new())) abort();
+    /* an open confirmation request of ours ("cliU:srvU", keyed by FUZZ_PWD) */
+    uint8_t probe[512];
+    fo_stun_probe_t tx = {0};
+    int plen = fo_stun_probe_request(s, probe, sizeof probe, "cliU:srvU", FUZZ_PWD, 1, 2, &tx);
+    if (plen <= 0) abort();
     /* A private copy of exactly `size` bytes so ASan sees any read past the end. */
     uint8_t *buf;
-    if (size > 0 && data[0] == 0xFF) {
+    if (size > 0 && (data[0] == 0xFF || data[0] == 0xFE)) {
         uint8_t tmp[2048];
-        size_t n = resign(data, size, tmp, sizeof tmp);
-        if (n == 0) return 0;
-        buf = malloc(n);
-        if (!buf) return 0;
+        size_t n = data[0] == 0xFF ? resign(data, size, tmp, sizeof tmp, NULL, 0)
+                                   : resign(data, size, tmp, sizeof tmp, probe, (size_t)plen);
+        if (n == 0 || !(buf = malloc(n))) {
+            fo_stun_probe_forget(s, &tx);
+            return 0;
+        }
         memcpy(buf, tmp, n);
         size = n;
     } else {
         buf = malloc(size ? size : 1);
-        if (!buf) return 0;
+        if (!buf) {
+            fo_stun_probe_forget(s, &tx);
+            return 0;
+        }
         memcpy(buf, data, size);
     }
+    fo_stun_class_t k = fo_stun_class(buf, size);
+    if (k != FO_STUN_OTHER && !fo_stun_is_stun(buf, size)) abort();
 
     if (fo_stun_is_stun(buf, size)) {
         struct sockaddr_in a4;
@@ -102,8 +125,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rlen = sizeof reply;
         (void)fo_stun_answer(s, buf, size, (struct sockaddr *)&a6, sizeof a6, pwd_cb, NULL, reply,
                              &rlen, &chk);
+        rlen = sizeof reply;
+        (void)fo_stun_answer_controlling(s, 1, buf, size, (struct sockaddr *)&a4, sizeof a4, pwd_cb,
+                                         NULL, reply, &rlen);
         struct sockaddr_storage mapped;
         (void)fo_stun_check_response(s, buf, size, FUZZ_PWD, &mapped);
+        /* only a success response can confirm; a confirmed request is closed */
+        if (fo_stun_probe_response(s, &tx, buf, size, FUZZ_PWD) == 0 && (k != FO_STUN_RESPONSE || tx.open))
+            abort();
     } else {
         /* Still must not crash nor answer. */
         uint8_t reply[64];
@@ -115,6 +144,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            &rlen, NULL) == 0)
             abort();
     }
+    fo_stun_probe_forget(s, &tx);
+    if (fo_stun_probes_open(s) != 0) abort();
     free(buf);
     return 0;
 }

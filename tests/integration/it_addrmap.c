@@ -51,7 +51,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < SOCKS; i++) {
         fd[i] = fo_raw_socket("127.0.0.1");
         fo_raw_check(fd[i], stun, srv.rtc_port, ufrag, pwd, true);
-        if (fo_raw_drain(fd[i], 300, NULL, NULL) < 1) fo_test_fail("check %d was not answered", i);
+        if (fo_raw_drain(fd[i], 300, 1000, NULL, NULL) < 1) fo_test_fail("check %d was not answered", i);
     }
     /* The fifth address evicted the first (the oldest not selected): while the session lives,
      * the first socket is a stranger again. */

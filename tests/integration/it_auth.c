@@ -2,8 +2,10 @@
 /* Authorization end to end with auth.secret and auth.api_secret set (argv[1] binary, argv[2]
  * source dir): WHIP/WHEP and the SRS API refuse a missing, wrong, expired or wrong-action token
  * with 401 + WWW-Authenticate and accept a valid one (Bearer header, ?token= on the endpoint, or
- * ?token= in the stream URL); /api/v1 and /metrics need the operator secret even from loopback;
- * a WHIP resource DELETE needs only its URL. */
+ * ?token= in the stream URL), with CORS headers so pages of other origins read the refusal;
+ * /api/v1 and /metrics need the operator secret even from loopback, and with it answer under any
+ * Host but refuse another origin's page (403, code 1015) unless http.allowed_origins lists it
+ * (then with its CORS headers); a WHIP resource DELETE needs only its URL. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,14 +35,16 @@ static int request(const char *method, const char *path, const char *ctype, cons
     return st;
 }
 
+/* One request: the status must be `want`; `want_header` (NULL: none) must be in the headers or
+ * the body. */
 static void expect(const char *what, const char *method, const char *path, const char *ctype,
                    const char *extra, const char *body, int want, const char *want_header)
 {
     char *h = NULL, *b = NULL;
     int st = request(method, path, ctype, extra, body, &h, &b);
     if (st != want) fo_test_fail("%s: HTTP %d, want %d: %.300s", what, st, want, b);
-    if (want_header && !strcasestr(h, want_header))
-        fo_test_fail("%s: no \"%s\" header in:\n%s", what, want_header, h);
+    if (want_header && !strcasestr(h, want_header) && !(b && strstr(b, want_header)))
+        fo_test_fail("%s: no \"%s\" in:\n%s%s", what, want_header, h, b ? b : "");
     checks++;
     free(h);
     free(b);
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
     if (argc < 3) return 2;
     setenv("FANOUT_AUTH_SECRET", SECRET, 1);
     setenv("FANOUT_AUTH_API_SECRET", OPS, 1);
+    setenv("FANOUT_HTTP_ALLOWED_ORIGINS", "https://dash.example.org", 1);
     fo_testsrv_start(&srv, "it_auth", argv[1], argv[2], NULL, 60);
     fo_log_set_level(FO_LOG_WARN);
     if (fo_srtp_global_init()) fo_test_fail("srtp init");
@@ -74,6 +79,8 @@ int main(int argc, char **argv)
 
     /* WHIP/WHEP */
     expect("WHIP without a token", "POST", whip, "application/sdp", NULL, offer, 401, "WWW-Authenticate: Bearer");
+    expect("WHIP refusal readable by another origin", "POST", whip, "application/sdp",
+           "Origin: http://player.example\r\n", offer, 401, "Access-Control-Allow-Origin: *");
     expect("WHIP with a wrong token", "POST", whip, "application/sdp", "Authorization: Bearer publish.99999999999.00\r\n", offer, 401, NULL);
     snprintf(hdr, sizeof hdr, "Authorization: Bearer %s\r\n", old_tok);
     expect("WHIP with an expired token", "POST", whip, "application/sdp", hdr, offer, 401, NULL);
@@ -114,6 +121,11 @@ int main(int argc, char **argv)
     expect("/metrics without the secret", "GET", "/metrics", NULL, NULL, NULL, 401, NULL);
     expect("/api/v1/clients with the secret", "GET", "/api/v1/clients", NULL, "Authorization: Bearer " OPS "\r\n", NULL, 200, NULL);
     expect("/metrics with the secret", "GET", "/metrics", NULL, "Authorization: Bearer " OPS "\r\n", NULL, 200, NULL);
+    expect("/api/v1/clients with the secret from another origin's page", "GET", "/api/v1/clients", NULL,
+           "Authorization: Bearer " OPS "\r\nOrigin: http://127.0.0.1:1\r\n", NULL, 403, "\"code\":1015");
+    expect("/api/v1/clients with the secret from an allowed origin", "GET", "/api/v1/clients", NULL,
+           "Authorization: Bearer " OPS "\r\nOrigin: https://dash.example.org\r\n", NULL, 200,
+           "Access-Control-Allow-Origin: https://dash.example.org");
 
     /* the resource URL is the capability */
     if (!resource[0]) fo_test_fail("no Location from the WHIP answer");

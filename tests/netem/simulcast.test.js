@@ -80,9 +80,17 @@ test('simulcast: three layers in, players on ?layer=low and ?layer=high decode d
     const low = await open('low');
     const high = await open('high');
     const auto = await open(null);
-    await sleep(6000);
-    const [l, h, a] = [await inboundVideo(low), await inboundVideo(high), await inboundVideo(auto)];
-    const players = (await clients(rig)).filter((c) => c.type === 'rtc-play').map((c) => c.simulcast);
+    // A loaded machine's Chromium may pause its top layer for a while (CPU adaptation); a player
+    // forced to "high" then sits on the highest live layer until it comes back. Wait for both.
+    let l, h, a, players;
+    const end1 = Date.now() + 30000;
+    do {
+      await sleep(3000);
+      [l, h, a] = [await inboundVideo(low), await inboundVideo(high), await inboundVideo(auto)];
+      players = (await clients(rig)).filter((c) => c.type === 'rtc-play').map((c) => c.simulcast);
+      const on = players.map((p) => p && p.layer);
+      if (l.frames > 0 && h.frames > 0 && a.frames > 0 && h.width > l.width && on.includes(0) && on.includes(2)) break;
+    } while (Date.now() < end1);
     console.log('# low', JSON.stringify(l), 'high', JSON.stringify(h), 'auto', JSON.stringify(a));
     console.log('# players', JSON.stringify(players));
     assert.ok(l.frames > 0 && h.frames > 0 && a.frames > 0, 'all three players decode');

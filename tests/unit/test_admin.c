@@ -138,6 +138,12 @@ static void test_metrics_render(void **state)
     d.api[1].status = 415, d.api[1].count = 1;
     d.n_api = 2;
     d.proc.cpu_seconds = 1.25;
+    d.has_auth = true;
+    d.auth.hook_allowed[FO_AUTH_PLAY] = 4;
+    d.auth.hook_busy[FO_AUTH_PLAY] = 2;
+    d.auth.hook_latency[FO_AUTH_PLAY][0] = 1;  /* <= 5 ms */
+    d.auth.hook_latency[FO_AUTH_PLAY][7] = 3;  /* 0.5 s < t <= 1 s */
+    d.auth.hook_latency_ms_sum[FO_AUTH_PLAY] = 2403;
     char *text = fo_metrics_render(&d);
     assert_non_null(text);
     const char *want[] = {"fanout_sessions{kind=\"publish\",state=\"connected\"} 2\n",
@@ -147,25 +153,37 @@ static void test_metrics_render(void **state)
                           "fanout_sessions_ended_total{reason=\"dtls_failed\"} 3\n",
                           "fanout_udp_bytes_total{direction=\"out\"} 123456789012\n",
                           "fanout_api_requests_total{code=\"415\"} 1\n",
-                          "process_cpu_seconds_total 1.250\n"};
+                          "process_cpu_seconds_total 1.250\n",
+                          "fanout_hook_requests_total{hook=\"on_play\",result=\"allowed\"} 4\n",
+                          "fanout_hook_requests_total{hook=\"on_play\",result=\"busy\"} 2\n",
+                          "fanout_hook_duration_seconds_bucket{hook=\"on_play\",le=\"0.005\"} 1\n",
+                          "fanout_hook_duration_seconds_bucket{hook=\"on_play\",le=\"0.5\"} 1\n",
+                          "fanout_hook_duration_seconds_bucket{hook=\"on_play\",le=\"1\"} 4\n",
+                          "fanout_hook_duration_seconds_bucket{hook=\"on_play\",le=\"+Inf\"} 4\n",
+                          "fanout_hook_duration_seconds_sum{hook=\"on_play\"} 2.403\n",
+                          "fanout_hook_duration_seconds_count{hook=\"on_play\"} 4\n"};
     for (size_t i = 0; i < FO_ARRAY_LEN(want); i++)
         if (!strstr(text, want[i])) fail_msg("missing %s", want[i]);
 
     regex_t re;
     assert_int_equal(regcomp(&re, "^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\"(,[a-zA-Z_][a-zA-Z0-9_]*=\"[^\"]*\")*\\})? -?[0-9]+(\\.[0-9]+)?$",
                              REG_EXTENDED), 0);
-    char family[128] = "";
+    char family[128] = "", type[32] = "";
     int samples = 0;
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "# TYPE ", 7) == 0) {
-            sscanf(line + 7, "%127s", family);
+            sscanf(line + 7, "%127s %31s", family, type);
             continue;
         }
         if (strncmp(line, "# HELP ", 7) == 0) continue;
         regmatch_t m[2];
         if (regexec(&re, line, 2, m, 0) != 0) fail_msg("does not parse: %s", line);
-        size_t nl = (size_t)(m[1].rm_eo - m[1].rm_so);
-        if (nl != strlen(family) || strncmp(line, family, nl) != 0) fail_msg("sample %s outside its family (%s)", line, family);
+        size_t nl = (size_t)(m[1].rm_eo - m[1].rm_so), fl = strlen(family);
+        bool ok = nl == fl;
+        if (strcmp(type, "histogram") == 0) /* name_bucket, name_sum, name_count */
+            ok = nl > fl && (strncmp(line + fl, "_bucket{", 8) == 0 || strncmp(line + fl, "_sum{", 5) == 0 ||
+                             strncmp(line + fl, "_count{", 7) == 0);
+        if (!ok || strncmp(line, family, fl) != 0) fail_msg("sample %s outside its family (%s)", line, family);
         samples++;
     }
     regfree(&re);

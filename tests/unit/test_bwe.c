@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "fanout/bwe.h"
@@ -95,12 +96,56 @@ static void test_remb_and_garbage(void **state)
     assert_int_equal(fo_bwe_on_feedback(&bwe, bad, 3, 50), FO_EINVAL);
 }
 
+/* A feedback claiming 2048 packet statuses (one run-length chunk of small deltas). */
+static size_t big_feedback(uint8_t *fci)
+{
+    memset(fci, 0, 8 + 2 + 2048);
+    fci[2] = 2048 >> 8;
+    fci[3] = 2048 & 0xff;
+    uint16_t chunk = (uint16_t)(1u << 13 | 2048); /* run of symbol 1 */
+    fci[8] = (uint8_t)(chunk >> 8);
+    fci[9] = (uint8_t)chunk;
+    return 8 + 2 + 2048;
+}
+
+/* The work TWCC feedback may cause per second is capped (issue 15, item 10): feedback claiming
+ * more statuses than the budget holds is dropped unread and counted; the budget refills. */
+static void test_feedback_budget(void **state)
+{
+    (void)state;
+    static uint8_t fci[8 + 2 + 2048];
+    size_t len = big_feedback(fci);
+    uint64_t t = 50000;
+    fo_bwe_init(&bwe, t);
+    int read = 0, dropped = 0;
+    for (int i = 0; i < 1000; i++) {
+        int rc = fo_bwe_on_feedback(&bwe, fci, len, t);
+        if (rc == 0) read++;
+        else if (rc == FO_EAGAIN) dropped++;
+    }
+    assert_int_equal(read, FO_BWE_STATUSES_PER_S / 2048);
+    assert_int_equal(dropped, 1000 - read);
+    assert_int_equal(bwe.feedbacks, (uint64_t)read);
+    assert_int_equal(bwe.feedbacks_limited, (uint64_t)dropped);
+    /* half a second later, half a second's worth more */
+    assert_int_equal(fo_bwe_on_feedback(&bwe, fci, len, t + 500), 0);
+    /* a real player's feedback (a few hundred statuses every 50 ms) always fits */
+    fo_bwe_init(&bwe, t);
+    fci[3] = 200;
+    fci[2] = 0;
+    fci[8] = (uint8_t)((1u << 13 | 200) >> 8);
+    fci[9] = (uint8_t)(1u << 13 | 200);
+    for (int i = 0; i < 200; i++) assert_int_equal(fo_bwe_on_feedback(&bwe, fci, 8 + 2 + 200, t + (uint64_t)i * 50), 0);
+    assert_int_equal(bwe.feedbacks_limited, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grow_then_loss),
         cmocka_unit_test(test_queue_growth),
         cmocka_unit_test(test_remb_and_garbage),
+        cmocka_unit_test(test_feedback_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,11 @@ static void test_broken_files(void **state)
         {"[cluster]\napi_url = http://h/\n", ":2: cluster.api_url"},
         {"[relay]\npull = live/a\n", ":2: relay.pull: each item is app/stream=URL"},
         {"[relay]\npush = live/a=ftp://x\n", ":2: relay.push: the URL must be"},
+        /* a broken section header is the error, not the key under it (issue 16) */
+        {"[http]\nport = 1985\n[rtc\nport = 8000\n", ":3: syntax error"},
+        {"port = 8000\n", ":1: 'port' is outside any [section]"},
+        {"[http]\nstream_list = public\n", ":2: http.stream_list: 'public' is not auto, on or off"},
+        {"[rtc]\npublisher_takeover = -1\n", ":2: rtc.publisher_takeover: '-1' is not an integer in 0..3600"},
     };
     for (size_t i = 0; i < FO_ARRAY_LEN(cases); i++) {
         fo_config_t c;
@@ -102,6 +107,24 @@ static void test_broken_files(void **state)
     char err[256];
     assert_int_not_equal(fo_config_load_file(&c, "/nonexistent/fanout.conf", err, sizeof err), 0);
     assert_non_null(strstr(err, "/nonexistent/fanout.conf"));
+}
+
+static void test_pages_settings(void **state)
+{
+    (void)state;
+    fo_config_t c;
+    char err[256];
+    fo_config_defaults(&c);
+    assert_string_equal(c.stream_list, "auto");
+    assert_int_equal(c.publisher_takeover, 5);
+    for (const char *const *v = (const char *const[]){"on", "off", "auto", NULL}; *v; v++) {
+        char a[64];
+        snprintf(a, sizeof a, "http.stream_list=%s", *v);
+        assert_int_equal(fo_config_set_assignment(&c, a, err, sizeof err), 0);
+        assert_string_equal(c.stream_list, *v);
+    }
+    assert_int_equal(fo_config_set_assignment(&c, "rtc.publisher_takeover=0", err, sizeof err), 0);
+    assert_int_equal(c.publisher_takeover, 0);
 }
 
 static void test_workers(void **state)
@@ -168,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_file_values),
         cmocka_unit_test(test_broken_files),
         cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_pages_settings),
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_https_and_set),
     };

@@ -89,7 +89,8 @@ static void pair_init(pair_t *t, fo_dtls_ctx_t *sctx, fo_dtls_ctx_t *cctx, const
     memset(&t->cli, 0, sizeof t->cli);
     t->srv.timer_ms = t->cli.timer_ms = -1;
     t->srv.last_rc = t->cli.last_rc = 1;
-    fo_dtls_io_t sio = {send_cb, timer_cb, &t->srv}, cio = {send_cb, timer_cb, &t->cli};
+    fo_dtls_io_t sio = {.send_cb = send_cb, .timer_cb = timer_cb, .user = &t->srv},
+                 cio = {.send_cb = send_cb, .timer_cb = timer_cb, .user = &t->cli};
     t->srv.d = fo_dtls_new(sctx, FO_DTLS_SERVER, &sio, "sha-256",
                            srv_sees ? srv_sees : fo_dtls_ctx_fingerprint(cctx));
     t->cli.d = fo_dtls_new(cctx, FO_DTLS_CLIENT, &cio, "sha-256",
@@ -253,7 +254,8 @@ static void test_fingerprint_unusable(void **state)
     for (size_t i = 0; i < 3; i++) {
         memset(&t->cli, 0, sizeof t->cli);
         memset(&t->srv, 0, sizeof t->srv);
-        fo_dtls_io_t sio = {send_cb, timer_cb, &t->srv}, cio = {send_cb, timer_cb, &t->cli};
+        fo_dtls_io_t sio = {.send_cb = send_cb, .timer_cb = timer_cb, .user = &t->srv},
+                 cio = {.send_cb = send_cb, .timer_cb = timer_cb, .user = &t->cli};
         t->srv.d =
             fo_dtls_new(t->sctx, FO_DTLS_SERVER, &sio, "sha-256", fo_dtls_ctx_fingerprint(t->cctx));
         t->cli.d = fo_dtls_new(t->cctx, FO_DTLS_CLIENT, &cio, algs[i], fps[i]);

@@ -206,6 +206,38 @@ static void test_io_del_in_batch(void **state)
     fo_loop_free(loop);
 }
 
+/* A timer that re-arms itself with 0 ms from its own callback does not keep the loop from its
+ * descriptors: a readable pipe is served while it spins. */
+static int spins;
+static void spin_cb(fo_timer_t *t)
+{
+    spins++;
+    fo_timer_start(loop, t, 0);
+}
+
+static void test_timer_fairness(void **state)
+{
+    (void)state;
+    loop = fo_loop_new();
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fo_io_t io = {.fd = p[0], .cb = pipe_cb, .user = loop};
+    assert_int_equal(fo_loop_io_add(loop, &io, EPOLLIN), 0);
+    fo_timer_t spin;
+    fo_timer_init(&spin, spin_cb, NULL);
+    fo_timer_start(loop, &spin, 0);
+    assert_int_equal(write(p[1], "x", 1), 1);
+    reads = spins = 0;
+    fo_loop_run(loop); /* pipe_cb stops the loop */
+    assert_int_equal(reads, 1);
+    assert_true(spins >= 1 && spins < 10);
+    fo_timer_stop(loop, &spin);
+    fo_loop_io_del(loop, &io);
+    close(p[0]);
+    close(p[1]);
+    fo_loop_free(loop);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_post_many_threads),
         cmocka_unit_test(test_io),
         cmocka_unit_test(test_io_del_in_batch),
+        cmocka_unit_test(test_timer_fairness),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -381,6 +381,143 @@ static void test_many_lost_requests(void **state)
     fo_stun_free(NULL);
 }
 
+/* The server's confirmation request (controlled), answered by a controlling peer that knows
+ * its own password; the answer confirms exactly once. */
+#define CLI_PWD "client-password-abcdefghij"
+static const char *const PROBE_USER = CLI_UFRAG ":" SRV_UFRAG;
+
+static int answer_probe(fo_stun_t *peer, const uint8_t *req, size_t n, const char *pwd, uint8_t *rep,
+                        size_t *rlen)
+{
+    creds_t c = {PROBE_USER, pwd, 0};
+    struct sockaddr_in a = v4("192.0.2.1", 8000);
+    *rlen = 512;
+    return fo_stun_answer_controlling(peer, 99, req, n, (struct sockaddr *)&a, sizeof a, pwd_cb, &c, rep,
+                                      rlen);
+}
+
+static void test_probe_roundtrip(void **state)
+{
+    (void)state;
+    fo_stun_t *srv = fo_stun_new(), *peer = fo_stun_new();
+    uint8_t req[512], rep[512];
+    size_t rlen;
+    fo_stun_probe_t tx = {0};
+    int n = fo_stun_probe_request(srv, req, sizeof req, PROBE_USER, CLI_PWD, 1862270975u, 5, &tx);
+    assert_true(n > 20);
+    assert_true(tx.open);
+    assert_int_equal(fo_stun_class(req, (size_t)n), FO_STUN_REQUEST);
+    assert_int_equal(fo_stun_probes_open(srv), 1);
+    assert_int_equal(answer_probe(peer, req, (size_t)n, CLI_PWD, rep, &rlen), 0);
+    assert_int_equal(fo_stun_class(rep, rlen), FO_STUN_RESPONSE);
+    assert_int_equal(fo_stun_probe_response(srv, &tx, rep, rlen, CLI_PWD), 0);
+    assert_false(tx.open);
+    assert_int_equal(fo_stun_probes_open(srv), 0);
+    /* the same answer again (a duplicate, or replayed) confirms nothing more */
+    assert_int_equal(fo_stun_probe_response(srv, &tx, rep, rlen, CLI_PWD), FO_ENOTFOUND);
+    fo_stun_free(srv);
+    fo_stun_free(peer);
+}
+
+/* What a session holder who cannot see our request could send: it knows the password, not the
+ * transaction id. An answer that does not verify with the password, a tampered one. None
+ * closes the request. */
+static void test_probe_forged(void **state)
+{
+    (void)state;
+    fo_stun_t *srv = fo_stun_new(), *peer = fo_stun_new();
+    uint8_t req[512], other[512], rep[512];
+    size_t rlen;
+    fo_stun_probe_t tx = {0}, tx2 = {0};
+    int n = fo_stun_probe_request(srv, req, sizeof req, PROBE_USER, CLI_PWD, 1, 5, &tx);
+    int n2 = fo_stun_probe_request(peer, other, sizeof other, PROBE_USER, CLI_PWD, 1, 5, &tx2);
+    assert_true(n > 0 && n2 > 0);
+    assert_int_equal(answer_probe(peer, other, (size_t)n2, CLI_PWD, rep, &rlen), 0);
+    assert_int_equal(fo_stun_probe_response(srv, &tx, rep, rlen, CLI_PWD), FO_ENOTFOUND);
+    assert_true(tx.open);
+    /* the right answer checked against another password, and the right answer tampered with */
+    assert_int_equal(answer_probe(peer, req, (size_t)n, CLI_PWD, rep, &rlen), 0);
+    assert_int_equal(fo_stun_probe_response(srv, &tx, rep, rlen, "not-the-password-0123456"), FO_EAUTH);
+    assert_true(tx.open);
+    rep[rlen / 2] ^= 1;
+    assert_int_not_equal(fo_stun_probe_response(srv, &tx, rep, rlen, CLI_PWD), 0);
+    assert_true(tx.open);
+    /* a request is not a response; a truncated response is nothing */
+    assert_int_equal(fo_stun_probe_response(srv, &tx, req, (size_t)n, CLI_PWD), FO_EINVAL);
+    assert_int_equal(answer_probe(peer, req, (size_t)n, CLI_PWD, rep, &rlen), 0);
+    assert_int_not_equal(fo_stun_probe_response(srv, &tx, rep, rlen - 4, CLI_PWD), 0);
+    assert_true(tx.open);
+    assert_int_equal(fo_stun_probe_response(srv, &tx, rep, rlen, CLI_PWD), 0);
+    fo_stun_probe_forget(peer, &tx2);
+    fo_stun_probe_forget(peer, &tx2); /* no-op */
+    assert_int_equal(fo_stun_probes_open(peer), 0);
+    fo_stun_free(srv);
+    fo_stun_free(peer);
+}
+
+/* Many open requests spread over the pool of libnice agents; all answerable, bounded in all. */
+static void test_probe_pool(void **state)
+{
+    (void)state;
+    fo_stun_t *srv = fo_stun_new(), *peer = fo_stun_new();
+    enum { N = 1000 };
+    static fo_stun_probe_t tx[N];
+    static uint8_t req[N][160];
+    static int len[N];
+    memset(tx, 0, sizeof tx);
+    for (int i = 0; i < N; i++) {
+        len[i] = fo_stun_probe_request(srv, req[i], sizeof req[i], PROBE_USER, CLI_PWD, 1, 5, &tx[i]);
+        assert_true(len[i] > 0);
+    }
+    assert_int_equal(fo_stun_probes_open(srv), N);
+    for (int i = N - 1; i >= 0; i--) {
+        uint8_t rep[512];
+        size_t rlen;
+        assert_int_equal(answer_probe(peer, req[i], (size_t)len[i], CLI_PWD, rep, &rlen), 0);
+        assert_int_equal(fo_stun_probe_response(srv, &tx[i], rep, rlen, CLI_PWD), 0);
+    }
+    assert_int_equal(fo_stun_probes_open(srv), 0);
+    /* the cap: FO_STUN_PROBES_MAX open at once, then FO_EFULL until one closes */
+    static fo_stun_probe_t many[FO_STUN_PROBES_MAX + 1];
+    uint8_t buf[160];
+    for (int i = 0; i < FO_STUN_PROBES_MAX; i++)
+        assert_true(fo_stun_probe_request(srv, buf, sizeof buf, PROBE_USER, CLI_PWD, 1, 5, &many[i]) > 0);
+    assert_int_equal(fo_stun_probe_request(srv, buf, sizeof buf, PROBE_USER, CLI_PWD, 1, 5, &many[FO_STUN_PROBES_MAX]),
+                     FO_EFULL);
+    fo_stun_probe_forget(srv, &many[7]);
+    assert_true(fo_stun_probe_request(srv, buf, sizeof buf, PROBE_USER, CLI_PWD, 1, 5, &many[7]) > 0);
+    fo_stun_free(srv);
+    fo_stun_free(peer);
+}
+
+/* The controlling side's role conflict rule (RFC 8445 7.3.1.1): a request that also claims
+ * ICE-CONTROLLING gets 487 when our tie-breaker is not smaller, no answer otherwise (we will
+ * not switch roles). */
+static void test_answer_controlling_conflict(void **state)
+{
+    (void)state;
+    fo_stun_t *a = fo_stun_new(), *b = fo_stun_new();
+    creds_t c = {SRV_UFRAG ":" CLI_UFRAG, SRV_PWD, 0};
+    struct sockaddr_in src = v4("127.0.0.1", 5000);
+    uint8_t req[512], rep[512];
+    int n = fo_stun_build_request(a, req, sizeof req, SRV_UFRAG ":" CLI_UFRAG, SRV_PWD, 1, 1000, true);
+    size_t rlen = sizeof rep;
+    assert_int_equal(fo_stun_answer_controlling(b, 2000, req, (size_t)n, (struct sockaddr *)&src, sizeof src,
+                                                pwd_cb, &c, rep, &rlen),
+                     FO_EINVAL);
+    assert_true(rlen > 0);
+    assert_int_equal(fo_stun_class(rep, rlen), FO_STUN_RESPONSE); /* the 487 error */
+    assert_int_not_equal(fo_stun_check_response(a, rep, rlen, SRV_PWD, NULL), 0);
+    rlen = sizeof rep;
+    assert_int_equal(fo_stun_answer_controlling(b, 10, req, (size_t)n, (struct sockaddr *)&src, sizeof src,
+                                                pwd_cb, &c, rep, &rlen),
+                     FO_EINVAL);
+    assert_int_equal(rlen, 0);
+    assert_int_equal(fo_stun_class(req, 10), FO_STUN_OTHER);
+    fo_stun_free(a);
+    fo_stun_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +525,8 @@ int main(void)
         cmocka_unit_test(test_wrong_password),      cmocka_unit_test(test_unknown_username),
         cmocka_unit_test(test_malformed),           cmocka_unit_test(test_rfc5769_role_conflict),
         cmocka_unit_test(test_chrome_like),         cmocka_unit_test(test_many_lost_requests),
+        cmocka_unit_test(test_probe_roundtrip),     cmocka_unit_test(test_probe_forged),
+        cmocka_unit_test(test_probe_pool),          cmocka_unit_test(test_answer_controlling_conflict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

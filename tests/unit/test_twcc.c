@@ -98,7 +98,7 @@ static size_t make_rtp(uint8_t *b, uint16_t seq, uint8_t fill)
 static void test_history_and_rtx(void **state)
 {
     (void)state;
-    fo_history_t *h = fo_history_new(100, 1000); /* rounds up to 128 */
+    fo_history_t *h = fo_history_new(100, 1 << 20, 1000); /* rounds up to 128 */
     assert_non_null(h);
     uint8_t pkt[200];
     for (uint16_t s = 0; s < 300; s++) {

@@ -55,6 +55,8 @@ typedef struct {
     int signal_threads; /* HTTP requests in flight at once */
     int name_offset;    /* first player number (several processes in one run) */
     int rr_ms;          /* each connected player sends an RTCP receiver report this often; 0: never */
+    bool gaps;          /* measure inter-packet gaps and forwarding delay (kernel timestamps) */
+    double window_from; /* gaps: seconds after the ramp ended when the measuring window opens */
 } opts_t;
 
 typedef struct {
@@ -64,9 +66,19 @@ typedef struct {
     uint64_t packets, bytes;
 } track_rx_t;
 
+/* What --gaps measures per player over the window: the largest time between two datagrams the
+ * kernel queued for it (any track), the largest forwarding delay (publisher's send to the
+ * player's arrival, matched by payload), and loss among the packets received in the window. */
+typedef struct {
+    int64_t last_ns, max_gap_ns, max_delay_ns;
+    uint64_t delays;
+    track_rx_t rx[2];
+} window_rx_t;
+
 typedef struct {
     fo_peer_t *peer;
     int64_t t_signal, t_answer, t_connected, t_first, t_first_video; /* ms, 0: not yet */
+    window_rx_t win;
     uint32_t ssrc[2];                                     /* [0] audio, [1] video */
     track_rx_t rx[2];
     bool failed, closed;
@@ -89,8 +101,45 @@ typedef struct {
     bool marker_pending;
 } publisher_t;
 
-static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stop, g_open_window;
 static void on_signal(int sig) { (void)sig, g_stop = 1; }
+static void on_usr1(int sig) { (void)sig, g_open_window = 1; }
+
+/* --gaps: when the window opens (monotonic ms; 0: not yet known), and when the publisher sent
+ * each payload (CLOCK_REALTIME ns, the clock of SO_TIMESTAMPNS), keyed by a hash of it: the
+ * server rewrites headers, never payloads. Filler NAL units (all alike) are not keyed. */
+#define SENT_SLOTS (1u << 16)
+static int64_t g_window_ms;
+static bool g_gaps;
+static struct {
+    uint64_t hash;
+    int64_t ns;
+} g_sent[SENT_SLOTS];
+
+static uint64_t payload_hash(const uint8_t *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ull ^ len;
+    for (size_t i = 0; i < len && i < 64; i++) h = (h ^ p[i]) * 1099511628211ull;
+    for (size_t i = len > 64 ? len - 8 : len; i < len; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h | 1;
+}
+
+static bool is_filler(const uint8_t *p, size_t len) { return len && (p[0] & 0x1f) == 12; }
+
+static int64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void note_sent(const uint8_t *payload, size_t len, bool video)
+{
+    if (!g_gaps || (video && is_filler(payload, len))) return;
+    uint64_t h = payload_hash(payload, len);
+    g_sent[h & (SENT_SLOTS - 1)].hash = h;
+    g_sent[h & (SENT_SLOTS - 1)].ns = realtime_ns();
+}
 
 static int64_t now_ms(void) { return fo_peer_now_ms(); }
 
@@ -108,6 +157,7 @@ static void send_video(publisher_t *pub, const uint8_t *payload, size_t len, boo
 {
     size_t h = fo_rtp_write_header(pub->pkt, FO_PEER_PT_H264, marker, pub->vseq++, ts, pub->vssrc);
     memcpy(pub->pkt + h, payload, len);
+    note_sent(payload, len, true);
     if (fo_peer_send_rtp(pub->peer, pub->pkt, h + len) == 0) {
         pub->sent[1]++;
         pub->bytes[1] += h + len;
@@ -163,6 +213,7 @@ static void send_audio(publisher_t *pub, const bench_clip_t *clip, uint32_t ts)
     size_t h = fo_rtp_write_header(pub->pkt, FO_PEER_PT_OPUS, false, pub->aseq++, ts, pub->assi);
     size_t len = a->len < BENCH_RTP_PAYLOAD ? a->len : BENCH_RTP_PAYLOAD;
     memcpy(pub->pkt + h, clip->opus + a->off, len);
+    note_sent(clip->opus + a->off, len, false);
     if (fo_peer_send_rtp(pub->peer, pub->pkt, h + len) == 0) {
         pub->sent[0]++;
         pub->bytes[0] += h + len;
@@ -207,6 +258,23 @@ static void track_rx(track_rx_t *t, uint16_t seq, size_t len)
     t->bytes += len;
 }
 
+static void window_rx(player_t *pl, int k, const uint8_t *pkt, size_t len, uint16_t seq)
+{
+    window_rx_t *w = &pl->win;
+    int64_t ns = fo_peer_rx_ns(pl->peer);
+    if (!ns) return;
+    if (w->last_ns && ns - w->last_ns > w->max_gap_ns) w->max_gap_ns = ns - w->last_ns;
+    w->last_ns = ns;
+    track_rx(&w->rx[k], seq, len);
+    fo_rtp_view_t v;
+    if (fo_rtp_parse(pkt, len, &v) != 0 || (k == 1 && is_filler(v.payload, v.payload_len))) return;
+    uint64_t h = payload_hash(v.payload, v.payload_len);
+    if (g_sent[h & (SENT_SLOTS - 1)].hash != h) return;
+    int64_t d = ns - g_sent[h & (SENT_SLOTS - 1)].ns;
+    if (d > w->max_delay_ns) w->max_delay_ns = d;
+    w->delays++;
+}
+
 static void player_recv_cb(void *user, fo_peer_t *p, const uint8_t *pkt, size_t len, bool is_rtcp)
 {
     player_t *pl = user;
@@ -225,6 +293,7 @@ static void player_recv_cb(void *user, fo_peer_t *p, const uint8_t *pkt, size_t 
     if (!pl->t_first) pl->t_first = now;
     if (k == 1 && !pl->t_first_video) pl->t_first_video = now;
     track_rx(&pl->rx[k], seq, len);
+    if (g_gaps && g_window_ms && now >= g_window_ms) window_rx(pl, k, pkt, len, seq);
 }
 
 static uint64_t track_lost(const track_rx_t *t)
@@ -288,6 +357,10 @@ static void usage(void)
             "  --name-offset N  number players from N+1 (several processes in one run)\n"
             "  --rr-ms MS       each player sends an RTCP receiver report every MS ms, as\n"
             "                   browsers do (default 1000; 0: none)\n"
+            "  --gaps           per player, over a window from --window-from S (default 2) s\n"
+            "                   after the ramp (S < 0: from a SIGUSR1) to the end: the largest gap\n"
+            "                   between arrivals (kernel timestamps), the largest forwarding\n"
+            "                   delay (publisher's send to arrival) and the loss (\"window\")\n"
             "Prints one JSON object on stdout when done.\n",
             FO_BENCH_MEDIA);
 }
@@ -295,13 +368,15 @@ static void usage(void)
 static int parse_opts(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t){.players = 10, .ramp = 50, .duration = 10, .api = "http://127.0.0.1:1985",
-                  .stream = "live/bench", .media = FO_BENCH_MEDIA, .publish = true, .h264 = true, .signal_threads = 16, .rr_ms = 1000};
+                  .stream = "live/bench", .media = FO_BENCH_MEDIA, .publish = true, .h264 = true, .signal_threads = 16, .rr_ms = 1000,
+                  .window_from = 2};
     static const struct option lo[] = {
         {"api", 1, 0, 'a'},        {"stream", 1, 0, 's'},     {"players", 1, 0, 'n'},
         {"ramp", 1, 0, 'r'},       {"duration", 1, 0, 'd'},   {"video-kbps", 1, 0, 'k'},
         {"no-publish", 0, 0, 'P'}, {"media", 1, 0, 'm'},      {"per-player", 0, 0, 'p'},
         {"vp8", 0, 0, '8'},        {"help", 0, 0, 'h'},       {"signal-threads", 1, 0, 'T'},
-        {"name-offset", 1, 0, 'O'}, {"rr-ms", 1, 0, 'R'},      {0, 0, 0, 0}};
+        {"name-offset", 1, 0, 'O'}, {"rr-ms", 1, 0, 'R'},      {"gaps", 0, 0, 'g'},
+        {"window-from", 1, 0, 'w'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -318,6 +393,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
         case 'T': o->signal_threads = atoi(optarg); break;
         case 'O': o->name_offset = atoi(optarg); break;
         case 'R': o->rr_ms = atoi(optarg); break;
+        case 'g': o->gaps = true; break;
+        case 'w': o->window_from = atof(optarg); break;
         default: usage(); return -1;
         }
     }
@@ -462,7 +539,7 @@ static void start_player(bench_t *b)
     char name[32];
     snprintf(name, sizeof name, "bench-play%d", b->o.name_offset + b->started);
     fo_peer_opts_t po = {.role = FO_PEER_PLAY, .dtls = b->dtls, .stun = b->stun, .name = name,
-                         .h264 = b->o.h264};
+                         .h264 = b->o.h264, .rx_timestamps = b->o.gaps};
     pl->t_signal = now_ms();
     pl->peer = fo_peer_new(&po);
     if (!pl->peer) {
@@ -586,7 +663,11 @@ static void run(bench_t *b)
                         b->t_ramp0 + (int64_t)(b->started * 1000.0 / b->o.ramp) <= now;
              k++)
             start_player(b);
-        if (b->started == b->o.players && !b->t_ramp_end) b->t_ramp_end = now_ms();
+        if (b->started == b->o.players && !b->t_ramp_end) {
+            b->t_ramp_end = now_ms();
+            if (b->o.window_from >= 0) g_window_ms = b->t_ramp_end + (int64_t)(b->o.window_from * 1000);
+        }
+        if (g_open_window && !g_window_ms) g_window_ms = now_ms(); /* SIGUSR1 */
         int64_t wait = SWEEP_MS;
         if (pub_on) {
             int64_t w = publisher_pump(&b->pub, &b->clip, now_ms(), filler_per_frame, &audio_ts);
@@ -628,6 +709,36 @@ static void run(bench_t *b)
 static double p_media_s(const bench_t *b)
 {
     return b->pub.t0 && b->t_media_end > b->pub.t0 ? (b->t_media_end - b->pub.t0) / 1000.0 : 0;
+}
+
+/* "window":{...}: the --gaps measurements, per-player maxima as distributions over players. */
+static void print_window(const bench_t *b)
+{
+    int n = b->started;
+    int64_t *gap = calloc((size_t)n + 1, sizeof *gap), *delay = calloc((size_t)n + 1, sizeof *delay);
+    size_t ng = 0, nd = 0;
+    uint64_t rtp = 0, lost = 0;
+    int at_open = 0;
+    for (int i = 0; i < n; i++)
+        at_open += b->pl[i].t_connected && g_window_ms && b->pl[i].t_connected <= g_window_ms;
+    for (int i = 0; gap && delay && i < n; i++) {
+        const window_rx_t *w = &b->pl[i].win;
+        if (!w->last_ns) continue;
+        gap[ng++] = w->max_gap_ns / 1000;
+        if (w->delays) delay[nd++] = w->max_delay_ns / 1000;
+        for (int k = 0; k < 2; k++) {
+            rtp += w->rx[k].packets;
+            lost += track_lost(&w->rx[k]);
+        }
+    }
+    printf("\"window\":{\"from_s\":%.1f,\"s\":%.2f,\"connected_at_open\":%d,",
+           b->o.window_from, g_window_ms && b->t_media_end > g_window_ms ? (b->t_media_end - g_window_ms) / 1000.0 : 0,
+           at_open);
+    print_dist("max_gap_us", gap, ng);
+    print_dist("max_delay_us", delay, nd);
+    printf("\"rtp\":%llu,\"lost\":%llu,\"loss_pct\":%.4f},", (unsigned long long)rtp,
+           (unsigned long long)lost, rtp + lost ? 100.0 * (double)lost / (double)(rtp + lost) : 0);
+    free(gap), free(delay);
 }
 
 static void summary(bench_t *b, double elapsed_s)
@@ -672,6 +783,7 @@ static void summary(bench_t *b, double elapsed_s)
     print_dist("connect_ms", conn, nc);
     print_dist("ttfp_ms", ttfp, nf);
     print_dist("ttfp_video_ms", ttfv, nv);
+    if (o->gaps) print_window(b);
     const publisher_t *p = &b->pub;
     printf("\"publisher\":{\"connected\":%s,\"rtp_audio\":%llu,\"rtp_video\":%llu,"
            "\"bytes\":%llu,\"fillers\":%llu,\"media_s\":%.3f,\"kbps\":%.1f,"
@@ -721,6 +833,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_usr1);
     raise_fd_limit();
     api_base(b->o.api, b->base, sizeof b->base);
     char err[256];
@@ -729,6 +842,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "fanout-bench: %s\n", err);
         return 2;
     }
+    g_gaps = b->o.gaps;
     b->pl = calloc((size_t)b->o.players + 1, sizeof *b->pl);
     b->ep = epoll_create1(EPOLL_CLOEXEC);
     if (!b->pl || b->ep < 0 || fo_srtp_global_init() != 0) goto out;

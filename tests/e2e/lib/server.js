@@ -73,14 +73,21 @@ class FanoutServer {
   get origin() { return 'http://127.0.0.1:' + this.httpPort; }
   get httpsOrigin() { return this.httpsPort ? 'https://127.0.0.1:' + this.httpsPort : null; }
 
-  /** Start; resolves once "fanout ready" appears on stderr (or rejects with the log). */
-  async start({ timeoutMs = 20000, extraArgs = [], https = false } = {}) {
+  /**
+   * Start; resolves once "fanout ready" appears on stderr (or rejects with the log). `again`:
+   * on the ports (and HTTPS certificate) of the previous start, as a restarted server.
+   */
+  async start({ timeoutMs = 20000, extraArgs = [], https = false, again = false } = {}) {
     const bin = fanoutBin();
     if (!fs.existsSync(bin)) throw new Error('fanout binary not found: ' + bin + ' (build it, or set FANOUT_BIN)');
-    this.httpPort = await freePort();
-    this.rtcPort = await freePort([this.httpPort]);
+    if (!again) {
+      this.httpPort = await freePort();
+      this.rtcPort = await freePort([this.httpPort]);
+    }
+    this.startOpts = { timeoutMs, extraArgs, https };
+    this.exit = null;
     const args = ['-c', 'conf/fanout.conf', '--http-port', String(this.httpPort), '--rtc-port', String(this.rtcPort),
-      '--candidate', '127.0.0.1', ...(await this.httpsArgs(https)), ...envArgs(), ...extraArgs];
+      '--candidate', '127.0.0.1', ...(await this.httpsArgs(https, again)), ...envArgs(), ...extraArgs];
     this.cmd = [bin, ...args].join(' ');
     const child = spawn(bin, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -107,10 +114,12 @@ class FanoutServer {
     return this;
   }
 
-  async httpsArgs(on) {
+  async httpsArgs(on, again) {
     if (!on) return ['--no-https'];
-    this.httpsPort = await freePort([this.httpPort, this.rtcPort]);
-    this.tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-e2e-tls-'));
+    if (!again || !this.tlsDir) {
+      this.httpsPort = await freePort([this.httpPort, this.rtcPort]);
+      this.tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fanout-e2e-tls-'));
+    }
     return ['--set', 'https.enabled=true', '--https-port', String(this.httpsPort),
       '--set', 'https.cert=' + path.join(this.tlsDir, 'https.crt'), '--set', 'https.key=' + path.join(this.tlsDir, 'https.key')];
   }
@@ -118,16 +127,25 @@ class FanoutServer {
   /** The last n lines of the server's stdout+stderr. */
   tail(n = 60) { return this.lines.slice(-n).join('\n'); }
 
-  /** SIGTERM, then SIGKILL after graceMs. Resolves with the exit status. */
-  async stop(graceMs = 3000) {
+  /** The same server again on the same ports after stop() (or after it died). */
+  async restart() {
+    return this.start({ ...this.startOpts, again: true });
+  }
+
+  /** SIGTERM (or `signal`), then SIGKILL after graceMs. Resolves with the exit status; the
+   * HTTPS certificate directory stays when `keep` (for restart()). */
+  async stop(graceMs = 3000, { signal = 'SIGTERM', keep = false } = {}) {
     const child = this.child;
     if (!child || this.exit) return this.exit;
     const done = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch (e) { /* gone */ } }, graceMs);
     const r = await done;
     clearTimeout(t);
-    if (this.tlsDir) fs.rmSync(this.tlsDir, { recursive: true, force: true });
+    if (this.tlsDir && !keep) {
+      fs.rmSync(this.tlsDir, { recursive: true, force: true });
+      this.tlsDir = null;
+    }
     return r;
   }
 }

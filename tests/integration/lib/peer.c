@@ -59,6 +59,7 @@ struct fo_peer {
     bool h264;
     bool no_rtx;
     bool audio_nack;
+    bool twcc;
     bool simulcast;
     char cname[24];
     char *offer;
@@ -79,6 +80,8 @@ struct fo_peer {
     fo_peer_filter_cb filter;
     void *filter_user;
     fo_peer_stats_t stats;
+    bool rx_timestamps;
+    int64_t rx_ns;           /* kernel arrival time of the datagram being processed */
 };
 
 int64_t fo_peer_now_ms(void)
@@ -158,9 +161,12 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
                          "a=setup:actpass\r\n"
                          "a=mid:%s\r\n"
                          "a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                         "%s"
                          "a=%s\r\n";
+    const char *twcc = p->twcc ? "a=extmap:5 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+                               : "";
     n += snprintf(o + n, cap - (size_t)n, "m=audio 9 UDP/TLS/RTP/SAVPF %d\r\n", FO_PEER_PT_OPUS);
-    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "0", dir);
+    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "0", twcc, dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-audio\r\n");
     n += snprintf(o + n, cap - (size_t)n,
                   "a=rtcp-mux\r\n"
@@ -180,7 +186,7 @@ static char *build_offer(const fo_peer_t *p, const char *fingerprint)
     else
         n += snprintf(o + n, cap - (size_t)n, "m=video 9 UDP/TLS/RTP/SAVPF %d %d\r\n", vpt,
                       FO_PEER_PT_RTX);
-    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", dir);
+    n += snprintf(o + n, cap - (size_t)n, common, p->ufrag, p->pwd, fingerprint, "1", twcc, dir);
     if (pub) n += snprintf(o + n, cap - (size_t)n, "a=msid:fo-stream fo-video\r\n");
     n += snprintf(o + n, cap - (size_t)n,
                   "a=rtcp-mux\r\n"
@@ -379,6 +385,14 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
                            const char *extra_headers, const char *body, char **headers_out,
                            char **body_out, int timeout_ms)
 {
+    return fo_peer_http_request_from(NULL, method, url, content_type, extra_headers, body,
+                                     headers_out, body_out, timeout_ms);
+}
+
+int fo_peer_http_request_from(const char *src_ip, const char *method, const char *url,
+                              const char *content_type, const char *extra_headers, const char *body,
+                              char **headers_out, char **body_out, int timeout_ms)
+{
     char host[256], port[16];
     const char *path;
     *body_out = NULL;
@@ -392,6 +406,16 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
     if (fd < 0) {
         freeaddrinfo(ai);
         return FO_ESYS;
+    }
+    if (src_ip) { /* the client's own address (e.g. 127.0.0.2: not loopback-exempt) */
+        struct addrinfo sh = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_PASSIVE}, *sa = NULL;
+        if (getaddrinfo(src_ip, "0", &sh, &sa) || !sa || bind(fd, sa->ai_addr, sa->ai_addrlen)) {
+            if (sa) freeaddrinfo(sa);
+            freeaddrinfo(ai);
+            close(fd);
+            return FO_ESYS;
+        }
+        freeaddrinfo(sa);
     }
     int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
@@ -525,7 +549,8 @@ static void send_check(fo_peer_t *p)
     p->stats.stun_sent++;
 }
 
-/* The server is ICE-lite and should never check us; answer anyway if it does. */
+/* The server confirms our address with its own Binding request before it sends us DTLS or
+ * media (USERNAME "<our ufrag>:<its ufrag>", keyed by our pwd): answer it as a browser does. */
 static const char *our_pwd_cb(void *user, const char *username, size_t len)
 {
     fo_peer_t *p = user;
@@ -554,9 +579,11 @@ static void on_stun(fo_peer_t *p, const uint8_t *buf, size_t len, const struct s
     if ((type & 0x0110) == 0) { /* class bits C1 C0 = 00: a request */
         uint8_t reply[512];
         size_t rl = sizeof reply;
-        if (fo_stun_answer(p->stun, buf, len, src, srclen, our_pwd_cb, p, reply, &rl, NULL) == 0 ||
-            rl > 0)
+        if (fo_stun_answer_controlling(p->stun, p->tie, buf, len, src, srclen, our_pwd_cb, p, reply,
+                                       &rl) == 0 || rl > 0) {
             send_datagram(p, reply, rl);
+            p->stats.stun_answered++;
+        }
         return;
     }
     struct sockaddr_storage mapped;
@@ -664,6 +691,32 @@ static void run_timers(fo_peer_t *p)
     }
 }
 
+/* recvfrom, or with rx_timestamps recvmsg that also reads the kernel's arrival time. */
+static ssize_t recv_one(fo_peer_t *p, uint8_t *buf, struct sockaddr_storage *src, socklen_t *sl)
+{
+    if (!p->rx_timestamps)
+        return recvfrom(p->fd, buf, PEER_MTU, MSG_DONTWAIT, (struct sockaddr *)src, sl);
+    union {
+        struct cmsghdr align;
+        uint8_t b[CMSG_SPACE(sizeof(struct timespec))];
+    } ctl;
+    struct iovec iov = {buf, PEER_MTU};
+    struct msghdr mh = {.msg_name = src, .msg_namelen = *sl, .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+    ssize_t n = recvmsg(p->fd, &mh, MSG_DONTWAIT);
+    *sl = mh.msg_namelen;
+    p->rx_ns = 0;
+    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            p->rx_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+        }
+    return n;
+}
+
+int64_t fo_peer_rx_ns(const fo_peer_t *p) { return p->rx_ns; }
+
 fo_peer_state_t fo_peer_process(fo_peer_t *p)
 {
     if (p->fd < 0 || p->state == FO_PEER_FAILED || p->state == FO_PEER_CLOSED) return p->state;
@@ -671,7 +724,7 @@ fo_peer_state_t fo_peer_process(fo_peer_t *p)
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage src;
         socklen_t sl = sizeof src;
-        ssize_t n = recvfrom(p->fd, buf, PEER_MTU, MSG_DONTWAIT, (struct sockaddr *)&src, &sl);
+        ssize_t n = recv_one(p, buf, &src, &sl);
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 FO_LOG(FO_LOG_DEBUG, p->name, "recvfrom: %s", strerror(errno));
@@ -717,7 +770,9 @@ fo_peer_t *fo_peer_new(const fo_peer_opts_t *opts)
     p->h264 = opts->h264;
     p->no_rtx = opts->no_rtx;
     p->audio_nack = opts->audio_nack;
+    p->twcc = opts->twcc;
     p->simulcast = opts->simulcast && opts->role == FO_PEER_PUBLISH;
+    p->rx_timestamps = opts->rx_timestamps;
     snprintf(p->name, sizeof p->name, "%s", opts->name ? opts->name : "peer");
     p->dctx = opts->dtls;
     if (!p->dctx) {
@@ -803,8 +858,9 @@ static int open_socket(fo_peer_t *p)
         fail(p, "socket: %s", strerror(errno));
         return FO_ESYS;
     }
-    int sz = 1 << 21;
+    int sz = 1 << 21, on = 1;
     setsockopt(p->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    if (p->rx_timestamps) setsockopt(p->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
     return 0;
 }
 

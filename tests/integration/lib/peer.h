@@ -34,6 +34,7 @@ typedef enum {
 #define FO_PEER_PT_H264 102 /* packetization-mode=1, profile-level-id=42e01f */
 #define FO_PEER_EXT_RID 10  /* simulcast offers: rtp-stream-id */
 #define FO_PEER_EXT_RRID 11 /* repaired-rtp-stream-id */
+#define FO_PEER_EXT_TWCC 5  /* transport-wide-cc (with opts.twcc) */
 
 typedef struct {
     fo_peer_role_t role;
@@ -43,9 +44,13 @@ typedef struct {
     bool h264;           /* offer H.264 (FO_PEER_PT_H264) instead of VP8 as the video codec */
     bool no_rtx;         /* offer no RTX (retransmissions are then plain, RFC 4585) */
     bool audio_nack;     /* offer "a=rtcp-fb:111 nack" for Opus (browsers usually do not) */
+    bool twcc;           /* offer the transport-wide-cc header extension (id FO_PEER_EXT_TWCC), as
+                            browsers do: a player then gets a bandwidth estimate from its feedback */
     bool simulcast;      /* publish: video as three layers, Chrome's way (a=rid:l/m/h send,
                             a=simulcast:send l;m;h, rtp-stream-id as extension 10 and
                             repaired-rtp-stream-id as 11, no a=ssrc for video) */
+    bool rx_timestamps;  /* ask the kernel for each datagram's arrival time (SO_TIMESTAMPNS):
+                            fo_peer_rx_ns() in the receive callback */
 } fo_peer_opts_t;
 
 /* One m-section of the server's answer, as far as the peer needs it. */
@@ -148,6 +153,7 @@ uint32_t fo_peer_ssrc(const fo_peer_t *p, const char *kind);
 typedef struct {
     uint64_t rtp_sent, rtcp_sent, rtp_recv, rtcp_recv;
     uint64_t stun_sent, stun_ok, consent_ok;
+    uint64_t stun_answered; /* the server's Binding requests (address confirmation) answered */
     uint64_t dropped; /* undecryptable, unknown source, unknown first byte */
 } fo_peer_stats_t;
 const fo_peer_stats_t *fo_peer_stats(const fo_peer_t *p);
@@ -167,6 +173,11 @@ int fo_peer_http_request_h(const char *method, const char *url, const char *cont
                            const char *extra_headers, const char *body, char **headers_out,
                            char **body_out, int timeout_ms);
 
+/* The same from a given client address (src_ip, e.g. "127.0.0.2"; NULL: any). */
+int fo_peer_http_request_from(const char *src_ip, const char *method, const char *url,
+                              const char *content_type, const char *extra_headers, const char *body,
+                              char **headers_out, char **body_out, int timeout_ms);
+
 /* WHIP/WHEP signaling: POSTs the offer as application/sdp to `url` (the endpoint with
  * ?app=&stream=), expects 201, Content-Type application/sdp and a Location, then starts ICE.
  * fo_peer_location() gives the resource, fo_peer_session_id() its last path segment. */
@@ -174,6 +185,11 @@ int fo_peer_signal_whip(fo_peer_t *p, const char *url, int timeout_ms);
 /* fo_peer_signal_whip, then ICE and DTLS until connected (as fo_peer_connect). */
 int fo_peer_connect_whip(fo_peer_t *p, const char *url, int timeout_ms);
 const char *fo_peer_location(const fo_peer_t *p);
+
+/* In the receive callback of a peer made with rx_timestamps: when the kernel queued the
+ * datagram on the socket (CLOCK_REALTIME, ns), so the owner's own scheduling delays do not
+ * show. 0 otherwise. */
+int64_t fo_peer_rx_ns(const fo_peer_t *p);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t fo_peer_now_ms(void);
