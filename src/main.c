@@ -431,7 +431,6 @@ int main(int argc, char **argv)
     app.sig = (fo_io_t){.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC), .cb = on_signal, .user = &app};
     if (app.sig.fd < 0 || fo_loop_io_add(app.loop, &app.sig, EPOLLIN) != 0) goto fail;
 
-    FO_LOG(FO_LOG_INFO, NULL, "DTLS fingerprint sha-256 %s", fo_dtls_ctx_fingerprint(dtls));
     if (hs_threads > 0)
         FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: %d thread%s at nice %d (rtc.handshake_threads, rtc.handshake_nice)",
                hs_threads, hs_threads == 1 ? "" : "s", cfg.handshake_nice);
