@@ -19,7 +19,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libsrtp2-1 libmbedtls14 libmbedx509-1 libmbedcrypto7 libmicrohttpd12 libjansson4 \
       libnice10 libinih1 libnettle8 libcurl3-gnutls libavformat59 libavcodec59 libavutil57 \
-      curl ca-certificates \
+      libhiredis0.14 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 1985 fanout \
  && useradd --uid 1985 --gid fanout --no-create-home --home-dir /var/lib/fanout --shell /usr/sbin/nologin fanout \

@@ -4,9 +4,9 @@
 #   (default: build and run; --test adds what the test suite needs)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsrtp2-dev libmbedtls-dev libmicrohttpd-dev
-      libjansson-dev libnice-dev libinih-dev nettle-dev libcurl4-gnutls-dev libavformat-dev)
+      libjansson-dev libnice-dev libinih-dev nettle-dev libcurl4-gnutls-dev libavformat-dev libhiredis-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev clang libclang-rt-14-dev curl iproute2 procps gdb openssl ffmpeg python3)
+  pkgs+=(libcmocka-dev clang libclang-rt-14-dev curl iproute2 procps gdb openssl ffmpeg python3 redis-server)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -32,6 +32,8 @@ struct fo_api {
     fo_metrics_t *metrics;
     fo_admin_t *admin;
     fo_auth_t *auth;
+    fo_relays_t *relays;
+    fo_cluster_t *cluster;
     fo_admit_t *admit;
 };
 
@@ -64,10 +66,21 @@ void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth)
     } else {
         fo_admit_free(api->admit);
         api->admit = admit;
+        fo_admit_set_cluster(admit, api->cluster);
     }
     api->auth = auth;
     fo_router_set_ended_cb(api->router, auth ? session_gone_cb : NULL, api);
 }
+
+void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays) { api->relays = relays; }
+
+void fo_api_set_cluster(fo_api_t *api, fo_cluster_t *cluster)
+{
+    api->cluster = cluster;
+    fo_admit_set_cluster(api->admit, cluster);
+}
+
+fo_metrics_t *fo_api_metrics(fo_api_t *api) { return api->metrics; }
 
 fo_api_t *fo_api_new(fo_router_t *router, const fo_config_t *cfg)
 {
@@ -216,6 +229,29 @@ static int code_for(int http)
     }
 }
 
+static void text_resp(fo_http_resp_t *resp, int status, const char *msg);
+
+/* The cluster's word on a new session (cluster.h): a 307 to another node (same path and query:
+ * the client re-sends its offer there) or a 503 answered here, true; false to go on. */
+static bool cluster_gate(fo_api_t *api, const fo_http_req_t *req, fo_role_t role, const char *key,
+                         bool json, fo_http_resp_t *resp)
+{
+    char loc[FO_NODE_API_MAX], msg[300];
+    int rc = fo_cluster_admit(api->cluster, role == FO_ROLE_PLAY, key, loc, sizeof loc, msg, sizeof msg);
+    if (rc == 0) return false;
+    if (rc == FO_ERR) {
+        snprintf(resp->location, sizeof resp->location, "%s%s%s%s", loc, req->path, req->query[0] ? "?" : "",
+                 req->query);
+        if (json) error_resp(resp, 307, FO_API_REDIRECT, msg);
+        else text_resp(resp, 307, msg);
+        resp->status = 307;
+        return true;
+    }
+    if (json) error_resp(resp, 503, FO_API_UNAVAILABLE, msg);
+    else text_resp(resp, 503, msg);
+    return true;
+}
+
 /* The SRS API's answer to an admitted offer (fo_admit_answer_cb). */
 static void rtc_answer(fo_router_t *router, const fo_admit_offer_t *o, fo_offer_result_t *res,
                        fo_http_resp_t *resp)
@@ -225,6 +261,7 @@ static void rtc_answer(fo_router_t *router, const fo_admit_offer_t *o, fo_offer_
         int c = code_for(res->http_status);
         if (res->err == FO_ECODEC) c = FO_API_BAD_CODEC;
         else if (res->err == FO_EAUTH || res->err == FO_EUNREACH) c = FO_API_FORBIDDEN; /* the callback's */
+        else if (res->err == FO_ETIMEDOUT) c = FO_API_UNAVAILABLE; /* the cluster's claim (admit.h) */
         FO_LOG(FO_LOG_INFO, o->offer.key, "%s refused: %s", what, res->msg);
         error_resp(resp, res->http_status, c, res->msg);
         fo_api_retry_after(resp, res->retry_after_s);
@@ -260,7 +297,13 @@ static void handle_rtc(fo_api_t *api, fo_role_t role, const fo_http_req_t *req, 
         if (fo_url_query_get(req->query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
     for (int i = 0; i < 2 && !cand[0]; i++)
         if (fo_url_query_get(r.url.query, names[i], cand, sizeof cand) < 0) cand[0] = '\0';
-    /* Who may: a token (auth.secret) here; the operator's callback comes last (admit.c). */
+    /* The cluster first: another node's (307) or nobody's now (503). */
+    if (cluster_gate(api, req, role, r.url.key, true, resp)) {
+        fo_api_rtc_req_free(&r);
+        return;
+    }
+    /* Who may: a token (auth.secret) here; a publish's cluster-wide claim and the operator's
+     * callback come last (admit.c). */
     fo_auth_action_t act = auth_action(role);
     const char *why = "";
     if (check_token(api, req, act, r.url.key, r.url.query, &why) != 0) {
@@ -347,7 +390,15 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
         text_resp(resp, 400, why);
         return;
     }
-    if (deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
+    /* another node pulling the stream (cluster.h): its node token stands for the user's */
+    char node[FO_NODE_ID_MAX];
+    bool relay = role == FO_ROLE_PLAY && fo_cluster_node_request(api->cluster, req, key, node, sizeof node);
+    if (relay && fo_cluster_draining(api->cluster)) {
+        text_resp(resp, 503, "this node is draining: pull from another\n");
+        return;
+    }
+    if (!relay && cluster_gate(api, req, role, key, false, resp)) return;
+    if (!relay && deny(api, req, role == FO_ROLE_PUBLISH ? "publish" : "play", key, resp)) return;
     if (fo_whip_check_offer(role, req, resp) != 0) return;
     char cand[80] = "", layer[16] = "", param[2048] = "";
     if (fo_url_query_get(req->query, "eip", cand, sizeof cand) < 0 &&
@@ -358,8 +409,12 @@ static void handle_whip_endpoint(fo_api_t *api, fo_role_t role, const fo_http_re
     fo_admit_offer_t o = {.offer = {role, key, req->body, req->body_len, cand, req->remote_ip},
                           .param = param,
                           .layer = layer,
-                          .answer = whip_answer};
+                          .answer = whip_answer,
+                          .no_callback = relay};
     fo_admit_offer(api->admit, req, &o, resp);
+    /* a relay is a play: admitted at once (no callback, no claim), so resp holds the answer */
+    if (relay && resp->status == 201)
+        fo_cluster_relay_served(api->cluster, resp->location + strlen(FO_WHIP_RESOURCE_PREFIX), key, node);
 }
 
 static void handle_whip_resource(fo_api_t *api, const char *id, const fo_http_req_t *req,
@@ -394,6 +449,24 @@ static void handle_metrics(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
     if (deny(api, req, "metrics", NULL, resp)) return;
     fo_metrics_data_t d;
     fo_metrics_collect(api->metrics, &d);
+    if (fo_cluster_enabled(api->cluster)) {
+        fo_cluster_stats_t cs;
+        fo_cluster_stats(api->cluster, &cs);
+        d.cluster.enabled = true;
+        d.cluster.redis_up = cs.redis_up;
+        d.cluster.draining = cs.draining;
+        d.cluster.nodes = cs.nodes;
+        d.cluster.pulls = cs.pulls;
+        d.cluster.pulls_connected = cs.pulls_connected;
+        d.cluster.served = cs.served;
+        d.cluster.pull_attempts = cs.pull_attempts;
+        d.cluster.pull_failures = cs.pull_failures;
+        d.cluster.redirects = cs.redirects;
+        d.cluster.refused_redis_down = cs.refused_redis_down;
+        d.cluster.claims_refused = cs.claims_refused;
+        d.cluster.redis_reconnects = cs.redis_reconnects;
+        d.cluster.registry_bad_values = cs.registry_bad_values;
+    }
     if (api->auth) {
         d.has_auth = true;
         fo_auth_stats(api->auth, &d.auth);
@@ -508,7 +581,9 @@ static void route_operator(fo_api_t *api, const fo_http_req_t *req, fo_http_resp
         handle_metrics(api, req, resp);
     } else if (strncmp(p, "/api/v1/", 8) == 0) {
         bool kick = strcmp(req->method, "DELETE") == 0;
-        if (!deny(api, req, kick ? "kick" : "read", NULL, resp) && !fo_admin_handle(api->admin, req, resp))
+        if (!deny(api, req, kick ? "kick" : "read", NULL, resp) && !fo_admin_handle(api->admin, req, resp) &&
+            !(api->relays && fo_relays_handle(api->relays, req, resp)) &&
+            !fo_cluster_handle(api->cluster, req, resp))
             error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");
     } else {
         error_resp(resp, 404, FO_API_NOT_FOUND, "no such API endpoint");

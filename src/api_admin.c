@@ -233,7 +233,7 @@ static uint64_t unix_ms(void)
 }
 
 /* {"code":0,"server","service","pid"} with SRS's string types. */
-static json_t *envelope(int code)
+void *fo_admin_envelope(int code)
 {
     char pid[24];
     snprintf(pid, sizeof pid, "%d", (int)getpid());
@@ -241,8 +241,9 @@ static json_t *envelope(int code)
                      "fanout", "pid", pid);
 }
 
-static void reply(fo_http_resp_t *resp, int status, json_t *obj)
+void fo_admin_reply(fo_http_resp_t *resp, int status, void *json)
 {
+    json_t *obj = json;
     resp->status = status;
     snprintf(resp->content_type, sizeof resp->content_type, "application/json");
     resp->body = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
@@ -251,11 +252,11 @@ static void reply(fo_http_resp_t *resp, int status, json_t *obj)
     json_decref(obj);
 }
 
-static void reply_error(fo_http_resp_t *resp, int status, int code, const char *msg)
+void fo_admin_reply_error(fo_http_resp_t *resp, int status, int code, const char *msg)
 {
-    json_t *o = envelope(code);
-    json_object_set_new(o, "msg", json_string(msg));
-    reply(resp, status, o);
+    json_t *o = fo_admin_envelope(code);
+    json_object_set_new(o, "msg", json_string(msg ? msg : ""));
+    fo_admin_reply(resp, status, o);
 }
 
 static int cmp_sessions(const void *pa, const void *pb)
@@ -333,7 +334,7 @@ static void list(fo_admin_t *a, bool streams, const fo_http_req_t *req, fo_http_
     size_t start, count;
     const char *why = "";
     if (fo_admin_page(req->query, &start, &count, &why) != 0) {
-        reply_error(resp, 400, FO_API_BAD_JSON, why);
+        fo_admin_reply_error(resp, 400, FO_API_BAD_JSON, why);
         return;
     }
     size_t n;
@@ -342,21 +343,21 @@ static void list(fo_admin_t *a, bool streams, const fo_http_req_t *req, fo_http_
     for (size_t i = start; i < n && i < start + count; i++)
         json_array_append_new(arr, streams ? stream_of(a, all[i], false) : client_of(a, all[i]));
     free(all);
-    json_t *o = envelope(0);
+    json_t *o = fo_admin_envelope(0);
     json_object_set_new(o, "total", json_integer((json_int_t)n));
     json_object_set_new(o, "start", json_integer((json_int_t)start));
     json_object_set_new(o, streams ? "streams" : "clients", arr);
-    reply(resp, 200, o);
+    fo_admin_reply(resp, 200, o);
 }
 
 static void versions(fo_http_resp_t *resp)
 {
     int major = 0, minor = 0, rev = 0;
     sscanf(FO_VERSION, "%d.%d.%d", &major, &minor, &rev);
-    json_t *o = envelope(0);
+    json_t *o = fo_admin_envelope(0);
     json_object_set_new(o, "data", json_pack("{s:i, s:i, s:i, s:s}", "major", major, "minor", minor,
                                              "revision", rev, "version", FO_VERSION));
-    reply(resp, 200, o);
+    fo_admin_reply(resp, 200, o);
 }
 
 /* MemTotal in kB and the load averages; zeros where unreadable. */
@@ -407,10 +408,10 @@ static void summaries(fo_admin_t *a, fo_http_resp_t *resp)
                             (json_int_t)(rate.tx_bps / 1000), "streams", (json_int_t)rs.streams);
     json_object_set_new(sys, "publishers", json_integer((json_int_t)rs.publishers));
     json_object_set_new(sys, "players", json_integer((json_int_t)rs.players));
-    json_t *o = envelope(0);
+    json_t *o = fo_admin_envelope(0);
     json_object_set_new(o, "data", json_pack("{s:b, s:I, s:o, s:o}", "ok", 1, "now_ms", (json_int_t)unix_ms(),
                                              "self", self, "system", sys));
-    reply(resp, 200, o);
+    fo_admin_reply(resp, 200, o);
 }
 
 /* The rest of the path after `prefix` ("" if exactly the prefix, with or without '/'), or NULL
@@ -434,32 +435,32 @@ static void record_route(fo_admin_t *a, const fo_http_req_t *req, const char *re
     bool post = strcmp(req->method, "POST") == 0, del = strcmp(req->method, "DELETE") == 0;
     if (!get && !post && !del) {
         snprintf(resp->allow, sizeof resp->allow, "GET, POST, DELETE, OPTIONS");
-        reply_error(resp, 405, FO_API_METHOD, "use GET, POST (start) or DELETE (stop)");
+        fo_admin_reply_error(resp, 405, FO_API_METHOD, "use GET, POST (start) or DELETE (stop)");
         return;
     }
     fo_stream_t *st = fo_router_stream(a->router, key);
     fo_record_t *rec = fo_router_record(a->router);
     if (!st) {
-        reply_error(resp, 404, FO_API_NOT_FOUND, "no such stream");
+        fo_admin_reply_error(resp, 404, FO_API_NOT_FOUND, "no such stream");
         return;
     }
     if (post) {
         const char *why = "";
         int rc = fo_record_start(rec, st, &why);
         if (rc != 0) {
-            reply_error(resp, rc == FO_EBUSY ? 409 : rc == FO_ECODEC ? 400 : 503,
+            fo_admin_reply_error(resp, rc == FO_EBUSY ? 409 : rc == FO_ECODEC ? 400 : 503,
                         rc == FO_EBUSY ? FO_API_BUSY : rc == FO_ECODEC ? FO_API_BAD_CODEC : FO_API_FULL, why);
             return;
         }
     } else if (del && fo_record_stop(rec, st) != 0) {
-        reply_error(resp, 404, FO_API_NOT_FOUND, "the stream is not being recorded");
+        fo_admin_reply_error(resp, 404, FO_API_NOT_FOUND, "the stream is not being recorded");
         return;
     }
     static fo_record_status_t rs; /* large; loop thread only */
     fo_record_status(rec, key, &rs);
-    json_t *o = envelope(0);
+    json_t *o = fo_admin_envelope(0);
     json_object_set_new(o, "record", fo_admin_record_json(&rs));
-    reply(resp, 200, o);
+    fo_admin_reply(resp, 200, o);
 }
 
 bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *resp)
@@ -490,12 +491,12 @@ bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *re
         if (kl && key[kl - 1] == '/') key[kl - 1] = '\0';
         const fo_stream_t *st = fo_router_stream(a->router, key);
         if (!st) {
-            reply_error(resp, 404, FO_API_NOT_FOUND, "no such stream");
+            fo_admin_reply_error(resp, 404, FO_API_NOT_FOUND, "no such stream");
             return true;
         }
-        json_t *o = envelope(0);
+        json_t *o = fo_admin_envelope(0);
         json_object_set_new(o, "stream", stream_of(a, st, true));
-        reply(resp, 200, o);
+        fo_admin_reply(resp, 200, o);
     } else if ((rest = under(req->path, "/api/v1/clients"))) {
         if (!*rest) {
             if (!get) goto method;
@@ -508,19 +509,19 @@ bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *re
         if (il && id[il - 1] == '/') id[il - 1] = '\0';
         const fo_session_t *s = fo_router_session(a->router, id);
         if (!s) {
-            reply_error(resp, 404, FO_API_NOT_FOUND, "no such client");
+            fo_admin_reply_error(resp, 404, FO_API_NOT_FOUND, "no such client");
             return true;
         }
         if (del) {
             fo_router_end_session_why(a->router, id, "kicked through the API");
-            reply(resp, 200, envelope(0));
+            fo_admin_reply(resp, 200, fo_admin_envelope(0));
         } else if (get) {
-            json_t *o = envelope(0);
+            json_t *o = fo_admin_envelope(0);
             json_object_set_new(o, "client", client_of(a, s));
-            reply(resp, 200, o);
+            fo_admin_reply(resp, 200, o);
         } else {
             snprintf(resp->allow, sizeof resp->allow, "GET, DELETE, OPTIONS");
-            reply_error(resp, 405, FO_API_METHOD, "use GET or DELETE");
+            fo_admin_reply_error(resp, 405, FO_API_METHOD, "use GET or DELETE");
         }
     } else {
         return false;
@@ -528,6 +529,6 @@ bool fo_admin_handle(fo_admin_t *a, const fo_http_req_t *req, fo_http_resp_t *re
     return true;
 method:
     snprintf(resp->allow, sizeof resp->allow, "GET, OPTIONS");
-    reply_error(resp, 405, FO_API_METHOD, "use GET");
+    fo_admin_reply_error(resp, 405, FO_API_METHOD, "use GET");
     return true;
 }

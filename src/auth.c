@@ -56,7 +56,10 @@ struct fo_auth {
     size_t queued, n_sending;
 };
 
-static const char *action_name(fo_auth_action_t a) { return a == FO_AUTH_PUBLISH ? "publish" : "play"; }
+static const char *action_name(fo_auth_action_t a)
+{
+    return a == FO_AUTH_PUBLISH ? "publish" : a == FO_AUTH_RELAY ? "relay" : "play";
+}
 
 /* --- tokens --- */
 

@@ -17,6 +17,8 @@
 #include "fanout/common.h"
 #include "fanout/log.h"
 #include "fanout/record.h"
+#include "fanout/redis.h"
+#include "fanout/registry.h"
 
 /* T_COUNT: an integer in min..max, or "auto" (stored as min - 1, resolved by the setting's
  * user). T_PORT: an integer in min..max, or "auto" (stored as -1: 0 means off). */
@@ -164,6 +166,32 @@ static const setting_t settings[] = {
       "how long a missing video packet is waited for (NACK repair) before skipping to a keyframe"),
     S("record", "on_record", on_record, "",
       "URL POSTed (SRS on_dvr body) each time a recording file is closed"),
+    S("cluster", "redis", cluster_redis, "",
+      "Redis URL redis://[[user]:password@]host[:port][/db] shared by the nodes; empty = one node alone"),
+    S("cluster", "node_id", cluster_node_id, "", "this node's name in the cluster; empty = hostname:http_port"),
+    S("cluster", "api_url", cluster_api_url, "",
+      "the URL other nodes and redirected clients reach this node's API at; empty = http://<first candidate>:<http port>"),
+    S("cluster", "secret", cluster_secret, "",
+      "HMAC key shared by the nodes to sign node-to-node requests (needed when auth.secret is set)"),
+    I("cluster", "heartbeat", cluster_heartbeat, "2", 1, 60, "seconds between a node's heartbeats"),
+    I("cluster", "ttl", cluster_ttl, "6", 2, 600,
+      "seconds after which a silent node's registrations (load, claims, relays) expire"),
+    B("cluster", "redirect", cluster_redirect, "false",
+      "at capacity (or draining) answer play requests with 307 to the least-loaded node"),
+    I("cluster", "capacity", cluster_capacity, "0", 0, 1000000,
+      "players this node takes before redirecting new ones (with redirect on); 0 = no limit"),
+    I("cluster", "max_depth", cluster_max_depth, "2", 1, 16,
+      "relay tree depth: 1 = every edge pulls from the origin; deeper edges pull from edges"),
+    I("cluster", "relays_per_node", cluster_relays_per_node, "4", 1, 10000,
+      "relays a node serves per stream before later edges pull from other edges"),
+    I("cluster", "relay_linger", cluster_relay_linger, "5", 0, 3600,
+      "seconds a relay stays connected after its last local player left (a reload does not re-pull)"),
+    I("cluster", "drain_timeout", cluster_drain_timeout, "300", 1, 86400,
+      "seconds a draining node waits for its sessions to end before it leaves and exits"),
+    S("relay", "pull", relay_pull, "",
+      "streams pulled from WHEP URLs as local streams: app/stream=URL, separated by blanks"),
+    S("relay", "push", relay_push, "",
+      "local streams pushed to WHIP URLs: app/stream=URL, separated by blanks"),
     S("log", "level", log_level, "info", "error, warn, info, debug or trace"),
     S("log", "file", log_file, "", "log file (reopened on SIGHUP); empty = stderr"),
 };
@@ -231,7 +259,73 @@ static int check_value(const fo_config_t *cfg, const setting_t *s, char *err, si
             return FO_EINVAL;
         }
     }
+    if (strcmp(s->section, "cluster") == 0) {
+        const char *why = NULL;
+        fo_redis_addr_t a;
+        if (strcmp(s->key, "redis") == 0 && cfg->cluster_redis[0] &&
+            fo_redis_url_parse(cfg->cluster_redis, &a, &why) != 0) {
+            put_err(err, errcap, "cluster.redis: %s%s", why, "");
+            return FO_EINVAL;
+        }
+        if (strcmp(s->key, "node_id") == 0 && cfg->cluster_node_id[0] &&
+            !fo_registry_node_id_ok(cfg->cluster_node_id)) {
+            put_err(err, errcap, "cluster.node_id: '%s' is not 1-63 of A-Z a-z 0-9 _ . : -%s",
+                    cfg->cluster_node_id, "");
+            return FO_EINVAL;
+        }
+        if (strcmp(s->key, "api_url") == 0 && cfg->cluster_api_url[0] &&
+            !fo_registry_api_url_ok(cfg->cluster_api_url)) {
+            put_err(err, errcap, "cluster.api_url: '%s' is not http(s)://host[:port][/path] (no trailing /)%s",
+                    cfg->cluster_api_url, "");
+            return FO_EINVAL;
+        }
+    }
+    if (strcmp(s->section, "relay") == 0) {
+        const char *list = strcmp(s->key, "pull") == 0 ? cfg->relay_pull : cfg->relay_push;
+        char key[200], url[1024];
+        const char *why = NULL;
+        for (size_t i = 0; fo_config_relay_item(list, i, key, sizeof key, url, sizeof url, &why) == 0; i++) {
+        }
+        if (why) {
+            put_err(err, errcap, "relay.%s: %s", s->key, why);
+            return FO_EINVAL;
+        }
+    }
     return 0;
+}
+
+int fo_config_relay_item(const char *list, size_t index, char *key, size_t kcap, char *url,
+                         size_t ucap, const char **why)
+{
+    *why = NULL;
+    const char *p = list;
+    for (size_t i = 0;; i++) {
+        p += strspn(p, " \t,");
+        if (!*p) return FO_ENOTFOUND;
+        size_t n = strcspn(p, " \t,");
+        const char *eq = memchr(p, '=', n);
+        if (!eq || eq == p || (size_t)(eq - p) >= kcap || n - (size_t)(eq - p) - 1 >= ucap ||
+            n - (size_t)(eq - p) - 1 == 0) {
+            *why = "each item is app/stream=URL";
+            return FO_EINVAL;
+        }
+        if (i == index) {
+            memcpy(key, p, (size_t)(eq - p));
+            key[eq - p] = '\0';
+            memcpy(url, eq + 1, n - (size_t)(eq - p) - 1);
+            url[n - (size_t)(eq - p) - 1] = '\0';
+            if (!strchr(key, '/')) {
+                *why = "each item is app/stream=URL";
+                return FO_EINVAL;
+            }
+            if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+                *why = "the URL must be http:// or https://";
+                return FO_EINVAL;
+            }
+            return 0;
+        }
+        p += n;
+    }
 }
 
 int fo_config_set(fo_config_t *cfg, const char *section, const char *key, const char *value,

@@ -24,7 +24,6 @@
 #define RR_EVERY 40          /* ticks: receiver report + REMB every second */
 #define CHOOSE_EVERY 8       /* ticks: simulcast layer choice for every player, 200 ms */
 #define RTX_MIN_RATE 62500   /* bytes/s of retransmission a player may cause, at least */
-#define RTX_MISS_COST 64     /* budget a NACKed packet no longer held costs (the lookup) */
 #define DUP_RTX_LOSS 5       /* /256 (2%): a player losing this much gets retransmissions twice */
 
 /* --- feedback to the publisher (timer) --- */
@@ -174,7 +173,8 @@ static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
     if (p->play[FO_KIND_AUDIO].active && pk->media_ssrc == p->play[FO_KIND_AUDIO].ssrc)
         kind = FO_KIND_AUDIO;
     play_track_t *t = &p->play[kind];
-    if (!t->active || pk->media_ssrc != t->ssrc) return;
+    int lay = kind == FO_KIND_VIDEO ? fo_simulcast_lay_index(p, pk->media_ssrc) : -1;
+    if (!t->active || (pk->media_ssrc != t->ssrc && lay < 0)) return;
     t->nacks++;
     uint64_t now = fo_loop_now(p->stream->env->transport.loop);
     /* Token bucket: half the stream's ceiling (or RTX_MIN_RATE) per second, 250 ms of burst. */
@@ -186,7 +186,9 @@ static void on_player_nack(fo_session_t *p, const fo_rtcp_pkt_t *pk)
     uint16_t seqs[256];
     size_t n = fo_rtcp_nack_seqs(pk, seqs, FO_ARRAY_LEN(seqs));
     for (size_t i = 0; i < n; i++) {
-        if (!retransmit(p, kind, seqs[i], now)) {
+        bool sent = lay >= 0 ? fo_simulcast_retransmit_layer(p, lay, seqs[i], now)
+                             : retransmit(p, kind, seqs[i], now);
+        if (!sent) {
             t->rtx_limited += n - i; /* this one and the rest: not even looked up */
             break;
         }
@@ -235,6 +237,10 @@ static void relay_sr(fo_session_t *pub, const fo_rtcp_pkt_t *p)
     for (size_t i = 0; i < st->n_players; i++) {
         fo_session_t *pl = st->players[i];
         play_track_t *t = &pl->play[kind];
+        if (pl->lay && kind == FO_KIND_VIDEO && fo_transport_ready(pl->transport)) {
+            fo_simulcast_sr_layer(pl, layer, p->ntp, p->rtp_ts);
+            continue;
+        }
         if (!t->active || !t->started || t->gen != st->gen[kind] || !fo_transport_ready(pl->transport))
             continue;
         if (kind == FO_KIND_VIDEO && t->layer != layer) continue; /* its timestamps are another layer's */
@@ -268,7 +274,8 @@ void fo_feedback_rtcp_cb(void *user, uint8_t *buf, size_t len)
             (p->pt == FO_RTCP_PSFB && p->count == FO_RTCP_FMT_FIR)) {
             FO_LOG(FO_LOG_DEBUG, s->ctx, "player asked for a keyframe");
             s->play[FO_KIND_VIDEO].plis++;
-            fo_stream_request_keyframe(s->stream, s->play[FO_KIND_VIDEO].layer);
+            int lay = fo_simulcast_lay_index(s, p->media_ssrc);
+            fo_stream_request_keyframe(s->stream, lay >= 0 ? lay : s->play[FO_KIND_VIDEO].layer);
         } else if (p->pt == FO_RTCP_RTPFB && p->count == FO_RTCP_FMT_NACK) {
             on_player_nack(s, p);
         } else if (p->pt == FO_RTCP_RR || p->pt == FO_RTCP_SR) {

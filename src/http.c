@@ -712,7 +712,8 @@ void fo_http_free(fo_http_t *h)
     if (ended) MHD_run(h->d);
     fo_loop_io_del(h->loop, &h->io);
     MHD_stop_daemon(h->d); /* closes the connections: notify_conn_cb frees the front's records */
-    /* after the daemon: its last callbacks (a connection completed, closed) may arm them */
+    /* After MHD's last callbacks: those may arm them (a request completed re-arms the front's
+     * sweep, a resume kicks MHD), and a timer left in the loop would outlive h. */
     fo_timer_stop(h->loop, &h->timer);
     fo_timer_stop(h->loop, &h->front_timer);
     if (h->key_pem) memset(h->key_pem, 0, strlen(h->key_pem));

@@ -2,8 +2,8 @@
 /* Start-up and shutdown: configuration (defaults, file, environment, flags), the DTLS
  * certificate, the loop with the media router, the HTTP servers and the outbound HTTP client
  * in it, signals (SIGINT and SIGTERM stop the HTTP servers, end sessions with close_notify,
- * give the end notifications up to auth.hook_timeout_ms to leave, and exit 0; SIGHUP reopens
- * the log file). */
+ * leave the cluster, give the end notifications up to auth.hook_timeout_ms to leave, and exit
+ * 0; SIGUSR1 drains first; SIGHUP reopens the log file). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 #include "fanout/api.h"
 #include "fanout/candidates.h"
 #include "fanout/clients.h"
+#include "fanout/cluster.h"
 #include "fanout/common.h"
 #include "fanout/config.h"
 #include "fanout/dtls.h"
@@ -26,8 +27,9 @@
 #include "fanout/httpc.h"
 #include "fanout/log.h"
 #include "fanout/loop.h"
-#include "fanout/record.h"
 #include "fanout/pool.h"
+#include "fanout/record.h"
+#include "fanout/relays.h"
 #include "fanout/router.h"
 #include "fanout/sdp.h"
 #include "fanout/srtp.h"
@@ -36,17 +38,21 @@
 #define DEFAULT_CONF "conf/fanout.conf"
 
 #define DRAIN_POLL_MS 20
+#define LEAVE_WAIT_MS 1000 /* the longest wait for the cluster's goodbyes to Redis */
 
 typedef struct {
     fo_loop_t *loop;
     fo_router_t *router;
+    fo_relays_t *relays;
+    fo_cluster_t *cluster;
     const fo_config_t *cfg;
     fo_io_t sig;
-    fo_httpc_t *httpc;     /* outbound HTTP: callbacks, on_record (no thread) */
+    fo_httpc_t *httpc;     /* outbound HTTP: callbacks, on_record, relays (no thread) */
     fo_http_t *http, *https;
     fo_auth_t *auth;
-    fo_timer_t drain;      /* waits for the end notifications at shutdown */
-    uint64_t drain_until;
+    fo_timer_t drain;      /* waits for the end notifications and the cluster's goodbyes */
+    uint64_t drain_until, leave_until;
+    bool stopping, left_cluster;
 } app_t;
 
 static void usage(FILE *f)
@@ -69,8 +75,38 @@ static void usage(FILE *f)
             "Every setting can also be set by the environment as FANOUT_<SECTION>_<KEY>;\n"
             "CANDIDATE sets rtc.candidate. Precedence: flags > environment > file > defaults.\n"
             "A bad setting stops start-up with exit code 2. Signals: SIGTERM/SIGINT end every\n"
-            "session (DTLS close_notify) and exit 0; SIGHUP reopens log.file.\n\n");
+            "session (DTLS close_notify), leave the cluster and exit 0; SIGUSR1 drains (new\n"
+            "sessions go to other nodes; exit 0 when the last one ends or cluster.drain_timeout\n"
+            "passes); SIGHUP reopens log.file.\n\n");
 }
+
+static void left_cluster_cb(void *user)
+{
+    app_t *app = user;
+    app->left_cluster = true;
+}
+
+/* Stops the HTTP servers (the requests waiting hear "shutting down"), ends every session and
+ * relay, leaves the cluster; drain_cb stops the loop once the goodbyes to Redis (up to
+ * LEAVE_WAIT_MS) and the end notifications (up to auth.hook_timeout_ms) have left. */
+static void begin_stop(app_t *app)
+{
+    if (app->stopping) return;
+    app->stopping = true;
+    fo_http_free(app->https);
+    fo_http_free(app->http);
+    app->https = app->http = NULL;
+    fo_relays_shutdown(app->relays);
+    fo_cluster_shutdown(app->cluster);
+    fo_router_shutdown(app->router);
+    uint64_t now = fo_loop_now(app->loop);
+    app->drain_until = now + (uint64_t)app->cfg->hook_timeout_ms;
+    app->leave_until = now + LEAVE_WAIT_MS;
+    fo_cluster_leave(app->cluster, left_cluster_cb, app);
+    fo_timer_start(app->loop, &app->drain, 0);
+}
+
+static void drained_cb(void *user) { begin_stop(user); }
 
 static void on_signal(fo_io_t *io, uint32_t events)
 {
@@ -83,29 +119,30 @@ static void on_signal(fo_io_t *io, uint32_t events)
             FO_LOG(FO_LOG_INFO, NULL, "log reopened (SIGHUP)");
             continue;
         }
-        if (fo_timer_active(&app->drain)) { /* a second signal: stop now */
+        if (si.ssi_signo == SIGUSR1) {
+            FO_LOG(FO_LOG_INFO, NULL, "SIGUSR1: draining");
+            fo_cluster_drain(app->cluster);
+            continue;
+        }
+        if (app->stopping) { /* a second signal: stop now */
             fo_loop_stop(app->loop);
             continue;
         }
         FO_LOG(FO_LOG_INFO, NULL, "signal %u: ending sessions and stopping", si.ssi_signo);
-        /* no new requests; the waiting ones hear "shutting down" */
-        fo_http_free(app->https);
-        fo_http_free(app->http);
-        app->https = app->http = NULL;
-        fo_router_shutdown(app->router);
-        app->drain_until = fo_loop_now(app->loop) + (uint64_t)app->cfg->hook_timeout_ms;
-        fo_timer_start(app->loop, &app->drain, 0);
+        begin_stop(app);
     }
 }
 
-/* Stops the loop once the end notifications (on_stop/on_unpublish) have left, or at the
- * deadline. */
+/* Stops the loop once the end notifications (on_stop/on_unpublish) and the cluster's goodbyes
+ * have left, or at their deadlines. */
 static void drain_cb(fo_timer_t *t)
 {
     app_t *app = t->user;
     size_t left = fo_auth_notify_pending(app->auth);
-    if (left == 0 || fo_loop_now(app->loop) >= app->drain_until) {
+    uint64_t now = fo_loop_now(app->loop);
+    if ((left == 0 || now >= app->drain_until) && (app->left_cluster || now >= app->leave_until)) {
         if (left) FO_LOG(FO_LOG_WARN, NULL, "stopping with %zu end notifications unsent", left);
+        if (!app->left_cluster) FO_LOG(FO_LOG_WARN, NULL, "stopping before Redis confirmed that this node left");
         fo_loop_stop(app->loop);
         return;
     }
@@ -381,6 +418,7 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, NULL);
 
     int status = 1;
@@ -412,6 +450,17 @@ int main(int argc, char **argv)
     if (!app.auth) goto fail;
     fo_api_set_auth(api, app.auth);
     fo_record_set_notify(fo_router_record(app.router), record_notify_cb, &app);
+    fo_relay_env_t relay_env = {.loop = app.loop, .router = app.router, .httpc = app.httpc,
+                                .listen = cfg.rtc_listen};
+    app.relays = fo_relays_new(&relay_env);
+    if (!app.relays) goto fail;
+    fo_api_set_relays(api, app.relays);
+    fo_cluster_env_t cluster_env = {.loop = app.loop, .router = app.router, .httpc = app.httpc,
+                                    .metrics = fo_api_metrics(api), .cfg = &cfg,
+                                    .on_drained = drained_cb, .user = &app};
+    app.cluster = fo_cluster_new(&cluster_env);
+    if (!app.cluster) goto fail;
+    fo_api_set_cluster(api, app.cluster);
     clients = fo_clients_new(app.loop, &cfg);
     if (!clients) goto fail;
     fo_api_set_clients(api, clients);
@@ -430,6 +479,7 @@ int main(int argc, char **argv)
                hs_threads, hs_threads == 1 ? "" : "s", cfg.handshake_nice);
     else
         FO_LOG(FO_LOG_INFO, NULL, "DTLS handshakes: on the media thread (rtc.handshake_threads = 0)");
+    if (fo_relays_configure(app.relays, &cfg) != 0) goto fail;
     announce(&cfg, app.router, app.http, app.https);
     status = fo_loop_run(app.loop) == 0 ? 0 : 1;
     FO_LOG(FO_LOG_INFO, NULL, "stopped");
@@ -447,8 +497,11 @@ done:
     fo_clients_free(clients);
     fo_api_free(api);
     fo_router_free(app.router);
+    fo_relays_free(app.relays); /* after the router: their sessions are freed */
+    fo_cluster_free(app.cluster);
     fo_auth_free(app.auth);
-    fo_httpc_free(app.httpc); /* after the router and auth: their last requests went in */
+    /* after the router, the relays, the cluster and auth: their last requests went in */
+    fo_httpc_free(app.httpc);
     /* Handshake jobs still running finish; their completions free the sessions they held. */
     fo_pool_free(hs_pool);
     if (app.loop) fo_loop_run_pending(app.loop);

@@ -596,6 +596,32 @@ char *fo_metrics_render(const fo_metrics_data_t *d)
     sample_u(&b, "fanout_record_queue_bytes", NULL, rs->queue_bytes);
     family(&b, "fanout_record_queue_capacity_bytes", "gauge", "Size of the recording writer's queue.");
     sample_u(&b, "fanout_record_queue_capacity_bytes", NULL, rs->queue_capacity);
+    if (d->cluster.enabled) {
+        const typeof(d->cluster) *c = &d->cluster;
+        family(&b, "fanout_cluster_redis_up", "gauge", "1 while the cluster registry (Redis) is reachable.");
+        sample_u(&b, "fanout_cluster_redis_up", NULL, c->redis_up);
+        family(&b, "fanout_cluster_redis_reconnects_total", "counter", "Connections to Redis made again after one was lost.");
+        sample_u(&b, "fanout_cluster_redis_reconnects_total", NULL, c->redis_reconnects);
+        family(&b, "fanout_cluster_nodes", "gauge", "Live nodes in the cluster at the last heartbeat (this one included).");
+        sample_u(&b, "fanout_cluster_nodes", NULL, c->nodes);
+        family(&b, "fanout_cluster_draining", "gauge", "1 while this node drains.");
+        sample_u(&b, "fanout_cluster_draining", NULL, c->draining);
+        family(&b, "fanout_cluster_pulls", "gauge", "Streams this node pulls from other nodes, by state.");
+        sample_u(&b, "fanout_cluster_pulls", "state=\"connected\"", c->pulls_connected);
+        sample_u(&b, "fanout_cluster_pulls", "state=\"waiting\"", c->pulls - c->pulls_connected);
+        family(&b, "fanout_cluster_pull_attempts_total", "counter", "Pulls started (relays to another node).");
+        sample_u(&b, "fanout_cluster_pull_attempts_total", NULL, c->pull_attempts);
+        family(&b, "fanout_cluster_pull_failures_total", "counter", "Pulls that ended before they connected.");
+        sample_u(&b, "fanout_cluster_pull_failures_total", NULL, c->pull_failures);
+        family(&b, "fanout_cluster_relays_served", "gauge", "Relay sessions this node serves to other nodes.");
+        sample_u(&b, "fanout_cluster_relays_served", NULL, c->served);
+        family(&b, "fanout_cluster_refused_total", "counter", "Sessions the cluster refused or sent elsewhere, by reason.");
+        sample_u(&b, "fanout_cluster_refused_total", "reason=\"redirect\"", c->redirects);
+        sample_u(&b, "fanout_cluster_refused_total", "reason=\"redis_down\"", c->refused_redis_down);
+        sample_u(&b, "fanout_cluster_refused_total", "reason=\"claimed_elsewhere\"", c->claims_refused);
+        family(&b, "fanout_cluster_bad_values_total", "counter", "Registry values from Redis that failed validation.");
+        sample_u(&b, "fanout_cluster_bad_values_total", NULL, c->registry_bad_values);
+    }
 
     family(&b, "fanout_history_bytes", "gauge",
            "Streams' packet histories (NACK repair, instant start): state=allocated reserved (rtc.history_kb "

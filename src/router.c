@@ -49,6 +49,11 @@ struct fo_router {
     fo_record_t *record;
     uint64_t sessions_high;   /* most sessions at once since the last malloc_trim */
     fo_router_ended_cb ended_cb;
+    fo_router_session_cb observer;
+    void *observer_user;
+    fo_udp_t **extra_udp;     /* relays' sockets, flushed with the shared one */
+    size_t n_extra, cap_extra;
+    bool in_flush;
     void *ended_user;
     fo_router_stats_t stats;
     uint64_t ended[FO_END_N]; /* sessions ended, by kind */
@@ -64,6 +69,11 @@ static const char *const publish_exts[] = {
  * us a per-player bandwidth estimate (bwe.c). */
 static const char *const play_exts[] = {
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01", NULL};
+/* A player that asks for every simulcast layer (a=simulcast:recv: a relay pulling the stream)
+ * of a simulcast publisher: each layer goes out with its rid. */
+static const char *const play_layered_exts[] = {
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", NULL};
 
 static void random_token(char *out, size_t len)
 {
@@ -114,12 +124,9 @@ static size_t addr_key(const fo_addr_t *a, uint8_t key[20])
 }
 
 /* Sends everything queued on every carrier: the UDP ring (whose flush hook also publishes the
- * send workers' rings and writes the TCP queues, flush_hook_cb), or the TCP queues alone. */
-static void flush_all(fo_router_t *r)
-{
-    if (r->udp) fo_udp_flush(r->udp);
-    else if (r->tcp) fo_tcp_flush(r->tcp);
-}
+ * send workers' rings, writes the TCP queues and flushes the relays' sockets, flush_hook_cb),
+ * or, with UDP media off, the rest alone. */
+static void flush_all(fo_router_t *r) { fo_router_flush(r); }
 
 /* --- callbacks from streams --- */
 
@@ -144,6 +151,7 @@ static void session_ended(void *user, fo_session_t *s)
     if (old[0]) fo_map_del(r->by_ufrag, old, strlen(old));
     fo_limits_release(r->limits, id);
     if (r->ended_cb) r->ended_cb(r->ended_user, id, fo_stream_key(fo_session_stream(s)), fo_session_role(s));
+    if (r->observer) r->observer(r->observer_user, s, false);
     /* What the transport holds now is exactly what was indexed for it: it reported every
      * address it forgot (session_address), so nothing here can outlive the session. Its TCP
      * connections are closed with it. */
@@ -290,13 +298,18 @@ static void on_stun(fo_router_t *r, const uint8_t *buf, size_t len, const fo_pat
     fo_transport_on_check(fo_session_transport(s), p, &c);
 }
 
-/* fo_udp_flush's hook: what the loop queued for the send workers is published with it, and
- * the TCP queues are written. */
+/* fo_udp_flush's hook on the shared socket: what the loop queued for the send workers is
+ * published with it, the TCP queues are written, and what it queued on relays' sockets
+ * (pushes) goes out too. */
 static void flush_hook_cb(void *user)
 {
     fo_router_t *r = user;
     if (r->workers) fo_workers_flush(r->workers);
     if (r->tcp) fo_tcp_flush(r->tcp);
+    if (r->in_flush || !r->n_extra) return;
+    r->in_flush = true; /* their hooks flush us: once is enough */
+    for (size_t i = 0; i < r->n_extra; i++) fo_udp_flush(r->extra_udp[i]);
+    r->in_flush = false;
 }
 
 /* The demultiplexer (RFC 7983) for both carriers: STUN is answered here; the rest goes to the
@@ -324,6 +337,35 @@ static void on_datagram_path(fo_router_t *r, uint8_t *buf, size_t len, const fo_
         return;
     }
     fo_transport_on_datagram(t, buf, len, p);
+}
+
+void fo_router_flush(fo_router_t *r)
+{
+    if (r->in_flush) return;
+    if (r->udp) fo_udp_flush(r->udp);
+    else flush_hook_cb(r); /* UDP media off: the TCP queues and the relays' sockets */
+}
+
+int fo_router_add_socket(fo_router_t *r, fo_udp_t *u)
+{
+    if (r->n_extra == r->cap_extra) {
+        size_t cap = r->cap_extra ? r->cap_extra * 2 : 8;
+        fo_udp_t **a = realloc(r->extra_udp, cap * sizeof *a);
+        if (!a) return FO_ENOMEM;
+        r->extra_udp = a;
+        r->cap_extra = cap;
+    }
+    r->extra_udp[r->n_extra++] = u;
+    return 0;
+}
+
+void fo_router_remove_socket(fo_router_t *r, fo_udp_t *u)
+{
+    for (size_t i = 0; i < r->n_extra; i++)
+        if (r->extra_udp[i] == u) {
+            r->extra_udp[i] = r->extra_udp[--r->n_extra];
+            return;
+        }
 }
 
 static void on_datagram(void *user, uint8_t *buf, size_t len, size_t cap, const fo_addr_t *from)
@@ -469,6 +511,7 @@ void fo_router_free(fo_router_t *r)
     fo_workers_free(r->workers);
     fo_udp_free(r->udp);
     fo_tcp_free(r->tcp);
+    free(r->extra_udp);
     fo_stun_free(r->stun);
     fo_limits_free(r->limits);
     free(r);
@@ -504,6 +547,12 @@ int fo_router_end_session(fo_router_t *r, const char *id)
     if (!s) return FO_ENOTFOUND;
     fo_session_end(s, "ended by request");
     return 0;
+}
+
+void fo_router_set_observer(fo_router_t *r, fo_router_session_cb cb, void *user)
+{
+    r->observer = cb;
+    r->observer_user = user;
 }
 
 void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user)
@@ -645,13 +694,22 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
         goto out;
     }
     fo_sdp_role_t srole = role == FO_ROLE_PUBLISH ? FO_SDP_ROLE_PUBLISH : FO_SDP_ROLE_PLAY;
+    fo_stream_t *known = fo_router_stream(r, key);
     size_t accepted = 0;
     bool seen[2] = {false, false};
     for (size_t m = 0; m < sdp->n_media; m++) {
         fo_sdp_answer_media_t *am = &ans->media[m];
         const fo_sdp_media_t *om = &sdp->media[m];
+        unsigned layers = role == FO_ROLE_PLAY && om->kind == FO_KIND_VIDEO && om->n_recv_rids > 1 && known
+                              ? fo_stream_video_layers(known) : 0;
         fo_sdp_negotiate(om, srole, r->video_prefs, r->n_video_prefs,
-                         role == FO_ROLE_PUBLISH ? publish_exts : play_exts, am);
+                         role == FO_ROLE_PUBLISH ? publish_exts : layers > 1 ? play_layered_exts : play_exts, am);
+        if (layers > 1 && am->accept) { /* publisher layer i goes out as the offer's rid i */
+            size_t n = layers < om->n_recv_rids ? layers : om->n_recv_rids;
+            for (size_t i = 0; i < n && i < FO_SDP_MAX_RIDS; i++)
+                snprintf(am->rids[i], sizeof am->rids[i], "%s", om->recv_rids[i]);
+            am->n_rids = n;
+        }
         /* One track per kind: later m-lines of a kind already taken are rejected. */
         if (am->accept && om->kind <= FO_KIND_VIDEO) {
             if (seen[om->kind]) am->accept = false;
@@ -660,6 +718,13 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
         if (!am->accept) continue;
         accepted++;
         if (role == FO_ROLE_PLAY) {
+            /* the publisher's codec first: a relay pulling this stream takes it as its codec */
+            const fo_sdp_codec_t *src = known && om->kind <= FO_KIND_VIDEO ? fo_stream_codec(known, om->kind) : NULL;
+            if (src) {
+                fo_sdp_format_t want;
+                fo_sdp_format_of(src, &want);
+                fo_sdp_answer_prefer(om, am, &want);
+            }
             am->ssrc = rand32();
             /* Retransmissions go on their own SSRC when the player takes RTX (RFC 4588). */
             for (size_t i = 0; i < am->n_pts; i++) {
@@ -683,6 +748,13 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
     if (st && strcmp(fo_stream_key(st), key) != 0) {
         rc = fail_with(res, 500, FO_ERR, "stream key collision%s", NULL);
         goto out;
+    }
+    if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st) &&
+        fo_session_is_client(fo_stream_publisher(st))) {
+        /* A relay was the source (the cluster let this publish claim the stream): the local
+         * publisher takes over; players stay. Ending it may retire an idle stream: look again. */
+        fo_session_end(fo_stream_publisher(st), "relay replaced by a local publisher");
+        st = fo_map_get(r->streams, &d, sizeof d);
     }
     if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st)) {
         if (!take_over(r, st, res)) {
@@ -783,6 +855,7 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
     if (r->stats.sessions > r->sessions_high) r->sessions_high = r->stats.sessions;
     if (role == FO_ROLE_PUBLISH) r->stats.publishers++;
     else r->stats.players++;
+    if (r->observer) r->observer(r->observer_user, s, true);
     res->http_status = 200;
     snprintf(res->session_id, sizeof res->session_id, "%s", id);
     res->answer = answer;
@@ -925,6 +998,64 @@ void fo_router_udp_stats(const fo_router_t *r, fo_udp_stats_t *out)
     out->tx_packets += w.tx_packets;
     out->tx_bytes += w.tx_bytes;
     out->tx_dropped += w.tx_dropped;
+}
+
+/* --- client-role sessions (relays) --- */
+
+fo_session_t *fo_router_add_client(fo_router_t *r, fo_role_t role, const char *key,
+                                   const fo_sdp_t *remote, const fo_sdp_answer_t *acc,
+                                   const fo_transport_env_t *env, const fo_transport_client_t *cli,
+                                   int *err)
+{
+    keydigest_t d = digest(key);
+    fo_stream_t *st = fo_map_get(r->streams, &d, sizeof d);
+    if (st && strcmp(fo_stream_key(st), key) != 0) {
+        *err = FO_ERR;
+        return NULL;
+    }
+    if (role == FO_ROLE_PUBLISH && st && fo_stream_publisher(st)) {
+        *err = FO_EBUSY;
+        return NULL;
+    }
+    bool new_stream = false;
+    if (!st) {
+        st = fo_stream_new(&r->env, key);
+        if (!st || fo_map_put(r->streams, &d, sizeof d, st) != 0) {
+            fo_stream_free(st);
+            *err = FO_ENOMEM;
+            return NULL;
+        }
+        new_stream = true;
+        r->stats.streams++;
+    }
+    char id[17];
+    random_token(id, 16);
+    fo_session_t *s = fo_session_new_client(st, role, id, remote, acc, env, cli, err);
+    if (!s || fo_map_put(r->by_id, id, strlen(id), s) != 0) {
+        if (s) {
+            fo_session_free(s);
+            *err = FO_ENOMEM;
+        }
+        if (new_stream) {
+            fo_map_del(r->streams, &d, sizeof d);
+            fo_stream_free(st);
+            r->stats.streams--;
+        }
+        return NULL;
+    }
+    r->stats.sessions++;
+    if (role == FO_ROLE_PUBLISH) r->stats.publishers++;
+    else r->stats.players++;
+    if (r->observer) r->observer(r->observer_user, s, true);
+    return s;
+}
+
+const fo_transport_env_t *fo_router_transport_env(const fo_router_t *r) { return &r->env.transport; }
+
+size_t fo_router_video_prefs(const fo_router_t *r, const fo_codec_t **out)
+{
+    *out = r->video_prefs;
+    return r->n_video_prefs;
 }
 
 static void history_mem_cb(void *val, void *user) { fo_stream_history_mem(val, user); }

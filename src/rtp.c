@@ -172,6 +172,12 @@ int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t 
         data += 2;
         if (rw->tw_id > 14) one = false;
     }
+    bool rid = rw->rid_id && rw->rid_len && rw->rid_len <= 16;
+    if (rid) {
+        count++;
+        data += rw->rid_len;
+        if (rw->rid_id > 14) one = false;
+    }
     size_t ext_data = count ? data + count * (one ? 1 : 2) : 0;
     size_t ext_padded = (ext_data + 3) & ~(size_t)3;
     size_t ext_total = ext_data ? 4 + ext_padded : 0;
@@ -204,6 +210,16 @@ int fo_rtp_rewrite(const fo_rtp_view_t *in, const fo_rtp_rewrite_t *rw, uint8_t 
             }
             wr_u16(e, rw->tw_seq);
             e += 2;
+        }
+        if (rid) {
+            if (one) {
+                *e++ = (uint8_t)(rw->rid_id << 4 | (rw->rid_len - 1));
+            } else {
+                *e++ = rw->rid_id;
+                *e++ = rw->rid_len;
+            }
+            memcpy(e, rw->rid, rw->rid_len);
+            e += rw->rid_len;
         }
         memset(e, 0, ext_padded - (size_t)(e - (w + 4)));
         w += ext_total;

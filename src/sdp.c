@@ -5,6 +5,7 @@
  * decisions (which address, which certificate) belong to the caller, not here. */
 #include "fanout/sdp.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -201,14 +202,11 @@ static int parse_rtpmap(parser_t *ps, span_t v)
     return 0;
 }
 
-static int parse_fmtp(parser_t *ps, span_t v)
+/* The fmtp parameters we read (apt, H.264's mode and profile) from the list `v`. */
+static void fmtp_read(fo_sdp_codec_t *c, span_t v)
 {
-    fo_sdp_codec_t *c;
     span_t val;
     uint64_t n;
-    if (!pt_prefix(ps, &v, &c)) return -1;
-    if (!c) return 0;
-    span_copy(c->fmtp, sizeof c->fmtp, v);
     if (fmtp_param(v, "apt", &val) && span_uint(val, 127, &n)) c->apt = (uint8_t)n;
     if (fmtp_param(v, "packetization-mode", &val) && span_uint(val, 2, &n))
         c->h264_pmode = (uint8_t)n;
@@ -218,6 +216,15 @@ static int parse_fmtp(parser_t *ps, span_t v)
         for (; i < 6 && hexval(val.p[i]) >= 0; i++) pl = pl << 4 | (uint32_t)hexval(val.p[i]);
         if (i == 6) c->h264_profile_level = pl;
     }
+}
+
+static int parse_fmtp(parser_t *ps, span_t v)
+{
+    fo_sdp_codec_t *c;
+    if (!pt_prefix(ps, &v, &c)) return -1;
+    if (!c) return 0;
+    span_copy(c->fmtp, sizeof c->fmtp, v);
+    fmtp_read(c, v);
     return 0;
 }
 
@@ -322,7 +329,8 @@ static bool rid_ok(span_t id)
     return true;
 }
 
-/* a=rid:<id> send [restrictions]: only sending rids matter to us. */
+/* a=rid:<id> send [restrictions]: the sending rids. (Receiving rids need no restriction we
+ * honour: a=simulcast:recv names them.) */
 static int parse_rid(parser_t *ps, span_t v)
 {
     span_t id, dir;
@@ -333,17 +341,12 @@ static int parse_rid(parser_t *ps, span_t v)
     return 0;
 }
 
-/* a=simulcast:send q;h;f [recv ...] (RFC 8853), or Firefox's older "send rid=q;h;f". */
-static int parse_simulcast(parser_t *ps, span_t v)
+/* The first alternative of each stream of a simulcast list "q;h;f" (paused "~" dropped). */
+static size_t sim_list(span_t list, char out[][FO_SDP_RID_LEN], size_t max)
 {
-    span_t dir, list;
-    fo_sdp_media_t *m = ps->m;
-    if (!span_token(&v, &dir)) return -1;
-    if (!span_eq(dir, "send")) return 0;
-    if (!span_token(&v, &list)) return -1;
+    size_t n = 0;
     span_eat(&list, "rid=");
-    m->n_sim = 0;
-    while (list.n && m->n_sim < FO_ARRAY_LEN(m->sim)) {
+    while (list.n && n < max) {
         span_t stream = list, alt;
         if (!span_split(&list, ';', &stream)) list.n = 0;
         alt = stream;
@@ -352,8 +355,48 @@ static int parse_simulcast(parser_t *ps, span_t v)
             alt.p++;
             alt.n--;
         }
-        if (rid_ok(alt)) span_copy(m->sim[m->n_sim++], FO_SDP_RID_LEN, alt);
+        if (rid_ok(alt)) span_copy(out[n++], FO_SDP_RID_LEN, alt);
     }
+    return n;
+}
+
+/* a=simulcast:send q;h;f [recv a;b] (RFC 8853; either direction first), or Firefox's older
+ * "send rid=q;h;f". */
+static int parse_simulcast(parser_t *ps, span_t v)
+{
+    span_t dir, list;
+    fo_sdp_media_t *m = ps->m;
+    bool any = false;
+    while (span_token(&v, &dir)) {
+        if (!span_token(&v, &list)) return any ? 0 : -1;
+        any = true;
+        if (span_eq(dir, "send")) m->n_sim = sim_list(list, m->sim, FO_ARRAY_LEN(m->sim));
+        else if (span_eq(dir, "recv"))
+            m->n_recv_rids = sim_list(list, m->recv_rids, FO_ARRAY_LEN(m->recv_rids));
+    }
+    return any ? 0 : -1;
+}
+
+/* a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
+ * Kept: component 1, UDP, an IP literal. Anything else is skipped, never an error. */
+static int parse_candidate(parser_t *ps, span_t v)
+{
+    span_t found, comp, tr, prio, addr, port;
+    uint64_t c, p, pr;
+    fo_sdp_media_t *m = ps->m;
+    if (m->n_cands == FO_SDP_MAX_CANDIDATES || !span_token(&v, &found) || !span_token(&v, &comp) ||
+        !span_token(&v, &tr) || !span_token(&v, &prio) || !span_token(&v, &addr) ||
+        !span_token(&v, &port) || !span_uint(comp, 256, &c) || c != 1 || !span_eq_ci(tr, "udp") ||
+        !span_uint(prio, UINT32_MAX, &pr) || !span_uint(port, 65535, &p) || p == 0 ||
+        addr.n >= sizeof m->cands[0].addr)
+        return 0;
+    fo_sdp_cand_t *cd = &m->cands[m->n_cands];
+    span_copy(cd->addr, sizeof cd->addr, addr);
+    unsigned char bin[16];
+    if (inet_pton(AF_INET, cd->addr, bin) != 1 && inet_pton(AF_INET6, cd->addr, bin) != 1) return 0;
+    cd->port = (uint16_t)p;
+    cd->priority = (uint32_t)pr;
+    m->n_cands++;
     return 0;
 }
 
@@ -429,6 +472,7 @@ static int parse_attr(parser_t *ps, span_t a)
         {"rtcp-fb", parse_rtcp_fb, "bad rtcp-fb"},     {"extmap", parse_extmap, "bad extmap"},
         {"ssrc", parse_ssrc, "bad ssrc"},              {"ssrc-group", parse_ssrc_group, "bad ssrc-group"},
         {"rid", parse_rid, "bad rid"},                 {"simulcast", parse_simulcast, "bad simulcast"},
+        {"candidate", parse_candidate, "bad candidate"},
     };
     for (size_t i = 0; i < FO_ARRAY_LEN(media_attrs); i++) {
         if (!span_eq(name, media_attrs[i].name)) continue;
@@ -942,7 +986,13 @@ static void write_media(writer_t *w, const fo_sdp_media_t *m, const fo_sdp_answe
         else
             snprintf(track, sizeof track, "fanout-%.64s", m->mid[0] ? m->mid : "track");
         wr(w, "a=msid:%s %s\r\n", stream, track);
-        write_ssrcs(w, a, stream, track);
+        if (!a->n_rids) write_ssrcs(w, a, stream, track); /* layers: SSRCs told by rid (RFC 8852) */
+    }
+    if (a->n_rids && a->dir == FO_DIR_SENDONLY) {
+        for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "a=rid:%s send\r\n", a->rids[i]);
+        wr(w, "a=simulcast:send");
+        for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "%s%s", i ? ";" : " ", a->rids[i]);
+        wr(w, "\r\n");
     }
     if (a->n_rids && a->dir == FO_DIR_RECVONLY) {
         for (size_t i = 0; i < a->n_rids && i < FO_SDP_MAX_RIDS; i++) wr(w, "a=rid:%s recv\r\n", a->rids[i]);
@@ -996,4 +1046,139 @@ int fo_sdp_build_answer(const fo_sdp_t *offer, const fo_sdp_answer_t *ans, char 
         else write_rejected(&w, &offer->media[i]);
     }
     return w.over ? FO_ETOOBIG : (int)w.len;
+}
+
+/* ---- the publisher's codec first ---- */
+
+void fo_sdp_answer_prefer(const fo_sdp_media_t *m, fo_sdp_answer_media_t *am,
+                          const fo_sdp_format_t *want)
+{
+    size_t n = am->n_pts < FO_SDP_MAX_CODECS ? am->n_pts : FO_SDP_MAX_CODECS;
+    for (size_t i = 0; i < n; i++) {
+        const fo_sdp_codec_t *c = fo_sdp_codec_by_pt(m, am->pts[i]);
+        fo_sdp_format_t f;
+        if (!c || c->codec == FO_CODEC_RTX) continue;
+        fo_sdp_format_of(c, &f);
+        if (!fo_sdp_format_compatible(&f, want)) continue;
+        uint8_t rtx = fo_sdp_rtx_for(m, c->pt), front[2] = {c->pt, 0};
+        size_t k = 1;
+        for (size_t j = 0; j < n && rtx; j++)
+            if (am->pts[j] == rtx) front[k++] = rtx;
+        uint8_t rest[FO_SDP_MAX_CODECS];
+        size_t r = 0;
+        for (size_t j = 0; j < n; j++)
+            if (am->pts[j] != front[0] && (k < 2 || am->pts[j] != front[1])) rest[r++] = am->pts[j];
+        memcpy(am->pts, front, k);
+        memcpy(am->pts + k, rest, r);
+        return;
+    }
+}
+
+/* ---- offers ---- */
+
+int fo_sdp_build_offer(const fo_sdp_offer_t *o, char *out, size_t cap)
+{
+    if (!o || !out || cap == 0) return FO_EINVAL;
+    out[0] = '\0';
+    if (cap > INT32_MAX) cap = INT32_MAX;
+    if (!token_ok(o->ice_ufrag, 256) || !token_ok(o->ice_pwd, 256) || !token_ok(o->fingerprint, 200) ||
+        o->n_media == 0 || o->n_media > FO_SDP_MAX_MEDIA)
+        return FO_EINVAL;
+    for (size_t i = 0; i < o->n_media; i++) {
+        const fo_sdp_offer_media_t *m = &o->media[i];
+        if (!token_ok(m->mid, 64) || m->kind > FO_KIND_VIDEO || !m->n_codecs ||
+            m->n_codecs > FO_SDP_MAX_CODECS)
+            return FO_EINVAL;
+        if (m->dir != FO_DIR_RECVONLY &&
+            (!token_ok(m->cname, 64) || !token_ok(m->msid_stream, 64) || !token_ok(m->msid_track, 64) || !m->ssrc))
+            return FO_EINVAL;
+    }
+    writer_t w = {out, cap, 0, false};
+    wr(&w, "v=0\r\no=- %llu 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE",
+       (unsigned long long)(o->session_id & INT64_MAX));
+    for (size_t i = 0; i < o->n_media; i++) wr(&w, " %s", o->media[i].mid);
+    wr(&w, "\r\na=msid-semantic: WMS *\r\n");
+    for (size_t i = 0; i < o->n_media; i++) {
+        const fo_sdp_offer_media_t *m = &o->media[i];
+        wr(&w, "m=%s 9 UDP/TLS/RTP/SAVPF", m->kind == FO_KIND_AUDIO ? "audio" : "video");
+        for (size_t c = 0; c < m->n_codecs; c++) wr(&w, " %u", m->codecs[c].pt);
+        wr(&w, "\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n");
+        wr(&w, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", o->ice_ufrag, o->ice_pwd);
+        wr(&w, "a=fingerprint:sha-256 %s\r\na=setup:actpass\r\na=mid:%s\r\n", o->fingerprint, m->mid);
+        for (size_t e = 0; m->ext_uris && m->ext_uris[e] && e < FO_SDP_MAX_EXT; e++)
+            if (token_ok(m->ext_uris[e], 127)) wr(&w, "a=extmap:%zu %s\r\n", e + 1, m->ext_uris[e]);
+        wr(&w, "a=%s\r\na=rtcp-mux\r\na=rtcp-rsize\r\n", dir_name(m->dir));
+        for (size_t c = 0; c < m->n_codecs; c++) {
+            const fo_sdp_codec_t *k = &m->codecs[c];
+            if (!token_ok(k->name, sizeof k->name) || strpbrk(k->fmtp, "\r\n")) return FO_EINVAL;
+            write_codec(&w, k, 0xff);
+        }
+        if (m->dir == FO_DIR_RECVONLY && m->n_recv_rids > 1 && m->n_recv_rids <= FO_SDP_MAX_RIDS) {
+            for (size_t r = 0; r < m->n_recv_rids; r++)
+                if (token_ok(m->recv_rids[r], FO_SDP_RID_LEN - 1)) wr(&w, "a=rid:%s recv\r\n", m->recv_rids[r]);
+            wr(&w, "a=simulcast:recv");
+            for (size_t r = 0; r < m->n_recv_rids; r++) wr(&w, "%s%s", r ? ";" : " ", m->recv_rids[r]);
+            wr(&w, "\r\n");
+        }
+        if (m->dir != FO_DIR_RECVONLY) {
+            fo_sdp_answer_media_t a = {.ssrc = m->ssrc, .rtx_ssrc = m->rtx_ssrc};
+            snprintf(a.cname, sizeof a.cname, "%s", m->cname);
+            wr(&w, "a=msid:%s %s\r\n", m->msid_stream, m->msid_track);
+            write_ssrcs(&w, &a, m->msid_stream, m->msid_track);
+        }
+    }
+    return w.over ? FO_ETOOBIG : (int)w.len;
+}
+
+static void add_codec(fo_sdp_codec_t *out, size_t max, size_t *n, uint8_t pt, fo_codec_t codec,
+                      const char *name, uint32_t clock, uint8_t channels, const char *fmtp, uint8_t fb)
+{
+    if (*n >= max) return;
+    fo_sdp_codec_t *c = &out[(*n)++];
+    memset(c, 0, sizeof *c);
+    c->pt = pt;
+    c->codec = codec;
+    c->clock = clock;
+    c->channels = channels;
+    c->fb = fb;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->fmtp, sizeof c->fmtp, "%s", fmtp);
+    fmtp_read(c, cstr(c->fmtp));
+}
+
+size_t fo_sdp_receive_codecs(fo_kind_t kind, const fo_codec_t *prefs, size_t n_prefs,
+                             fo_sdp_codec_t *out, size_t max)
+{
+    size_t n = 0;
+    if (kind == FO_KIND_AUDIO) {
+        add_codec(out, max, &n, 111, FO_CODEC_OPUS, "opus", 48000, 2, "minptime=10;useinbandfec=1",
+                  FO_FB_TWCC);
+        return n;
+    }
+    static const struct {
+        fo_codec_t codec;
+        const char *name, *fmtp;
+    } table[] = {
+        {FO_CODEC_VP8, "VP8", ""},
+        {FO_CODEC_H264, "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"},
+        {FO_CODEC_H264, "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"},
+        {FO_CODEC_H264, "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=4d001f"},
+        {FO_CODEC_H264, "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f"},
+        {FO_CODEC_H264, "H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f"},
+        {FO_CODEC_VP9, "VP9", "profile-id=0"},
+        {FO_CODEC_VP9, "VP9", "profile-id=2"},
+        {FO_CODEC_AV1, "AV1", ""},
+    };
+    const uint8_t fb = FO_FB_NACK | FO_FB_PLI | FO_FB_FIR | FO_FB_REMB | FO_FB_TWCC;
+    uint8_t pt = 96;
+    for (size_t p = 0; p < n_prefs; p++)
+        for (size_t i = 0; i < FO_ARRAY_LEN(table); i++) {
+            if (table[i].codec != prefs[p] || pt > 125) continue;
+            add_codec(out, max, &n, pt, table[i].codec, table[i].name, 90000, 0, table[i].fmtp, fb);
+            char apt[16];
+            snprintf(apt, sizeof apt, "apt=%u", pt);
+            add_codec(out, max, &n, (uint8_t)(pt + 1), FO_CODEC_RTX, "rtx", 90000, 0, apt, 0);
+            pt = (uint8_t)(pt + 2);
+        }
+    return n;
 }

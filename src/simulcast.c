@@ -3,14 +3,17 @@
  * SSRC or rtp-stream-id, RTX by its SSRC or repaired-rtp-stream-id), each layer's bitrate and
  * their ranking, and for each player the layer it should receive. The switching rules
  * themselves are layer.c's; the switch at a keyframe is made where packets are forwarded
- * (stream.c). */
+ * (stream.c). A relay pulling the stream takes every layer instead (p->lay): each goes out on
+ * its own SSRC with its rid, so that the pulling node has the layers its own players need. */
 #include <string.h>
+#include <sys/random.h>
 
 #include "fanout/bwe.h"
 #include "fanout/history.h"
 #include "fanout/layer.h"
 #include "fanout/log.h"
 #include "fanout/nack.h"
+#include "fanout/rtcp.h"
 #include "fanout/rtp.h"
 #include "fanout/rtx.h"
 #include "stream_internal.h"
@@ -32,6 +35,7 @@ void fo_simulcast_choose(fo_session_t *p, uint64_t now)
 {
     fo_stream_t *st = p->stream;
     play_track_t *t = &p->play[FO_KIND_VIDEO];
+    if (p->lay) return; /* takes every layer */
     const pub_track_t *tr = st->publisher ? &st->publisher->pub[FO_KIND_VIDEO] : NULL;
     if (!t->active || !tr || !tr->active) return;
     if (tr->n_layers <= 1) {
@@ -167,3 +171,102 @@ void fo_simulcast_measure(pub_track_t *tr)
     }
 }
 
+
+/* --- a player taking every layer (a relay) --- */
+
+int fo_simulcast_lay_index(const fo_session_t *p, uint32_t ssrc)
+{
+    for (unsigned l = 0; p->lay && l < p->lay->n; l++)
+        if (p->lay->l[l].ssrc == ssrc) return (int)l;
+    return -1;
+}
+
+int fo_simulcast_lay_waiting(const fo_session_t *p)
+{
+    const play_track_t *t = &p->play[FO_KIND_VIDEO];
+    const pub_track_t *tr = p->stream->publisher ? &p->stream->publisher->pub[FO_KIND_VIDEO] : NULL;
+    for (unsigned l = 0; tr && l < p->lay->n && l < tr->n_layers; l++) {
+        const lay_track_t *L = &p->lay->l[l];
+        if (tr->l[l].ssrc && (!L->started || L->gen != t->gen)) return (int)l;
+    }
+    return -1;
+}
+
+/* Rewrites a packet onto layer L's SSRC, sequence and timestamps with its rid, and queues it. */
+static int send_layer(fo_session_t *p, play_track_t *t, lay_track_t *L, const fo_rtp_view_t *v, uint16_t seq,
+                      uint64_t now)
+{
+    size_t cap;
+    uint8_t *slot = fo_transport_slot(p->transport, &cap);
+    fo_rtp_rewrite_t rw = {.ssrc = L->ssrc, .pt = t->out_pt, .seq = seq, .ts = v->ts + L->ts_delta,
+                           .tw_id = p->bwe ? p->twcc_id : 0, .tw_seq = p->tw_seq,
+                           .rid_id = p->lay->rid_id, .rid = L->rid, .rid_len = L->rid_len};
+    int n = fo_rtp_rewrite(v, &rw, slot, cap - FO_SRTP_MAX_TRAILER);
+    if (n <= 0 || fo_transport_commit_rtp(p->transport, slot, (size_t)n) != 0) return -1;
+    if (p->bwe) fo_bwe_on_send(p->bwe, p->tw_seq++, (size_t)n, now);
+    t->packets++;
+    t->bytes += (size_t)n;
+    return n;
+}
+
+void fo_simulcast_forward_layer(fo_session_t *p, play_track_t *t, int layer, const fo_rtp_view_t *v,
+                                bool key, uint64_t now)
+{
+    if (layer < 0 || (unsigned)layer >= p->lay->n) return;
+    lay_track_t *L = &p->lay->l[layer];
+    if (L->gen != t->gen) { /* a new source: each layer continues at its next keyframe */
+        L->gen = t->gen;
+        L->started = false;
+    }
+    if (!L->started) {
+        if (!key) return;
+        uint32_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) rnd = (uint32_t)now;
+        fo_play_continue(L->have_last, L->last_seq, L->last_ts, L->last_ms, t->clock, v->seq, v->ts, now, rnd,
+                         &L->seq_delta, &L->ts_delta);
+        L->started = true;
+    }
+    uint16_t seq = (uint16_t)(v->seq + L->seq_delta);
+    if (send_layer(p, t, L, v, seq, now) < 0) return;
+    if (!L->have_last || fo_seq_diff(seq, L->last_seq) > 0) {
+        L->have_last = true;
+        L->last_seq = seq;
+        L->last_ts = v->ts + L->ts_delta;
+        L->last_ms = now;
+    }
+}
+
+bool fo_simulcast_retransmit_layer(fo_session_t *p, int layer, uint16_t seq, uint64_t now)
+{
+    play_track_t *t = &p->play[FO_KIND_VIDEO];
+    fo_stream_t *st = p->stream;
+    if (t->tokens <= 0) return false;
+    if (layer < 0 || (unsigned)layer >= p->lay->n || t->gen != st->gen[FO_KIND_VIDEO]) return true;
+    lay_track_t *L = &p->lay->l[layer];
+    fo_history_t *h = st->hist[FO_KIND_VIDEO][layer];
+    size_t len;
+    const uint8_t *pkt = L->started && L->gen == t->gen && h ? fo_history_get(h, (uint16_t)(seq - L->seq_delta), now, &len) : NULL;
+    fo_rtp_view_t v;
+    if (!pkt || fo_rtp_parse(pkt, len, &v) != 0) {
+        t->rtx_missed++;
+        t->tokens -= RTX_MISS_COST;
+        return true;
+    }
+    if (t->tokens < (int64_t)len) return false;
+    t->tokens -= (int64_t)len;
+    if (send_layer(p, t, L, &v, seq, now) > 0) t->retransmits++;
+    return true;
+}
+
+void fo_simulcast_sr_layer(fo_session_t *p, int layer, uint64_t ntp, uint32_t rtp_ts)
+{
+    const play_track_t *t = &p->play[FO_KIND_VIDEO];
+    if (layer < 0 || (unsigned)layer >= p->lay->n) return;
+    const lay_track_t *L = &p->lay->l[layer];
+    if (!L->started || L->gen != t->gen) return;
+    size_t cap;
+    uint8_t *slot = fo_transport_slot(p->transport, &cap);
+    int n = fo_rtcp_build_sr(slot, cap - FO_SRTP_MAX_TRAILER, L->ssrc, ntp, rtp_ts + L->ts_delta,
+                             (uint32_t)t->packets, (uint32_t)t->bytes, NULL, 0);
+    if (n > 0) fo_transport_commit_rtcp(p->transport, slot, (size_t)n);
+}

@@ -77,6 +77,7 @@ static int waiting_layer(const fo_session_t *p)
 {
     const play_track_t *t = &p->play[FO_KIND_VIDEO];
     if (!t->active || !t->out_pt || !fo_transport_ready(p->transport)) return -1;
+    if (p->lay) return fo_simulcast_lay_waiting(p);
     if (t->held) return fo_transport_congested(p->transport) ? -1 : t->want >= 0 ? t->want : 0;
     if (!t->started) return t->need_key ? (t->want >= 0 ? t->want : 0) : -1;
     return t->want >= 0 && t->want != t->layer ? t->want : -1;
@@ -164,6 +165,12 @@ const char *fo_stream_key(const fo_stream_t *st) { return st->key; }
 fo_session_t *fo_stream_publisher(const fo_stream_t *st) { return st->publisher; }
 size_t fo_stream_players(const fo_stream_t *st) { return st->n_players; }
 
+unsigned fo_stream_video_layers(const fo_stream_t *st)
+{
+    const fo_session_t *p = st->publisher;
+    return p && p->pub[FO_KIND_VIDEO].active ? p->pub[FO_KIND_VIDEO].n_layers : 0;
+}
+
 uint64_t fo_stream_publisher_silent_ms(const fo_stream_t *st, uint64_t now)
 {
     const fo_session_t *p = st->publisher;
@@ -246,7 +253,12 @@ static void on_connected(void *user)
     fo_session_t *s = user;
     fo_stream_t *st = s->stream;
     if (st->env->session_connected) st->env->session_connected(st->env->user, s);
+    if (s->hooks.on_connected) s->hooks.on_connected(s->hooks_user, s);
     if (s->role == FO_ROLE_PLAY) {
+        if (s->lay) { /* every layer starts at a keyframe of its own */
+            for (unsigned l = 0; l < s->lay->n; l++) fo_stream_request_keyframe(st, (int)l);
+            return;
+        }
         if (s->play[FO_KIND_VIDEO].active && !instant_start(s)) {
             fo_simulcast_choose(s, fo_loop_now(st->env->transport.loop));
             fo_stream_request_keyframe(st, s->play[FO_KIND_VIDEO].want);
@@ -300,11 +312,8 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
  * timeline where it stopped (or starts it at random). */
 static void start_track(play_track_t *t, uint16_t seq, uint32_t ts, uint64_t now)
 {
-    uint16_t next_seq = t->have_last ? (uint16_t)(t->last_seq + 1) : (uint16_t)rand32();
-    uint32_t next_ts = t->have_last ? t->last_ts + (uint32_t)((now - t->last_ms) * t->clock / 1000) + 1
-                                    : rand32();
-    t->seq_delta = (uint16_t)(next_seq - seq);
-    t->ts_delta = next_ts - ts;
+    fo_play_continue(t->have_last, t->last_seq, t->last_ts, t->last_ms, t->clock, seq, ts, now, rand32(),
+                     &t->seq_delta, &t->ts_delta);
     t->started = true;
     t->need_key = false;
 }
@@ -345,6 +354,10 @@ static void forward(fo_session_t *p, fo_kind_t kind, int layer, const fo_rtp_vie
     if (t->gen != p->stream->gen[kind]) remap(p, kind);
     if (!t->out_pt) return;
     if (kind == FO_KIND_VIDEO) {
+        if (p->lay) { /* a relay taking every layer */
+            fo_simulcast_forward_layer(p, t, layer, v, key, now);
+            return;
+        }
         if (t->instant && layer == t->instant_layer &&
             (int32_t)(v->ts - t->instant_src - t->instant_span) > INSTANT_FORGET)
             t->instant = false; /* long past the replay: no repair can still belong to it */
@@ -395,7 +408,7 @@ static bool instant_start(fo_session_t *p)
     play_track_t *t = &p->play[FO_KIND_VIDEO];
     uint64_t now = fo_loop_now(st->env->transport.loop);
     uint16_t key, newest;
-    if (!st->env->instant_start || !st->publisher || !t->active) return false;
+    if (!st->env->instant_start || !st->publisher || !t->active || p->lay) return false;
     if (t->gen != st->gen[FO_KIND_VIDEO]) remap(p, FO_KIND_VIDEO);
     if (!t->out_pt || t->started) return false;
     fo_simulcast_choose(p, now);
@@ -649,8 +662,43 @@ const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
     return NULL;
 }
 
-fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
-                             const fo_sdp_t *offer, const fo_sdp_answer_t *ans, int *err)
+/* A player whose answer sends rids (the router answered a relay's a=simulcast:recv): it takes
+ * every layer, publisher layer i as rid i, each on an SSRC of its own. */
+static int lay_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_sdp_answer_t *ans)
+{
+    for (size_t m = 0; m < offer->n_media; m++) {
+        const fo_sdp_answer_media_t *am = &ans->media[m];
+        if (!am->accept || offer->media[m].kind != FO_KIND_VIDEO || am->n_rids < 2) continue;
+        if (!(s->lay = calloc(1, sizeof *s->lay))) return FO_ENOMEM;
+        s->lay->n = am->n_rids < FO_LAYER_MAX ? (unsigned)am->n_rids : FO_LAYER_MAX;
+        s->lay->rid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
+        for (unsigned l = 0; l < s->lay->n; l++) {
+            lay_track_t *L = &s->lay->l[l];
+            snprintf(L->rid, sizeof L->rid, "%s", am->rids[l]);
+            L->rid_len = (uint8_t)strlen(L->rid);
+            L->ssrc = l ? rand32() : am->ssrc;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+static void session_discard(fo_session_t *s)
+{
+    free(s->lay);
+    free(s->twcc);
+    free(s->bwe);
+    free(s->pub);
+    free(s);
+}
+
+/* A session of `st` from a description of the remote's media (`offer`: a browser's offer, or
+ * the answer of the server a relay talks to) and what we take of it (`ans`); its transport is
+ * the server role (cli NULL) or the client role on `cenv`. */
+static fo_session_t *session_create(fo_stream_t *st, fo_role_t role, const char *id,
+                                    const fo_sdp_t *offer, const fo_sdp_answer_t *ans,
+                                    const fo_transport_env_t *cenv,
+                                    const fo_transport_client_t *cli, int *err)
 {
     if (role == FO_ROLE_PUBLISH && st->publisher) {
         *err = FO_EBUSY;
@@ -675,6 +723,11 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     snprintf(s->pwd, sizeof s->pwd, "%s", ans->ice_pwd);
     session_ctx(s);
     tracks_from_answer(s, offer, ans);
+    if (role == FO_ROLE_PLAY && lay_from_answer(s, offer, ans) != 0) {
+        session_discard(s);
+        *err = FO_ENOMEM;
+        return NULL;
+    }
     if (role == FO_ROLE_PLAY && s->play[FO_KIND_AUDIO].nack_fb) keep_audio(st);
     fo_timer_init(&s->tick, fo_feedback_tick_cb, s);
     s->rid_id = kept_ext_id(offer, ans, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id");
@@ -688,7 +741,7 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
             s->tw_seq = (uint16_t)rand32();
         }
         if (!s->twcc && !s->bwe) {
-            free(s);
+            session_discard(s);
             *err = FO_ENOMEM;
             return NULL;
         }
@@ -697,24 +750,20 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
     for (size_t m = 0; m < offer->n_media && !first; m++)
         if (ans->media[m].accept) first = &offer->media[m];
     if (!first) {
-        free(s->twcc);
-        free(s->bwe);
-        free(s->pub);
-        free(s);
+        session_discard(s);
         *err = FO_ECODEC;
         return NULL;
     }
+    s->client = cli != NULL;
     snprintf(s->remote_ufrag, sizeof s->remote_ufrag, "%s", first->ice_ufrag);
     snprintf(s->remote_pwd, sizeof s->remote_pwd, "%s", first->ice_pwd);
     fo_transport_ice_t ice = {.local_ufrag = s->ufrag, .remote_ufrag = s->remote_ufrag,
                               .remote_pwd = s->remote_pwd};
-    s->transport = fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &ice, &session_cbs,
-                                    s, s->ctx);
+    s->transport = cli ? fo_transport_new_client(cenv, first->fp_alg, first->fp, cli, &session_cbs, s, s->ctx)
+                       : fo_transport_new(&st->env->transport, first->fp_alg, first->fp, &ice, &session_cbs,
+                                          s, s->ctx);
     if (!s->transport) {
-        free(s->twcc);
-        free(s->bwe);
-        free(s->pub);
-        free(s);
+        session_discard(s);
         *err = FO_ECRYPTO;
         return NULL;
     }
@@ -724,16 +773,35 @@ fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
         fo_timer_stop(st->env->transport.loop, &st->grace_timer);
     } else if (add_player(st, s) != 0) {
         fo_transport_free(s->transport);
-        free(s->twcc);
-        free(s->bwe);
-        free(s->pub);
-        free(s);
+        session_discard(s);
         *err = FO_ENOMEM;
         return NULL;
     }
     st->idle_reported = false;
-    FO_LOG(FO_LOG_INFO, s->ctx, "session created");
+    FO_LOG(FO_LOG_INFO, s->ctx, "session created%s", cli ? " (client role: a relay)" : "");
     return s;
+}
+
+fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
+                             const fo_sdp_t *offer, const fo_sdp_answer_t *ans, int *err)
+{
+    return session_create(st, role, id, offer, ans, NULL, NULL, err);
+}
+
+fo_session_t *fo_session_new_client(fo_stream_t *st, fo_role_t role, const char *id,
+                                    const fo_sdp_t *remote, const fo_sdp_answer_t *acc,
+                                    const fo_transport_env_t *env,
+                                    const fo_transport_client_t *cli, int *err)
+{
+    return session_create(st, role, id, remote, acc, env, cli, err);
+}
+
+bool fo_session_is_client(const fo_session_t *s) { return s->client; }
+
+void fo_session_set_hooks(fo_session_t *s, const fo_session_hooks_t *hooks, void *user)
+{
+    s->hooks = hooks ? *hooks : (fo_session_hooks_t){0};
+    s->hooks_user = user;
 }
 
 /* RFC 3550 §6.6: the publisher left, so the sources each player receives from us leave too.
@@ -784,6 +852,7 @@ void fo_session_end(fo_session_t *s, const char *reason)
     } else if (s->role == FO_ROLE_PLAY) {
         remove_player(st, s);
     }
+    if (s->hooks.on_end) s->hooks.on_end(s->hooks_user, s, reason);
     st->env->session_ended(st->env->user, s);
     stream_maybe_idle(st);
 }
@@ -802,6 +871,7 @@ void fo_session_free(fo_session_t *s)
     }
     fo_timer_stop(s->stream->env->transport.loop, &s->tick);
     fo_transport_free(s->transport);
+    free(s->lay);
     free(s->twcc);
     free(s->bwe);
     free(s->pub);

@@ -27,6 +27,7 @@
 #define MAX_PLAY_CODECS 12
 #define TICK_MS 25           /* publisher feedback timer */
 #define SR_MEMORY 4          /* SRs remembered per player track to compute RTT from its RRs */
+#define RTX_MISS_COST 64     /* retransmission budget a NACKed packet no longer held costs */
 /* Instant start divides the replayed frames' timestamp distances by this: a second of cached
  * video plays out in 8 ms, and frames captured 1.4 ms or more apart keep distinct timestamps. */
 #define INSTANT_SQUEEZE 128
@@ -116,6 +117,26 @@ typedef struct {
     unsigned sr_next;
 } play_track_t;
 
+/* A player that takes every publisher layer (a relay pulling the stream asked for them with
+ * a=simulcast:recv): per layer its own SSRC, rid (told in each packet, RFC 8852) and offsets,
+ * started at that layer's keyframe and continued across a new source. */
+typedef struct {
+    char rid[FO_SDP_RID_LEN];
+    uint8_t rid_len;
+    uint32_t ssrc;
+    uint32_t gen;          /* the track's generation the offsets were set for */
+    bool started, have_last;
+    uint16_t seq_delta, last_seq;
+    uint32_t ts_delta, last_ts;
+    uint64_t last_ms;
+} lay_track_t;
+
+typedef struct {
+    unsigned n;            /* layers taken (publisher layer i goes out as l[i]) */
+    uint8_t rid_id;        /* the player's rtp-stream-id extension id */
+    lay_track_t l[FO_LAYER_MAX];
+} layered_t;
+
 struct fo_session {
     char id[40];
     char ufrag[16];
@@ -144,6 +165,10 @@ struct fo_session {
     uint16_t tw_seq;       /* player: next transport-wide sequence number */
     fo_timer_t tick;
     unsigned ticks;
+    bool client;           /* its transport is the client role (a relay: relay.c) */
+    layered_t *lay;        /* player taking every layer (simulcast.c); NULL for the others */
+    fo_session_hooks_t hooks; /* its owner's (relays) */
+    void *hooks_user;
     /* Lines its peer could trigger per packet or per check, rate-limited (loglimit.h). */
     fo_loglimit_t log_ssrc, log_remap, log_router;
 };
@@ -189,6 +214,18 @@ static inline uint32_t fo_play_out_ts(const play_track_t *t, int layer, uint32_t
     return ts + ts_delta;
 }
 
+/* The offsets that continue a timeline stopped at (last_seq, last_ts, last_ms) with a source
+ * packet (seq, ts) now, or start it at random when there is none. */
+static inline void fo_play_continue(bool have_last, uint16_t last_seq, uint32_t last_ts, uint64_t last_ms,
+                                    uint32_t clock, uint16_t seq, uint32_t ts, uint64_t now, uint32_t rnd,
+                                    uint16_t *seq_delta, uint32_t *ts_delta)
+{
+    uint16_t next_seq = have_last ? (uint16_t)(last_seq + 1) : (uint16_t)rnd;
+    uint32_t next_ts = have_last ? last_ts + (uint32_t)((now - last_ms) * clock / 1000) + 1 : rnd * 2654435761u;
+    *seq_delta = (uint16_t)(next_seq - seq);
+    *ts_delta = next_ts - ts;
+}
+
 /* --- simulcast.c --- */
 
 /* The rank (0 = lowest bitrate) of publisher layer `layer` in `tr`, -1 if none. */
@@ -201,6 +238,19 @@ size_t fo_simulcast_unwrap_rtx(fo_session_t *s, const fo_rtp_view_t *v, unsigned
 int fo_simulcast_layer(fo_session_t *s, unsigned kind, const fo_rtp_view_t *v);
 /* Once a second: each layer's bitrate, and their ranking by it. */
 void fo_simulcast_measure(pub_track_t *tr);
+/* A player taking every layer (p->lay): forwards a packet of publisher layer `layer`. */
+void fo_simulcast_forward_layer(fo_session_t *p, play_track_t *t, int layer, const fo_rtp_view_t *v,
+                                bool key, uint64_t now);
+/* Its layer sent on `ssrc`, -1 if none. */
+int fo_simulcast_lay_index(const fo_session_t *p, uint32_t ssrc);
+/* The first layer it still waits for a keyframe of, -1 if none. */
+int fo_simulcast_lay_waiting(const fo_session_t *p);
+/* Answers its NACK of `seq` (its numbering) on `layer`: a plain retransmission from the
+ * stream's history, paid from the video track's budget as feedback.c's retransmit is (checked
+ * before the lookup, a miss costs RTX_MISS_COST). False when the budget refused it. */
+bool fo_simulcast_retransmit_layer(fo_session_t *p, int layer, uint16_t seq, uint64_t now);
+/* Re-issues a publisher SR of `layer` to it on that layer's SSRC and timeline. */
+void fo_simulcast_sr_layer(fo_session_t *p, int layer, uint64_t ntp, uint32_t rtp_ts);
 
 /* --- feedback.c --- */
 

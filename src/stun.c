@@ -223,7 +223,7 @@ static int answer(fo_stun_t *s, bool controlling, uint64_t tie, const uint8_t *r
         STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
     *reply_len = rlen;
     if (rlen > 0 && stun_message_get_class(&resp) == STUN_ERROR) {
-        /* 487 Role Conflict: the peer says it is controlled too (see the header comment). */
+        /* 487 Role Conflict: the peer claims our role and loses the tie (see the header). */
         FO_LOG(FO_LOG_DEBUG, "stun", "role conflict: answering 487");
         return FO_EINVAL;
     }

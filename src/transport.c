@@ -7,7 +7,10 @@
  * Liveness uses one lazily re-armed timer, so a STUN check costs no timer operation. The
  * carrier of each path (UDP address or ICE-TCP connection) matters in four places only:
  * where a slot comes from, where a committed packet goes, who protects it (a send worker for
- * UDP, the loop for TCP: workers never touch a TCP queue) and the TCP connection's life. */
+ * UDP, the loop for TCP: workers never touch a TCP queue) and the TCP connection's life. The client
+ * role (relays) differs only in ICE: it sends the checks (ice_timer) and a valid response, not a
+ * check, holds and confirms the address and moves it to CHECKED; "last check" is then the last
+ * response. */
 #include "fanout/transport.h"
 
 #include <stdio.h>
@@ -38,6 +41,9 @@ struct fo_transport {
     fo_rate_t rate;          /* inbound packet-rate cap */
     fo_rate_t check_rate;    /* ICE checks answered */
     fo_transport_stats_t stats;
+    bool dtls_server;        /* we are the DTLS server (always, but for a client role's option) */
+    fo_transport_client_t *cli; /* the client role's ICE; NULL for the server role */
+    fo_timer_t ice_timer;    /* client: check pacing */
 };
 
 struct reasm {
@@ -52,6 +58,7 @@ static void close_with(fo_transport_t *t, const char *reason)
     t->state = FO_TS_CLOSED;
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
+    fo_timer_stop(t->env->loop, &t->ice_timer);
     FO_LOG(FO_LOG_INFO, t->ctx, "transport closed: %s", reason);
     if (t->cbs.on_closed) t->cbs.on_closed(t->user, reason);
 }
@@ -157,7 +164,8 @@ static void paths_address_cb(void *user, const fo_path_t *path, bool held)
     if (path->tcp) {
         if (held) fo_tcp_conn_bind(path->tcp, &tcp_owner_cbs, t);
         else fo_tcp_conn_close(path->tcp, "a newer path took its place");
-    } else if (t->cbs.on_address) {
+    } else if (t->cbs.on_address && !t->cli) {
+        /* A client's address is on the relay's own socket: nothing for the shared port's index. */
         t->cbs.on_address(t->user, &path->addr, held);
     }
 }
@@ -175,25 +183,34 @@ static void paths_selected_cb(void *user, const fo_path_t *path, bool first)
     fo_transport_flush(t);
 }
 
-fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
-                                 const char *fp, const fo_transport_ice_t *ice,
-                                 const fo_transport_cbs_t *cbs, void *user, const char *log_ctx)
+static fo_transport_t *create(const fo_transport_env_t *env, const char *fp_alg, const char *fp,
+                              const fo_transport_ice_t *ice, const fo_transport_client_t *cli,
+                              const fo_transport_cbs_t *cbs, void *user, const char *log_ctx)
 {
     fo_transport_t *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->env = env;
     t->cbs = *cbs;
     t->user = user;
+    t->dtls_server = !cli || cli->dtls_server;
+    if (cli) { /* before the paths: they report addresses by whether this is set */
+        if (!(t->cli = malloc(sizeof *t->cli))) {
+            free(t);
+            return NULL;
+        }
+        *t->cli = *cli;
+    }
     snprintf(t->ctx, sizeof t->ctx, "%s", log_ctx ? log_ctx : "");
     fo_dtls_io_t io = {.send_cb = dtls_send_cb, .timer_cb = dtls_timer_cb, .user = t,
                        .result_cb = dtls_result_cb, .loop = env->loop};
     fo_paths_cbs_t pcbs = {.on_address = paths_address_cb, .on_selected = paths_selected_cb};
-    t->dtls = fo_dtls_new(env->dtls, FO_DTLS_SERVER, &io, fp_alg, fp);
+    t->dtls = fo_dtls_new(env->dtls, t->dtls_server ? FO_DTLS_SERVER : FO_DTLS_CLIENT, &io, fp_alg, fp);
     t->paths = fo_paths_new(&env->paths, ice->local_ufrag, ice->remote_ufrag, ice->remote_pwd,
                             &pcbs, t, t->ctx);
     if (!t->dtls || !t->paths) {
         fo_dtls_free(t->dtls);
         fo_paths_free(t->paths);
+        free(t->cli);
         free(t);
         return NULL;
     }
@@ -205,11 +222,20 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
     return t;
 }
 
+fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_alg,
+                                 const char *fp, const fo_transport_ice_t *ice,
+                                 const fo_transport_cbs_t *cbs, void *user, const char *log_ctx)
+{
+    return create(env, fp_alg, fp, ice, NULL, cbs, user, log_ctx);
+}
+
 void fo_transport_free(fo_transport_t *t)
 {
     if (!t) return;
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
+    fo_timer_stop(t->env->loop, &t->ice_timer);
+    free(t->cli);
     fo_dtls_free(t->dtls);
     const fo_path_t *all;
     size_t n = t->paths ? fo_paths_all(t->paths, &all) : 0;
@@ -226,7 +252,7 @@ void fo_transport_free(fo_transport_t *t)
 
 void fo_transport_on_check(fo_transport_t *t, const fo_path_t *from, const fo_paths_check_t *c)
 {
-    if (t->state == FO_TS_CLOSED) return;
+    if (t->state == FO_TS_CLOSED || t->cli) return; /* a client answers its checks itself */
     uint64_t now = fo_loop_now(t->env->loop);
     /* After validation (which needs the session's password), so only its holder can use up
      * its budget: an on-path observer who saw the ufrag cannot starve consent. */
@@ -253,11 +279,14 @@ int fo_transport_set_ice(fo_transport_t *t, const fo_transport_ice_t *ice)
 {
     return fo_paths_set_ice(t->paths, ice->local_ufrag, ice->remote_ufrag, ice->remote_pwd);
 }
+static int client_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf, size_t len);
 
 int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
                                   size_t len)
 {
     if (t->state == FO_TS_CLOSED) return FO_ECLOSED;
+    /* A client sends no confirmation requests of paths.h's kind: its own checks confirm. */
+    if (t->cli) return client_response(t, from, buf, len);
     return fo_paths_on_response(t->paths, from, buf, len);
 }
 
@@ -274,7 +303,7 @@ static void dtls_result_cb(void *user, int rc)
 
 static void on_dtls(fo_transport_t *t, const uint8_t *buf, size_t len)
 {
-    if (t->state == FO_TS_CHECKED) {
+    if (t->state == FO_TS_CHECKED && t->dtls_server) {
         /* Handshake datagrams are few: their timing is worth a debug line (connect time). */
         FO_LOG(FO_LOG_DEBUG, t->ctx, "DTLS in: %zu bytes, first record type %u, %llu ms after the offer",
                len, buf[0], (unsigned long long)(fo_loop_now(t->env->loop) - t->stats.created_ms));
@@ -339,6 +368,10 @@ static void dtls_result(fo_transport_t *t, int rc)
 void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_path_t *from)
 {
     if (t->state == FO_TS_CLOSED || t->state == FO_TS_NEW) return;
+    if (t->cli && (from->tcp || !fo_paths_is_confirmed(t->paths, &from->addr))) { /* its own socket: anyone's */
+        t->stats.rx_dropped++;
+        return;
+    }
     /* While connecting, what the peer sends funds retransmissions of our confirmation request
      * (not on the media path: connected peers send from confirmed addresses). */
     if (t->state == FO_TS_CHECKED) fo_paths_on_datagram(t->paths, from, len);
@@ -473,6 +506,128 @@ void fo_transport_close(fo_transport_t *t)
     t->state = FO_TS_CLOSED;
     fo_timer_stop(t->env->loop, &t->dtls_timer);
     fo_timer_stop(t->env->loop, &t->live_timer);
+    fo_timer_stop(t->env->loop, &t->ice_timer);
 }
 
 const fo_transport_stats_t *fo_transport_stats(const fo_transport_t *t) { return &t->stats; }
+
+/* --- the client role --- */
+
+#define CLIENT_CHECK_MS 50 /* check pacing until a candidate answers */
+
+/* Sends a check (nominating) to `to` as the controlling agent. */
+static void send_check(fo_transport_t *t, const fo_addr_t *to)
+{
+    char user[200];
+    uint8_t buf[512];
+    snprintf(user, sizeof user, "%s:%s", t->cli->remote_ufrag, t->cli->local_ufrag);
+    /* host candidate priority for component 1 (RFC 8445 5.1.2.1): type preference 126 */
+    uint32_t prio = (126u << 24) | (65535u << 8) | 255u;
+    int n = fo_stun_build_request(t->env->paths.stun, buf, sizeof buf, user, t->cli->remote_pwd,
+                                  prio, t->cli->tie, true);
+    if (n > 0) fo_udp_send(t->env->udp, buf, (size_t)n, to);
+}
+
+static void ice_timer_fired(fo_timer_t *timer)
+{
+    fo_transport_t *t = timer->user;
+    if (t->state == FO_TS_CLOSED) return;
+    const fo_path_t *sel = fo_paths_selected(t->paths);
+    if (!sel) {
+        for (size_t i = 0; i < t->cli->n_cands; i++) send_check(t, &t->cli->cands[i]);
+        fo_timer_start(t->env->loop, &t->ice_timer, CLIENT_CHECK_MS);
+    } else {
+        send_check(t, &sel->addr); /* consent freshness */
+        fo_timer_start(t->env->loop, &t->ice_timer, (uint64_t)t->cli->check_ms);
+    }
+    fo_udp_flush(t->env->udp);
+}
+
+fo_transport_t *fo_transport_new_client(const fo_transport_env_t *env, const char *fp_alg,
+                                        const char *fp, const fo_transport_client_t *cli,
+                                        const fo_transport_cbs_t *cbs, void *user,
+                                        const char *log_ctx)
+{
+    if (!env->paths.stun || cli->n_cands == 0 || cli->n_cands > FO_TRANSPORT_MAX_ADDRS) return NULL;
+    fo_transport_ice_t ice = {.local_ufrag = cli->local_ufrag, .remote_ufrag = cli->remote_ufrag,
+                              .remote_pwd = cli->remote_pwd};
+    fo_transport_t *t = create(env, fp_alg, fp, &ice, cli, cbs, user, log_ctx);
+    if (!t) return NULL;
+    if (t->cli->check_ms <= 0) t->cli->check_ms = 1000;
+    fo_timer_init(&t->ice_timer, ice_timer_fired, t);
+    fo_timer_start(env->loop, &t->ice_timer, 0);
+    return t;
+}
+
+bool fo_transport_is_client(const fo_transport_t *t) { return t->cli != NULL; }
+
+/* Our password for checks from the remote, whose USERNAME is "ourUfrag:theirUfrag". */
+static const char *client_pwd_cb(void *user, const char *username, size_t len)
+{
+    fo_transport_t *t = user;
+    size_t ul = strlen(t->cli->local_ufrag);
+    if (len > ul && memcmp(username, t->cli->local_ufrag, ul) == 0 && username[ul] == ':')
+        return t->cli->local_pwd;
+    return NULL;
+}
+
+/* A response to one of our checks: valid (integrity with the remote's password) and from one of
+ * the remote's candidates, the first proves and selects that address (paths.h: our own check
+ * succeeded, so it is held confirmed with no request of paths' kind); later ones, from that
+ * address only, keep consent. */
+static int client_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf, size_t len)
+{
+    if (fo_stun_check_response(t->env->paths.stun, buf, len, t->cli->remote_pwd, NULL) != 0) {
+        t->stats.rx_dropped++;
+        return FO_EAUTH;
+    }
+    const fo_path_t *sel = fo_paths_selected(t->paths);
+    bool known = false;
+    for (size_t i = 0; i < t->cli->n_cands; i++) known |= fo_addr_equal(&t->cli->cands[i], from);
+    if (!known || (sel && (sel->tcp || !fo_addr_equal(from, &sel->addr)))) {
+        t->stats.rx_dropped++;
+        return FO_ENOTFOUND;
+    }
+    t->stats.last_check_ms = fo_loop_now(t->env->loop);
+    if (sel) return 0;
+    fo_paths_check_t c = {.nominated = true, .confirmed = true, .len = len};
+    const fo_path_t way = {.addr = *from};
+    fo_paths_on_check(t->paths, &way, &c);
+    if (!fo_paths_selected(t->paths)) return FO_ERR; /* cannot happen: it was just confirmed */
+    t->state = FO_TS_CHECKED;
+    char a[64];
+    FO_LOG(FO_LOG_INFO, t->ctx, "ICE connected to %s in %llu ms", fo_addr_str(from, a, sizeof a),
+           (unsigned long long)(t->stats.last_check_ms - t->stats.created_ms));
+    fo_timer_start(t->env->loop, &t->ice_timer, (uint64_t)t->cli->check_ms);
+    if (!t->dtls_server) {
+        int rc = fo_dtls_start(t->dtls);
+        if (rc != 0 && rc != FO_EAGAIN) close_with(t, "DTLS handshake failed to start");
+    }
+    fo_udp_flush(t->env->udp);
+    return 0;
+}
+
+void fo_transport_on_stun(fo_transport_t *t, const uint8_t *buf, size_t len, const fo_addr_t *from)
+{
+    if (!t->cli || t->state == FO_TS_CLOSED) return;
+    fo_stun_class_t cls = fo_stun_class(buf, len);
+    if (cls == FO_STUN_RESPONSE) {
+        (void)fo_transport_on_stun_response(t, from, buf, len);
+        return;
+    }
+    if (cls != FO_STUN_REQUEST ||
+        !fo_rate_allow(&t->check_rate, fo_loop_now(t->env->loop), FO_TRANSPORT_CHECKS_PER_S)) {
+        t->stats.rx_dropped++;
+        return;
+    }
+    uint8_t reply[512];
+    size_t rlen = sizeof reply;
+    int rc = fo_stun_answer_controlling(t->env->paths.stun, t->cli->tie, buf, len, &from->u.sa,
+                                        from->len, client_pwd_cb, t, reply, &rlen);
+    if (rc == 0 || rlen > 0) {
+        fo_udp_send(t->env->udp, reply, rlen, from);
+        fo_udp_flush(t->env->udp);
+    } else {
+        t->stats.rx_dropped++;
+    }
+}

@@ -52,6 +52,14 @@ void *fo_admin_record_json(const fo_record_status_t *rs);
  * NULL. Pure. */
 void *fo_admin_client_json(const fo_session_info_t *in, fo_rate_t rate, uint64_t now_ms);
 
+/* The answer envelope of every /api/v1 reply: {"code","server","service","pid"} (a new
+ * json_t reference). Pure. */
+void *fo_admin_envelope(int code);
+/* Answers `json` (a json_t reference, stolen) with `status`; 500 if it cannot be encoded. */
+void fo_admin_reply(fo_http_resp_t *resp, int status, void *json);
+/* The envelope with `code` and "msg". */
+void fo_admin_reply_error(fo_http_resp_t *resp, int status, int code, const char *msg);
+
 typedef struct fo_admin fo_admin_t;
 
 /* The handler for paths under /api/v1/. `router` and `metrics` must outlive it. */

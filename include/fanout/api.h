@@ -9,7 +9,9 @@
 #include <stddef.h>
 
 #include "fanout/auth.h"
+#include "fanout/cluster.h"
 #include "fanout/http.h"
+#include "fanout/relays.h"
 #include "fanout/router.h"
 #include "fanout/url.h"
 
@@ -33,6 +35,8 @@ enum {
     FO_API_FORBIDDEN = 1014,    /* 403: refused by the on_publish/on_play callback */
     FO_API_BAD_ORIGIN = 1015,   /* 403: operator API asked by another site's page (Origin,
                                  * Sec-Fetch-Site) or under a Host it does not answer to */
+    FO_API_REDIRECT = 1016,     /* 307: take it to the node in Location (cluster) */
+    FO_API_UNAVAILABLE = 1017,  /* 503: the cluster cannot serve it now (Redis down, draining) */
 };
 
 /* A parsed SRS-style publish/play request body. */
@@ -59,6 +63,13 @@ void fo_api_free(fo_api_t *api);
 /* Puts publish/play behind `auth` (tokens, callbacks) and /api/v1 behind its secret, and sends
  * the end notifications. `auth` (owned by the caller) must outlive the api; NULL = no checks. */
 void fo_api_set_auth(fo_api_t *api, fo_auth_t *auth);
+/* Serves /api/v1/relays from `relays` (owned by the caller, outliving the api). */
+void fo_api_set_relays(fo_api_t *api, fo_relays_t *relays);
+/* Asks `cluster` (owned by the caller, outliving the api) before taking sessions: redirects,
+ * Redis down, node-to-node pulls; serves /api/v1/cluster. */
+void fo_api_set_cluster(fo_api_t *api, fo_cluster_t *cluster);
+/* The metrics sampler the API reads (the cluster's heartbeat reads it too). */
+fo_metrics_t *fo_api_metrics(fo_api_t *api);
 /* The HTTP front's per-client accounting, for /metrics (must outlive the API). */
 void fo_api_set_clients(fo_api_t *api, fo_clients_t *clients);
 /* The DTLS handshake pool, for /metrics (must outlive the API; may be NULL). */

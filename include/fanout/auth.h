@@ -23,7 +23,9 @@
 #include "fanout/config.h"
 #include "fanout/httpc.h"
 
-typedef enum { FO_AUTH_PUBLISH = 0, FO_AUTH_PLAY = 1 } fo_auth_action_t;
+/* FO_AUTH_RELAY: node-to-node tokens of a cluster (signed with cluster.secret over
+ * "relay:<stream key>@<node id>:<expiry>"; cluster.c), never accepted as a user's play token. */
+typedef enum { FO_AUTH_PUBLISH = 0, FO_AUTH_PLAY = 1, FO_AUTH_RELAY = 2 } fo_auth_action_t;
 
 /* Secrets (auth.secret, auth.api_secret) shorter than this are warned about at start. */
 #define FO_AUTH_MIN_SECRET 16

@@ -103,6 +103,22 @@ typedef struct {
     int record_queue_mb;        /* the writer's queue */
     int record_repair_ms;       /* how long a missing video packet is waited for */
     char on_record[512];        /* URL POSTed when a file is closed */
+    /* [cluster] (src/cluster.c) */
+    char cluster_redis[512];    /* redis://[[user]:password@]host[:port][/db]; "" = one node */
+    char cluster_node_id[64];   /* "" = hostname:http_port */
+    char cluster_api_url[256];  /* how other nodes reach this API; "" = http://<candidate>:<port> */
+    char cluster_secret[256];   /* HMAC key of node-to-node tokens */
+    int cluster_heartbeat;      /* seconds between heartbeats */
+    int cluster_ttl;            /* seconds until a silent node's entries expire */
+    int cluster_redirect;       /* 1: redirect plays (307) when at capacity or draining */
+    int cluster_capacity;       /* players this node takes before redirecting; 0 = no limit */
+    int cluster_max_depth;      /* relay tree depth (the origin's relays are 1) */
+    int cluster_relays_per_node; /* direct relays a carrier serves before deeper ones are used */
+    int cluster_relay_linger;   /* seconds a relay stays after its last local player */
+    int cluster_drain_timeout;  /* seconds draining waits for sessions before leaving */
+    /* [relay] (src/relay.c): static pulls and pushes, "app/stream=URL" separated by blanks */
+    char relay_pull[2048];
+    char relay_push[2048];
     int hook_max_in_flight;     /* on_publish/on_play callbacks waiting at once; beyond: 503 */
     /* [log] */
     char log_level[16];
@@ -160,6 +176,12 @@ int fo_config_set_assignment(fo_config_t *cfg, const char *assignment, char *err
 
 /* Parses the video_codecs list into `out` (at most max). Returns the count (>= 1) or FO_EINVAL. */
 int fo_config_video_codecs(const fo_config_t *cfg, fo_codec_t *out, size_t max);
+
+/* Item `index` of a relay.pull / relay.push list ("app/stream=URL" separated by blanks or
+ * commas): the key and the URL. Returns 0, FO_ENOTFOUND past the end, or FO_EINVAL with a
+ * static reason in *why. Pure. */
+int fo_config_relay_item(const char *list, size_t index, char *key, size_t kcap, char *url,
+                         size_t ucap, const char **why);
 
 /* Writes every setting with its comment as an INI document (for --help / docs). */
 void fo_config_print_settings(void *stdio_file);

@@ -67,6 +67,13 @@ typedef struct {
         uint64_t count;
     } api[FO_METRICS_MAX_CODES];
     size_t n_api;
+    /* The cluster (cluster.h), filled by the API when there is one: fanout_cluster_* rows. */
+    struct {
+        bool enabled, redis_up, draining;
+        uint64_t nodes, pulls, pulls_connected, served;
+        uint64_t pull_attempts, pull_failures, redirects, refused_redis_down, claims_refused;
+        uint64_t redis_reconnects, registry_bad_values;
+    } cluster;
     bool has_auth;             /* auth below is filled (the caller's: metrics does not own auth) */
     fo_auth_stats_t auth;
 } fo_metrics_data_t;

@@ -87,6 +87,30 @@ size_t fo_router_offers_held(const fo_router_t *r);
 typedef void (*fo_router_ended_cb)(void *user, const char *id, const char *key, fo_role_t role);
 void fo_router_set_ended_cb(fo_router_t *r, fo_router_ended_cb cb, void *user);
 
+/* Called for every session created (created true: after an offer was answered, or a client
+ * session added) and ended (false: before it is unindexed). One subscriber (the cluster). */
+typedef void (*fo_router_session_cb)(void *user, fo_session_t *s, bool created);
+void fo_router_set_observer(fo_router_t *r, fo_router_session_cb cb, void *user);
+
+/* A client-role session (a relay's, relay.c) of stream `key` (created if needed): see
+ * fo_session_new_client. A publisher needs the stream free of one (else FO_EBUSY). It is
+ * indexed by id only (its traffic comes on its own socket) and counted like the others.
+ * NULL with *err on failure. */
+fo_session_t *fo_router_add_client(fo_router_t *r, fo_role_t role, const char *key,
+                                   const fo_sdp_t *remote, const fo_sdp_answer_t *acc,
+                                   const fo_transport_env_t *env, const fo_transport_client_t *cli,
+                                   int *err);
+/* Sends what is queued on the shared socket now (relays, after a batch read on theirs). */
+void fo_router_flush(fo_router_t *r);
+/* A relay's socket, flushed whenever the shared one is (what players' forwarding queued there
+ * for a push goes out with the batch). Returns 0 or FO_ENOMEM. */
+int fo_router_add_socket(fo_router_t *r, fo_udp_t *u);
+void fo_router_remove_socket(fo_router_t *r, fo_udp_t *u);
+/* The sessions' transport environment (relays copy it and put their own socket in). */
+const fo_transport_env_t *fo_router_transport_env(const fo_router_t *r);
+/* rtc.video_codecs, parsed. */
+size_t fo_router_video_prefs(const fo_router_t *r, const fo_codec_t **out);
+
 /* Ends a session by id. Returns 0 or FO_ENOTFOUND. */
 int fo_router_end_session(fo_router_t *r, const char *id);
 

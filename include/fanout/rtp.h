@@ -52,6 +52,11 @@ typedef struct {
     uint8_t tw_id;          /* non-zero: add a transport-wide sequence number element with this
                                id (ext_map must not map anything onto it) */
     uint16_t tw_seq;
+    uint8_t rid_id;         /* non-zero: add an rtp-stream-id element (RFC 8852) with this id
+                               and the text rid[0..rid_len) (1..16 bytes): simulcast layers
+                               forwarded to a relay */
+    uint8_t rid_len;
+    const char *rid;
 } fo_rtp_rewrite_t;
 
 /* Writes `in` rewritten by `rw` into out[0..cap): new fixed header, CSRCs copied, extensions

@@ -52,6 +52,13 @@ typedef struct {
     char cname[64];
 } fo_sdp_ssrc_t;
 
+/* An ICE candidate we can use: UDP, component 1, an IP literal (mDNS names are skipped). */
+typedef struct {
+    char addr[46];
+    uint16_t port;
+    uint32_t priority;
+} fo_sdp_cand_t;
+
 typedef struct {
     fo_kind_t kind;
     char media[16];       /* "audio", "video", "application", ... */
@@ -87,6 +94,14 @@ typedef struct {
     size_t n_rids;
     char sim[FO_SDP_MAX_RIDS * 2][FO_SDP_RID_LEN];
     size_t n_sim;
+    /* Receiving simulcast (an offer from a relay that takes every layer, RFC 8853): the
+     * a=simulcast:recv streams that have an a=rid:<id> recv line, in order. */
+    char recv_rids[FO_SDP_MAX_RIDS][FO_SDP_RID_LEN];
+    size_t n_recv_rids;
+    /* a=candidate lines (of an answer, for our client role): usable ones, in SDP order; other
+     * or malformed candidate lines are ignored, never an error */
+    fo_sdp_cand_t cands[FO_SDP_MAX_CANDIDATES];
+    size_t n_cands;
 } fo_sdp_media_t;
 
 typedef struct {
@@ -151,7 +166,9 @@ typedef struct {
     char msid_stream[64];
     char msid_track[64];
     /* Publish with simulcast: the rids we receive, in the offer's a=simulcast order (answered as
-     * a=rid:<id> recv and a=simulcast:recv). 0 without simulcast. */
+     * a=rid:<id> recv and a=simulcast:recv). A player that takes every layer (a relay): the rids
+     * we send them on, one per publisher layer (answered as a=rid:<id> send and
+     * a=simulcast:send, with no a=ssrc for that media). 0 without simulcast. */
     char rids[FO_SDP_MAX_RIDS][FO_SDP_RID_LEN];
     size_t n_rids;
 } fo_sdp_answer_media_t;
@@ -199,5 +216,54 @@ typedef struct {
  * Returns the length, FO_ETOOBIG when cap is too small, FO_EINVAL when our own strings are not
  * single tokens or a candidate is not an IP literal. */
 int fo_sdp_build_answer(const fo_sdp_t *offer, const fo_sdp_answer_t *ans, char *out, size_t cap);
+
+/* In an answer for media `m`, moves the first accepted payload type of a format compatible
+ * with `want` (and its RTX) to the front: a player's answer then names the codec its publisher
+ * sends first, which a relay pulling the stream takes as the stream's codec. No-op when none
+ * is compatible. */
+void fo_sdp_answer_prefer(const fo_sdp_media_t *m, fo_sdp_answer_media_t *am,
+                          const fo_sdp_format_t *want);
+
+/* ---- offers (our client role: a relay pulling over WHEP or pushing over WHIP) ---- */
+
+/* One m-line of an offer. */
+typedef struct {
+    fo_kind_t kind;
+    fo_dir_t dir;                    /* recvonly to pull, sendonly to push */
+    const char *mid;
+    const fo_sdp_codec_t *codecs;    /* offered in this order: rtpmap, fmtp, rtcp-fb (c->fb) */
+    size_t n_codecs;
+    const char *const *ext_uris;     /* NULL-terminated; extension ids 1, 2, ... in order */
+    /* receiving simulcast (a relay pulling from a server that forwards every layer): the rids we
+     * ask for (a=rid:<id> recv, a=simulcast:recv); the rtp-stream-id extension must be offered */
+    const char *const *recv_rids;
+    size_t n_recv_rids;
+    /* sending (push): our SSRCs and msid */
+    uint32_t ssrc, rtx_ssrc;
+    const char *cname, *msid_stream, *msid_track;
+} fo_sdp_offer_media_t;
+
+typedef struct {
+    const char *ice_ufrag;
+    const char *ice_pwd;
+    const char *fingerprint;         /* sha-256 "AB:CD:..." */
+    uint64_t session_id;
+    fo_sdp_offer_media_t media[FO_SDP_MAX_MEDIA];
+    size_t n_media;
+} fo_sdp_offer_t;
+
+/* Writes an offer (CRLF lines, NUL-terminated): BUNDLE of every mid, per media rtcp-mux,
+ * rtcp-rsize, our ICE credentials, fingerprint, a=setup:actpass, the codecs and extensions, and
+ * for sending media a=msid, a=ssrc and ssrc-group:FID. No candidates: the answerer learns our
+ * address from our checks (peer-reflexive), as it does for browsers that do not trickle.
+ * Returns the length, FO_ETOOBIG, or FO_EINVAL (a string that is not one token). */
+int fo_sdp_build_offer(const fo_sdp_offer_t *o, char *out, size_t cap);
+
+/* The codecs fanout can receive for `kind`, as an offer lists them: Opus (111) for audio; for
+ * video each codec of `prefs` in order, H.264 as packetization-mode=1 in five profile classes,
+ * VP9 profiles 0 and 2, AV1, each followed by its RTX; every video entry with nack, nack pli,
+ * ccm fir, goog-remb and transport-cc feedback. Writes up to max entries; returns the count. */
+size_t fo_sdp_receive_codecs(fo_kind_t kind, const fo_codec_t *prefs, size_t n_prefs,
+                             fo_sdp_codec_t *out, size_t max);
 
 #endif

@@ -52,6 +52,8 @@ const char *fo_stream_key(const fo_stream_t *st);
 /* The publisher session, or NULL. */
 fo_session_t *fo_stream_publisher(const fo_stream_t *st);
 size_t fo_stream_players(const fo_stream_t *st);
+/* The publisher's video layers (1 without simulcast), 0 without a publisher or video. */
+unsigned fo_stream_video_layers(const fo_stream_t *st);
 /* Adds the memory of the stream's packet histories (history.h) to *out. */
 void fo_stream_history_mem(const fo_stream_t *st, fo_history_mem_t *out);
 /* The codec the publisher negotiated for `kind`, NULL if none. */
@@ -89,6 +91,25 @@ const char *fo_stream_check_player(const fo_stream_t *st, const fo_sdp_t *offer,
  * *err). Returns NULL with *err set on failure. */
 fo_session_t *fo_session_new(fo_stream_t *st, fo_role_t role, const char *id,
                              const fo_sdp_t *offer, const fo_sdp_answer_t *ans, int *err);
+/* A session whose transport is the client role (relay.c): we offered, and `remote` is the
+ * other server's answer (the media it sends us, for a publisher: a pulled stream's source; the
+ * media it takes from us, for a player: a push), `acc` what we take of each of its m-lines (as
+ * an answer would say: accept, payload types, extensions, and for a player our SSRCs and
+ * ICE ufrag/pwd in acc->ice_ufrag/ice_pwd). `env` (its own UDP socket) must outlive the
+ * session. The stream treats it like any other publisher or player. NULL with *err on failure. */
+fo_session_t *fo_session_new_client(fo_stream_t *st, fo_role_t role, const char *id,
+                                    const fo_sdp_t *remote, const fo_sdp_answer_t *acc,
+                                    const fo_transport_env_t *env,
+                                    const fo_transport_client_t *cli, int *err);
+bool fo_session_is_client(const fo_session_t *s);
+/* Its owner's hooks (relays): the transport connected; the session ended (before the router
+ * unindexes it; the session is freed later, at the loop's safe point). */
+typedef struct {
+    void (*on_connected)(void *user, fo_session_t *s);
+    void (*on_end)(void *user, fo_session_t *s, const char *reason);
+} fo_session_hooks_t;
+void fo_session_set_hooks(fo_session_t *s, const fo_session_hooks_t *hooks, void *user);
+
 /* Detaches from the stream, closes the transport (close_notify when connected) and frees. */
 void fo_session_free(fo_session_t *s);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Thin adapter over libnice's STUN library (stun/stunagent.h, stun/usages/ice.h): validates and
  * answers ICE connectivity checks (server side, ICE-lite, controlled; or as the controlling side
- * for the test peer and the load tool), builds/reads checks (client side), and builds/reads the
+ * for relays, the test peer and the load tool), builds/reads checks (client side), and builds/reads the
  * server's own Binding requests that confirm a peer address before media goes there (RFC 7675
  * style: fo_stun_probe_*). The only user of libnice. One fo_stun_t per thread; it holds no
  * per-session state, only libnice's tables of the transactions it originated. */
@@ -48,9 +48,11 @@ int fo_stun_answer(fo_stun_t *s, const uint8_t *req, size_t len, const struct so
                    socklen_t srclen, fo_stun_pwd_cb pwd_cb, void *user, uint8_t *reply,
                    size_t *reply_len, fo_stun_check_t *check);
 
-/* The same for an agent in the controlling role (the test peer and the load tool answering the
- * server's confirmation requests): a request claiming ICE-CONTROLLING with a tie-breaker above
- * `tie` gets a 487 error response, as RFC 8445 7.3.1.1 says. */
+/* The same for an agent in the controlling role (a relay, the WebRTC client of another server,
+ * answering that server's checks; the test peer and the load tool answering the server's
+ * confirmation requests). A peer claiming the controlling role too is settled by tie-breakers
+ * (RFC 8445 7.3.1.1): ours (`tie`) wins -> a 487 error response in reply and FO_EINVAL; theirs
+ * wins -> no answer (we never change roles). */
 int fo_stun_answer_controlling(fo_stun_t *s, uint64_t tie, const uint8_t *req, size_t len,
                                const struct sockaddr *src, socklen_t srclen, fo_stun_pwd_cb pwd_cb,
                                void *user, uint8_t *reply, size_t *reply_len);

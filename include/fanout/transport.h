@@ -73,7 +73,9 @@ typedef struct {
     int pending_timeout_ms;
     int max_pps;                 /* datagrams/s accepted from the peer (token bucket); 0 = no cap */
     fo_transport_totals_t *totals; /* optional */
-    fo_paths_env_t paths;        /* address confirmation (its totals point into `totals`) */
+    fo_paths_env_t paths;        /* address confirmation (its totals point into `totals`); its
+                                  * stun also builds and reads the client role's checks, its udp
+                                  * is the env's udp */
 } fo_transport_env_t;
 
 /* The peer's ICE credentials from its offer and our ufrag, for the Binding requests that
@@ -90,13 +92,49 @@ fo_transport_t *fo_transport_new(const fo_transport_env_t *env, const char *fp_a
                                  const fo_transport_cbs_t *cbs, void *user, const char *log_ctx);
 void fo_transport_free(fo_transport_t *t);
 
+/* The client role (a relay pulling from or pushing to another server): we are the controlling
+ * full ICE agent: checks (USE-CANDIDATE, i.e. aggressive nomination, as against an ICE-lite
+ * server) to each remote candidate every 50 ms until one answers with a valid success response:
+ * that proves the address, which paths.h holds as confirmed and selects (our own check is the
+ * confirmation, so no Binding request of the controlled kind goes out); then a check every
+ * check_ms as consent (RFC 7675: consent_timeout_ms without a response ends the transport), and
+ * incoming checks answered as the controlling agent. Then DTLS as the client (the server if the
+ * remote's answer said a=setup:active), and SRTP as usual; nothing but STUN goes anywhere
+ * before that answer, nothing is taken from another address after it. The env's udp (and its
+ * paths.udp) is the relay's own socket: the shared port cannot tell two sessions with one remote
+ * address apart, and two relays between the same pair of nodes would have one; so the router
+ * does not index a client transport's address (on_address is not called). */
+typedef struct {
+    char local_ufrag[16];
+    char local_pwd[40];
+    char remote_ufrag[64];
+    char remote_pwd[128];
+    fo_addr_t cands[FO_TRANSPORT_MAX_ADDRS]; /* the remote's candidates, best first */
+    size_t n_cands;
+    uint64_t tie;                /* our ICE tie-breaker */
+    bool dtls_server;            /* the remote is the DTLS client (a=setup:active) */
+    int check_ms;                /* consent check period once connected */
+} fo_transport_client_t;
+
+fo_transport_t *fo_transport_new_client(const fo_transport_env_t *env, const char *fp_alg,
+                                        const char *fp, const fo_transport_client_t *cli,
+                                        const fo_transport_cbs_t *cbs, void *user,
+                                        const char *log_ctx);
+/* Client role: a STUN message from the network on the relay's socket (a response to our checks,
+ * or a check from the remote, answered as the controlling agent). Server transports ignore it
+ * (the router answers their checks and hands them responses: fo_transport_on_stun_response). */
+void fo_transport_on_stun(fo_transport_t *t, const uint8_t *buf, size_t len, const fo_addr_t *from);
+bool fo_transport_is_client(const fo_transport_t *t);
+
 /* The router validated an ICE check for us on `path` (c->reply is its answer, sent from here
  * within the rules of paths.h; a TCP path is confirmed by its connection). A TCP path's
  * connection is bound to this transport from then on (it is closed with the transport, or when
  * it makes room for a newer path). At most FO_TRANSPORT_CHECKS_PER_S are taken per second. */
 void fo_transport_on_check(fo_transport_t *t, const fo_path_t *path, const fo_paths_check_t *c);
-/* A STUN response from one of our UDP addresses: it may confirm the address (paths.h).
- * Returns 0 when it did, else negative (not ours, forged or refused). */
+/* A STUN response from one of our UDP addresses: it may confirm the address (paths.h), or, in
+ * the client role, answer one of our own checks (whose success confirms the candidate it came
+ * from: we are the controlling agent and that check proves the address). Returns 0 when it was
+ * either, else negative (not ours, forged or refused). */
 int fo_transport_on_stun_response(fo_transport_t *t, const fo_addr_t *from, const uint8_t *buf,
                                   size_t len);
 /* An ICE restart: the peer's new credentials and our new ufrag, for the Binding requests that

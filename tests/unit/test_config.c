@@ -81,6 +81,12 @@ static void test_broken_files(void **state)
         {"[https]\nenabled = maybe\n", ":2: https.enabled: 'maybe' is not true or false"},
         {"[rtc]\nworkers = 0\n", ":2: rtc.workers: '0' is not an integer in 1..64 or auto"},
         {"[rtc]\nworkers = many\n", ":2: rtc.workers: 'many' is not an integer in 1..64 or auto"},
+        {"[cluster]\nredis = http://x\n", ":2: cluster.redis: Redis URL must start with redis://"},
+        {"[cluster]\nredis = redis://h:0\n", ":2: cluster.redis: bad port"},
+        {"[cluster]\nnode_id = a b\n", ":2: cluster.node_id"},
+        {"[cluster]\napi_url = http://h/\n", ":2: cluster.api_url"},
+        {"[relay]\npull = live/a\n", ":2: relay.pull: each item is app/stream=URL"},
+        {"[relay]\npush = live/a=ftp://x\n", ":2: relay.push: the URL must be"},
         /* a broken section header is the error, not the key under it (issue 16) */
         {"[http]\nport = 1985\n[rtc\nport = 8000\n", ":3: syntax error"},
         {"port = 8000\n", ":1: 'port' is outside any [section]"},

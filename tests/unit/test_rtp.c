@@ -376,6 +376,38 @@ static void test_rewrite_adds_transport_seq(void **state)
     assert_memory_equal(out.payload, in.payload, in.payload_len);
 }
 
+/* A relay's layers: an rtp-stream-id element after the transport-wide one, one-byte or two-byte. */
+static void test_rewrite_adds_rid(void **state)
+{
+    (void)state;
+    fo_rtp_view_t in, out;
+    parse_ok(vp8_key_pkt, sizeof vp8_key_pkt, &in);
+    uint8_t buf[1500];
+    const uint8_t *d;
+    size_t dn;
+    fo_rtp_rewrite_t rw = {.ssrc = 5, .pt = 96, .seq = 9, .ts = 9, .tw_id = 2, .tw_seq = 0x0102,
+                           .rid_id = 10, .rid = "h", .rid_len = 1};
+    int n = fo_rtp_rewrite(&in, &rw, buf, sizeof buf);
+    parse_ok(buf, (size_t)n, &out);
+    static const uint8_t want[8] = {0x21, 0x01, 0x02, 0xa0, 'h', 0, 0, 0};
+    assert_int_equal(out.ext_len, 8);
+    assert_memory_equal(out.ext, want, 8);
+    assert_memory_equal(out.payload, in.payload, in.payload_len);
+    rw.rid_id = 30; /* two-byte form */
+    rw.rid = "layer-16-chars-x";
+    rw.rid_len = 16;
+    n = fo_rtp_rewrite(&in, &rw, buf, sizeof buf);
+    parse_ok(buf, (size_t)n, &out);
+    assert_int_equal(fo_rtp_ext_find(&out, 30, &d, &dn), 0);
+    assert_int_equal(dn, 16);
+    assert_memory_equal(d, "layer-16-chars-x", 16);
+    assert_int_equal(fo_rtp_ext_find(&out, 2, &d, &dn), 0);
+    rw.rid_len = 17; /* not a rid: no element */
+    n = fo_rtp_rewrite(&in, &rw, buf, sizeof buf);
+    parse_ok(buf, (size_t)n, &out);
+    assert_int_equal(fo_rtp_ext_find(&out, 30, &d, &dn), FO_ENOTFOUND);
+}
+
 /* A two-byte input whose kept elements all fit goes out in the one-byte form; the padding bytes
  * between input elements disappear. */
 static void test_rewrite_two_byte_to_one_byte(void **state)
@@ -761,6 +793,7 @@ int main(void)
         cmocka_unit_test(test_rewrite_remap_to_two_byte),
         cmocka_unit_test(test_rewrite_two_byte_to_one_byte),
         cmocka_unit_test(test_rewrite_drop_all),
+        cmocka_unit_test(test_rewrite_adds_rid),
         cmocka_unit_test(test_rewrite_foreign_profile),
         cmocka_unit_test(test_ext_one_byte_padding_and_id15),
         cmocka_unit_test(test_rewrite_capacity),

@@ -988,6 +988,116 @@ static void simulcast_offers(void **state)
     assert_string_equal(g_offer.media[0].sim[1], "a");
 }
 
+/* Our client role: an offer from fo_sdp_build_offer, read by the server side (parse, negotiate
+ * as a player, the publisher's codec first), answered, and the answer read back by the client
+ * (candidates, setup, codecs in order). */
+static void relay_offer_roundtrip(void **state)
+{
+    (void)state;
+    static fo_sdp_codec_t audio[4], video[FO_SDP_MAX_CODECS];
+    size_t na = fo_sdp_receive_codecs(FO_KIND_AUDIO, NULL, 0, audio, 4);
+    size_t nv = fo_sdp_receive_codecs(FO_KIND_VIDEO, PREFS_VP8, 2, video, FO_SDP_MAX_CODECS);
+    assert_int_equal(na, 1);
+    assert_int_equal(nv, 12); /* VP8 + 5 H.264 profiles, each with RTX */
+    static const char *const exts[] = {MID_URI, TWCC_URI, NULL};
+    fo_sdp_offer_t o = {.ice_ufrag = "relayUfr", .ice_pwd = "relayPasswordRelayPasswo",
+                        .fingerprint = "AB:CD:EF", .session_id = 42, .n_media = 2};
+    o.media[0] = (fo_sdp_offer_media_t){.kind = FO_KIND_AUDIO, .dir = FO_DIR_RECVONLY, .mid = "0",
+                                        .codecs = audio, .n_codecs = na, .ext_uris = exts};
+    o.media[1] = (fo_sdp_offer_media_t){.kind = FO_KIND_VIDEO, .dir = FO_DIR_RECVONLY, .mid = "1",
+                                        .codecs = video, .n_codecs = nv, .ext_uris = exts};
+    int n = fo_sdp_build_offer(&o, g_text, sizeof g_text);
+    assert_true(n > 0);
+    for (int i = 0; i < n; i++)
+        if (g_text[i] == '\n') assert_true(i > 0 && g_text[i - 1] == '\r');
+    ASSERT_LINE(g_text, "a=group:BUNDLE 0 1");
+    ASSERT_LINE(g_text, "a=setup:actpass");
+    ASSERT_LINE(g_text, "a=fmtp:98 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f");
+    ASSERT_LINE(g_text, "a=fmtp:99 apt=98");
+    ASSERT_LINE(g_text, "a=extmap:2 " TWCC_URI);
+    assert_int_equal(parse_str(g_text, &g_offer, NULL), 0);
+    assert_int_equal(g_offer.media[1].n_codecs, 12);
+    assert_int_equal(fo_sdp_codec_by_pt(&g_offer.media[1], 98)->h264_profile_level, 0x42e01f);
+    assert_int_equal(fo_sdp_codec_by_pt(&g_offer.media[1], 99)->apt, 98);
+    /* the server answers as to a player, naming its publisher's H.264 first */
+    memset(&g_ans, 0, sizeof g_ans);
+    for (size_t m = 0; m < 2; m++) {
+        assert_int_equal(fo_sdp_negotiate(&g_offer.media[m], FO_SDP_ROLE_PLAY, PREFS_VP8, 2, EXTS, &g_ans.media[m]), 0);
+        g_ans.media[m].ssrc = 1000 + (uint32_t)m;
+    }
+    fo_sdp_codec_t pubc = {.codec = FO_CODEC_H264, .clock = 90000, .h264_pmode = 1, .h264_profile_level = 0x42e01f};
+    fo_sdp_format_t want;
+    fo_sdp_format_of(&pubc, &want);
+    fo_sdp_answer_prefer(&g_offer.media[1], &g_ans.media[1], &want);
+    assert_int_equal(g_ans.media[1].pts[0], 98);
+    assert_int_equal(g_ans.media[1].pts[1], 99);
+    assert_int_equal(g_ans.media[1].pts[2], 96); /* the rest in order */
+    g_ans.ice_ufrag = "srvU";
+    g_ans.ice_pwd = "serverPasswordServerPass";
+    g_ans.fingerprint = "11:22";
+    g_ans.candidates[0] = "127.0.0.1";
+    g_ans.candidates[1] = "::1";
+    g_ans.n_candidates = 2;
+    g_ans.port = 8000;
+    n = fo_sdp_build_answer(&g_offer, &g_ans, g_out, sizeof g_out);
+    assert_true(n > 0);
+    assert_int_equal(parse_str(g_out, &g_offer2, NULL), 0);
+    const fo_sdp_media_t *v = &g_offer2.media[1];
+    assert_int_equal(v->codecs[0].pt, 98);
+    assert_int_equal(v->setup, FO_SETUP_PASSIVE);
+    assert_int_equal(v->dir, FO_DIR_SENDONLY);
+    assert_int_equal(v->n_cands, 2);
+    assert_string_equal(v->cands[0].addr, "127.0.0.1");
+    assert_int_equal(v->cands[0].port, 8000);
+    assert_string_equal(v->cands[1].addr, "::1");
+    assert_true(v->cands[0].priority > v->cands[1].priority);
+    assert_true(g_offer2.ice_lite);
+    /* a push offer: sendonly with SSRCs; the server negotiates it as a publisher */
+    o.media[0].dir = o.media[1].dir = FO_DIR_SENDONLY;
+    o.media[0].ssrc = 5;
+    o.media[1].ssrc = 6;
+    o.media[1].rtx_ssrc = 7;
+    o.media[0].cname = o.media[1].cname = "fanout";
+    o.media[0].msid_stream = o.media[1].msid_stream = "fanout";
+    o.media[0].msid_track = "a";
+    o.media[1].msid_track = "v";
+    o.media[1].n_codecs = 2; /* VP8 and its RTX */
+    n = fo_sdp_build_offer(&o, g_text, sizeof g_text);
+    assert_true(n > 0);
+    ASSERT_LINE(g_text, "a=ssrc-group:FID 6 7");
+    ASSERT_LINE(g_text, "a=msid:fanout v");
+    assert_int_equal(parse_str(g_text, &g_offer, NULL), 0);
+    assert_int_equal(fo_sdp_negotiate(&g_offer.media[1], FO_SDP_ROLE_PUBLISH, PREFS_VP8, 2, EXTS, &g_ans.media[1]), 0);
+    assert_int_equal(g_ans.media[1].pts[0], 96);
+    /* what is not one token is refused */
+    o.ice_ufrag = "a b";
+    assert_int_equal(fo_sdp_build_offer(&o, g_text, sizeof g_text), FO_EINVAL);
+    o.ice_ufrag = "ok";
+    assert_int_equal(fo_sdp_build_offer(&o, g_text, 100), FO_ETOOBIG);
+}
+
+/* Candidate lines: only UDP component-1 IP literals are kept; nothing else is an error. */
+static void parse_candidates(void **state)
+{
+    (void)state;
+    static const char sdp[] =
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+        "a=ice-ufrag:u\r\na=ice-pwd:p\r\na=fingerprint:sha-256 AB\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n"
+        "a=candidate:1 1 udp 2130706431 10.1.2.3 8000 typ host\r\n"
+        "a=candidate:2 1 tcp 1518280447 10.1.2.3 9 typ host tcptype active\r\n"
+        "a=candidate:3 1 UDP 2113937151 c1d2.local 50000 typ host\r\n"
+        "a=candidate:4 2 udp 2130706430 10.1.2.3 8001 typ host\r\n"
+        "a=candidate:5 1 udp 1 10.1.2.3 0 typ host\r\n"
+        "a=candidate:garbage\r\n"
+        "a=candidate:6 1 udp 1686052607 2001:db8::1 3478 typ srflx raddr 0.0.0.0 rport 0\r\n";
+    assert_int_equal(parse_str(sdp, &g_offer, NULL), 0);
+    assert_int_equal(g_offer.media[0].n_cands, 2);
+    assert_string_equal(g_offer.media[0].cands[0].addr, "10.1.2.3");
+    assert_string_equal(g_offer.media[0].cands[1].addr, "2001:db8::1");
+    assert_int_equal(g_offer.media[0].cands[1].port, 3478);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1003,7 +1113,8 @@ int main(void)
         cmocka_unit_test(answer_errors),           cmocka_unit_test(parse_errors),
         cmocka_unit_test(parse_truncated),         cmocka_unit_test(parse_oversized),
         cmocka_unit_test(parse_too_many),          cmocka_unit_test(parse_tolerant),
-        cmocka_unit_test(simulcast_offers),
+        cmocka_unit_test(simulcast_offers),        cmocka_unit_test(relay_offer_roundtrip),
+        cmocka_unit_test(parse_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static fo_testsrv_t *g_srv; /* for the alarm handler and fo_test_fail */
+/* Every server started by this process, for the alarm handler and fo_test_fail (the cluster
+ * tests run several). */
+static fo_testsrv_t *g_srvs[8];
+static size_t g_n;
+
+static void stop_all(void)
+{
+    for (size_t i = 0; i < g_n; i++) {
+        if (g_srvs[i]->pid <= 0) continue;
+        fo_testsrv_stop(g_srvs[i]);
+        fo_testsrv_dump_log(g_srvs[i]);
+    }
+}
 
 void fo_testsrv_dump_log(const fo_testsrv_t *s)
 {
@@ -57,14 +69,11 @@ void fo_test_fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "%s: FAIL: ", g_srv ? g_srv->name : "test");
+    fprintf(stderr, "%s: FAIL: ", g_n ? g_srvs[0]->name : "test");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    if (g_srv) {
-        fo_testsrv_stop(g_srv);
-        fo_testsrv_dump_log(g_srv);
-    }
+    stop_all();
     exit(1);
 }
 
@@ -86,10 +95,7 @@ static void on_alarm(int sig)
     (void)sig;
     static const char msg[] = "FAIL: test timed out\n";
     (void)!write(2, msg, sizeof msg - 1);
-    if (g_srv) {
-        fo_testsrv_stop(g_srv);
-        fo_testsrv_dump_log(g_srv);
-    }
+    stop_all();
     _exit(1);
 }
 
@@ -134,10 +140,13 @@ void fo_testsrv_start(fo_testsrv_t *s, const char *name, const char *bin, const 
     memset(s, 0, sizeof *s);
     s->pid = -1;
     snprintf(s->name, sizeof s->name, "%s", name);
-    g_srv = s;
+    bool known = false;
+    for (size_t i = 0; i < g_n; i++) known |= g_srvs[i] == s;
+    if (!known && g_n < sizeof g_srvs / sizeof g_srvs[0]) g_srvs[g_n++] = s;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, on_alarm);
-    alarm((unsigned)timeout_s);
+    unsigned left = alarm(0); /* the first server's alarm stands for the whole test */
+    alarm(left ? left : (unsigned)timeout_s);
     s->http_port = fo_test_free_port(SOCK_STREAM);
     s->rtc_port = fo_test_free_port_both(); /* ICE-TCP takes the same number (rtc.tcp_port auto) */
     snprintf(s->api, sizeof s->api, "http://127.0.0.1:%d", s->http_port);
@@ -146,7 +155,7 @@ void fo_testsrv_start(fo_testsrv_t *s, const char *name, const char *bin, const 
     snprintf(www, sizeof www, "%s/www", srcdir);
     snprintf(hp, sizeof hp, "%d", s->http_port);
     snprintf(rp, sizeof rp, "%d", s->rtc_port);
-    snprintf(s->log_path, sizeof s->log_path, "/tmp/%s-%d.log", name, (int)getpid());
+    snprintf(s->log_path, sizeof s->log_path, "/tmp/%s-%d-%p.log", name, (int)getpid(), (void *)s);
     int log = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (log < 0) fo_test_fail("cannot create %s", s->log_path);
     const char *argv[40] = {bin, "-c", conf, "--http-port", hp, "--rtc-port", rp, "--candidate",

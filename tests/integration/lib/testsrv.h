@@ -2,7 +2,7 @@
 /* The fanout server as a child process for integration tests: free ports, start with the
  * repo's config on loopback, wait for "fanout ready", stop with SIGTERM (checking that it exits
  * 0, which under ASan also means no leaks), dump its log on failure, and a test-wide alarm.
- * One server per test process. */
+ * A test may run several servers (each its own fo_testsrv_t); failures stop them all. */
 #ifndef FO_TESTSRV_H
 #define FO_TESTSRV_H
 
