@@ -40,7 +40,7 @@ section=$(
   echo "ClientHello, the client's second flight and \"connected\" (its debug log; a82a2c7 and older"
   echo "log neither DTLS datagrams nor every check); \"checks\" = ICE checks before the ClientHello."
   echo
-  echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+  echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; machine load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo "- Command: \`${BASE:+BASE=$BASE }RUNS=$RUNS scripts/bench-connect.sh\`"
   echo
   echo "| server | role | runs | **connect ms** p50 (min–max) | first frame ms p50 | server: 1st check / 2nd pair / ClientHello / 2nd flight / connected ms (p50) | checks |"

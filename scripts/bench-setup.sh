@@ -319,7 +319,7 @@ section=$(
   echo "DTLS-SRTP up at the player. Release build, rtc.workers = $WORKERS."
   echo
   echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $machine"
-  echo "- Command: \`${BASE:+BASE=$BASE }PLAYERS=$PLAYERS RAMP=$RAMP RUNS=$RUNS scripts/bench-setup.sh${other_api:+ --api $other_api}\`"
+  echo "- Command: \`${BASE:+BASE=$BASE }${BENCH_NICE:+BENCH_NICE=$BENCH_NICE }$([ "$CALLGRIND" -gt 0 ] && echo "CALLGRIND=$CALLGRIND ")PLAYERS=$PLAYERS RAMP=$RAMP RUNS=$RUNS scripts/bench-setup.sh${other_api:+ --api $other_api}\`"
   echo "- Pinning: ${pin_srv[*]:-none} for fanout, ${pin_tool[*]:-none} for fanout-bench; machine load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
   echo
   echo "| server | run | connected | failed | setups/s | **server CPU ms / set-up** | connect p50 / p95 / max ms | signal p50 ms |"
@@ -378,7 +378,8 @@ if [ ${#fl_rows[@]} -gt 0 ]; then
     echo "- those of the quiet window); the kernel's receive is included. Release build, server pinned."
     echo
     echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $machine"
-    echo "- Command: \`${BASE:+BASE=$BASE }FLOOD=1 FLOOD_RATE=$FLOOD_RATE FLOOD_S=$FLOOD_S RUNS=$RUNS PLAYERS=0 scripts/bench-setup.sh\`"
+    echo "- Command: \`${BASE:+BASE=$BASE }${BENCH_NICE:+BENCH_NICE=$BENCH_NICE }FLOOD=1 FLOOD_RATE=$FLOOD_RATE FLOOD_S=$FLOOD_S RUNS=$RUNS PLAYERS=0 scripts/bench-setup.sh\`"
+    echo "- Pinning: ${pin_srv[*]:-none} for fanout, ${pin_tool[*]:-none} for fanout-bench and fanout-junk; machine load $(cut -d' ' -f1-3 /proc/loadavg) at the end"
     echo
     echo "| server | run | **µs per STUN junk** (received) | **µs per DTLS junk** (received) | answers | watchers' largest gap ms p50 / max | largest delay ms p50 / max | loss % |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
