@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -259,13 +260,13 @@ typedef struct {
     const char *answer;
     size_t answer_len;
     size_t flood;            /* then this many more bytes of 'x' */
-    volatile int done;
+    atomic_int done;         /* the test thread tells the fake server to stop */
 } fake_t;
 
 static void *fake_main(void *arg)
 {
     fake_t *f = arg;
-    while (!f->done) {
+    while (!atomic_load(&f->done)) {
         int c = accept(f->lfd, NULL, NULL);
         if (c < 0) continue;
         char buf[512];
@@ -309,7 +310,7 @@ static void fake_case(const char *answer, size_t len, size_t flood, bool expect_
     print_message("%.12s: %s (protocol errors %llu)\n", answer, last_why, (unsigned long long)st.protocol_errors);
     assert_true(st.protocol_errors >= 1);
     fo_redis_free(r);
-    f.done = 1;
+    atomic_store(&f.done, 1);
     pthread_join(th, NULL);
     close(f.lfd);
 }
