@@ -10,7 +10,7 @@
 #        IDLE_HOLD=0 (s the idle players stay connected before RSS is sampled; players hibernate
 #        their DTLS at their first receiver report, or after 30 s with --rr-ms 0: include/fanout/dtls.h)
 #        FANOUT_SRTP_CRYPTO=libsrtp (the server with libsrtp's stock NSS crypto, for comparison;
-#        libsrtp+nettle: libsrtp's engine over nettle, the outbound path before src/srtp_out.c)
+#        libsrtp+nettle: libsrtp's engine over nettle, the outbound path before src/rtc/srtp_out.c)
 #        SERVER_CPU=1 (pin the server to that CPU and the load tool to the other; "" does not pin)
 #        PROCS=1 (fanout-bench processes sharing the players; their JSON is merged)
 #        WORKERS=1 (the server's rtc.workers)  SETTLE=3 (s after the ramp before measuring)

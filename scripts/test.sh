@@ -6,7 +6,7 @@
 #      threaded code; test_loop hammers it from several threads), and the media, load-tool and
 #      ICE-restart integration tests with two and three send threads (docs/workers.md: rings,
 #      release slots, a context handed back to the loop), and two recordings (the recorder's
-#      ring and writer thread, src/record_writer.c);
+#      ring and writer thread, src/media/record_writer.c);
 #   3. end-to-end tests in real browsers (Debian's chromium via playwright-core, firefox-esr
 #      via puppeteer-core) against the release build.
 # Ends with one line "total: N passed, M failed"; exits non-zero if anything failed.

@@ -151,7 +151,7 @@ static void drain_cb(fo_timer_t *t)
 
 /* Every HTTP connection is a descriptor: take the hard limit the system allows this process
  * (as nginx's worker_rlimit_nofile or Go's runtime do); the HTTP servers size their connection
- * limits from the result (src/http.c). */
+ * limits from the result (src/signal/http.c). */
 static void raise_nofile(void)
 {
     struct rlimit rl;

@@ -35,7 +35,7 @@ typedef struct {
     char allowed_origins[512];  /* other origins that may call the operator API (CORS) */
     char csp[512];              /* Content-Security-Policy of the pages; "" = none */
     char stream_list[8];        /* "auto", "on", "off": the pages' public stream list */
-    /* [http] per-client limits (src/clients.c) */
+    /* [http] per-client limits (src/signal/clients.c) */
     int http_max_connections;   /* per daemon; 0 = from RLIMIT_NOFILE */
     int http_max_conns_per_client;
     int http_request_timeout;   /* seconds for a request's headers and body; 0 = none */
@@ -73,10 +73,10 @@ typedef struct {
     int instant_start;          /* 1: new players start from the cached keyframe */
     int workers;                /* threads that SRTP-protect and send to players (docs/workers.md);
                                  * 0 = "auto": use fo_config_workers() */
-    int handshake_threads;      /* DTLS handshake pool (src/pool.c); 0 = on the media thread;
+    int handshake_threads;      /* DTLS handshake pool (src/net/pool.c); 0 = on the media thread;
                                  * -1 = "auto": use fo_config_handshake_threads() */
     int handshake_nice;         /* their nice value (0..19) */
-    /* [rtc] limits (src/limits.c) */
+    /* [rtc] limits (src/signal/limits.c) */
     int max_players_per_stream;
     int max_sessions_per_ip;    /* per client: an IPv4 address or an IPv6 /64 */
     char limits_exempt[256];    /* client IPs the per-client caps do not apply to */
@@ -87,13 +87,13 @@ typedef struct {
     int max_publishers_per_ip;
     int max_pps;                /* packets/s accepted from one peer; 0 = no cap */
     int history_kb;             /* recent video kept per stream and layer (history.h) */
-    /* [auth] (src/auth.c) */
+    /* [auth] (src/signal/auth.c) */
     char auth_secret[256];      /* HMAC key for publish/play tokens; empty = no tokens needed */
     char api_secret[256];       /* bearer secret for /api/v1; empty = loopback clients only */
     char on_publish[512], on_play[512], on_unpublish[512], on_stop[512]; /* callback URLs */
     int hook_timeout_ms;
     int max_token_ttl;          /* seconds: tokens expiring later than now + this are refused */
-    /* [record] (src/record.c) */
+    /* [record] (src/media/record.c) */
     int record_enabled;         /* 0 or 1: record the streams matching record_streams */
     char record_dir[512];
     char record_streams[512];   /* space-separated glob patterns of stream keys; "" = all */
@@ -103,7 +103,7 @@ typedef struct {
     int record_queue_mb;        /* the writer's queue */
     int record_repair_ms;       /* how long a missing video packet is waited for */
     char on_record[512];        /* URL POSTed when a file is closed */
-    /* [cluster] (src/cluster.c) */
+    /* [cluster] (src/cluster/cluster.c) */
     char cluster_redis[512];    /* redis://[[user]:password@]host[:port][/db]; "" = one node */
     char cluster_node_id[64];   /* "" = hostname:http_port */
     char cluster_api_url[256];  /* how other nodes reach this API; "" = http://<candidate>:<port> */
@@ -116,7 +116,7 @@ typedef struct {
     int cluster_relays_per_node; /* direct relays a carrier serves before deeper ones are used */
     int cluster_relay_linger;   /* seconds a relay stays after its last local player */
     int cluster_drain_timeout;  /* seconds draining waits for sessions before leaving */
-    /* [relay] (src/relay.c): static pulls and pushes, "app/stream=URL" separated by blanks */
+    /* [relay] (src/cluster/relay.c): static pulls and pushes, "app/stream=URL" separated by blanks */
     char relay_pull[2048];
     char relay_push[2048];
     int hook_max_in_flight;     /* on_publish/on_play callbacks waiting at once; beyond: 503 */

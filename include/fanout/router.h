@@ -48,7 +48,7 @@ typedef struct {
 int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                     size_t len, const char *candidate, fo_offer_result_t *res);
 /* The same for a request from `client_ip` (text, the HTTP peer; NULL/"" = unknown), which the
- * per-IP cap counts. Caps (src/limits.c) answer 503 (server, stream or pending full) or 429
+ * per-IP cap counts. Caps (src/signal/limits.c) answer 503 (server, stream or pending full) or 429
  * (this client has too many sessions). */
 int fo_router_offer_from(fo_router_t *r, fo_role_t role, const char *key, const char *offer,
                          size_t len, const char *candidate, const char *client_ip,

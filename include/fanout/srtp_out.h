@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Outbound SRTP/SRTCP (RFC 3711, AES_CM_128_HMAC_SHA1_80 only) over nettle: the session keys
  * derived once from the local master key, and a small per-SSRC table (ROC, highest index sent,
- * SRTCP index). Used by src/srtp.c for fo_srtp_protect/_protect_rtcp; produces exactly the
+ * SRTCP index). Used by src/rtc/srtp.c for fo_srtp_protect/_protect_rtcp; produces exactly the
  * bytes libsrtp produces as a sender with allow_repeat_tx and a 1024-packet window. Owns no
  * memory beyond the struct; knows nothing of inbound (libsrtp keeps that). Not thread-safe:
  * one thread (the transport's sender) per fo_srtp_out_t. */

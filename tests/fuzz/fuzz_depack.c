@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for src/depack.c. The first byte picks the codec and the output buffer size,
+/* libFuzzer target for src/wire/depack.c. The first byte picks the codec and the output buffer size,
  * the rest is a list of packets (2-byte length, payload; a length with the top bit set ends the
  * frame there). Properties that must hold abort: an emitted frame lies inside the buffer; H.264
  * frames are Annex B (start code first, every NAL's forbidden bit clear); AV1 frames are OBUs

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for src/rtcp.c: compound parse and every accessor on each packet, then the
+/* libFuzzer target for src/wire/rtcp.c: compound parse and every accessor on each packet, then the
  * input reused as builder arguments: a NACK built from the input's 16-bit words must expand back
  * to exactly that set, and a REMB must decode to the requested bitrate rounded down. TWCC
- * feedback goes to a fresh bandwidth estimator (src/bwe.c) twice over: it must never read more
+ * feedback goes to a fresh bandwidth estimator (src/media/bwe.c) twice over: it must never read more
  * packet statuses than its per-second budget (issue 15, item 10; corpus twcc-claims-2048,
  * nack-255). Property violations abort. */
 #include <stdint.h>

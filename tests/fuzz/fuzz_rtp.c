@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for src/rtp.c: parse, every extension id, rewrite into a fixed buffer with
+/* libFuzzer target for src/wire/rtp.c: parse, every extension id, rewrite into a fixed buffer with
  * several extension maps (identity, drop all, remap beyond 14, a map taken from the input), a
  * re-parse of every rewrite, and keyframe detection for every codec. Properties that must hold
  * abort, so the fuzzer reports logic errors as well as memory errors. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for src/sdpfrag.c: any input parsed as a trickle-ice-sdpfrag; what it
+/* libFuzzer target for src/wire/sdpfrag.c: any input parsed as a trickle-ice-sdpfrag; what it
  * accepts has credentials of ice-chars within their bounds; a restart answer built from them
  * parses back to the same credentials. */
 #include <stdint.h>

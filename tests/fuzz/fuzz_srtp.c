@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for outbound SRTP (src/srtp_out.c behind fo_srtp_protect/_protect_rtcp):
+/* libFuzzer target for outbound SRTP (src/rtc/srtp_out.c behind fo_srtp_protect/_protect_rtcp):
  * the input is a sequence of packets [len:2][flags:1][bytes], flags bit 0 = RTCP, bit 1 = a
  * buffer without trailer room. Each packet is protected by the fast path and by libsrtp (over
  * nettle) from fresh sessions with the same key; both must agree on the result and on every byte, leave

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the RFC 4571 deframer (src/tcpframe.c). The first bytes of the input
+/* libFuzzer target for the RFC 4571 deframer (src/wire/tcpframe.c). The first bytes of the input
  * choose the maximum frame length and the sizes of the reads; the rest is the TCP byte stream.
- * It is fed read by read the way src/tcp.c does (what the deframer leaves is kept in front of
+ * It is fed read by read the way src/net/tcp.c does (what the deframer leaves is kept in front of
  * the next read) and must give exactly the frames a single pass over the whole stream gives,
  * each within the maximum, with the kept bytes always under one frame's worth. */
 #include <stdint.h>

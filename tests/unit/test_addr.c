@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the address helpers of src/udp.c: literals parsed, IPv4-mapped addresses (a
+/* Unit tests for the address helpers of src/net/udp.c: literals parsed, IPv4-mapped addresses (a
  * dual-stack socket's view of an IPv4 peer) unmapped so a peer has one form, equality and hash
  * agreeing after that, which IPv6 addresses are advertised as candidates, and the dual-stack
  * bind: an IPv4 client reaches a socket bound to "::" and is seen (after unmapping) as IPv4. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/bwe.c: a player's send-side estimate from TWCC feedback built by our own
- * receive side (src/twcc.c). A clean 800 kbps link lets it grow; 30% loss or a growing queue
+/* Unit tests for src/media/bwe.c: a player's send-side estimate from TWCC feedback built by our own
+ * receive side (src/wire/twcc.c). A clean 800 kbps link lets it grow; 30% loss or a growing queue
  * brings it below the delivery rate; a REMB caps it; malformed feedback is refused. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/depack.c: H.264 single NAL units, STAP-A and FU-A into Annex B (and the
+/* Unit tests for src/wire/depack.c: H.264 single NAL units, STAP-A and FU-A into Annex B (and the
  * committed recording's NAL units through the load tool's packetizer, back byte for byte); VP8
  * descriptors; VP9 single-layer frames and a two-layer superframe; AV1 aggregation (W and
  * length fields, an OBU fragmented over packets, temporal delimiters dropped, size fields

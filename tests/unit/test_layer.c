@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/layer.c, the simulcast layer switcher: first choice by the estimate,
+/* Unit tests for src/wire/layer.c, the simulcast layer switcher: first choice by the estimate,
  * immediate step down, step up only after the estimate covers the next layer for a while and
  * not right after a step down, layers that stop, forced choices, no estimate, names. */
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/nack.c (gap detection, retry timing, give-up, bounds, RTT estimate) and
- * the NACK bytes fanout emits for them (fo_rtcp_build_nack), plus src/rxstats.c's report block
+/* Unit tests for src/wire/nack.c (gap detection, retry timing, give-up, bounds, RTT estimate) and
+ * the NACK bytes fanout emits for them (fo_rtcp_build_nack), plus src/wire/rxstats.c's report block
  * (loss, fraction, extended seq over a wrap, LSR/DLSR). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/rtcp.c: compound parsing of captured Firefox and Chrome packets, report
+/* Unit tests for src/wire/rtcp.c: compound parsing of captured Firefox and Chrome packets, report
  * blocks, NACK/FIR/REMB accessors, every builder (checked byte for byte against the captures
  * where one exists), NACK packing incl. the 65535→0 wrap, NTP conversion, and truncated or
  * garbage input. Parser inputs are copied into exactly-sized heap blocks so ASan sees overreads. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/rtp.c: parse, extension lookup, per-player rewrite (remap, one-byte and
+/* Unit tests for src/wire/rtp.c: parse, extension lookup, per-player rewrite (remap, one-byte and
  * two-byte forms, drop, padding, CSRCs), keyframe detection for VP8/VP9/H.264/AV1, and
  * truncated/garbage input. Inputs that parsers read are copied into exactly-sized heap blocks so
  * ASan catches any read past the end. */

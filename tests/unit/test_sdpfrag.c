@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/sdpfrag.c: fragments as Chrome's WHIP clients, the RFC 9725 examples and
+/* Unit tests for src/wire/sdpfrag.c: fragments as Chrome's WHIP clients, the RFC 9725 examples and
  * GStreamer send them (trickle and restart), what is refused and why, and the restart answer. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/tcpframe.c (RFC 4571): frames across arbitrary read boundaries, a header
+/* Unit tests for src/wire/tcpframe.c (RFC 4571): frames across arbitrary read boundaries, a header
  * split between two reads, oversized frames skipped across reads without losing alignment,
  * empty frames, the bound on what a caller keeps, and a callback that stops early. */
 #include <stdarg.h>
@@ -38,7 +38,7 @@ static size_t put_frame(uint8_t *w, size_t at, size_t len, uint8_t v)
     return at + 2 + len;
 }
 
-/* Feeds `stream` to a deframer in reads of `chunk` bytes the way src/tcp.c does (what is kept
+/* Feeds `stream` to a deframer in reads of `chunk` bytes the way src/net/tcp.c does (what is kept
  * goes in front of the next read). */
 static void feed(fo_tcpframe_t *d, const uint8_t *stream, size_t n, size_t chunk, sink_t *s)
 {

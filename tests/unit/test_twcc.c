@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for src/twcc.c: the feedback bytes for a synthesized arrival pattern (loss, small
+/* Unit tests for src/wire/twcc.c: the feedback bytes for a synthesized arrival pattern (loss, small
  * and large deltas, reordering, sequence wrap), parsed back with fo_twcc_parse and
- * fo_rtcp_parse; backlog split over several feedbacks; and src/history.c + src/rtx.c (history
+ * fo_rtcp_parse; backlog split over several feedbacks; and src/wire/history.c + src/media/rtx.c (history
  * ring lookups and age, RTX wrap/unwrap round trip). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* fanout-floor: what one forwarded packet must cost at least on this machine, measured with the
  * server's own code where it has some: fo_srtp_protect of a 1200-byte RTP packet with "nettle"
- * (our outbound path, src/srtp_out.c), "libsrtp" (libsrtp with its stock NSS primitives) and
- * "libsrtp+nettle" (libsrtp's engine over nettle, the path before src/srtp_out.c), on
+ * (our outbound path, src/rtc/srtp_out.c), "libsrtp" (libsrtp with its stock NSS primitives) and
+ * "libsrtp+nettle" (libsrtp's engine over nettle, the path before src/rtc/srtp_out.c), on
  * one hot session and round robin over 1000 sessions (each packet to the next player's context,
  * as fan-out does), raw nettle AES-128-CTR and HMAC-SHA1 over 1200 bytes, the sender's cost of a
  * 1210-byte loopback datagram with sendmmsg(32) and with sendto, and of a sendmmsg(32) fanned

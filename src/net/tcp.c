@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ICE-TCP connections on the media loop. Reading: one shared buffer per carrier; each read is
  * prefixed with the connection's kept partial frame (at most one frame, ~2 KiB per connection)
- * and deframed in place (src/tcpframe.c). Writing: datagrams are framed straight into the
+ * and deframed in place (src/wire/tcpframe.c). Writing: datagrams are framed straight into the
  * connection's queue, a list of 16 KiB blocks from a shared pool, and written with one sendmsg
  * of all of it per flush (after each receive batch), so a TCP player costs a system call per
  * batch, not per packet; what the kernel does not take waits for EPOLLOUT. A queue over

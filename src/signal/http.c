@@ -8,7 +8,7 @@
  * watch a suspended socket, so we do: EPOLLRDHUP on it tells us the client left. The HTTPS
  * server is a second daemon of the same kind (MHD_USE_TLS, GnuTLS inside libmicrohttpd) with
  * the same handler and pages.
- * The per-client limits (src/clients.c) are applied here, in the "front" functions below: at
+ * The per-client limits (src/signal/clients.c) are applied here, in the "front" functions below: at
  * accept (MHD's accept policy: per-client connections, bans), per connection (a deadline for
  * each request's headers and body, enforced by a sweep that shuts the socket down, since MHD's
  * own timeout is an idle timeout that a slow sender keeps resetting), per request (signaling

@@ -9,7 +9,7 @@
  * us per 1200-byte packet, mostly per-call overhead; nettle ~1.3 us. libsrtp runs its own test
  * vectors on each replacement and refuses a failing one.
  *
- * Outbound (protect: once per player per forwarded packet) is src/srtp_out.c, our own code over
+ * Outbound (protect: once per player per forwarded packet) is src/rtc/srtp_out.c, our own code over
  * nettle, when the crypto is "nettle": libsrtp's generic per-packet path (stream list lookup,
  * srtp_protect_mki) measured 13.5 % of the server at 1000 players, more than the crypto, while
  * the KDF and transforms are small and pinned by RFC 3711 test vectors (self-tested here before

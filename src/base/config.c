@@ -460,7 +460,7 @@ int fo_config_load_string(fo_config_t *cfg, const char *text, const char *name, 
 }
 
 /* FANOUT_* variables that are not settings but are read elsewhere: the SRTP crypto choice
- * (src/srtp.c) and the test and benchmark harnesses' own (tests/e2e/lib/server.js). */
+ * (src/rtc/srtp.c) and the test and benchmark harnesses' own (tests/e2e/lib/server.js). */
 static const char *const env_not_settings[] = {"FANOUT_SRTP_CRYPTO", "FANOUT_BIN", "FANOUT_ARGS"};
 
 static void env_name(const setting_t *st, char *out, size_t cap)
