@@ -75,23 +75,7 @@ static const char *const play_layered_exts[] = {
     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
     "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", NULL};
 
-static void random_token(char *out, size_t len)
-{
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    uint8_t rnd[64];
-    if (len > sizeof rnd) len = sizeof rnd;
-    if (getrandom(rnd, len, 0) != (ssize_t)len)
-        for (size_t i = 0; i < len; i++) rnd[i] = (uint8_t)rand();
-    for (size_t i = 0; i < len; i++) out[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
-    out[len] = '\0';
-}
 
-static uint32_t rand32(void)
-{
-    uint32_t v;
-    if (getrandom(&v, sizeof v, 0) != sizeof v) v = (uint32_t)rand();
-    return v;
-}
 
 /* Stream keys can be up to ~190 bytes; the map takes 40, so index by a 64-bit digest of the
  * key and check the full key on lookup. */
@@ -461,7 +445,7 @@ fo_router_t *fo_router_new(fo_loop_t *loop, const fo_config_t *cfg, fo_dtls_ctx_
                       .paths = {.loop = loop,
                                 .udp = r->udp,
                                 .stun = r->stun,
-                                .tie = ((uint64_t)rand32() << 32) | rand32(),
+                                .tie = ((uint64_t)fo_rand32() << 32) | fo_rand32(),
                                 .probes = &r->stats.t.probes,
                                 .confirmed = &r->stats.t.confirmed,
                                 .refused = &r->stats.t.refused}},
@@ -650,7 +634,7 @@ int fo_router_offer(fo_router_t *r, fo_role_t role, const char *key, const char 
 /* A fresh session id, unused by sessions and holds. */
 static void new_session_id(const fo_router_t *r, char id[17])
 {
-    do random_token(id, 16);
+    do fo_random_token(id, 16);
     while (fo_map_get(r->by_id, id, 16) || fo_map_get(r->holds, id, 16));
 }
 
@@ -725,11 +709,11 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
                 fo_sdp_format_of(src, &want);
                 fo_sdp_answer_prefer(om, am, &want);
             }
-            am->ssrc = rand32();
+            am->ssrc = fo_rand32();
             /* Retransmissions go on their own SSRC when the player takes RTX (RFC 4588). */
             for (size_t i = 0; i < am->n_pts; i++) {
                 const fo_sdp_codec_t *c = fo_sdp_codec_by_pt(om, am->pts[i]);
-                if (c && c->codec == FO_CODEC_RTX) am->rtx_ssrc = rand32();
+                if (c && c->codec == FO_CODEC_RTX) am->rtx_ssrc = fo_rand32();
             }
             snprintf(am->cname, sizeof am->cname, "fanout");
             snprintf(am->msid_stream, sizeof am->msid_stream, "fanout");
@@ -776,8 +760,8 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
     }
 
     char ufrag[9], pwd[25], id[17];
-    random_token(ufrag, 8);
-    random_token(pwd, 24);
+    fo_random_token(ufrag, 8);
+    fo_random_token(pwd, 24);
     if (held_id) snprintf(id, sizeof id, "%s", held_id);
     else new_session_id(r, id);
     ans->ice_ufrag = ufrag;
@@ -786,7 +770,7 @@ static int do_offer(fo_router_t *r, const fo_offer_t *o, const char *held_id, bo
     ans->port = (uint16_t)fo_router_udp_port(r);
     for (int i = 0; i < FO_SDP_MAX_TCP_PORTS; i++)
         if (fo_router_tcp_port(r, i) > 0) ans->tcp_ports[ans->n_tcp_ports++] = (uint16_t)fo_router_tcp_port(r, i);
-    ans->session_id = ((uint64_t)rand32() << 31) | rand32();
+    ans->session_id = ((uint64_t)fo_rand32() << 31) | fo_rand32();
     /* candidate override: "ip" or "ip:port" (IPv6 as [ip]:port) */
     char cand[80] = "";
     if (candidate && *candidate) {
@@ -907,8 +891,8 @@ int fo_router_ice_restart(fo_router_t *r, const char *id, const char *remote_ufr
     fo_session_t *s = fo_map_get(r->by_id, id, strlen(id));
     if (!s) return FO_ENOTFOUND;
     retire_old_ice(r, s); /* a second restart before any check of the first */
-    random_token(ufrag, 8);
-    random_token(pwd, 24);
+    fo_random_token(ufrag, 8);
+    fo_random_token(pwd, 24);
     if (fo_map_put(r->by_ufrag, ufrag, strlen(ufrag), s) != 0) return FO_ENOMEM;
     fo_session_restart_ice(s, ufrag, pwd, remote_ufrag, remote_pwd);
     return 0;
@@ -1029,7 +1013,7 @@ fo_session_t *fo_router_add_client(fo_router_t *r, fo_role_t role, const char *k
         r->stats.streams++;
     }
     char id[17];
-    random_token(id, 16);
+    fo_random_token(id, 16);
     fo_session_t *s = fo_session_new_client(st, role, id, remote, acc, env, cli, err);
     if (!s || fo_map_put(r->by_id, id, strlen(id), s) != 0) {
         if (s) {

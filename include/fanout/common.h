@@ -34,6 +34,13 @@ const char *fo_strerror(int err);
  * walk of the free lists: call it after much has been freed, never per packet. */
 void fo_heap_trim(void);
 
+/* Randomness from the kernel (getrandom; rand() only if that fails): ICE credentials, ids,
+ * SSRCs and initial sequence numbers. */
+/* `len` (at most 64) letters and digits, NUL-terminated: out has len + 1 bytes. */
+void fo_random_token(char *out, size_t len);
+/* A random 32-bit number, never 0 (an SSRC). */
+uint32_t fo_rand32(void);
+
 #define FO_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -63,23 +63,7 @@ const char *fo_relay_state_name(fo_relay_state_t s)
     return (unsigned)s < FO_ARRAY_LEN(names) ? names[s] : "?";
 }
 
-static void random_token(char *out, size_t len)
-{
-    static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    uint8_t rnd[64];
-    if (len > sizeof rnd) len = sizeof rnd;
-    if (getrandom(rnd, len, 0) != (ssize_t)len)
-        for (size_t i = 0; i < len; i++) rnd[i] = (uint8_t)rand();
-    for (size_t i = 0; i < len; i++) out[i] = set[rnd[i] % (sizeof set - 1)];
-    out[len] = '\0';
-}
 
-static uint32_t rand32(void)
-{
-    uint32_t v = 0;
-    while (!v && getrandom(&v, sizeof v, 0) != sizeof v) v = (uint32_t)rand();
-    return v ? v : 1;
-}
 
 /* ---- notifications ---- */
 
@@ -181,7 +165,7 @@ static int build_offer(fo_relay_t *rl, char *out, size_t cap)
     size_t np = fo_router_video_prefs(rl->env.router, &prefs);
     fo_sdp_offer_t o = {.ice_ufrag = rl->ufrag, .ice_pwd = rl->pwd,
                         .fingerprint = fo_dtls_ctx_fingerprint(rl->tenv.dtls),
-                        .session_id = ((uint64_t)rand32() << 31) | rand32()};
+                        .session_id = ((uint64_t)fo_rand32() << 31) | fo_rand32()};
     if (rl->kind == FO_RELAY_PULL) {
         size_t na = fo_sdp_receive_codecs(FO_KIND_AUDIO, NULL, 0, audio, FO_ARRAY_LEN(audio));
         size_t nv = fo_sdp_receive_codecs(FO_KIND_VIDEO, prefs, np, video, FO_ARRAY_LEN(video));
@@ -204,7 +188,7 @@ static int build_offer(fo_relay_t *rl, char *out, size_t cap)
         size_t n = 0;
         push[k][n] = *c;
         push[k][n++].fb = k == FO_KIND_VIDEO ? FO_FB_NACK | FO_FB_PLI | FO_FB_FIR | FO_FB_REMB | FO_FB_TWCC : FO_FB_TWCC;
-        rl->ssrc[k] = rand32();
+        rl->ssrc[k] = fo_rand32();
         rl->rtx_ssrc[k] = 0;
         if (k == FO_KIND_VIDEO) {
             uint8_t pt = c->pt == 97 ? 98 : 97;
@@ -212,7 +196,7 @@ static int build_offer(fo_relay_t *rl, char *out, size_t cap)
             snprintf(push[k][n].name, sizeof push[k][n].name, "rtx");
             snprintf(push[k][n].fmtp, sizeof push[k][n].fmtp, "apt=%u", c->pt);
             push[k][n++].apt = c->pt;
-            rl->rtx_ssrc[k] = rand32();
+            rl->rtx_ssrc[k] = fo_rand32();
         }
         snprintf(tracks[k], sizeof tracks[k], "%s", k == FO_KIND_AUDIO ? "audio" : "video");
         o.media[o.n_media] = (fo_sdp_offer_media_t){
@@ -336,7 +320,7 @@ static void take_answer(fo_relay_t *rl, const char *sdp, size_t len)
     if (!first) goto fail;
     why = "the answer has no ICE credentials";
     if (!first->ice_ufrag[0] || !first->ice_pwd[0]) goto fail;
-    fo_transport_client_t cli = {.tie = ((uint64_t)rand32() << 32) | rand32(),
+    fo_transport_client_t cli = {.tie = ((uint64_t)fo_rand32() << 32) | fo_rand32(),
                                  .dtls_server = first->setup == FO_SETUP_ACTIVE,
                                  .check_ms = rl->env.consent_ms > 0 ? rl->env.consent_ms : 1000};
     snprintf(cli.local_ufrag, sizeof cli.local_ufrag, "%s", rl->ufrag);
@@ -420,8 +404,8 @@ fo_relay_t *fo_relay_new(const fo_relay_env_t *env, const fo_relay_opts_t *opts,
     snprintf(rl->bearer, sizeof rl->bearer, "%s", opts->bearer ? opts->bearer : "");
     snprintf(rl->ctx, sizeof rl->ctx, "relay %.56s", rl->key);
     rl->started_ms = fo_loop_now(env->loop);
-    random_token(rl->ufrag, 8);
-    random_token(rl->pwd, 24);
+    fo_random_token(rl->ufrag, 8);
+    fo_random_token(rl->pwd, 24);
     rl->tenv = *fo_router_transport_env(env->router);
     rl->tenv.workers = NULL; /* one session: the loop protects what it sends */
     rl->tenv.consent_timeout_ms = env->consent_timeout_ms > 0 ? env->consent_timeout_ms : 5000;

@@ -37,12 +37,6 @@
 
 enum { PT_NONE = 0, PT_MEDIA = 1, PT_RTX = 2 };
 
-static uint32_t rand32(void)
-{
-    uint32_t v;
-    if (getrandom(&v, sizeof v, 0) != sizeof v) v = (uint32_t)rand();
-    return v;
-}
 
 /* --- streams --- */
 
@@ -312,7 +306,7 @@ __attribute__((noinline)) static void remap(fo_session_t *p, fo_kind_t kind)
  * timeline where it stopped (or starts it at random). */
 static void start_track(play_track_t *t, uint16_t seq, uint32_t ts, uint64_t now)
 {
-    fo_play_continue(t->have_last, t->last_seq, t->last_ts, t->last_ms, t->clock, seq, ts, now, rand32(),
+    fo_play_continue(t->have_last, t->last_seq, t->last_ts, t->last_ms, t->clock, seq, ts, now, fo_rand32(),
                      &t->seq_delta, &t->ts_delta);
     t->started = true;
     t->need_key = false;
@@ -613,7 +607,7 @@ static void tracks_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_
             t->active = true;
             t->ssrc = am->ssrc;
             t->rtx_ssrc = am->rtx_ssrc;
-            t->rtx_seq = (uint16_t)rand32();
+            t->rtx_seq = (uint16_t)fo_rand32();
             t->need_key = kind == FO_KIND_VIDEO;
             t->layer = t->want = kind == FO_KIND_VIDEO ? -1 : 0;
             fo_layer_init(&t->sw, -1);
@@ -676,7 +670,7 @@ static int lay_from_answer(fo_session_t *s, const fo_sdp_t *offer, const fo_sdp_
             lay_track_t *L = &s->lay->l[l];
             snprintf(L->rid, sizeof L->rid, "%s", am->rids[l]);
             L->rid_len = (uint8_t)strlen(L->rid);
-            L->ssrc = l ? rand32() : am->ssrc;
+            L->ssrc = l ? fo_rand32() : am->ssrc;
         }
         return 0;
     }
@@ -717,7 +711,7 @@ static fo_session_t *session_create(fo_stream_t *st, fo_role_t role, const char 
     }
     s->role = role;
     s->stream = st;
-    s->rtcp_ssrc = rand32();
+    s->rtcp_ssrc = fo_rand32();
     snprintf(s->id, sizeof s->id, "%s", id);
     snprintf(s->ufrag, sizeof s->ufrag, "%s", ans->ice_ufrag);
     snprintf(s->pwd, sizeof s->pwd, "%s", ans->ice_pwd);
@@ -738,7 +732,7 @@ static fo_session_t *session_create(fo_stream_t *st, fo_role_t role, const char 
             if ((s->twcc = malloc(sizeof *s->twcc))) fo_twcc_init(s->twcc);
         } else if ((s->bwe = malloc(sizeof *s->bwe))) {
             fo_bwe_init(s->bwe, fo_loop_now(st->env->transport.loop));
-            s->tw_seq = (uint16_t)rand32();
+            s->tw_seq = (uint16_t)fo_rand32();
         }
         if (!s->twcc && !s->bwe) {
             session_discard(s);
