@@ -44,6 +44,18 @@ struct fo_transport {
     bool dtls_server;        /* we are the DTLS server (always, but for a client role's option) */
     fo_transport_client_t *cli; /* the client role's ICE; NULL for the server role */
     fo_timer_t ice_timer;    /* client: check pacing */
+    struct early *early;     /* SRTP that came before our handshake finished, while handshaking */
+};
+
+/* The peer's side of the handshake ends before ours: it may send SRTP (a browser's first video,
+ * an origin's instant-start burst to a relay) while our last handshake step still runs (on the
+ * handshake pool). Those packets wait here, bounded, and go in once we are connected; dropping
+ * them cost the first keyframe (a relay's cold pull waited for the publisher's next one). */
+#define EARLY_MAX 32
+struct early {
+    size_t n;
+    uint16_t len[EARLY_MAX];
+    uint8_t buf[EARLY_MAX][FO_UDP_BUF];
 };
 
 struct reasm {
@@ -122,6 +134,9 @@ static void live_timer_fired(fo_timer_t *timer)
 }
 
 static void on_dtls_input(fo_transport_t *t, const uint8_t *buf, size_t len);
+static void keep_early(fo_transport_t *t, const uint8_t *buf, size_t len);
+static void replay_early(fo_transport_t *t);
+static void on_srtp(fo_transport_t *t, uint8_t *buf, size_t len);
 
 /* The send worker, if any, protects and sends for UDP paths only: a TCP connection's queue is
  * the loop's. Moving to TCP waits until the worker has done everything queued for us (a
@@ -247,6 +262,7 @@ void fo_transport_free(fo_transport_t *t)
     else
         fo_srtp_free(t->srtp);
     free(t->reasm);
+    free(t->early);
     free(t);
 }
 
@@ -363,6 +379,10 @@ static void dtls_result(fo_transport_t *t, int rc)
            (unsigned long long)(t->stats.connected_ms - t->stats.created_ms));
     fo_timer_start(t->env->loop, &t->live_timer, (uint64_t)t->env->consent_timeout_ms);
     if (t->cbs.on_connected) t->cbs.on_connected(t->user);
+    if (t->early) {
+        FO_LOG(FO_LOG_DEBUG, t->ctx, "%zu SRTP datagrams from before the handshake ended go in now", t->early->n);
+        replay_early(t);
+    }
 }
 
 void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const fo_path_t *from)
@@ -387,10 +407,45 @@ void fo_transport_on_datagram(fo_transport_t *t, uint8_t *buf, size_t len, const
         on_dtls(t, buf, len);
         return;
     }
-    if (b < 128 || b > 191 || t->state != FO_TS_CONNECTED) {
+    if (b < 128 || b > 191) {
         t->stats.rx_dropped++;
         return;
     }
+    if (t->state != FO_TS_CONNECTED) {
+        keep_early(t, buf, len);
+        return;
+    }
+    on_srtp(t, buf, len);
+}
+
+/* Keeps an SRTP/SRTCP datagram that came before we were connected (struct early). */
+static void keep_early(fo_transport_t *t, const uint8_t *buf, size_t len)
+{
+    if (!t->early && !(t->early = calloc(1, sizeof *t->early))) {
+        t->stats.rx_dropped++;
+        return;
+    }
+    struct early *e = t->early;
+    if (e->n == EARLY_MAX || len > FO_UDP_BUF) {
+        t->stats.rx_dropped++;
+        return;
+    }
+    memcpy(e->buf[e->n], buf, len);
+    e->len[e->n++] = (uint16_t)len;
+}
+
+/* The kept datagrams, in order, once connected. */
+static void replay_early(fo_transport_t *t)
+{
+    struct early *e = t->early;
+    t->early = NULL;
+    for (size_t i = 0; e && i < e->n && t->state == FO_TS_CONNECTED; i++) on_srtp(t, e->buf[i], e->len[i]);
+    free(e);
+}
+
+/* An SRTP or SRTCP datagram while connected: authenticated, decrypted in place, handed up. */
+static void on_srtp(fo_transport_t *t, uint8_t *buf, size_t len)
+{
     size_t n = len;
     bool rtcp = fo_rtp_is_rtcp(buf, len);
     int rc = rtcp ? fo_srtp_unprotect_rtcp(t->srtp, buf, &n) : fo_srtp_unprotect(t->srtp, buf, &n);
