@@ -26,6 +26,7 @@ fi
 export DURATION=${DURATION:-10} RAMP=${RAMP:-100} KBPS=${KBPS:-1000} WORKERS=${WORKERS:-1} IDLE=0
 command -v jq >/dev/null || { echo "bench-tcp.sh needs jq (apt-get install jq)" >&2; exit 1; }
 rows=$(mktemp)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 trap 'rm -f "$rows"' EXIT
 for ((r = 1; r <= ROUNDS; r++)); do
   for carrier in udp tcp; do
@@ -47,7 +48,7 @@ section=$(
   echo "loss is sequence gaps at the players."
   echo
   echo "- Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(uname -r)"
+  echo "- Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(uname -r); load average at the start $load0, at the end $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include || echo ' (+ local changes)')"
   echo "- Command: \`scripts/bench-tcp.sh ${counts[*]}  (ROUNDS=$ROUNDS DURATION=$DURATION RAMP=$RAMP KBPS=$KBPS WORKERS=$WORKERS)\`"
   echo
