@@ -32,6 +32,7 @@
 #include "fanout/common.h"
 #include "fanout/dtls_alert.h"
 #include "fanout/dtls_ecdsa.h"
+#include "fanout/dtls_x25519.h"
 #include "fanout/log.h"
 #include "fanout/pool.h"
 #include "dtls_internal.h"
@@ -263,6 +264,7 @@ fo_dtls_ctx_t *fo_dtls_ctx_new(const char *cert_pem_path, const char *key_pem_pa
     mbedtls_ssl_config_init(&ctx->conf[FO_DTLS_SERVER]);
     mbedtls_ssl_config_init(&ctx->conf[FO_DTLS_CLIENT]);
     ctx->hibernate_ms = DTLS_HIBERNATE_MS;
+    fo_dtls_x25519_ready(); /* ECDHE's X25519 through nettle (dtls_x25519.h) */
 
     int ret = mbedtls_ctr_drbg_seed(&ctx->drbg, mbedtls_entropy_func, &ctx->entropy,
                                     (const unsigned char *)pers, sizeof pers - 1);
