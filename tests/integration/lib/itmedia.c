@@ -11,6 +11,7 @@
 #include "fanout/common.h"
 #include "fanout/rtcp.h"
 #include "fanout/rtp.h"
+#include "mediagen.h"
 #include "testsrv.h"
 
 uint32_t it_xorshift(uint32_t *s)
@@ -93,20 +94,7 @@ static void send_video_frame(it_sender_t *s, int64_t t)
         size_t h = fo_rtp_write_header(pkt, FO_PEER_PT_VP8, i == npk - 1, s->v_seq++, ts,
                                        fo_peer_ssrc(s->pub, "video"));
         uint8_t *pl = pkt + h;
-        size_t off = 0;
-        pl[off++] = i == 0 ? 0x10 : 0x00;
-        if (i == 0) {
-            /* first_part_size 100, show_frame 1, version 0, P = !key */
-            uint32_t tag = (100u << 5) | (1u << 4) | (key ? 0u : 1u);
-            pl[off++] = (uint8_t)tag;
-            pl[off++] = (uint8_t)(tag >> 8);
-            pl[off++] = (uint8_t)(tag >> 16);
-            if (key) {
-                static const uint8_t kf[] = {0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01};
-                memcpy(pl + off, kf, sizeof kf);
-                off += sizeof kf;
-            }
-        }
+        size_t off = fo_mediagen_vp8_start(pl, i == 0, key);
         fill_payload(pl, off, len, 2, c);
         record(&s->video[s->n_video++], pl, len, ts, t, key && i == 0);
         int r = fo_peer_send_rtp(s->pub, pkt, h + len);

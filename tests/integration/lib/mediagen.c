@@ -27,12 +27,12 @@ static void fill(uint8_t *p, size_t from, size_t len, int kind, uint32_t counter
     p[len - 1] = (uint8_t)counter;
 }
 
-/* The video payload of packet `counter`, `first` of its frame, of a keyframe or not. */
-static size_t video_payload(uint8_t *pl, uint32_t counter, bool first, bool key)
+size_t fo_mediagen_vp8_start(uint8_t *pl, bool first, bool key)
 {
     size_t off = 0;
     pl[off++] = first ? 0x10 : 0x00;
     if (first) {
+        /* first_part_size 100, show_frame 1, version 0, P = !key */
         uint32_t tag = (100u << 5) | (1u << 4) | (key ? 0u : 1u);
         pl[off++] = (uint8_t)tag;
         pl[off++] = (uint8_t)(tag >> 8);
@@ -43,6 +43,13 @@ static size_t video_payload(uint8_t *pl, uint32_t counter, bool first, bool key)
             off += sizeof kf;
         }
     }
+    return off;
+}
+
+/* The video payload of packet `counter`, `first` of its frame, of a keyframe or not. */
+static size_t video_payload(uint8_t *pl, uint32_t counter, bool first, bool key)
+{
+    size_t off = fo_mediagen_vp8_start(pl, first, key);
     fill(pl, off, VIDEO_PAYLOAD, 1, counter);
     return VIDEO_PAYLOAD;
 }

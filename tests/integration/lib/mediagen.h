@@ -26,6 +26,10 @@ typedef struct {
     uint32_t srs_sent;         /* sender reports: one per track every 500 ms */
 } fo_mediagen_t;
 
+/* Writes the start of a VP8 RTP payload at pl: the payload descriptor (S set on the frame's
+ * first packet) and, on that first packet, the frame header of a keyframe (with its start code)
+ * or an interframe. Returns its length (1, 4 or 11 bytes). */
+size_t fo_mediagen_vp8_start(uint8_t *pl, bool first, bool key);
 /* Starts counting now, sending through `pub`. */
 void fo_mediagen_init(fo_mediagen_t *g, fo_peer_t *pub, int key_every);
 /* Sends what is due by now. Returns 0 or the send error. */
